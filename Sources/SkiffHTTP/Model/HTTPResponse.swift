@@ -1,0 +1,64 @@
+/// A response a handler returns. The body is bytes, or a closure that writes a stream.
+public struct HTTPResponse: Sendable {
+    public var status: HTTPStatus
+    public var headers: HTTPHeaders
+    public var body: HTTPResponseBody
+
+    public init(status: HTTPStatus = .ok, headers: HTTPHeaders = HTTPHeaders(), body: HTTPResponseBody = .empty) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A plain-text response, the way Go's `http.Error` writes one (the OpenFaaS error shape).
+    public static func text(_ status: HTTPStatus, _ message: String) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "X-Content-Type-Options", value: "nosniff")
+        return HTTPResponse(status: status, headers: headers, body: .string(message.hasSuffix("\n") ? message : message + "\n"))
+    }
+}
+
+/// A response body.
+public struct HTTPResponseBody: Sendable {
+    enum Storage: Sendable {
+        case bytes([UInt8])
+        case stream(length: Int?, @Sendable (HTTPBodyWriter) async throws -> Void)
+    }
+
+    let storage: Storage
+
+    public static let empty = HTTPResponseBody(storage: .bytes([]))
+
+    public static func bytes(_ bytes: [UInt8]) -> HTTPResponseBody { HTTPResponseBody(storage: .bytes(bytes)) }
+
+    public static func string(_ text: String) -> HTTPResponseBody { HTTPResponseBody(storage: .bytes(Array(text.utf8))) }
+
+    /// A body written as it is produced. With a `length` the response carries Content-Length and the writer
+    /// must write exactly that many bytes; without one it is sent chunked (HTTP/1.1) or until close (HTTP/1.0).
+    /// Each `write` is sent at the end of the loop tick at the latest, so NDJSON lines and events arrive as written.
+    public static func stream(length: Int? = nil, _ write: @escaping @Sendable (HTTPBodyWriter) async throws -> Void) -> HTTPResponseBody {
+        HTTPResponseBody(storage: .stream(length: length, write))
+    }
+}
+
+/// Errors that know the HTTP answer they stand for. Handlers throw domain errors; the edge answers with these.
+public protocol HTTPResponseError: Error {
+    var status: HTTPStatus { get }
+    /// The plain-text body; say what happened and what to do.
+    var responseMessage: String { get }
+}
+
+extension HTTPParseError: HTTPResponseError {
+    public var responseMessage: String { reason }
+}
+
+/// Turns any thrown error into the response the client gets.
+enum ErrorResponse {
+    static func make(for error: any Error) -> HTTPResponse {
+        if let error = error as? any HTTPResponseError {
+            return .text(error.status, error.responseMessage)
+        }
+        return .text(.internalServerError, "internal error: \(error)")
+    }
+}

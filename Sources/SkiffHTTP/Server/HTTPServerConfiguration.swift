@@ -1,0 +1,34 @@
+import SkiffPOSIX
+
+/// Limits and timeouts of an HTTP server. Defaults suit a gateway on a small VM.
+public struct HTTPServerConfiguration: Sendable {
+    /// Addresses to listen on. Port 0 binds a free port; ``HTTPServer/start()`` reports it.
+    public var addresses: [SocketAddress]
+    /// Request line plus header fields; beyond it the answer is 431.
+    public var maxHeadBytes = 64 * 1024
+    /// Default request body limit (413 beyond it); a route may set its own.
+    public var maxBodyBytes = 128 * 1024 * 1024
+    /// Time from a request's first byte to the end of its head; beyond it 408 and close (slowloris).
+    public var headTimeout: Duration = .seconds(10)
+    /// An idle keep-alive connection is closed after this long.
+    public var idleTimeout: Duration = .seconds(75)
+    /// Open connections beyond this are answered 503 and closed at once.
+    public var maxConnections = 10_000
+    /// Unread request body the server drains to keep a connection alive; more than this closes it instead.
+    public var maxDrainBytes = 1024 * 1024
+
+    public init(addresses: [SocketAddress]) {
+        self.addresses = addresses
+    }
+
+    public init(host: String = "127.0.0.1", port: Int) {
+        self.addresses = SocketAddress(host: host, port: port).map { [$0] } ?? []
+    }
+}
+
+extension Duration {
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+}

@@ -1,0 +1,529 @@
+import SkiffPOSIX
+
+/// One accepted TCP connection: parses requests, runs the responder for each in turn, writes responses in order.
+///
+/// Requests on a connection are handled one at a time; bytes of pipelined requests wait in `pending` until the
+/// response before them is complete, so answers always come back in request order. A handler starts with
+/// `Task.immediate` on this loop's executor: a handler that does not suspend answers within the same loop tick.
+final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStreamSource, HTTPBodySink, @unchecked Sendable {
+    // @unchecked: confined to `context.loop`; the async sink methods hop onto the loop before touching state.
+    let fd: Int32
+    unowned let context: ServerLoopContext
+    private var loop: EventLoop { context.loop }
+
+    private enum Phase { case idle, readingHead, handling, closed }
+
+    private var phase = Phase.idle
+    private var phaseSince: UInt64
+    private var parser: HTTPParser
+    private var pending: [UInt8] = []
+    private var isProcessing = false
+    private var out: [UInt8] = []
+    private var outSent = 0
+    private var wantsWrite = false
+    private var isReadPaused = false
+    private var peerClosedRead = false
+    private var closeWhenFlushed = false
+    private var endOfTickRequested = false
+    private var drainWaiter: UnsafeContinuation<Void, any Error>?
+    private var generation: UInt64 = 0
+    private var exchange: Exchange?
+    private var remoteAddress: SocketAddress?
+    private var hasRemoteAddress = false
+
+    /// The request being answered.
+    private struct Exchange {
+        let head: HTTPRequestHead
+        let stream: ByteStream?
+        var isBodyComplete: Bool
+        var isResponseStarted = false
+        var isResponseEnded = false
+        var sentContinue = false
+        var keepAlive: Bool
+        var isHead: Bool
+        var chunked = false
+        var declaredLength: Int?
+        var written = 0
+        /// Unread request body bytes dropped after the response, to keep the connection usable.
+        var discarded = 0
+    }
+
+    private static let outHighWater = 256 * 1024
+
+    init(fd: Int32, context: ServerLoopContext) {
+        self.fd = fd
+        self.context = context
+        parser = HTTPParser(kind: .request, maxHeadBytes: context.configuration.maxHeadBytes)
+        phaseSince = context.loop.now
+    }
+
+    // MARK: Events
+
+    func handleEvents(_ events: UInt32) {
+        if events & EventBits.writable != 0 { flushOutput() }
+        if events & (EventBits.readable | EventBits.readHangup) != 0 {
+            readAvailable()
+        } else if events & (EventBits.error | EventBits.hangup) != 0 {
+            close()
+        }
+    }
+
+    private func readAvailable() {
+        let scratch = context.scratch
+        for _ in 0..<4 {
+            guard phase != .closed, !isReadPaused, !peerClosedRead else { return }
+            let result: IOResult<Int>
+            do {
+                result = try Socket.read(fd, into: scratch)
+            } catch {
+                close()
+                return
+            }
+            switch result {
+            case .wouldBlock:
+                return
+            case .processed(0):
+                handlePeerClosed()
+                return
+            case .processed(let count):
+                ingest(UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
+                if count < scratch.count { return }
+            }
+        }
+    }
+
+    private func ingest(_ bytes: UnsafeRawBufferPointer) {
+        if phase == .idle {
+            phase = .readingHead
+            phaseSince = loop.now
+        }
+        if pending.isEmpty {
+            let consumed = process(bytes.bindMemory(to: UInt8.self))
+            if consumed < bytes.count, phase != .closed { pending.append(contentsOf: bytes[consumed...]) }
+        } else {
+            pending.append(contentsOf: bytes)
+            processPending()
+        }
+    }
+
+    private func processPending() {
+        guard !pending.isEmpty, !isProcessing else { return }
+        // Parse from a moved-out copy: handling a request may clear `pending` (errors, close) while parsing.
+        let buffer = pending
+        pending = []
+        let consumed = buffer.withUnsafeBufferPointer { process($0) }
+        if consumed < buffer.count, phase != .closed, !closeWhenFlushed {
+            pending = consumed == 0 ? buffer : Array(buffer[consumed...])
+        }
+    }
+
+    /// Parses as much of `input` as the current exchange allows; returns the bytes consumed.
+    private func process(_ input: UnsafeBufferPointer<UInt8>) -> Int {
+        isProcessing = true
+        defer { isProcessing = false }
+        var offset = 0
+        while phase != .closed {
+            // Pipelined requests wait until the response before them is complete.
+            if let exchange, exchange.isBodyComplete { break }
+            if isReadPaused { break }
+            let result: HTTPParser.Result
+            do {
+                result = try parser.parse(UnsafeBufferPointer(rebasing: input[offset...]))
+            } catch {
+                respondToBadRequest(error)
+                return input.count
+            }
+            let base = offset
+            offset += result.consumed
+            switch result.event {
+            case .needMore:
+                if result.consumed == 0 { return offset }
+            case .requestHead(let head):
+                startExchange(head)
+            case .body(let range):
+                deliverBody(UnsafeBufferPointer(rebasing: input[(base + range.lowerBound)..<(base + range.upperBound)]))
+            case .end:
+                endOfRequestBody()
+            case .responseHead:
+                break
+            }
+        }
+        return offset
+    }
+
+    private func deliverBody(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard var current = exchange else { return }
+        if current.isResponseEnded {
+            current.discarded += bytes.count
+            exchange = current
+            if current.discarded > context.configuration.maxDrainBytes { close() }
+            return
+        }
+        guard let stream = current.stream else { return }
+        if !stream.append(Array(bytes)) { setReadPaused(true) }
+    }
+
+    private func endOfRequestBody() {
+        guard var current = exchange else { return }
+        current.isBodyComplete = true
+        exchange = current
+        current.stream?.finish()
+        if current.isResponseEnded { completeExchange() }
+    }
+
+    private func handlePeerClosed() {
+        peerClosedRead = true
+        updateInterest()
+        if let exchange {
+            if !exchange.isBodyComplete {
+                exchange.stream?.fail(HTTPBodyError.connectionClosed)
+                if exchange.isResponseEnded { close() }
+            }
+            // Otherwise the response in flight is still written; the connection closes after it.
+        } else if out.count == outSent {
+            close()
+        } else {
+            closeWhenFlushed = true
+        }
+    }
+
+    // MARK: Exchanges
+
+    private func startExchange(_ head: HTTPRequestHead) {
+        phase = .handling
+        generation &+= 1
+        let hasBody = head.framing != .none
+        let stream = hasBody ? ByteStream(loop: loop, source: self) : nil
+        exchange = Exchange(head: head, stream: stream, isBodyComplete: !hasBody, keepAlive: head.keepAlive,
+                            isHead: head.method == .head)
+        let body = stream.map {
+            HTTPBody(storage: .stream($0), limit: context.configuration.maxBodyBytes, declaredLength: head.contentLength)
+        } ?? .empty
+        if !hasRemoteAddress {
+            hasRemoteAddress = true
+            remoteAddress = Socket.peerAddress(fd)
+        }
+        let request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress, eventLoop: loop)
+        let responder = context.responder
+        let generation = self.generation
+        Task.immediate(executorPreference: loop) {
+            let response: HTTPResponse
+            do {
+                response = try await responder.respond(to: request)
+            } catch {
+                response = ErrorResponse.make(for: error)
+            }
+            await self.send(response, generation: generation)
+        }
+    }
+
+    private func send(_ response: HTTPResponse, generation: UInt64) async {
+        guard generation == self.generation, phase != .closed, var current = exchange, !current.isResponseStarted else { return }
+        let flags = ResponseEncoding.scan(response.headers)
+        if flags.asksClose || context.isShuttingDown || peerClosedRead { current.keepAlive = false }
+        let mayHaveBody = response.status.mayHaveBody
+        current.isResponseStarted = true
+
+        ResponseEncoding.appendStatusLine(response.status, to: &out)
+        var headers = response.headers
+        if flags.hasTransferEncoding { headers.remove(name: "transfer-encoding") }
+        switch response.body.storage {
+        case .bytes(let bytes):
+            if flags.hasContentLength && !current.isHead { headers.remove(name: "content-length") }
+            headers.write(into: &out)
+            if mayHaveBody && !(flags.hasContentLength && current.isHead) {
+                out.append(contentsOf: ResponseEncoding.contentLengthPrefix)
+                ResponseEncoding.appendDecimal(bytes.count, to: &out)
+                out.append(contentsOf: ResponseEncoding.crlf)
+            }
+            finishHead(&current, flags: flags)
+            if mayHaveBody && !current.isHead { out.append(contentsOf: bytes) }
+            exchange = current
+            responseEnded()
+        case .stream(let length, let write):
+            let declared = length ?? flags.contentLength
+            if let length, !flags.hasContentLength, mayHaveBody {
+                out.append(contentsOf: ResponseEncoding.contentLengthPrefix)
+                ResponseEncoding.appendDecimal(length, to: &out)
+                out.append(contentsOf: ResponseEncoding.crlf)
+            }
+            headers.write(into: &out)
+            if declared == nil && mayHaveBody {
+                if current.head.version.minor >= 1 {
+                    current.chunked = true
+                    out.append(contentsOf: ResponseEncoding.chunkedLine)
+                } else {
+                    current.keepAlive = false  // HTTP/1.0: the end of the body is the close
+                }
+            }
+            current.declaredLength = mayHaveBody ? declared : 0
+            finishHead(&current, flags: flags)
+            exchange = current
+            requestFlush()
+            do {
+                try await write(HTTPBodyWriter(sink: self, generation: generation))
+                try endStream(generation: generation)
+            } catch {
+                // A response cut off mid-body cannot be repaired; closing tells the client it is incomplete.
+                close()
+            }
+        }
+    }
+
+    private func finishHead(_ current: inout Exchange, flags: ResponseEncoding.FieldFlags) {
+        if !flags.hasDate { out.append(contentsOf: context.currentDateLine) }
+        if !current.keepAlive {
+            if !flags.asksClose { out.append(contentsOf: ResponseEncoding.closeLine) }
+        } else if current.head.version.minor == 0 {
+            out.append(contentsOf: ResponseEncoding.keepAliveLine)
+        }
+        out.append(contentsOf: ResponseEncoding.crlf)
+    }
+
+    private func endStream(generation: UInt64) throws {
+        guard generation == self.generation, phase != .closed, let current = exchange else {
+            throw HTTPWriteError.connectionClosed
+        }
+        if current.chunked && !current.isHead { out.append(contentsOf: ResponseEncoding.lastChunk) }
+        if let declared = current.declaredLength, declared != current.written, !current.isHead {
+            throw HTTPWriteError.lengthMismatch(declared: declared, written: current.written)
+        }
+        responseEnded()
+    }
+
+    /// The response is fully queued. The exchange completes once the request body has been read too.
+    private func responseEnded() {
+        guard var current = exchange else { return }
+        current.isResponseEnded = true
+        exchange = current
+        requestFlush()
+        if current.isBodyComplete {
+            completeExchange()
+            return
+        }
+        // The handler did not read the whole body. A client waiting for 100-continue will not send it,
+        // and a large remainder is cheaper to cut off than to drain.
+        current.stream?.fail(HTTPBodyError.connectionClosed)
+        let remaining: Int
+        if case .length(let n) = current.head.framing { remaining = n } else { remaining = 0 }
+        if !current.keepAlive || (current.head.expectsContinue && !current.sentContinue)
+            || remaining > context.configuration.maxDrainBytes {
+            exchange?.keepAlive = false
+            closeWhenFlushed = true
+            setReadPaused(true)
+        } else if isReadPaused {
+            setReadPaused(false)
+        }
+    }
+
+    private func completeExchange() {
+        guard let current = exchange else { return }
+        exchange = nil
+        if !current.keepAlive || peerClosedRead {
+            closeWhenFlushed = true
+            if out.count == outSent { close() }
+            return
+        }
+        phase = pending.isEmpty ? .idle : .readingHead
+        phaseSince = loop.now
+        if isReadPaused { setReadPaused(false) }
+        if context.isShuttingDown && pending.isEmpty {
+            closeWhenFlushed = true
+            if out.count == outSent { close() }
+            return
+        }
+        // Called from inside `process` when the handler answered synchronously: that loop continues by itself.
+        if !isProcessing { processPending() }
+    }
+
+    private func respondToBadRequest(_ error: HTTPParseError) {
+        respondAndClose(error.status, error.reason, failing: error)
+    }
+
+    /// Answers with a plain-text error and closes: the connection's framing can no longer be trusted.
+    private func respondAndClose(_ status: HTTPStatus, _ message: String, failing error: any Error) {
+        exchange?.stream?.fail(error)
+        if let exchange, exchange.isResponseStarted {
+            close()
+            return
+        }
+        exchange = nil
+        let response = HTTPResponse.text(status, message)
+        ResponseEncoding.appendStatusLine(response.status, to: &out)
+        response.headers.write(into: &out)
+        if case .bytes(let bytes) = response.body.storage {
+            out.append(contentsOf: ResponseEncoding.contentLengthPrefix)
+            ResponseEncoding.appendDecimal(bytes.count, to: &out)
+            out.append(contentsOf: ResponseEncoding.crlf)
+            out.append(contentsOf: context.currentDateLine)
+            out.append(contentsOf: ResponseEncoding.closeLine)
+            out.append(contentsOf: ResponseEncoding.crlf)
+            out.append(contentsOf: bytes)
+        }
+        pending.removeAll()
+        closeWhenFlushed = true
+        setReadPaused(true)
+        requestFlush()
+    }
+
+    // MARK: ByteStreamSource
+
+    func byteStreamWantsMore() {
+        if isReadPaused && exchange?.isResponseEnded != true { setReadPaused(false) }
+    }
+
+    func byteStreamFirstRead() {
+        guard var current = exchange, current.head.expectsContinue, !current.sentContinue, !current.isResponseStarted else { return }
+        current.sentContinue = true
+        exchange = current
+        out.append(contentsOf: ResponseEncoding.continueResponse)
+        requestFlush()
+    }
+
+    func byteStreamAbandoned() {}
+
+    // MARK: HTTPBodySink
+
+    func writeBody(_ bytes: ArraySlice<UInt8>, generation: UInt64) async throws {
+        if !loop.inEventLoop {
+            return try await withTaskExecutorPreference(loop) { try await self.writeBody(bytes, generation: generation) }
+        }
+        guard generation == self.generation, phase != .closed, var current = exchange else {
+            throw HTTPWriteError.connectionClosed
+        }
+        guard !current.isResponseEnded else { throw HTTPWriteError.responseEnded }
+        current.written += bytes.count
+        exchange = current
+        if let declared = current.declaredLength, current.written > declared {
+            throw HTTPWriteError.lengthMismatch(declared: declared, written: current.written)
+        }
+        if current.isHead || bytes.isEmpty { return }
+        if current.chunked {
+            ResponseEncoding.appendHex(bytes.count, to: &out)
+            out.append(contentsOf: ResponseEncoding.crlf)
+            out.append(contentsOf: bytes)
+            out.append(contentsOf: ResponseEncoding.crlf)
+        } else {
+            out.append(contentsOf: bytes)
+        }
+        if out.count - outSent >= Self.outHighWater {
+            flushOutput()
+            if phase == .closed { throw HTTPWriteError.connectionClosed }
+            if out.count - outSent >= Self.outHighWater {
+                try await withUnsafeThrowingContinuation { drainWaiter = $0 }
+            }
+        } else {
+            requestFlush()
+        }
+    }
+
+    func flushBody(generation: UInt64) async throws {
+        if !loop.inEventLoop {
+            return try await withTaskExecutorPreference(loop) { try await self.flushBody(generation: generation) }
+        }
+        guard generation == self.generation, phase != .closed else { throw HTTPWriteError.connectionClosed }
+        flushOutput()
+    }
+
+    // MARK: Output
+
+    private func requestFlush() {
+        if !endOfTickRequested && phase != .closed {
+            endOfTickRequested = true
+            loop.requestEndOfTick(self)
+        }
+    }
+
+    func endOfTick() {
+        endOfTickRequested = false
+        flushOutput()
+    }
+
+    private func flushOutput() {
+        guard phase != .closed else { return }
+        while outSent < out.count {
+            let result: IOResult<Int>
+            do {
+                result = try out.withUnsafeBytes { try Socket.write(fd, from: UnsafeRawBufferPointer(rebasing: $0[outSent...])) }
+            } catch {
+                close()
+                return
+            }
+            switch result {
+            case .processed(let n):
+                outSent += n
+            case .wouldBlock:
+                if !wantsWrite {
+                    wantsWrite = true
+                    updateInterest()
+                }
+                if let waiter = drainWaiter, out.count - outSent < Self.outHighWater / 2 {
+                    drainWaiter = nil
+                    waiter.resume()
+                }
+                return
+            }
+        }
+        out.removeAll(keepingCapacity: out.capacity <= 64 * 1024)
+        outSent = 0
+        if wantsWrite {
+            wantsWrite = false
+            updateInterest()
+        }
+        if let waiter = drainWaiter {
+            drainWaiter = nil
+            waiter.resume()
+        }
+        if closeWhenFlushed { close() }
+    }
+
+    private func setReadPaused(_ paused: Bool) {
+        guard isReadPaused != paused else { return }
+        isReadPaused = paused
+        updateInterest()
+        if !paused && !pending.isEmpty && !isProcessing {
+            loop.executeLocal { [weak self] in self?.processPending() }
+        }
+    }
+
+    private func updateInterest() {
+        guard phase != .closed else { return }
+        var interest: Interest = []
+        if !isReadPaused && !peerClosedRead { interest.insert(.read) }
+        if wantsWrite { interest.insert(.write) }
+        loop.modify(fd, interest: interest)
+    }
+
+    // MARK: Timeouts and closing
+
+    func checkTimeouts(now: UInt64) {
+        switch phase {
+        case .readingHead where now &- phaseSince > context.headTimeout:
+            respondAndClose(.requestTimeout, "the request head did not arrive within the server's timeout",
+                            failing: HTTPBodyError.connectionClosed)
+        case .idle where now &- phaseSince > context.idleTimeout:
+            close()
+        default:
+            break
+        }
+    }
+
+    func closeIfIdle() {
+        if phase == .idle || (phase == .readingHead && pending.isEmpty) { close() }
+    }
+
+    func close() {
+        guard phase != .closed else { return }
+        phase = .closed
+        loop.deregister(fd)
+        Socket.close(fd)
+        exchange?.stream?.fail(HTTPBodyError.connectionClosed)
+        if let waiter = drainWaiter {
+            drainWaiter = nil
+            waiter.resume(throwing: HTTPWriteError.connectionClosed)
+        }
+        out = []
+        pending = []
+        context.connectionClosed(self)
+    }
+}

@@ -1,0 +1,83 @@
+import SkiffPOSIX
+
+/// One server's state on one event loop: its connections, the read buffer they share, the cached Date line,
+/// and the once-a-second sweep that enforces head and idle timeouts. Loop thread only.
+final class ServerLoopContext: @unchecked Sendable {
+    // @unchecked: created off-loop, then touched only on `loop` (every entry point runs there).
+    let loop: EventLoop
+    let configuration: HTTPServerConfiguration
+    let responder: any HTTPResponder
+    unowned let server: HTTPServer
+    /// One read buffer per loop: a connection keeps bytes of its own only when a message is incomplete.
+    let scratch: UnsafeMutableRawBufferPointer
+    private(set) var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
+    private(set) var isShuttingDown = false
+    private var dateLine: [UInt8] = []
+    private var dateSecond: UInt64 = .max
+    private var sweepTimer: TimerHandle?
+    let headTimeout: UInt64
+    let idleTimeout: UInt64
+
+    init(loop: EventLoop, configuration: HTTPServerConfiguration, responder: any HTTPResponder, server: HTTPServer) {
+        self.loop = loop
+        self.configuration = configuration
+        self.responder = responder
+        self.server = server
+        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        headTimeout = configuration.headTimeout.nanoseconds
+        idleTimeout = configuration.idleTimeout.nanoseconds
+    }
+
+    deinit { scratch.deallocate() }
+
+    /// The `Date:` line, recomputed when the second changes.
+    var currentDateLine: [UInt8] {
+        let second = loop.now / 1_000_000_000
+        if second != dateSecond {
+            dateSecond = second
+            dateLine = HTTPDate.headerLine(unixTime: HTTPDate.currentUnixTime())
+        }
+        return dateLine
+    }
+
+    func adopt(_ fd: Int32) {
+        let connection = HTTPServerConnection(fd: fd, context: self)
+        do {
+            try loop.register(fd, interest: .read, handler: connection)
+        } catch {
+            Socket.close(fd)
+            server.connectionClosed()
+            return
+        }
+        connections[ObjectIdentifier(connection)] = connection
+        if sweepTimer == nil { scheduleSweep() }
+    }
+
+    func connectionClosed(_ connection: HTTPServerConnection) {
+        if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil { server.connectionClosed() }
+    }
+
+    private func scheduleSweep() {
+        sweepTimer = loop.scheduleTimer(afterNanoseconds: 1_000_000_000) { [weak self] in
+            guard let self else { return }
+            self.sweepTimer = nil
+            self.sweep()
+            if !self.connections.isEmpty { self.scheduleSweep() }
+        }
+    }
+
+    private func sweep() {
+        let now = loop.now
+        for connection in Array(connections.values) { connection.checkTimeouts(now: now) }
+    }
+
+    /// Stop keeping connections alive: idle ones close now, busy ones after their current response.
+    func beginShutdown() {
+        isShuttingDown = true
+        for connection in Array(connections.values) { connection.closeIfIdle() }
+    }
+
+    func closeAll() {
+        for connection in Array(connections.values) { connection.close() }
+    }
+}

@@ -1,0 +1,16 @@
+extension EventLoop {
+    /// Runs `work` on the loop thread and returns its result to the caller's task.
+    /// For setup and teardown (registering listeners); hot paths use the loop as a task executor instead.
+    public func submit<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        if inEventLoop { return try work() }
+        return try await withUnsafeThrowingContinuation { continuation in
+            execute {
+                do {
+                    continuation.resume(returning: try work())
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+}

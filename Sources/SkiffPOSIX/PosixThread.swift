@@ -1,0 +1,39 @@
+import CLinux
+import Glibc
+
+/// A joinable OS thread for work that must never run on Swift's cooperative pool (event loops, blocking waits).
+public final class PosixThread: Sendable {
+    // @unchecked-free: pthread_t is an integer on Linux.
+    private let handle: pthread_t
+
+    private final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+
+    public init(name: String, _ body: @escaping @Sendable () -> Void) throws(SystemError) {
+        var handle = pthread_t()
+        // Thread names are limited to 15 bytes by the kernel.
+        let shortName = String(name.prefix(15))
+        let box = Unmanaged.passRetained(Box({
+            _ = cl_set_thread_name(shortName)
+            body()
+        })).toOpaque()
+        let result = pthread_create(&handle, nil, { raw in
+            guard let raw else { return nil }
+            let box = Unmanaged<Box>.fromOpaque(raw).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        if result != 0 {
+            Unmanaged<Box>.fromOpaque(box).release()
+            throw SystemError(call: "pthread_create", errno: result)
+        }
+        self.handle = handle
+    }
+
+    /// Waits for the thread to finish. Blocks the caller.
+    public func join() {
+        _ = pthread_join(handle, nil)
+    }
+}
