@@ -92,6 +92,16 @@ public enum Socket {
         try nonBlockingCall("send", { send(fd, buffer.baseAddress, buffer.count, cl_MSG_NOSIGNAL) })
     }
 
+    /// Writes `bytes[offset...]`; keeps the typed error that `withUnsafeBytes` would erase.
+    @inline(__always)
+    public static func write(_ fd: Int32, _ bytes: [UInt8], from offset: Int) throws(SystemError) -> IOResult<Int> {
+        var result: Result<IOResult<Int>, SystemError> = .success(.wouldBlock)
+        bytes.withUnsafeBytes { raw in
+            result = Result { () throws(SystemError) in try write(fd, from: UnsafeRawBufferPointer(rebasing: raw[offset...])) }
+        }
+        return try result.get()
+    }
+
     public static func shutdownWrite(_ fd: Int32) { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
     /// Closes a descriptor. EINTR on close must not be retried on Linux (the descriptor is already gone).

@@ -444,7 +444,7 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         while outSent < out.count {
             let result: IOResult<Int>
             do {
-                result = try out.withUnsafeBytes { try Socket.write(fd, from: UnsafeRawBufferPointer(rebasing: $0[outSent...])) }
+                result = try Socket.write(fd, out, from: outSent)
             } catch {
                 close()
                 return

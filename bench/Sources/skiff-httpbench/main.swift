@@ -24,6 +24,25 @@ case "serve":
         headers.add(name: "Content-Type", value: "text/plain")
         return HTTPResponse(status: .ok, headers: headers, body: .bytes(body))
     }
+case "proxy":
+    // The gateway's invocation shape: forward through the engine's client, stream the answer back.
+    let upstream = value("--upstream") ?? "127.0.0.1:8082"
+    guard let address = SocketAddress(parsing: upstream) else {
+        print("--upstream must be HOST:PORT")
+        exit(2)
+    }
+    let client = HTTPClient(group: group)
+    responder = HTTPHandler { request in
+        let forward = HTTPClientRequest(method: request.method, host: address.host, port: address.port,
+                                        target: request.head.target, headers: request.headers.removingHopByHop(),
+                                        body: request.body)
+        let response = try await client.execute(forward)
+        let body = response.body
+        return HTTPResponse(status: response.status, headers: response.headers.removingHopByHop(),
+                            body: .stream(length: body.declaredLength) { writer in
+                                for try await chunk in body { try await writer.write(chunk) }
+                            })
+    }
 default:
     print("usage: skiff-httpbench serve|proxy --port P [--upstream HOST:PORT] [--loops N]")
     exit(2)

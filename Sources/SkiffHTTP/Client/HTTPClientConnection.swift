@@ -1,0 +1,495 @@
+import Glibc
+import SkiffPOSIX
+
+/// One client TCP connection: connects, sends one request at a time, parses the response, and goes back to its
+/// pool when both sides of the exchange are complete and the server keeps the connection alive.
+final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStreamSource, @unchecked Sendable {
+    // @unchecked: confined to `pool.loop`; every entry point is called on the loop.
+    let fd: Int32
+    let key: String
+    unowned let pool: ClientPool
+    private var loop: EventLoop { pool.loop }
+
+    private enum State { case connecting, active, idle, closed }
+
+    private var state = State.connecting
+    private var parser = HTTPParser(kind: .response, maxHeadBytes: 1024 * 1024)
+    private var pending: [UInt8] = []
+    private var out: [UInt8] = []
+    private var outSent = 0
+    private var wantsWrite = false
+    private var isReadPaused = false
+    private var endOfTickRequested = false
+    private var connectWaiter: UnsafeContinuation<Void, any Error>?
+    private var headWaiter: UnsafeContinuation<HTTPClientResponse, any Error>?
+    private var drainWaiter: UnsafeContinuation<Void, any Error>?
+    private var received: HTTPClientResponse?
+    private var responseStream: ByteStream?
+    private var isRequestSent = false
+    private var isResponseComplete = false
+    private var keepAlive = true
+    private var failure: HTTPClientError?
+    private var timer: TimerHandle?
+    private(set) var idleSince: UInt64 = 0
+    /// True while no byte of a response to the current request has arrived.
+    private(set) var failedBeforeResponse = true
+
+    private static let outHighWater = 256 * 1024
+
+    private init(fd: Int32, key: String, pool: ClientPool) {
+        self.fd = fd
+        self.key = key
+        self.pool = pool
+    }
+
+    var isUsable: Bool { state == .idle }
+
+    // MARK: Connecting
+
+    static func connect(to address: SocketAddress, key: String, pool: ClientPool, timeout: Duration,
+                        deadline: UInt64?) async throws -> HTTPClientConnection {
+        let started: (fd: Int32, inProgress: Bool)
+        do {
+            started = try Socket.connect(to: address)
+        } catch {
+            throw mapConnectError(error, address: address)
+        }
+        Socket.setNoDelay(started.fd)
+        let connection = HTTPClientConnection(fd: started.fd, key: key, pool: pool)
+        do {
+            try pool.loop.register(started.fd, interest: started.inProgress ? .write : .read, handler: connection)
+        } catch {
+            Socket.close(started.fd)
+            throw HTTPClientError.system("\(error)")
+        }
+        guard started.inProgress else {
+            connection.state = .active
+            return connection
+        }
+        var limit = timeout.nanoseconds
+        if let deadline { limit = min(limit, deadline &- min(deadline, monotonicNanoseconds())) }
+        connection.timer = pool.loop.scheduleTimer(afterNanoseconds: limit) { [weak connection] in
+            connection?.fail(.connectTimeout(address: address.description))
+        }
+        try await withUnsafeThrowingContinuation { connection.connectWaiter = $0 }
+        return connection
+    }
+
+    private static func mapConnectError(_ error: SystemError, address: SocketAddress) -> HTTPClientError {
+        switch error.errno {
+        case ECONNREFUSED: return .connectionRefused(address: address.description)
+        case ETIMEDOUT: return .connectTimeout(address: address.description)
+        default: return .system("connecting to \(address): \(error)")
+        }
+    }
+
+    private func connectFinished() {
+        if let timer { loop.cancelTimer(timer) }
+        timer = nil
+        let code = Socket.pendingError(fd)
+        guard code == 0 else {
+            let address = key
+            fail(code == ECONNREFUSED ? .connectionRefused(address: address)
+                 : code == ETIMEDOUT ? .connectTimeout(address: address)
+                 : .system("connecting to \(address): \(SystemError(call: "connect", errno: code))"))
+            return
+        }
+        state = .active
+        loop.modify(fd, interest: .read)
+        if let waiter = connectWaiter {
+            connectWaiter = nil
+            waiter.resume()
+        }
+    }
+
+    // MARK: Sending
+
+    func send(_ request: HTTPClientRequest, deadline: UInt64?) async throws -> HTTPClientResponse {
+        state = .active
+        failedBeforeResponse = true
+        isRequestSent = false
+        isResponseComplete = false
+        keepAlive = true
+        received = nil
+        parser.reset()
+        parser.expectsNoBody = request.method == .head
+        if let deadline {
+            let remaining = deadline &- min(deadline, monotonicNanoseconds())
+            timer = loop.scheduleTimer(afterNanoseconds: remaining) { [weak self] in self?.fail(.requestTimeout) }
+        }
+
+        let body = request.body
+        let length: Int?
+        if case .bytes(let bytes) = body.storage { length = bytes.count } else { length = body.declaredLength }
+        let chunked = length == nil
+        writeHead(request, length: length, chunked: chunked)
+        do {
+            switch body.storage {
+            case .bytes(let bytes):
+                out.append(contentsOf: bytes)
+                requestFlush()
+            case .stream:
+                flushOutput()
+                for try await chunk in body {
+                    try await writeBodyChunk(chunk, chunked: chunked)
+                }
+                if chunked { out.append(contentsOf: ResponseEncoding.lastChunk) }
+                requestFlush()
+            }
+            if let failure { throw failure }
+            isRequestSent = true
+        } catch {
+            // The server may already have answered (e.g. 413) and closed; that answer wins.
+            if let response = received {
+                received = nil
+                keepAlive = false
+                return response
+            }
+            if error is HTTPClientError {
+                close()
+                throw error
+            }
+            // The body source failed (the client upstream of a proxy went away): abandon this exchange.
+            fail(.remoteClosed)
+            throw error
+        }
+        if let response = received {
+            received = nil
+            return response
+        }
+        if let failure { throw failure }
+        return try await withUnsafeThrowingContinuation { headWaiter = $0 }
+    }
+
+    private func writeHead(_ request: HTTPClientRequest, length: Int?, chunked: Bool) {
+        out.append(contentsOf: request.method.rawValue.utf8)
+        out.append(0x20)
+        out.append(contentsOf: request.target.utf8)
+        out.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        var headers = request.headers
+        var hasHost = false
+        var hasLength = false
+        headers.forEachField { name, _ in
+            if name.count == 4 && HTTPTokens.equalsIgnoringCase(name, "host") { hasHost = true }
+            if name.count == 14 && HTTPTokens.equalsIgnoringCase(name, "content-length") { hasLength = true }
+        }
+        if hasLength && length == nil { headers.remove(name: "content-length") }
+        headers.remove(name: "transfer-encoding")
+        if !hasHost {
+            out.append(contentsOf: "Host: ".utf8)
+            out.append(contentsOf: request.host.contains(":") ? "[\(request.host)]".utf8 : request.host.utf8)
+            if request.port != 80 {
+                out.append(0x3A)
+                ResponseEncoding.appendDecimal(request.port, to: &out)
+            }
+            out.append(contentsOf: ResponseEncoding.crlf)
+        }
+        headers.write(into: &out)
+        if let length, !hasLength, length > 0 || request.method != .get && request.method != .head {
+            out.append(contentsOf: ResponseEncoding.contentLengthPrefix)
+            ResponseEncoding.appendDecimal(length, to: &out)
+            out.append(contentsOf: ResponseEncoding.crlf)
+        }
+        if chunked { out.append(contentsOf: ResponseEncoding.chunkedLine) }
+        out.append(contentsOf: ResponseEncoding.crlf)
+    }
+
+    private func writeBodyChunk(_ chunk: [UInt8], chunked: Bool) async throws {
+        if let failure { throw failure }
+        if chunk.isEmpty { return }
+        if chunked {
+            ResponseEncoding.appendHex(chunk.count, to: &out)
+            out.append(contentsOf: ResponseEncoding.crlf)
+            out.append(contentsOf: chunk)
+            out.append(contentsOf: ResponseEncoding.crlf)
+        } else {
+            out.append(contentsOf: chunk)
+        }
+        if out.count - outSent >= Self.outHighWater {
+            flushOutput()
+            if let failure { throw failure }
+            if out.count - outSent >= Self.outHighWater {
+                try await withUnsafeThrowingContinuation { drainWaiter = $0 }
+            }
+        } else {
+            requestFlush()
+        }
+    }
+
+    // MARK: Events
+
+    func handleEvents(_ events: UInt32) {
+        if state == .connecting {
+            if events & (EventBits.writable | EventBits.error | EventBits.hangup) != 0 { connectFinished() }
+            return
+        }
+        if events & EventBits.writable != 0 { flushOutput() }
+        if events & (EventBits.readable | EventBits.readHangup | EventBits.error | EventBits.hangup) != 0 {
+            readAvailable()
+        }
+    }
+
+    private func readAvailable() {
+        let scratch = pool.scratch
+        for _ in 0..<4 {
+            guard state != .closed, !isReadPaused else { return }
+            let result: IOResult<Int>
+            do {
+                result = try Socket.read(fd, into: scratch)
+            } catch {
+                fail(error.errno == ECONNRESET || error.errno == EPIPE ? .connectionReset : .system("\(error)"))
+                return
+            }
+            switch result {
+            case .wouldBlock:
+                return
+            case .processed(0):
+                peerClosed()
+                return
+            case .processed(let count):
+                if state == .idle {
+                    // A pooled connection must stay silent; anything else means it is unusable.
+                    close()
+                    return
+                }
+                ingest(UnsafeRawBufferPointer(rebasing: scratch[0..<count]).bindMemory(to: UInt8.self))
+                if count < scratch.count { return }
+            }
+        }
+    }
+
+    private func ingest(_ bytes: UnsafeBufferPointer<UInt8>) {
+        failedBeforeResponse = false
+        if pending.isEmpty {
+            let consumed = process(bytes)
+            if consumed < bytes.count, state != .closed { pending.append(contentsOf: bytes[consumed...]) }
+        } else {
+            pending.append(contentsOf: bytes)
+            processPending()
+        }
+    }
+
+    private func processPending() {
+        guard !pending.isEmpty else { return }
+        let buffer = pending
+        pending = []
+        let consumed = buffer.withUnsafeBufferPointer { process($0) }
+        if consumed < buffer.count, state != .closed {
+            pending = Array(buffer[consumed...])
+        }
+    }
+
+    private func process(_ input: UnsafeBufferPointer<UInt8>) -> Int {
+        var offset = 0
+        while state == .active && !isReadPaused && !isResponseComplete {
+            let result: HTTPParser.Result
+            do {
+                result = try parser.parse(UnsafeBufferPointer(rebasing: input[offset...]))
+            } catch {
+                fail(.invalidResponse(error.reason))
+                return input.count
+            }
+            let base = offset
+            offset += result.consumed
+            switch result.event {
+            case .needMore:
+                if result.consumed == 0 { return offset }
+            case .responseHead(let head):
+                if head.status.code < 200 { continue }  // 100 Continue and other interim answers
+                deliverHead(head)
+            case .body(let range):
+                let chunk = Array(UnsafeBufferPointer(rebasing: input[(base + range.lowerBound)..<(base + range.upperBound)]))
+                if let stream = responseStream, !stream.append(chunk) { setReadPaused(true) }
+            case .end:
+                responseEnded()
+            case .requestHead:
+                break
+            }
+        }
+        return offset
+    }
+
+    private func deliverHead(_ head: HTTPResponseHead) {
+        keepAlive = head.keepAlive
+        let body: HTTPBody
+        if head.framing == .none {
+            body = .empty
+        } else {
+            let stream = ByteStream(loop: loop, source: self)
+            responseStream = stream
+            let length: Int? = if case .length(let n) = head.framing { n } else { nil }
+            body = HTTPBody(storage: .stream(stream), limit: .max, declaredLength: length)
+        }
+        let response = HTTPClientResponse(head: head, body: body)
+        if let waiter = headWaiter {
+            headWaiter = nil
+            waiter.resume(returning: response)
+        } else {
+            received = response
+        }
+    }
+
+    private func responseEnded() {
+        isResponseComplete = true
+        responseStream?.finish()
+        responseStream = nil
+        recycleIfDone()
+    }
+
+    private func recycleIfDone() {
+        guard isResponseComplete, state == .active else { return }
+        if let timer { loop.cancelTimer(timer) }
+        timer = nil
+        guard keepAlive, isRequestSent, pending.isEmpty, failure == nil else {
+            if isRequestSent || !keepAlive { close() }
+            return
+        }
+        state = .idle
+        idleSince = loop.now
+        if isReadPaused { setReadPaused(false) }
+        pool.release(self)
+    }
+
+    private func peerClosed() {
+        if state == .idle {
+            close()
+            return
+        }
+        do {
+            let event = try parser.finish(bufferedBytes: pending.count)
+            if event == .end {
+                keepAlive = false
+                responseEnded()
+                close()
+                return
+            }
+        } catch {}
+        fail(failedBeforeResponse ? .remoteClosed : .remoteClosed)
+    }
+
+    // MARK: ByteStreamSource
+
+    func byteStreamWantsMore() {
+        if isReadPaused { setReadPaused(false) }
+    }
+
+    func byteStreamFirstRead() {}
+
+    func byteStreamAbandoned() {
+        // The caller dropped the response before its end: the rest is unread, so the connection cannot be reused.
+        if state == .active && !isResponseComplete { close() }
+    }
+
+    // MARK: Output
+
+    private func requestFlush() {
+        if !endOfTickRequested && state != .closed {
+            endOfTickRequested = true
+            loop.requestEndOfTick(self)
+        }
+    }
+
+    func endOfTick() {
+        endOfTickRequested = false
+        flushOutput()
+    }
+
+    private func flushOutput() {
+        guard state != .closed else { return }
+        while outSent < out.count {
+            let result: IOResult<Int>
+            do {
+                result = try Socket.write(fd, out, from: outSent)
+            } catch {
+                fail(error.errno == ECONNRESET || error.errno == EPIPE ? .connectionReset : .system("\(error)"))
+                return
+            }
+            switch result {
+            case .processed(let n):
+                outSent += n
+            case .wouldBlock:
+                if !wantsWrite {
+                    wantsWrite = true
+                    updateInterest()
+                }
+                if let waiter = drainWaiter, out.count - outSent < Self.outHighWater / 2 {
+                    drainWaiter = nil
+                    waiter.resume()
+                }
+                return
+            }
+        }
+        out.removeAll(keepingCapacity: out.capacity <= 64 * 1024)
+        outSent = 0
+        if wantsWrite {
+            wantsWrite = false
+            updateInterest()
+        }
+        if let waiter = drainWaiter {
+            drainWaiter = nil
+            waiter.resume()
+        }
+    }
+
+    private func setReadPaused(_ paused: Bool) {
+        guard isReadPaused != paused else { return }
+        isReadPaused = paused
+        updateInterest()
+        if !paused && !pending.isEmpty {
+            loop.executeLocal { [weak self] in self?.processPending() }
+        }
+    }
+
+    private func updateInterest() {
+        guard state != .closed, state != .connecting else { return }
+        var interest: Interest = []
+        if !isReadPaused { interest.insert(.read) }
+        if wantsWrite { interest.insert(.write) }
+        loop.modify(fd, interest: interest)
+    }
+
+    // MARK: Failing and closing
+
+    /// Fails whatever waits on this connection with `error` and closes it.
+    private func fail(_ error: HTTPClientError) {
+        guard state != .closed else { return }
+        failure = error
+        if let waiter = connectWaiter {
+            connectWaiter = nil
+            waiter.resume(throwing: error)
+        }
+        if let waiter = headWaiter {
+            headWaiter = nil
+            waiter.resume(throwing: error)
+        }
+        if let waiter = drainWaiter {
+            drainWaiter = nil
+            waiter.resume(throwing: error)
+        }
+        responseStream?.fail(error)
+        responseStream = nil
+        close()
+    }
+
+    func close() {
+        guard state != .closed else { return }
+        let wasIdle = state == .idle
+        state = .closed
+        if let timer { loop.cancelTimer(timer) }
+        timer = nil
+        loop.deregister(fd)
+        Socket.close(fd)
+        if wasIdle { pool.remove(self) }
+        let error = failure ?? .remoteClosed
+        if let waiter = headWaiter {
+            headWaiter = nil
+            waiter.resume(throwing: error)
+        }
+        if let waiter = drainWaiter {
+            drainWaiter = nil
+            waiter.resume(throwing: error)
+        }
+        if !isResponseComplete { responseStream?.fail(error) }
+        responseStream = nil
+    }
+}
