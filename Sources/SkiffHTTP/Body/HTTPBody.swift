@@ -9,6 +9,7 @@ public struct HTTPBody: AsyncSequence, Sendable {
     enum Storage: Sendable {
         case bytes([UInt8])
         case stream(ByteStream)
+        case producer(AsyncThrowingStream<[UInt8], any Error>)
     }
 
     let storage: Storage
@@ -24,6 +25,13 @@ public struct HTTPBody: AsyncSequence, Sendable {
     }
 
     public static func string(_ text: String) -> HTTPBody { .bytes(Array(text.utf8)) }
+
+    /// A body produced on demand, e.g. a file read chunk by chunk: `produce` is called for the next chunk only
+    /// when the previous one has been sent, and returns nil at the end. With a `length` it is sent with
+    /// Content-Length (the producer must deliver exactly that many bytes), otherwise chunked.
+    public static func producing(length: Int? = nil, _ produce: @escaping @Sendable () async throws -> [UInt8]?) -> HTTPBody {
+        HTTPBody(storage: .producer(AsyncThrowingStream(unfolding: produce)), limit: .max, declaredLength: length)
+    }
 
     init(storage: Storage, limit: Int, declaredLength: Int?) {
         self.storage = storage
@@ -62,6 +70,7 @@ public struct HTTPBody: AsyncSequence, Sendable {
         let body: HTTPBody
         private var received = 0
         private var deliveredBytes = false
+        private var producerIterator: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator?
 
         init(body: HTTPBody) { self.body = body }
 
@@ -75,10 +84,18 @@ public struct HTTPBody: AsyncSequence, Sendable {
                 return bytes
             case .stream(let stream):
                 guard let chunk = try await stream.next() else { return nil }
-                received += chunk.count
-                if received > body.limit { throw HTTPBodyError.tooLarge(limit: body.limit) }
-                return chunk
+                return try counted(chunk)
+            case .producer(let producer):
+                if producerIterator == nil { producerIterator = producer.makeAsyncIterator() }
+                guard let chunk = try await producerIterator?.next() else { return nil }
+                return try counted(chunk)
             }
+        }
+
+        private mutating func counted(_ chunk: [UInt8]) throws -> [UInt8] {
+            received += chunk.count
+            if received > body.limit { throw HTTPBodyError.tooLarge(limit: body.limit) }
+            return chunk
         }
     }
 }

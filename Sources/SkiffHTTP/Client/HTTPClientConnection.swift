@@ -7,7 +7,8 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     // @unchecked: confined to `pool.loop`; every entry point is called on the loop.
     let fd: Int32
     let key: String
-    unowned let pool: ClientPool
+    /// Strong: the loop may deliver events after the client is released; the idle sweep still closes us.
+    let pool: ClientPool
     private var loop: EventLoop { pool.loop }
 
     private enum State { case connecting, active, idle, closed }
@@ -128,7 +129,7 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
             case .bytes(let bytes):
                 out.append(contentsOf: bytes)
                 requestFlush()
-            case .stream:
+            case .stream, .producer:
                 flushOutput()
                 for try await chunk in body {
                     try await writeBodyChunk(chunk, chunked: chunked)

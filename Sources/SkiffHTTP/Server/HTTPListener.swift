@@ -5,7 +5,7 @@ import SkiffPOSIX
 /// (EPOLLEXCLUSIVE), so a second server on the same port fails to bind instead of silently sharing it.
 final class HTTPListener: EventLoopHandler {
     let fd: Int32
-    unowned let context: ServerLoopContext
+    let context: ServerLoopContext
 
     init(fd: Int32, context: ServerLoopContext) {
         self.fd = fd

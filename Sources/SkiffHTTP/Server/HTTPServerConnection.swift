@@ -8,7 +8,8 @@ import SkiffPOSIX
 final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStreamSource, HTTPBodySink, @unchecked Sendable {
     // @unchecked: confined to `context.loop`; the async sink methods hop onto the loop before touching state.
     let fd: Int32
-    unowned let context: ServerLoopContext
+    /// Strong: a handler may still be finishing after its server stopped. The context drops the connection at close.
+    let context: ServerLoopContext
     private var loop: EventLoop { context.loop }
 
     private enum Phase { case idle, readingHead, handling, closed }
@@ -220,7 +221,10 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     private func send(_ response: HTTPResponse, generation: UInt64) async {
         guard generation == self.generation, phase != .closed, var current = exchange, !current.isResponseStarted else { return }
         let flags = ResponseEncoding.scan(response.headers)
-        if flags.asksClose || context.isShuttingDown || peerClosedRead { current.keepAlive = false }
+        // After a 413 the client's body is unwanted: close rather than drain it (as Go and nginx do).
+        if flags.asksClose || context.isShuttingDown || peerClosedRead || response.status.code == 413 {
+            current.keepAlive = false
+        }
         let mayHaveBody = response.status.mayHaveBody
         current.isResponseStarted = true
 
@@ -515,6 +519,7 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     func close() {
         guard phase != .closed else { return }
         phase = .closed
+        context.connectionClosed(self)
         loop.deregister(fd)
         Socket.close(fd)
         exchange?.stream?.fail(HTTPBodyError.connectionClosed)
@@ -524,6 +529,5 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         }
         out = []
         pending = []
-        context.connectionClosed(self)
     }
 }

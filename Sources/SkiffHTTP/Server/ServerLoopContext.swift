@@ -7,7 +7,7 @@ final class ServerLoopContext: @unchecked Sendable {
     let loop: EventLoop
     let configuration: HTTPServerConfiguration
     let responder: any HTTPResponder
-    unowned let server: HTTPServer
+    let server: HTTPServer
     /// One read buffer per loop: a connection keeps bytes of its own only when a message is incomplete.
     let scratch: UnsafeMutableRawBufferPointer
     private(set) var connections: [ObjectIdentifier: HTTPServerConnection] = [:]

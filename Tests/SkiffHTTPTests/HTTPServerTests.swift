@@ -1,0 +1,350 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import SkiffHTTP
+import SkiffPOSIX
+
+/// Responder used by the wire tests: echo, streaming, slow and counting routes.
+func makeTestRouter() throws -> HTTPRouter {
+    var router = HTTPRouter()
+    try router.add(.get, "/hello") { _ in HTTPResponse(body: .string("hello")) }
+    try router.add(.get, "/path/{rest...}") { request in HTTPResponse(body: .string(String(request.head.target))) }
+    try router.add(.post, "/echo") { request in
+        HTTPResponse(body: .bytes(try await request.body.collect(upTo: 64 << 20)))
+    }
+    try router.add(.post, "/small", maxBodyBytes: 16) { request in
+        HTTPResponse(body: .bytes(try await request.body.collect(upTo: 1 << 20)))
+    }
+    try router.add(.post, "/count", maxBodyBytes: 2 << 30) { request in
+        // Counts bytes and checks each chunk's ends: a per-byte hash of 256 MiB is slow in debug builds.
+        var total = 0
+        var intact = true
+        for try await chunk in request.body {
+            total += chunk.count
+            if chunk.first != 0x5A || chunk.last != 0x5A { intact = false }
+        }
+        return HTTPResponse(body: .string("\(total) \(intact)"))
+    }
+    try router.add(.get, "/stream") { _ in
+        HTTPResponse(headers: ["Content-Type": "application/x-ndjson"], body: .stream { writer in
+            for i in 0..<3 {
+                try await writer.write("{\"line\":\(i)}\n")
+                try await writer.flush()
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        })
+    }
+    try router.add(.get, "/slow") { request in
+        let ms = Int(request.queryValue("ms") ?? "200") ?? 200
+        try await Task.sleep(for: .milliseconds(ms))
+        return HTTPResponse(body: .string("slow done"))
+    }
+    try router.add(.get, "/fail") { _ in throw HTTPBodyError.connectionClosed }
+    try router.add(.get, "/crash") { _ in
+        struct Oops: Error {}
+        throw Oops()
+    }
+    try router.add(.get, "/nocontent") { _ in HTTPResponse(status: .noContent) }
+    return router
+}
+
+@Suite("HTTP server on loopback")
+struct HTTPServerTests {
+    @Test func servesAndReportsBoundPort() async throws {
+        try await withServer(makeTestRouter()) { server, port in
+            #expect(port > 0)
+            #expect(server.localAddresses.first?.port == port)
+            let connection = try RawConnection(port: port)
+            connection.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            let response = await connection.read(untilSuffix: "hello")
+            #expect(response.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(response.contains("\r\nContent-Length: 5\r\n"))
+            #expect(response.contains("\r\nDate: "))
+            #expect(response.contains(" GMT\r\n"))
+        }
+    }
+
+    @Test func secondServerOnTheSamePortFailsClearly() async throws {
+        try await withServer(makeTestRouter()) { _, port in
+            let other = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: port), group: testGroup,
+                                   responder: try makeTestRouter())
+            await #expect(throws: HTTPServerError.self) { try await other.start() }
+        }
+    }
+
+    @Test func listensOnIPv6Loopback() async throws {
+        let responder = try makeTestRouter()
+        let server = HTTPServer(configuration: HTTPServerConfiguration(host: "::1", port: 0), group: testGroup, responder: responder)
+        let addresses = try await server.start()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = HTTPClient(group: testGroup)
+        let (head, body) = try await client.fetch(HTTPClientRequest(url: "http://[::1]:\(addresses[0].port)/hello"))
+        #expect(head.status.code == 200)
+        #expect(body == "hello".bytes)
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        try await withServer(makeTestRouter()) { _, port in
+            let connection = try RawConnection(port: port)
+            connection.send("GET /slow?ms=100 HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /path/3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            let text = await connection.read(untilSuffix: "/path/3")
+            let slow = text.range(of: "slow done")
+            let echo = text.range(of: "\r\n\r\nabc")
+            let third = text.range(of: "/path/3")
+            #expect(slow != nil && echo != nil && third != nil)
+            if let slow, let echo, let third {
+                #expect(slow.lowerBound < echo.lowerBound && echo.lowerBound < third.lowerBound)
+            }
+            #expect(text.occurrences(of: "HTTP/1.1 200 OK") == 3)
+        }
+    }
+
+    @Test func keepAliveAndConnectionClose() async throws {
+        try await withServer(makeTestRouter()) { server, port in
+            let connection = try RawConnection(port: port)
+            for _ in 0..<3 {
+                connection.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(await connection.read(untilSuffix: "hello").hasPrefix("HTTP/1.1 200"))
+            }
+            #expect(server.connectionCount == 1)
+            connection.send("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            let (text, closed) = await connection.readToClose()
+            #expect(closed)
+            #expect(text.contains("Connection: close\r\n"))
+        }
+    }
+
+    @Test func http10ClosesUnlessKeepAliveIsAsked() async throws {
+        try await withServer(makeTestRouter()) { _, port in
+            let plain = try RawConnection(port: port)
+            plain.send("GET /hello HTTP/1.0\r\n\r\n")
+            let (text, closed) = await plain.readToClose()
+            #expect(closed && text.hasSuffix("hello"))
+            let kept = try RawConnection(port: port)
+            kept.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            #expect(await kept.read(untilSuffix: "hello").contains("Connection: keep-alive\r\n"))
+            kept.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            #expect(await kept.read(untilSuffix: "hello").hasPrefix("HTTP/1.1 200"))
+        }
+    }
+
+    @Test func headGetsHeadersWithoutBody() async throws {
+        try await withServer(makeTestRouter()) { _, port in
+            let connection = try RawConnection(port: port)
+            connection.send("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            let text = await connection.read(untilSuffix: "hello")
+            // The HEAD answer declares 5 bytes but sends none: the next bytes are the GET's status line.
+            #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(text.contains("Content-Length: 5\r\n"))
+            #expect(text.occurrences(of: "hello") == 1)
+            #expect(text.occurrences(of: "HTTP/1.1 200 OK") == 2)
+        }
+    }
+
+    @Test func chunkedRequestBodyAndChunkedStreamedResponse() async throws {
+        try await withServer(makeTestRouter()) { _, port in
+            let connection = try RawConnection(port: port)
+            connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+            connection.send("4;x=y\r\ndefg\r\n0\r\n\r\n")
+            #expect(await connection.read(untilSuffix: "abcdefg").contains("Content-Length: 7\r\n"))
+            connection.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            let text = await connection.read(untilSuffix: "0\r\n\r\n")
+            #expect(text.contains("Transfer-Encoding: chunked\r\n"))
+            #expect(text.contains("b\r\n{\"line\":0}\n\r\n"))
+            #expect(text.hasSuffix("b\r\n{\"line\":2}\n\r\n0\r\n\r\n"))
+        }
+    }
+
+    @Test func streamedLinesArriveAsTheyAreWritten() async throws {
+        try await withServer(makeTestRouter()) { _, port in
+            let client = HTTPClient(group: testGroup)
+            let response = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/stream"))
+            var arrivals: [ContinuousClock.Instant] = []
+            for try await _ in response.body { arrivals.append(.now) }
+            // The handler sleeps 50 ms between lines; buffered output would deliver them together.
+            #expect(arrivals.count == 3)
+            if arrivals.count == 3 { #expect(arrivals[2] - arrivals[0] >= .milliseconds(80)) }
+        }
+    }
+
+    @Test func expectContinueGetsInterimResponse() async throws {
+        try await withServer(makeTestRouter()) { _, port in
+            let connection = try RawConnection(port: port)
+            connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+            #expect(await connection.read(untilSuffix: "\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n")
+            connection.send("body")
+            #expect(await connection.read(untilSuffix: "body").hasPrefix("HTTP/1.1 200 OK"))
+            // A route that refuses without reading gets its final answer, and no 100.
+            connection.send("POST /small HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n")
+            let (text, closed) = await connection.readToClose()
+            #expect(text.hasPrefix("HTTP/1.1 413"))
+            #expect(closed)
+        }
+    }
+
+    @Test(arguments: [
+        ("GARBAGE\r\n\r\n", "400"),
+        ("GET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n", "400"),
+        ("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", "501"),
+        ("GET / HTTP/3.0\r\nHost: x\r\n\r\n", "505"),
+        ("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n", "400"),
+        ("GET /hello HTTP/1.1\r\nHost: x\r\nX: " + String(repeating: "a", count: 70_000) + "\r\n\r\n", "431"),
+        ("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n", "413"),
+        ("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n" + String(repeating: "b", count: 32) + "\r\n0\r\n\r\n", "413"),
+    ])
+    func badRequestsGetAClearStatusAndClose(request: String, status: String) async throws {
+        try await withServer(makeTestRouter()) { _, port in
+            let connection = try RawConnection(port: port)
+            connection.send(request)
+            let (text, closed) = await connection.readToClose()
+            #expect(text.hasPrefix("HTTP/1.1 \(status) "), "\(text.prefix(80))")
+            #expect(text.contains("Content-Type: text/plain; charset=utf-8"))
+            #expect(closed, "the connection must close after a framing error")
+        }
+    }
+
+    @Test func handlerErrorsBecomeResponses() async throws {
+        try await withServer(makeTestRouter()) { _, port in
+            let client = HTTPClient(group: testGroup)
+            let mapped = try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/fail"))
+            #expect(mapped.head.status.code == 400)
+            let crashed = try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/crash"))
+            #expect(crashed.head.status.code == 500)
+            let noContent = try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/nocontent"))
+            #expect(noContent.head.status.code == 204 && noContent.body.isEmpty)
+            #expect(noContent.head.headers["Content-Length"] == nil)
+        }
+    }
+
+    @Test func slowHeadersTimeOutWith408() async throws {
+        try await withServer(makeTestRouter(), configure: { $0.headTimeout = .milliseconds(300) }) { _, port in
+            let connection = try RawConnection(port: port)
+            connection.send("GET /hello HTTP/1.1\r\nHost: x\r\n")
+            let started = ContinuousClock.now
+            let (text, closed) = await connection.readToClose()
+            #expect(text.hasPrefix("HTTP/1.1 408 "))
+            #expect(closed)
+            #expect(ContinuousClock.now - started < .seconds(3))
+        }
+    }
+
+    @Test func idleKeepAliveConnectionsAreClosed() async throws {
+        try await withServer(makeTestRouter(), configure: { $0.idleTimeout = .milliseconds(300) }) { server, port in
+            let connection = try RawConnection(port: port)
+            connection.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = await connection.read(untilSuffix: "hello")
+            let (rest, closed) = await connection.readToClose()
+            #expect(rest.isEmpty && closed)
+            #expect(server.connectionCount == 0)
+        }
+    }
+
+    @Test func connectionsBeyondTheCapAreRefusedWith503() async throws {
+        try await withServer(makeTestRouter(), configure: { $0.maxConnections = 2 }) { _, port in
+            let first = try RawConnection(port: port)
+            let second = try RawConnection(port: port)
+            first.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            second.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = await first.read(untilSuffix: "hello")
+            _ = await second.read(untilSuffix: "hello")
+            let third = try RawConnection(port: port)
+            let (text, closed) = await third.readToClose()
+            #expect(text.hasPrefix("HTTP/1.1 503 "))
+            #expect(closed)
+            first.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(await first.read(untilSuffix: "hello").hasPrefix("HTTP/1.1 200"))
+        }
+    }
+
+    @Test func halfClosedClientStillGetsItsResponse() async throws {
+        try await withServer(makeTestRouter()) { _, port in
+            let connection = try RawConnection(port: port)
+            connection.send("GET /slow?ms=50 HTTP/1.1\r\nHost: x\r\n\r\n")
+            connection.shutdownWrite()
+            let (text, closed) = await connection.readToClose()
+            #expect(text.hasSuffix("slow done"))
+            #expect(closed)
+        }
+    }
+
+    @Test func bodyIsDeliveredBeforeItHasAllArrived() async throws {
+        let firstChunk = Mutex<Int>(0)
+        var router = HTTPRouter()
+        try router.add(.post, "/first", maxBodyBytes: 1 << 40) { request in
+            var iterator = request.body.makeAsyncIterator()
+            let chunk = try await iterator.next() ?? []
+            firstChunk.withLock { $0 = chunk.count }
+            return HTTPResponse(body: .string("got \(chunk.count)"))
+        }
+        try await withServer(router) { _, port in
+            let connection = try RawConnection(port: port)
+            // Declares a terabyte, sends 1 KiB: the handler answers from what has arrived.
+            connection.send("POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 1099511627776\r\n\r\n")
+            connection.send([UInt8](repeating: 7, count: 1024))
+            let (text, closed) = await connection.readToClose()
+            #expect(text.hasPrefix("HTTP/1.1 200") && text.hasSuffix("got 1024"))
+            #expect(closed, "an unread terabyte is cut off, not drained")
+        }
+        #expect(firstChunk.withLock { $0 } == 1024)
+    }
+
+    @Test func largeUploadStreamsInBoundedMemory() async throws {
+        try await withServer(makeTestRouter()) { _, port in
+            let client = HTTPClient(group: testGroup)
+            let total = 256 * 1024 * 1024
+            let chunk = [UInt8](repeating: 0x5A, count: 64 * 1024)
+            let sent = Mutex<Int>(0)
+            let before = residentBytes()
+            let body = HTTPBody.producing(length: total) {
+                sent.withLock { count in
+                    guard count < total else { return nil }
+                    count += chunk.count
+                    return chunk
+                }
+            }
+            let (head, reply) = try await client.fetch(HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/count", body: body))
+            let grown = residentBytes() - before
+            #expect(head.status.code == 200)
+            #expect(String(decoding: reply, as: UTF8.self) == "\(total) true")
+            // Client and server live in this process: neither may have held the body.
+            #expect(grown < 64 * 1024 * 1024, "resident memory grew by \(grown) bytes for a \(total)-byte upload")
+        }
+    }
+
+    @Test func gracefulShutdownFinishesInFlightRequests() async throws {
+        let server = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: testGroup,
+                                responder: try makeTestRouter())
+        let port = try await server.start()[0].port
+        let idle = try RawConnection(port: port)
+        idle.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = await idle.read(untilSuffix: "hello")
+        let busy = try RawConnection(port: port)
+        busy.send("GET /slow?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n")
+        try await Task.sleep(for: .milliseconds(50))
+        let shutdown = Task { await server.shutdown(gracePeriod: .seconds(5)) }
+        let (idleRest, idleClosed) = await idle.readToClose()
+        #expect(idleRest.isEmpty && idleClosed, "idle connections close at once")
+        let (text, closed) = await busy.readToClose()
+        #expect(text.hasSuffix("slow done"), "the request in flight completes")
+        #expect(text.contains("Connection: close"))
+        #expect(closed)
+        await shutdown.value
+        #expect(throws: SystemError.self) { _ = try RawConnection(port: port) }
+    }
+
+    @Test func runStopsGracefullyWhenCancelled() async throws {
+        let server = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: testGroup,
+                                responder: try makeTestRouter(), gracePeriod: .seconds(2))
+        let task = Task { try await server.run() }
+        var port = 0
+        for _ in 0..<100 where port == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            port = server.localAddresses.first?.port ?? 0
+        }
+        let client = HTTPClient(group: testGroup)
+        #expect(try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello")).head.status.code == 200)
+        task.cancel()
+        try await task.value
+        #expect(server.localAddresses.isEmpty)
+    }
+}

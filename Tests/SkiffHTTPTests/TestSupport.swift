@@ -1,0 +1,137 @@
+import Foundation
+import Glibc
+import SkiffHTTP
+import SkiffPOSIX
+import Testing
+
+/// One loop group for every test in the process, as the daemon has one.
+let testGroup: EventLoopGroup = try! EventLoopGroup(loopCount: 2)
+
+/// Starts a server on 127.0.0.1 with a free port; shuts it down after `body`.
+func withServer<T>(_ responder: any HTTPResponder, configure: (inout HTTPServerConfiguration) -> Void = { _ in },
+                   _ body: (HTTPServer, Int) async throws -> T) async throws -> T {
+    var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
+    configure(&configuration)
+    let server = HTTPServer(configuration: configuration, group: testGroup, responder: responder)
+    let addresses = try await server.start()
+    do {
+        let result = try await body(server, addresses[0].port)
+        await server.shutdown(gracePeriod: .seconds(2))
+        return result
+    } catch {
+        await server.shutdown(gracePeriod: .seconds(2))
+        throw error
+    }
+}
+
+/// A blocking TCP connection for wire-level tests, with a receive timeout so a test never hangs.
+final class RawConnection: @unchecked Sendable {
+    let fd: Int32
+
+    init(port: Int, timeoutSeconds: Int = 5) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw SystemError(call: "connect", errno: errno) }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) { send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return }
+            sent += n
+        }
+    }
+
+    /// Reads until the bytes received end with `suffix`, the peer closes, or the timeout passes. The blocking
+    /// reads run on a thread of their own: blocking Swift's two cooperative threads would stall the server.
+    /// (Takes a string, not a predicate closure: Swift 6.3.1 handed a later call the closure of an earlier call
+    /// written inside `#expect(await …)`.)
+    func read(untilSuffix suffix: String) async -> String {
+        let wanted = Array(suffix.utf8)
+        return await offPool { [fd] in
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while !received.ends(with: wanted) {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n <= 0 { break }
+                received += buffer[0..<n]
+            }
+            return String(decoding: received, as: UTF8.self)
+        }
+    }
+
+    /// Reads to end of stream; `closed` is true when the peer closed (as opposed to the read timing out).
+    func readToClose() async -> (text: String, closed: Bool) {
+        await offPool { [fd] in
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n == 0 { return (String(decoding: received, as: UTF8.self), true) }
+                if n < 0 { return (String(decoding: received, as: UTF8.self), false) }
+                received += buffer[0..<n]
+            }
+        }
+    }
+
+    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+}
+
+/// Runs blocking work on a thread of its own and awaits its result.
+func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: work()) }.start()
+    }
+}
+
+extension Array where Element == UInt8 {
+    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && self[(count - suffix.count)...].elementsEqual(suffix) }
+}
+
+extension String {
+    func occurrences(of needle: String) -> Int { components(separatedBy: needle).count - 1 }
+}
+
+/// Runs a command-line tool, returning its exit status and standard output.
+func run(_ tool: String, _ arguments: [String], stdin: Data? = nil) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// The path of a required tool. Under CI=true a missing tool fails the test; elsewhere it is reported.
+func requiredTool(_ name: String) -> String? {
+    for directory in ["/usr/bin", "/usr/local/bin", "/bin"] {
+        let path = "\(directory)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    Issue.record("\(name) is not installed: run scripts/test (it installs the test dependencies)")
+    return nil
+}
+
+/// Resident memory of this process in bytes.
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+}
