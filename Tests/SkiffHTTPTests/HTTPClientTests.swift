@@ -1,0 +1,203 @@
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+@testable import SkiffHTTP
+import SkiffPOSIX
+
+/// A one-connection server that misbehaves on purpose, to provoke each client error.
+enum RawBehaviour: Sendable {
+    case closeAfterRequest
+    case resetAfterRequest
+    case closeDelimited(String)
+}
+
+/// Listens on a free loopback port; serves one connection with `behaviour` on a thread of its own.
+func rawServer(_ behaviour: RawBehaviour) throws -> Int {
+    let fd = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0)!, reusePort: false)
+    let port = try Socket.localAddress(fd).port
+    _ = try PosixThread(name: "raw-server") {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, 5000) > 0 else { Socket.close(fd); return }
+        let client = accept(fd, nil, nil)
+        Socket.close(fd)
+        guard client >= 0 else { return }
+        // The listener was non-blocking and so is the accepted socket: make it blocking for this simple script.
+        _ = fcntl(client, F_SETFL, 0)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var received: [UInt8] = []
+        while !received.ends(with: Array("\r\n\r\n".utf8)) {
+            let n = recv(client, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            received += buffer[0..<n]
+        }
+        switch behaviour {
+        case .closeAfterRequest:
+            close(client)
+        case .resetAfterRequest:
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(client, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            close(client)
+        case .closeDelimited(let text):
+            let bytes = Array(text.utf8)
+            _ = bytes.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            close(client)
+        }
+    }
+    return port
+}
+
+@Suite("HTTP client")
+struct HTTPClientTests {
+    let client = HTTPClient(group: testGroup)
+
+    @Test func urlsAreParsed() throws {
+        let plain = try HTTPClientRequest(url: "http://127.0.0.1:8080/function/echo?x=1")
+        #expect(plain.host == "127.0.0.1" && plain.port == 8080 && plain.target == "/function/echo?x=1")
+        let bare = try HTTPClientRequest(url: "http://localhost")
+        #expect(bare.port == 80 && bare.target == "/")
+        let v6 = try HTTPClientRequest(url: "http://[::1]:9/x")
+        #expect(v6.host == "::1" && v6.port == 9)
+        #expect(throws: HTTPClientError.self) { try HTTPClientRequest(url: "https://example/") }
+        #expect(throws: HTTPClientError.self) { try HTTPClientRequest(url: "http://host:notaport/") }
+    }
+
+    @Test func refusedConnectionIsItsOwnError() async throws {
+        let fd = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0)!, reusePort: false)
+        let port = try Socket.localAddress(fd).port
+        Socket.close(fd)
+        await #expect(throws: HTTPClientError.connectionRefused(address: "127.0.0.1:\(port)")) {
+            _ = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"))
+        }
+    }
+
+    @Test func connectTimeoutIsItsOwnError() async throws {
+        // A listener that never accepts, with its backlog filled, leaves further SYNs unanswered.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        listen(fd, 0)
+        defer { close(fd) }
+        let port = try Socket.localAddress(fd).port
+        var fillers: [Int32] = []
+        defer { fillers.forEach { close($0) } }
+        for _ in 0..<8 {
+            guard let started = try? Socket.connect(to: SocketAddress(host: "127.0.0.1", port: port)!) else { break }
+            fillers.append(started.fd)
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        var configuration = HTTPClient.Configuration()
+        configuration.connectTimeout = .milliseconds(300)
+        let impatient = HTTPClient(group: testGroup, configuration: configuration)
+        let started = ContinuousClock.now
+        await #expect(throws: HTTPClientError.connectTimeout(address: "127.0.0.1:\(port)")) {
+            _ = try await impatient.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"))
+        }
+        #expect(ContinuousClock.now - started < .seconds(3))
+    }
+
+    @Test func requestTimeoutIsItsOwnError() async throws {
+        let client = self.client
+        try await withServer(makeTestRouter()) { _, port in
+            await #expect(throws: HTTPClientError.requestTimeout) {
+                _ = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/slow?ms=2000"), timeout: .milliseconds(200))
+            }
+            // The pool stays usable afterwards.
+            let after = try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello"))
+            #expect(after.body == "hello".bytes)
+        }
+    }
+
+    @Test func resetAndEarlyCloseAreDistinct() async throws {
+        let resetting = try rawServer(.resetAfterRequest)
+        await #expect(throws: HTTPClientError.connectionReset) {
+            _ = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(resetting)/"))
+        }
+        let closing = try rawServer(.closeAfterRequest)
+        await #expect(throws: HTTPClientError.remoteClosed) {
+            _ = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(closing)/"))
+        }
+    }
+
+    @Test func closeDelimitedBodyIsReadToTheEnd() async throws {
+        let port = try rawServer(.closeDelimited("HTTP/1.0 200 OK\r\nX-Legacy: cgi\r\n\r\nall of the body"))
+        let (head, body) = try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"))
+        #expect(head.status.code == 200 && head.headers["X-Legacy"] == "cgi")
+        #expect(String(decoding: body, as: UTF8.self) == "all of the body")
+        let truncated = try rawServer(.closeDelimited("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"))
+        let response = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(truncated)/"))
+        await #expect(throws: HTTPClientError.remoteClosed) { _ = try await response.body.collect(upTo: 1000) }
+    }
+
+    @Test func connectionsAreReusedAndStaleOnesReplaced() async throws {
+        try await withServer(makeTestRouter(), configure: { $0.idleTimeout = .milliseconds(200) }) { server, port in
+            for _ in 0..<10 {
+                #expect(try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello")).body == "hello".bytes)
+            }
+            // Callers outside the loops are spread over them, and each loop keeps its own pool.
+            #expect(server.connectionCount <= testGroup.loops.count)
+            // The server drops the idle connection; the next request still succeeds on a new one.
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(server.connectionCount == 0)
+            #expect(try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello")).body == "hello".bytes)
+        }
+    }
+
+    @Test func redirectsAreReturnedNotFollowed() async throws {
+        var router = HTTPRouter()
+        try router.add(.get, "/old") { _ in HTTPResponse(status: .found, headers: ["Location": "/new"]) }
+        try await withServer(router) { _, port in
+            let (head, _) = try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/old"))
+            #expect(head.status.code == 302 && head.headers["Location"] == "/new")
+        }
+    }
+
+    @Test func headAndChunkedResponses() async throws {
+        try await withServer(makeTestRouter()) { _, port in
+            let head = try await client.fetch(HTTPClientRequest(method: .head, url: "http://127.0.0.1:\(port)/hello"))
+            #expect(head.head.headers["Content-Length"] == "5" && head.body.isEmpty)
+            let stream = try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/stream"))
+            #expect(String(decoding: stream.body, as: UTF8.self) == "{\"line\":0}\n{\"line\":1}\n{\"line\":2}\n")
+            // Still reusable after a chunked response.
+            #expect(try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello")).body == "hello".bytes)
+        }
+    }
+
+    @Test func proxiesStreamBothWaysThroughTheEngine() async throws {
+        try await withServer(makeTestRouter()) { _, upstreamPort in
+            let proxy = HTTPHandler { request in
+                let forward = HTTPClientRequest(method: request.method, host: "127.0.0.1", port: upstreamPort,
+                                                target: request.head.target, headers: request.headers.removingHopByHop(),
+                                                body: request.body)
+                let response = try await client.execute(forward)
+                let body = response.body
+                return HTTPResponse(status: response.status, headers: response.headers.removingHopByHop(),
+                                    body: .stream(length: body.declaredLength) { writer in
+                                        for try await chunk in body { try await writer.write(chunk) }
+                                    })
+            }
+            try await withServer(proxy) { _, proxyPort in
+                let payload = (0..<(8 * 1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+                // Fixed length: forwarded with its Content-Length.
+                let echoed = try await client.fetch(HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(proxyPort)/echo", body: .bytes(payload)))
+                #expect(echoed.head.status.code == 200)
+                #expect(echoed.body == payload)
+                // Unknown length: chunked through both hops.
+                let offset = Mutex(0)
+                let streamed = HTTPBody.producing {
+                    offset.withLock { at in
+                        guard at < payload.count else { return nil }
+                        defer { at += 100_000 }
+                        return Array(payload[at..<min(at + 100_000, payload.count)])
+                    }
+                }
+                let chunked = try await client.fetch(HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(proxyPort)/echo", body: streamed))
+                #expect(chunked.body == payload)
+                let lines = try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(proxyPort)/stream"))
+                #expect(String(decoding: lines.body, as: UTF8.self).split(separator: "\n").count == 3)
+            }
+        }
+    }
+}
