@@ -2,6 +2,7 @@
 // Skiff takes no package dependencies: only the toolchain and Debian's libsystemd.
 // Targets are the architecture; imports flow one way:
 //   skiff (executable) → SkiffHTTP → SkiffPOSIX → CLinux
+//                      → SkiffService
 import PackageDescription
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
@@ -20,14 +21,19 @@ let package = Package(
         .target(name: "SkiffPOSIX", dependencies: ["CLinux"], swiftSettings: strict),
         // HTTP/1.1 server, client and router over bytes. Knows nothing of functions or OpenFaaS.
         .target(name: "SkiffHTTP", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
+        // The daemon's root: the Service protocol and the service group that runs every long-lived part.
+        .target(name: "SkiffService", swiftSettings: strict),
         // The one executable: `skiff serve` and the client verbs. Wires the targets together.
-        .executableTarget(name: "skiff", dependencies: ["SkiffHTTP"], swiftSettings: strict),
+        .executableTarget(name: "skiff", dependencies: ["SkiffHTTP", "SkiffService"], swiftSettings: strict),
         // Fixed-body and proxy servers used by bench/http; not shipped.
-        .executableTarget(name: "skiff-httpbench", dependencies: ["SkiffHTTP"], path: "bench/Sources/skiff-httpbench",
-                          swiftSettings: strict),
+        .executableTarget(
+            name: "skiff-httpbench", dependencies: ["SkiffHTTP"], path: "bench/Sources/skiff-httpbench",
+            swiftSettings: strict),
 
         .testTarget(name: "SkiffPOSIXTests", dependencies: ["SkiffPOSIX"]),
         .testTarget(name: "SkiffHTTPTests", dependencies: ["SkiffHTTP", "SkiffPOSIX"]),
+        .testTarget(name: "SkiffServiceTests", dependencies: ["SkiffService"]),
+        .testTarget(name: "skiffTests", dependencies: ["skiff", "SkiffHTTP", "SkiffPOSIX"]),
     ],
     swiftLanguageModes: [.v6]
 )

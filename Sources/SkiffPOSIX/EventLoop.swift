@@ -70,7 +70,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             Socket.close(epollFD)
             throw error
         }
-        _ = try systemCall("epoll_ctl(eventfd)", { cl_epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, cl_EPOLLIN, UInt64(wakeFD)) })
+        _ = try systemCall(
+            "epoll_ctl(eventfd)", { cl_epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, cl_EPOLLIN, UInt64(wakeFD)) })
     }
 
     deinit {
@@ -93,7 +94,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         assert(inEventLoop, "register must run on the loop thread")
         let slot = Int(fd)
         if slot >= handlers.count { handlers.append(contentsOf: repeatElement(nil, count: slot - handlers.count + 64)) }
-        _ = try systemCall("epoll_ctl(ADD)", { cl_epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, interest.rawValue, UInt64(fd)) })
+        _ = try systemCall(
+            "epoll_ctl(ADD)", { cl_epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, interest.rawValue, UInt64(fd)) })
         handlers[slot] = handler
     }
 

@@ -15,16 +15,20 @@ public final class PosixThread: Sendable {
         var handle = pthread_t()
         // Thread names are limited to 15 bytes by the kernel.
         let shortName = String(name.prefix(15))
-        let box = Unmanaged.passRetained(Box({
-            _ = cl_set_thread_name(shortName)
-            body()
-        })).toOpaque()
-        let result = pthread_create(&handle, nil, { raw in
-            guard let raw else { return nil }
-            let box = Unmanaged<Box>.fromOpaque(raw).takeRetainedValue()
-            box.body()
-            return nil
-        }, box)
+        let box = Unmanaged.passRetained(
+            Box({
+                _ = cl_set_thread_name(shortName)
+                body()
+            })
+        ).toOpaque()
+        let result = pthread_create(
+            &handle, nil,
+            { raw in
+                guard let raw else { return nil }
+                let box = Unmanaged<Box>.fromOpaque(raw).takeRetainedValue()
+                box.body()
+                return nil
+            }, box)
         if result != 0 {
             Unmanaged<Box>.fromOpaque(box).release()
             throw SystemError(call: "pthread_create", errno: result)

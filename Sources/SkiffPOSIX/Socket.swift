@@ -5,13 +5,18 @@ import Glibc
 public enum Socket {
     /// A listening socket, non-blocking and close-on-exec. `reusePort` lets one listener per event loop
     /// share the port so the kernel spreads connections across loops.
-    public static func listen(on address: SocketAddress, reusePort: Bool, backlog: Int32 = 1024) throws(SystemError) -> Int32 {
-        let fd = try systemCall("socket", { socket(address.family, cl_SOCK_STREAM | cl_SOCK_NONBLOCK | cl_SOCK_CLOEXEC, 0) })
+    public static func listen(on address: SocketAddress, reusePort: Bool, backlog: Int32 = 1024) throws(SystemError)
+        -> Int32
+    {
+        let fd = try systemCall(
+            "socket", { socket(address.family, cl_SOCK_STREAM | cl_SOCK_NONBLOCK | cl_SOCK_CLOEXEC, 0) })
         do {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
             if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
             if case .v6 = address { try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
-            _ = try address.withSockAddr { (p, len) throws(SystemError) in try systemCall("bind(\(address))", { bind(fd, p, len) }) }
+            _ = try address.withSockAddr { (p, len) throws(SystemError) in
+                try systemCall("bind(\(address))", { bind(fd, p, len) })
+            }
             _ = try systemCall("listen", { Glibc.listen(fd, backlog) })
             return fd
         } catch {
@@ -31,7 +36,8 @@ public enum Socket {
     /// Starts a non-blocking connect. Returns the descriptor and whether the connect is still in progress
     /// (completion is signalled by writability; then read ``pendingError(_:)``).
     public static func connect(to address: SocketAddress) throws(SystemError) -> (fd: Int32, inProgress: Bool) {
-        let fd = try systemCall("socket", { socket(address.family, cl_SOCK_STREAM | cl_SOCK_NONBLOCK | cl_SOCK_CLOEXEC, 0) })
+        let fd = try systemCall(
+            "socket", { socket(address.family, cl_SOCK_STREAM | cl_SOCK_NONBLOCK | cl_SOCK_CLOEXEC, 0) })
         let result = try address.withSockAddr { (p, len) throws(SystemError) in Glibc.connect(fd, p, len) }
         if result == 0 { return (fd, false) }
         let code = cl_errno()
@@ -50,7 +56,8 @@ public enum Socket {
 
     public static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(SystemError) {
         var v = value
-        _ = try systemCall("setsockopt(\(name))", { setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) })
+        _ = try systemCall(
+            "setsockopt(\(name))", { setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) })
     }
 
     /// Disables Nagle's algorithm: responses are written whole, so waiting for more bytes only adds latency.
@@ -67,7 +74,9 @@ public enum Socket {
                 try systemCall("getsockname", { getsockname(fd, s, &length) })
             }
         }
-        guard let address = SocketAddress(storage: storage) else { throw SystemError(call: "getsockname", errno: EAFNOSUPPORT) }
+        guard let address = SocketAddress(storage: storage) else {
+            throw SystemError(call: "getsockname", errno: EAFNOSUPPORT)
+        }
         return address
     }
 
@@ -82,7 +91,9 @@ public enum Socket {
 
     /// Reads into `buffer`; `.processed(0)` means the peer closed its side.
     @inline(__always)
-    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<
+        Int
+    > {
         try nonBlockingCall("read", { Glibc.read(fd, buffer.baseAddress, buffer.count) })
     }
 
@@ -97,7 +108,9 @@ public enum Socket {
     public static func write(_ fd: Int32, _ bytes: [UInt8], from offset: Int) throws(SystemError) -> IOResult<Int> {
         var result: Result<IOResult<Int>, SystemError> = .success(.wouldBlock)
         bytes.withUnsafeBytes { raw in
-            result = Result { () throws(SystemError) in try write(fd, from: UnsafeRawBufferPointer(rebasing: raw[offset...])) }
+            result = Result { () throws(SystemError) in
+                try write(fd, from: UnsafeRawBufferPointer(rebasing: raw[offset...]))
+            }
         }
         return try result.get()
     }

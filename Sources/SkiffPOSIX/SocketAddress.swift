@@ -11,7 +11,8 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
     public init?(host: String, port: Int) {
         guard (0...65535).contains(port) else { return nil }
         let literal = host == "localhost" ? "127.0.0.1" : host
-        let trimmed = literal.hasPrefix("[") && literal.hasSuffix("]") ? String(literal.dropFirst().dropLast()) : literal
+        let trimmed =
+            literal.hasPrefix("[") && literal.hasSuffix("]") ? String(literal.dropFirst().dropLast()) : literal
         var v4 = sockaddr_in()
         if inet_pton(AF_INET, trimmed, &v4.sin_addr) == 1 {
             v4.sin_family = sa_family_t(AF_INET)
@@ -67,7 +68,9 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Calls `body` with a pointer to the raw sockaddr and its length.
-    public func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemError) -> R) throws(SystemError) -> R {
+    public func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemError) -> R)
+        throws(SystemError) -> R
+    {
         switch self {
         case .v4(var a):
             return try withUnsafePointer(to: &a) { (p) throws(SystemError) -> R in

@@ -27,14 +27,17 @@ public enum IOResult<Value> {
 /// EBADF and EFAULT can only mean a bug in Skiff (a closed or foreign descriptor, a bad pointer),
 /// so they stop the program instead of being thrown and silently mishandled.
 @inline(__always)
-public func systemCall<T: FixedWidthInteger>(_ name: @autoclosure () -> String, _ body: () -> T) throws(SystemError) -> T {
+public func systemCall<T: FixedWidthInteger>(_ name: @autoclosure () -> String, _ body: () -> T) throws(SystemError)
+    -> T
+{
     while true {
         let result = body()
         if result >= 0 { return result }
         let code = cl_errno()
         if code == EINTR { continue }
         if code == EBADF || code == EFAULT {
-            preconditionFailure("\(name()) failed with \(code == EBADF ? "EBADF" : "EFAULT"): a descriptor bug in Skiff")
+            preconditionFailure(
+                "\(name()) failed with \(code == EBADF ? "EBADF" : "EFAULT"): a descriptor bug in Skiff")
         }
         throw SystemError(call: name(), errno: code)
     }
@@ -42,7 +45,9 @@ public func systemCall<T: FixedWidthInteger>(_ name: @autoclosure () -> String, 
 
 /// Like ``systemCall(_:_:)`` but maps EAGAIN/EWOULDBLOCK to ``IOResult/wouldBlock``.
 @inline(__always)
-public func nonBlockingCall<T: FixedWidthInteger>(_ name: @autoclosure () -> String, _ body: () -> T) throws(SystemError) -> IOResult<T> {
+public func nonBlockingCall<T: FixedWidthInteger>(_ name: @autoclosure () -> String, _ body: () -> T)
+    throws(SystemError) -> IOResult<T>
+{
     while true {
         let result = body()
         if result >= 0 { return .processed(result) }
@@ -50,7 +55,8 @@ public func nonBlockingCall<T: FixedWidthInteger>(_ name: @autoclosure () -> Str
         if code == EINTR { continue }
         if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
         if code == EBADF || code == EFAULT {
-            preconditionFailure("\(name()) failed with \(code == EBADF ? "EBADF" : "EFAULT"): a descriptor bug in Skiff")
+            preconditionFailure(
+                "\(name()) failed with \(code == EBADF ? "EBADF" : "EFAULT"): a descriptor bug in Skiff")
         }
         throw SystemError(call: name(), errno: code)
     }

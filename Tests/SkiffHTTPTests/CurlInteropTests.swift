@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SkiffHTTP
 
 /// The engine against a client it did not write: curl from Debian.
@@ -39,11 +40,15 @@ struct CurlInteropTests {
             let url = "http://127.0.0.1:\(port)/count"
             let plain = try run(curl, ["-sS", "--data-binary", "@\(file.path)", url])
             #expect(plain.output.hasPrefix("\(bytes.count) "))
-            let chunked = try run(curl, ["-sS", "-H", "Transfer-Encoding: chunked", "--data-binary", "@\(file.path)", url])
+            let chunked = try run(
+                curl, ["-sS", "-H", "Transfer-Encoding: chunked", "--data-binary", "@\(file.path)", url])
             #expect(chunked.output.hasPrefix("\(bytes.count) "))
-            let expect = try run(curl, ["-sS", "-H", "Expect: 100-continue", "--data-binary", "@\(file.path)", "-w", " %{http_code}", url])
+            let expect = try run(
+                curl,
+                ["-sS", "-H", "Expect: 100-continue", "--data-binary", "@\(file.path)", "-w", " %{http_code}", url])
             #expect(expect.output.hasPrefix("\(bytes.count) ") && expect.output.hasSuffix(" 200"))
-            let echo = try run(curl, ["-sS", "--data-binary", "@\(file.path)", "-o", echoed.path, "http://127.0.0.1:\(port)/echo"])
+            let echo = try run(
+                curl, ["-sS", "--data-binary", "@\(file.path)", "-o", echoed.path, "http://127.0.0.1:\(port)/echo"])
             #expect(echo.status == 0)
             #expect(try Data(contentsOf: echoed) == Data(bytes))
         }

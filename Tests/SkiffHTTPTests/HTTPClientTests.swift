@@ -1,9 +1,10 @@
 import Foundation
 import Glibc
+import SkiffPOSIX
 import Synchronization
 import Testing
+
 @testable import SkiffHTTP
-import SkiffPOSIX
 
 /// A one-connection server that misbehaves on purpose, to provoke each client error.
 enum RawBehaviour: Sendable {
@@ -18,7 +19,10 @@ func rawServer(_ behaviour: RawBehaviour) throws -> Int {
     let port = try Socket.localAddress(fd).port
     _ = try PosixThread(name: "raw-server") {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&pfd, 1, 5000) > 0 else { Socket.close(fd); return }
+        guard poll(&pfd, 1, 5000) > 0 else {
+            Socket.close(fd)
+            return
+        }
         let client = accept(fd, nil, nil)
         Socket.close(fd)
         guard client >= 0 else { return }
@@ -77,12 +81,16 @@ struct HTTPClientTests {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         listen(fd, 0)
         defer { close(fd) }
         let port = try Socket.localAddress(fd).port
         var fillers: [Int32] = []
-        defer { fillers.forEach { close($0) } }
+        defer { for filler in fillers { close(filler) } }
         for _ in 0..<8 {
             guard let started = try? Socket.connect(to: SocketAddress(host: "127.0.0.1", port: port)!) else { break }
             fillers.append(started.fd)
@@ -102,7 +110,8 @@ struct HTTPClientTests {
         let client = self.client
         try await withServer(makeTestRouter()) { _, port in
             await #expect(throws: HTTPClientError.requestTimeout) {
-                _ = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/slow?ms=2000"), timeout: .milliseconds(200))
+                _ = try await client.execute(
+                    HTTPClientRequest(url: "http://127.0.0.1:\(port)/slow?ms=2000"), timeout: .milliseconds(200))
             }
             // The pool stays usable afterwards.
             let after = try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello"))
@@ -132,16 +141,20 @@ struct HTTPClientTests {
     }
 
     @Test func connectionsAreReusedAndStaleOnesReplaced() async throws {
-        try await withServer(makeTestRouter(), configure: { $0.idleTimeout = .milliseconds(200) }) { server, port in
+        let configuration = loopback { $0.idleTimeout = .milliseconds(200) }
+        try await withServer(makeTestRouter(), configuration) { server, port in
             for _ in 0..<10 {
-                #expect(try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello")).body == "hello".bytes)
+                #expect(
+                    try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello")).body
+                        == "hello".bytes)
             }
             // Callers outside the loops are spread over them, and each loop keeps its own pool.
             #expect(server.connectionCount <= testGroup.loops.count)
             // The server drops the idle connection; the next request still succeeds on a new one.
             try await Task.sleep(for: .milliseconds(1500))
             #expect(server.connectionCount == 0)
-            #expect(try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello")).body == "hello".bytes)
+            #expect(
+                try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello")).body == "hello".bytes)
         }
     }
 
@@ -161,27 +174,31 @@ struct HTTPClientTests {
             let stream = try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/stream"))
             #expect(String(decoding: stream.body, as: UTF8.self) == "{\"line\":0}\n{\"line\":1}\n{\"line\":2}\n")
             // Still reusable after a chunked response.
-            #expect(try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello")).body == "hello".bytes)
+            #expect(
+                try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello")).body == "hello".bytes)
         }
     }
 
     @Test func proxiesStreamBothWaysThroughTheEngine() async throws {
         try await withServer(makeTestRouter()) { _, upstreamPort in
             let proxy = HTTPHandler { request in
-                let forward = HTTPClientRequest(method: request.method, host: "127.0.0.1", port: upstreamPort,
-                                                target: request.head.target, headers: request.headers.removingHopByHop(),
-                                                body: request.body)
+                let forward = HTTPClientRequest(
+                    method: request.method, host: "127.0.0.1", port: upstreamPort,
+                    target: request.head.target, headers: request.headers.removingHopByHop(),
+                    body: request.body)
                 let response = try await client.execute(forward)
                 let body = response.body
-                return HTTPResponse(status: response.status, headers: response.headers.removingHopByHop(),
-                                    body: .stream(length: body.declaredLength) { writer in
-                                        for try await chunk in body { try await writer.write(chunk) }
-                                    })
+                return HTTPResponse(
+                    status: response.status, headers: response.headers.removingHopByHop(),
+                    body: .stream(length: body.declaredLength) { writer in
+                        for try await chunk in body { try await writer.write(chunk) }
+                    })
             }
             try await withServer(proxy) { _, proxyPort in
                 let payload = (0..<(8 * 1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
                 // Fixed length: forwarded with its Content-Length.
-                let echoed = try await client.fetch(HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(proxyPort)/echo", body: .bytes(payload)))
+                let echoed = try await client.fetch(
+                    HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(proxyPort)/echo", body: .bytes(payload)))
                 #expect(echoed.head.status.code == 200)
                 #expect(echoed.body == payload)
                 // Unknown length: chunked through both hops.
@@ -193,7 +210,8 @@ struct HTTPClientTests {
                         return Array(payload[at..<min(at + 100_000, payload.count)])
                     }
                 }
-                let chunked = try await client.fetch(HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(proxyPort)/echo", body: streamed))
+                let chunked = try await client.fetch(
+                    HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(proxyPort)/echo", body: streamed))
                 #expect(chunked.body == payload)
                 let lines = try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(proxyPort)/stream"))
                 #expect(String(decoding: lines.body, as: UTF8.self).split(separator: "\n").count == 3)

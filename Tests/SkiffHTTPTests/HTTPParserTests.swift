@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SkiffHTTP
 
 @Suite("HTTP/1.x parser")
@@ -24,12 +25,16 @@ struct HTTPParserTests {
     }
 
     @Test func requestLineAndHeaders() throws {
-        let events = try parse(["GET /function/echo?x=1 HTTP/1.1\r\nHost: example\r\nX-Multi: a\r\nx-multi: b\r\n\r\n".bytes])
-        #expect(events == [
-            .request(method: "GET", target: "/function/echo?x=1", version: .http1_1, keepAlive: true, framing: .none,
-                     headers: ["Host: example", "X-Multi: a", "x-multi: b"]),
-            .end,
+        let events = try parse([
+            "GET /function/echo?x=1 HTTP/1.1\r\nHost: example\r\nX-Multi: a\r\nx-multi: b\r\n\r\n".bytes
         ])
+        #expect(
+            events == [
+                .request(
+                    method: "GET", target: "/function/echo?x=1", version: .http1_1, keepAlive: true, framing: .none,
+                    headers: ["Host: example", "X-Multi: a", "x-multi: b"]),
+                .end,
+            ])
         var parser = HTTPParser(kind: .request)
         let head = "GET /a/b?q=1 HTTP/1.1\r\nHost: h\r\nX-Multi: a\r\nx-multi: b\r\n\r\n".bytes
         let result = try head.withUnsafeBufferPointer { b throws(HTTPParseError) in try parser.parse(b) }
@@ -45,14 +50,27 @@ struct HTTPParserTests {
 
     @Test func bodyFramingAndKeepAlive() throws {
         let post = try parse(["POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc".bytes])
-        #expect(post == [.request(method: "POST", target: "/", version: .http1_1, keepAlive: false, framing: .length(3),
-                                  headers: ["Host: a", "Content-Length: 3", "Connection: close"]),
-                         .body("abc".bytes), .end])
+        #expect(
+            post == [
+                .request(
+                    method: "POST", target: "/", version: .http1_1, keepAlive: false, framing: .length(3),
+                    headers: ["Host: a", "Content-Length: 3", "Connection: close"]),
+                .body("abc".bytes), .end,
+            ])
         let http10 = try parse(["GET / HTTP/1.0\r\n\r\n".bytes])
-        #expect(http10.first == .request(method: "GET", target: "/", version: .http1_0, keepAlive: false, framing: .none, headers: []))
+        #expect(
+            http10.first
+                == .request(
+                    method: "GET", target: "/", version: .http1_0, keepAlive: false, framing: .none, headers: []))
         let http10KeepAlive = try parse(["GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n".bytes])
-        if case .request(_, _, _, let keepAlive, _, _)? = http10KeepAlive.first { #expect(keepAlive) } else { Issue.record("no head") }
-        let sameLengths = try parse(["POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nok".bytes])
+        if case .request(_, _, _, let keepAlive, _, _)? = http10KeepAlive.first {
+            #expect(keepAlive)
+        } else {
+            Issue.record("no head")
+        }
+        let sameLengths = try parse([
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nok".bytes
+        ])
         #expect(sameLengths.contains(.body("ok".bytes)))
         let zero = try parse(["POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n".bytes])
         #expect(zero.count == 2 && zero.last == .end)
@@ -93,11 +111,17 @@ struct HTTPParserTests {
         Bad(text: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n", kind: .malformed),
         Bad(text: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", kind: .malformed),
         Bad(text: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", kind: .malformed),
-        Bad(text: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", kind: .malformed),
-        Bad(text: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", kind: .unsupportedTransferEncoding),
+        Bad(
+            text: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+            kind: .malformed),
+        Bad(
+            text: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            kind: .unsupportedTransferEncoding),
         Bad(text: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", kind: .unsupportedTransferEncoding),
         Bad(text: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", kind: .malformed),
-        Bad(text: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1234567890123456\r\n", kind: .malformed),
+        Bad(
+            text: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1234567890123456\r\n",
+            kind: .malformed),
         Bad(text: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", kind: .malformed),
         Bad(text: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\rX", kind: .malformed),
     ]
@@ -130,7 +154,9 @@ struct HTTPParserTests {
         let big = "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + String(repeating: "a", count: 70_000) + "\r\n\r\n"
         #expect(throws: HTTPParseError.self) { try parse([big.bytes]) }
         // Arriving in 1 KiB pieces, the limit trips before the head is complete.
-        let pieces = stride(from: 0, to: big.utf8.count, by: 1024).map { Array(big.bytes[$0..<min($0 + 1024, big.utf8.count)]) }
+        let pieces = stride(from: 0, to: big.utf8.count, by: 1024).map {
+            Array(big.bytes[$0..<min($0 + 1024, big.utf8.count)])
+        }
         do {
             _ = try parse(pieces)
             Issue.record("accepted an oversized head")
@@ -152,22 +178,41 @@ struct HTTPParserTests {
 
     @Test func responsesWithEveryFraming() throws {
         let length = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-        #expect(try parse([length.bytes], kind: .response) == [.response(code: 200, framing: .length(2), headers: ["Content-Length: 2"]), .body("ok".bytes), .end])
+        #expect(
+            try parse([length.bytes], kind: .response) == [
+                .response(code: 200, framing: .length(2), headers: ["Content-Length: 2"]), .body("ok".bytes), .end,
+            ])
         let chunked = "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
         for pieces in splits(chunked.bytes) {
-            #expect(try parse(pieces, kind: .response) == [.response(code: 201, framing: .chunked, headers: ["Transfer-Encoding: chunked"]), .body("ok".bytes), .end])
+            #expect(
+                try parse(pieces, kind: .response) == [
+                    .response(code: 201, framing: .chunked, headers: ["Transfer-Encoding: chunked"]), .body("ok".bytes),
+                    .end,
+                ])
         }
         let untilClose = "HTTP/1.0 200 OK\r\n\r\nall of it"
-        #expect(try parse([untilClose.bytes], kind: .response, finishAtEOF: true) == [.response(code: 200, framing: .untilClose, headers: []), .body("all of it".bytes), .end])
+        #expect(
+            try parse([untilClose.bytes], kind: .response, finishAtEOF: true) == [
+                .response(code: 200, framing: .untilClose, headers: []), .body("all of it".bytes), .end,
+            ])
         let head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
-        #expect(try parse([head.bytes], kind: .response, noBody: true) == [.response(code: 200, framing: .none, headers: ["Content-Length: 100"]), .end])
+        #expect(
+            try parse([head.bytes], kind: .response, noBody: true) == [
+                .response(code: 200, framing: .none, headers: ["Content-Length: 100"]), .end,
+            ])
         let noContent = "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"
         #expect(try parse([noContent.bytes], kind: .response).last == .end)
         let interim = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
         let events = try parse([interim.bytes], kind: .response)
-        #expect(events == [.response(code: 100, framing: .none, headers: []), .response(code: 200, framing: .none, headers: ["Content-Length: 0"]), .end])
+        #expect(
+            events == [
+                .response(code: 100, framing: .none, headers: []),
+                .response(code: 200, framing: .none, headers: ["Content-Length: 0"]), .end,
+            ])
         let noReason = "HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n"
-        #expect(try parse([noReason.bytes], kind: .response).first == .response(code: 404, framing: .none, headers: ["Content-Length: 0"]))
+        #expect(
+            try parse([noReason.bytes], kind: .response).first
+                == .response(code: 404, framing: .none, headers: ["Content-Length: 0"]))
     }
 
     @Test func truncatedMessagesAreErrorsAtEOF() throws {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SkiffHTTP
 
 @Suite("Router")
@@ -32,9 +33,11 @@ struct HTTPRouterTests {
         try router.add(.get, "/system/namespace/{ns}", handler: echo("ns-get"))
         try router.add(.post, "/function/{name}/{rest...}", handler: echo("invoke"))
         try router.add(.get, "/function/{name}/{rest...}", handler: echo("invoke"))
-        try router.add(.post, "/small", maxBodyBytes: 4, handler: { request in
-            HTTPResponse(body: .bytes(try await request.body.collect(upTo: 1 << 20)))
-        })
+        try router.add(
+            .post, "/small", maxBodyBytes: 4,
+            handler: { request in
+                HTTPResponse(body: .bytes(try await request.body.collect(upTo: 1 << 20)))
+            })
         return router
     }
 

@@ -1,8 +1,9 @@
 import Foundation
+import SkiffPOSIX
 import Synchronization
 import Testing
+
 @testable import SkiffHTTP
-import SkiffPOSIX
 
 /// Responder used by the wire tests: echo, streaming, slow and counting routes.
 func makeTestRouter() throws -> HTTPRouter {
@@ -26,13 +27,15 @@ func makeTestRouter() throws -> HTTPRouter {
         return HTTPResponse(body: .string("\(total) \(intact)"))
     }
     try router.add(.get, "/stream") { _ in
-        HTTPResponse(headers: ["Content-Type": "application/x-ndjson"], body: .stream { writer in
-            for i in 0..<3 {
-                try await writer.write("{\"line\":\(i)}\n")
-                try await writer.flush()
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        })
+        HTTPResponse(
+            headers: ["Content-Type": "application/x-ndjson"],
+            body: .stream { writer in
+                for i in 0..<3 {
+                    try await writer.write("{\"line\":\(i)}\n")
+                    try await writer.flush()
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            })
     }
     try router.add(.get, "/slow") { request in
         let ms = Int(request.queryValue("ms") ?? "200") ?? 200
@@ -66,15 +69,17 @@ struct HTTPServerTests {
 
     @Test func secondServerOnTheSamePortFailsClearly() async throws {
         try await withServer(makeTestRouter()) { _, port in
-            let other = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: port), group: testGroup,
-                                   responder: try makeTestRouter())
+            let other = HTTPServer(
+                configuration: HTTPServerConfiguration(host: "127.0.0.1", port: port), group: testGroup,
+                responder: try makeTestRouter())
             await #expect(throws: HTTPServerError.self) { try await other.start() }
         }
     }
 
     @Test func listensOnIPv6Loopback() async throws {
         let responder = try makeTestRouter()
-        let server = HTTPServer(configuration: HTTPServerConfiguration(host: "::1", port: 0), group: testGroup, responder: responder)
+        let server = HTTPServer(
+            configuration: HTTPServerConfiguration(host: "::1", port: 0), group: testGroup, responder: responder)
         let addresses = try await server.start()
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
         let client = HTTPClient(group: testGroup)
@@ -86,7 +91,9 @@ struct HTTPServerTests {
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         try await withServer(makeTestRouter()) { _, port in
             let connection = try RawConnection(port: port)
-            connection.send("GET /slow?ms=100 HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /path/3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            connection.send(
+                "GET /slow?ms=100 HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /path/3 HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
             let text = await connection.read(untilSuffix: "/path/3")
             let slow = text.range(of: "slow done")
             let echo = text.range(of: "\r\n\r\nabc")
@@ -190,7 +197,10 @@ struct HTTPServerTests {
         ("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n", "400"),
         ("GET /hello HTTP/1.1\r\nHost: x\r\nX: " + String(repeating: "a", count: 70_000) + "\r\n\r\n", "431"),
         ("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n", "413"),
-        ("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n" + String(repeating: "b", count: 32) + "\r\n0\r\n\r\n", "413"),
+        (
+            "POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n"
+                + String(repeating: "b", count: 32) + "\r\n0\r\n\r\n", "413"
+        ),
     ])
     func badRequestsGetAClearStatusAndClose(request: String, status: String) async throws {
         try await withServer(makeTestRouter()) { _, port in
@@ -217,7 +227,8 @@ struct HTTPServerTests {
     }
 
     @Test func slowHeadersTimeOutWith408() async throws {
-        try await withServer(makeTestRouter(), configure: { $0.headTimeout = .milliseconds(300) }) { _, port in
+        let configuration = loopback { $0.headTimeout = .milliseconds(300) }
+        try await withServer(makeTestRouter(), configuration) { _, port in
             let connection = try RawConnection(port: port)
             connection.send("GET /hello HTTP/1.1\r\nHost: x\r\n")
             let started = ContinuousClock.now
@@ -229,7 +240,8 @@ struct HTTPServerTests {
     }
 
     @Test func idleKeepAliveConnectionsAreClosed() async throws {
-        try await withServer(makeTestRouter(), configure: { $0.idleTimeout = .milliseconds(300) }) { server, port in
+        let configuration = loopback { $0.idleTimeout = .milliseconds(300) }
+        try await withServer(makeTestRouter(), configuration) { server, port in
             let connection = try RawConnection(port: port)
             connection.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
             _ = await connection.read(untilSuffix: "hello")
@@ -240,7 +252,8 @@ struct HTTPServerTests {
     }
 
     @Test func connectionsBeyondTheCapAreRefusedWith503() async throws {
-        try await withServer(makeTestRouter(), configure: { $0.maxConnections = 2 }) { _, port in
+        let configuration = loopback { $0.maxConnections = 2 }
+        try await withServer(makeTestRouter(), configuration) { _, port in
             let first = try RawConnection(port: port)
             let second = try RawConnection(port: port)
             first.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -302,7 +315,8 @@ struct HTTPServerTests {
                     return chunk
                 }
             }
-            let (head, reply) = try await client.fetch(HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/count", body: body))
+            let (head, reply) = try await client.fetch(
+                HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/count", body: body))
             let grown = residentBytes() - before
             #expect(head.status.code == 200)
             #expect(String(decoding: reply, as: UTF8.self) == "\(total) true")
@@ -312,8 +326,9 @@ struct HTTPServerTests {
     }
 
     @Test func gracefulShutdownFinishesInFlightRequests() async throws {
-        let server = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: testGroup,
-                                responder: try makeTestRouter())
+        let server = HTTPServer(
+            configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: testGroup,
+            responder: try makeTestRouter())
         let port = try await server.start()[0].port
         let idle = try RawConnection(port: port)
         idle.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -333,8 +348,9 @@ struct HTTPServerTests {
     }
 
     @Test func runStopsGracefullyWhenCancelled() async throws {
-        let server = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: testGroup,
-                                responder: try makeTestRouter(), gracePeriod: .seconds(2))
+        let server = HTTPServer(
+            configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: testGroup,
+            responder: try makeTestRouter(), gracePeriod: .seconds(2))
         let task = Task { try await server.run() }
         var port = 0
         for _ in 0..<100 where port == 0 {
@@ -342,7 +358,8 @@ struct HTTPServerTests {
             port = server.localAddresses.first?.port ?? 0
         }
         let client = HTTPClient(group: testGroup)
-        #expect(try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello")).head.status.code == 200)
+        #expect(
+            try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello")).head.status.code == 200)
         task.cancel()
         try await task.value
         #expect(server.localAddresses.isEmpty)

@@ -7,11 +7,19 @@ import Testing
 /// One loop group for every test in the process, as the daemon has one.
 let testGroup: EventLoopGroup = try! EventLoopGroup(loopCount: 2)
 
-/// Starts a server on 127.0.0.1 with a free port; shuts it down after `body`.
-func withServer<T>(_ responder: any HTTPResponder, configure: (inout HTTPServerConfiguration) -> Void = { _ in },
-                   _ body: (HTTPServer, Int) async throws -> T) async throws -> T {
+/// A loopback configuration with a free port, adjusted by `adjust`.
+func loopback(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }) -> HTTPServerConfiguration {
     var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
-    configure(&configuration)
+    adjust(&configuration)
+    return configuration
+}
+
+/// Starts a server (on 127.0.0.1 with a free port unless told otherwise); shuts it down after `body`.
+func withServer<T>(
+    _ responder: any HTTPResponder,
+    _ configuration: HTTPServerConfiguration = loopback(),
+    _ body: (HTTPServer, Int) async throws -> T
+) async throws -> T {
     let server = HTTPServer(configuration: configuration, group: testGroup, responder: responder)
     let addresses = try await server.start()
     do {
@@ -35,7 +43,9 @@ final class RawConnection: @unchecked Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else { throw SystemError(call: "connect", errno: errno) }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
@@ -98,7 +108,9 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
 }
 
 extension Array where Element == UInt8 {
-    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && self[(count - suffix.count)...].elementsEqual(suffix) }
+    func ends(with suffix: [UInt8]) -> Bool {
+        count >= suffix.count && self[(count - suffix.count)...].elementsEqual(suffix)
+    }
 }
 
 extension String {

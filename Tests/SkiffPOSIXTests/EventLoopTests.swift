@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import SkiffPOSIX
 
 /// Shared by the suite: loops are long-lived, as in the daemon.
@@ -59,7 +60,9 @@ struct EventLoopTests {
                 }
             }
         }
-        for _ in 0..<200 where counter.value.load(ordering: .relaxed) < 8000 { try await Task.sleep(for: .milliseconds(5)) }
+        for _ in 0..<200 where counter.value.load(ordering: .relaxed) < 8000 {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         #expect(counter.value.load(ordering: .relaxed) == 8000)
     }
 }

@@ -1,10 +1,12 @@
-import Testing
 import SkiffPOSIX
+import Testing
 
 @Suite("Sockets and addresses")
 struct SocketTests {
-    @Test(arguments: [("127.0.0.1", 80, "127.0.0.1:80"), ("::1", 8080, "[::1]:8080"), ("localhost", 1, "127.0.0.1:1"),
-                      ("[::1]", 2, "[::1]:2"), ("0.0.0.0", 0, "0.0.0.0:0")])
+    @Test(arguments: [
+        ("127.0.0.1", 80, "127.0.0.1:80"), ("::1", 8080, "[::1]:8080"), ("localhost", 1, "127.0.0.1:1"),
+        ("[::1]", 2, "[::1]:2"), ("0.0.0.0", 0, "0.0.0.0:0"),
+    ])
     func literalsParse(host: String, port: Int, description: String) {
         #expect(SocketAddress(host: host, port: port)?.description == description)
     }

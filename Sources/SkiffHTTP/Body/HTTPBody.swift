@@ -29,7 +29,9 @@ public struct HTTPBody: AsyncSequence, Sendable {
     /// A body produced on demand, e.g. a file read chunk by chunk: `produce` is called for the next chunk only
     /// when the previous one has been sent, and returns nil at the end. With a `length` it is sent with
     /// Content-Length (the producer must deliver exactly that many bytes), otherwise chunked.
-    public static func producing(length: Int? = nil, _ produce: @escaping @Sendable () async throws -> [UInt8]?) -> HTTPBody {
+    public static func producing(length: Int? = nil, _ produce: @escaping @Sendable () async throws -> [UInt8]?)
+        -> HTTPBody
+    {
         HTTPBody(storage: .producer(AsyncThrowingStream(unfolding: produce)), limit: .max, declaredLength: length)
     }
 

@@ -18,7 +18,9 @@ final class ClientPool: @unchecked Sendable {
 
     deinit { scratch.deallocate() }
 
-    func execute(_ request: HTTPClientRequest, address: SocketAddress, timeout: Duration?) async throws -> HTTPClientResponse {
+    func execute(_ request: HTTPClientRequest, address: SocketAddress, timeout: Duration?) async throws
+        -> HTTPClientResponse
+    {
         let key = address.description
         let deadline = timeout.map { monotonicNanoseconds() &+ $0.nanoseconds }
         // A pooled connection may have been closed by the server a moment ago; a request whose body can be
@@ -26,13 +28,16 @@ final class ClientPool: @unchecked Sendable {
         if let reused = takeIdle(key) {
             do {
                 return try await reused.send(request, deadline: deadline)
-            } catch let error as HTTPClientError where reused.failedBeforeResponse && request.body.isReplayable
-                && (error == .connectionReset || error == .remoteClosed) {
+            } catch let error as HTTPClientError
+                where reused.failedBeforeResponse && request.body.isReplayable
+                && (error == .connectionReset || error == .remoteClosed)
+            {
                 // fall through to a new connection
             }
         }
-        let connection = try await HTTPClientConnection.connect(to: address, key: key, pool: self,
-                                                                timeout: configuration.connectTimeout, deadline: deadline)
+        let connection = try await HTTPClientConnection.connect(
+            to: address, key: key, pool: self,
+            timeout: configuration.connectTimeout, deadline: deadline)
         return try await connection.send(request, deadline: deadline)
     }
 

@@ -35,12 +35,16 @@ public final class HTTPClient: Sendable {
         let pool = pools[loop.index]
         let limit = timeout ?? configuration.requestTimeout
         if loop.inEventLoop { return try await pool.execute(request, address: address, timeout: limit) }
-        return try await withTaskExecutorPreference(loop) { try await pool.execute(request, address: address, timeout: limit) }
+        return try await withTaskExecutorPreference(loop) {
+            try await pool.execute(request, address: address, timeout: limit)
+        }
     }
 
     /// Convenience: a request with its whole response body collected (up to `maxBytes`).
-    public func fetch(_ request: HTTPClientRequest, timeout: Duration? = nil,
-                      maxBytes: Int = 64 * 1024 * 1024) async throws -> (head: HTTPResponseHead, body: [UInt8]) {
+    public func fetch(
+        _ request: HTTPClientRequest, timeout: Duration? = nil,
+        maxBytes: Int = 64 * 1024 * 1024
+    ) async throws -> (head: HTTPResponseHead, body: [UInt8]) {
         let response = try await execute(request, timeout: timeout)
         return (response.head, try await response.body.collect(upTo: maxBytes))
     }

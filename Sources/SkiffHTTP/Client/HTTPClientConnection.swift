@@ -47,8 +47,10 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
 
     // MARK: Connecting
 
-    static func connect(to address: SocketAddress, key: String, pool: ClientPool, timeout: Duration,
-                        deadline: UInt64?) async throws -> HTTPClientConnection {
+    static func connect(
+        to address: SocketAddress, key: String, pool: ClientPool, timeout: Duration,
+        deadline: UInt64?
+    ) async throws -> HTTPClientConnection {
         let started: (fd: Int32, inProgress: Bool)
         do {
             started = try Socket.connect(to: address)
@@ -90,9 +92,12 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         let code = Socket.pendingError(fd)
         guard code == 0 else {
             let address = key
-            fail(code == ECONNREFUSED ? .connectionRefused(address: address)
-                 : code == ETIMEDOUT ? .connectTimeout(address: address)
-                 : .system("connecting to \(address): \(SystemError(call: "connect", errno: code))"))
+            fail(
+                code == ECONNREFUSED
+                    ? .connectionRefused(address: address)
+                    : code == ETIMEDOUT
+                        ? .connectTimeout(address: address)
+                        : .system("connecting to \(address): \(SystemError(call: "connect", errno: code))"))
             return
         }
         state = .active
@@ -299,7 +304,8 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
                 if head.status.code < 200 { continue }  // 100 Continue and other interim answers
                 deliverHead(head)
             case .body(let range):
-                let chunk = Array(UnsafeBufferPointer(rebasing: input[(base + range.lowerBound)..<(base + range.upperBound)]))
+                let chunk = Array(
+                    UnsafeBufferPointer(rebasing: input[(base + range.lowerBound)..<(base + range.upperBound)]))
                 if let stream = responseStream, !stream.append(chunk) { setReadPaused(true) }
             case .end:
                 responseEnded()

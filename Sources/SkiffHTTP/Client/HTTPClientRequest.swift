@@ -10,8 +10,10 @@ public struct HTTPClientRequest: Sendable {
     /// otherwise chunked.
     public var body: HTTPBody
 
-    public init(method: HTTPMethod = .get, host: String, port: Int, target: String = "/",
-                headers: HTTPHeaders = HTTPHeaders(), body: HTTPBody = .empty) {
+    public init(
+        method: HTTPMethod = .get, host: String, port: Int, target: String = "/",
+        headers: HTTPHeaders = HTTPHeaders(), body: HTTPBody = .empty
+    ) {
         self.method = method
         self.host = host
         self.port = port
@@ -21,7 +23,9 @@ public struct HTTPClientRequest: Sendable {
     }
 
     /// Parses `http://HOST[:PORT][/PATH[?QUERY]]` (IPv6 hosts in brackets). HTTPS is not spoken.
-    public init(method: HTTPMethod = .get, url: String, headers: HTTPHeaders = HTTPHeaders(), body: HTTPBody = .empty) throws {
+    public init(method: HTTPMethod = .get, url: String, headers: HTTPHeaders = HTTPHeaders(), body: HTTPBody = .empty)
+        throws
+    {
         guard url.hasPrefix("http://") else { throw HTTPClientError.invalidURL(url) }
         let rest = url.dropFirst(7)
         let slash = rest.firstIndex(of: "/") ?? rest.firstIndex(of: "?") ?? rest.endIndex
@@ -40,7 +44,9 @@ public struct HTTPClientRequest: Sendable {
             }
         } else if let colon = authority.lastIndex(of: ":") {
             host = String(authority[..<colon])
-            guard let p = Int(authority[authority.index(after: colon)...]) else { throw HTTPClientError.invalidURL(url) }
+            guard let p = Int(authority[authority.index(after: colon)...]) else {
+                throw HTTPClientError.invalidURL(url)
+            }
             port = p
         }
         guard !host.isEmpty, (1...65535).contains(port) else { throw HTTPClientError.invalidURL(url) }

@@ -23,8 +23,10 @@ public struct HTTPRequestHead: Sendable, Equatable {
     public var expectsContinue: Bool
     public var framing: HTTPBodyFraming
 
-    public init(method: HTTPMethod, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders(),
-                keepAlive: Bool = true, expectsContinue: Bool = false, framing: HTTPBodyFraming = .none) {
+    public init(
+        method: HTTPMethod, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders(),
+        keepAlive: Bool = true, expectsContinue: Bool = false, framing: HTTPBodyFraming = .none
+    ) {
         self.method = method
         self.target = target
         self.version = version
@@ -62,8 +64,10 @@ public struct HTTPResponseHead: Sendable, Equatable {
     public var keepAlive: Bool
     public var framing: HTTPBodyFraming
 
-    public init(version: HTTPVersion = .http1_1, status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(),
-                keepAlive: Bool = true, framing: HTTPBodyFraming = .none) {
+    public init(
+        version: HTTPVersion = .http1_1, status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(),
+        keepAlive: Bool = true, framing: HTTPBodyFraming = .none
+    ) {
         self.version = version
         self.status = status
         self.headers = headers

@@ -16,6 +16,8 @@ extension HTTPHeaders {
         return copy
     }
 
-    private static let hopByHop = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
-                                   "upgrade", "proxy-authenticate", "proxy-authorization"]
+    private static let hopByHop = [
+        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
+        "upgrade", "proxy-authenticate", "proxy-authorization",
+    ]
 }

@@ -120,7 +120,8 @@ public struct HTTPHeaders: Sendable, Equatable {
         guard lhs.fields.count == rhs.fields.count else { return false }
         for (a, b) in zip(lhs.fields, rhs.fields) {
             guard HTTPTokens.equalsIgnoringCase(lhs.storage[a.name], rhs.storage[b.name]),
-                  lhs.storage[a.value].elementsEqual(rhs.storage[b.value]) else { return false }
+                lhs.storage[a.value].elementsEqual(rhs.storage[b.value])
+            else { return false }
         }
         return true
     }
@@ -134,7 +135,10 @@ extension HTTPHeaders: Sequence {
             guard index < fields.count else { return nil }
             defer { index += 1 }
             let field = fields[index]
-            return (String(decoding: storage[field.name], as: UTF8.self), String(decoding: storage[field.value], as: UTF8.self))
+            return (
+                String(decoding: storage[field.name], as: UTF8.self),
+                String(decoding: storage[field.value], as: UTF8.self)
+            )
         }
     }
 }

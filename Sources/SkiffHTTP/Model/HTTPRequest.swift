@@ -11,8 +11,10 @@ public struct HTTPRequest: Sendable {
     /// The loop that owns the connection; a proxying handler sends its upstream request from the same loop.
     public var eventLoop: EventLoop?
 
-    public init(head: HTTPRequestHead, body: HTTPBody = .empty, parameters: HTTPParameters = HTTPParameters(),
-                remoteAddress: SocketAddress? = nil, eventLoop: EventLoop? = nil) {
+    public init(
+        head: HTTPRequestHead, body: HTTPBody = .empty, parameters: HTTPParameters = HTTPParameters(),
+        remoteAddress: SocketAddress? = nil, eventLoop: EventLoop? = nil
+    ) {
         self.head = head
         self.body = body
         self.parameters = parameters
@@ -53,7 +55,8 @@ public struct HTTPParameters: Sendable, Equatable {
     public var isEmpty: Bool { pairs.isEmpty }
 
     public static func == (lhs: HTTPParameters, rhs: HTTPParameters) -> Bool {
-        lhs.pairs.count == rhs.pairs.count && zip(lhs.pairs, rhs.pairs).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+        lhs.pairs.count == rhs.pairs.count
+            && zip(lhs.pairs, rhs.pairs).allSatisfy { $0.name == $1.name && $0.value == $1.value }
     }
 }
 
@@ -66,7 +69,8 @@ enum PercentDecoding {
             if byte == 0x2B {
                 bytes.append(0x20)
             } else if byte == 0x25, let hi = iterator.next(), let lo = iterator.next(),
-                      let h = hex(hi), let l = hex(lo) {
+                let h = hex(hi), let l = hex(lo)
+            {
                 bytes.append(h << 4 | l)
             } else {
                 bytes.append(byte)

@@ -15,7 +15,8 @@ public struct HTTPResponse: Sendable {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
-        return HTTPResponse(status: status, headers: headers, body: .string(message.hasSuffix("\n") ? message : message + "\n"))
+        return HTTPResponse(
+            status: status, headers: headers, body: .string(message.hasSuffix("\n") ? message : message + "\n"))
     }
 }
 
@@ -32,12 +33,16 @@ public struct HTTPResponseBody: Sendable {
 
     public static func bytes(_ bytes: [UInt8]) -> HTTPResponseBody { HTTPResponseBody(storage: .bytes(bytes)) }
 
-    public static func string(_ text: String) -> HTTPResponseBody { HTTPResponseBody(storage: .bytes(Array(text.utf8))) }
+    public static func string(_ text: String) -> HTTPResponseBody {
+        HTTPResponseBody(storage: .bytes(Array(text.utf8)))
+    }
 
     /// A body written as it is produced. With a `length` the response carries Content-Length and the writer
     /// must write exactly that many bytes; without one it is sent chunked (HTTP/1.1) or until close (HTTP/1.0).
     /// Each `write` is sent at the end of the loop tick at the latest, so NDJSON lines and events arrive as written.
-    public static func stream(length: Int? = nil, _ write: @escaping @Sendable (HTTPBodyWriter) async throws -> Void) -> HTTPResponseBody {
+    public static func stream(length: Int? = nil, _ write: @escaping @Sendable (HTTPBodyWriter) async throws -> Void)
+        -> HTTPResponseBody
+    {
         HTTPResponseBody(storage: .stream(length: length, write))
     }
 }

@@ -115,7 +115,8 @@ public struct HTTPParser: Sendable {
         }
     }
 
-    private mutating func parseHead(_ input: UnsafeBufferPointer<UInt8>, scanned: Int) throws(HTTPParseError) -> Result {
+    private mutating func parseHead(_ input: UnsafeBufferPointer<UInt8>, scanned: Int) throws(HTTPParseError) -> Result
+    {
         // Skip empty lines before a request line (RFC 9112 §2.2); a peer may send a CRLF after a body.
         var start = 0
         if scanned == 0 {
@@ -223,19 +224,24 @@ public struct HTTPParser: Sendable {
             framing = .none
         }
         let keepAlive = version.minor == 1 ? !fields.connectionClose : fields.connectionKeepAlive
-        return HTTPRequestHead(method: method, target: target, version: version, headers: fields.headers,
-                               keepAlive: keepAlive && fields.keepAlive, expectsContinue: fields.expectsContinue,
-                               framing: framing)
+        return HTTPRequestHead(
+            method: method, target: target, version: version, headers: fields.headers,
+            keepAlive: keepAlive && fields.keepAlive, expectsContinue: fields.expectsContinue,
+            framing: framing)
     }
 
-    private static func parseResponseHead(_ head: UnsafeBufferPointer<UInt8>, noBody: Bool) throws(HTTPParseError) -> HTTPResponseHead {
+    private static func parseResponseHead(_ head: UnsafeBufferPointer<UInt8>, noBody: Bool) throws(HTTPParseError)
+        -> HTTPResponseHead
+    {
         var lines = LineReader(head)
         guard let line = lines.next(), line.count >= 12 else {
             throw HTTPParseError(.malformed, "the status line must be 'HTTP/1.1 CODE REASON'")
         }
         let s = line.startIndex
         let version = try parseVersion(UnsafeBufferPointer(rebasing: line[s..<(s + 8)]))
-        guard line[s + 8] == 0x20 else { throw HTTPParseError(.malformed, "the status line must be 'HTTP/1.1 CODE REASON'") }
+        guard line[s + 8] == 0x20 else {
+            throw HTTPParseError(.malformed, "the status line must be 'HTTP/1.1 CODE REASON'")
+        }
         var code = 0
         for i in (s + 9)..<(s + 12) {
             let digit = line[i] &- 0x30
@@ -261,12 +267,15 @@ public struct HTTPParser: Sendable {
         }
         var keepAlive = version.minor == 1 ? !fields.connectionClose : fields.connectionKeepAlive
         if case .untilClose = framing { keepAlive = false }
-        return HTTPResponseHead(version: version, status: status, headers: fields.headers, keepAlive: keepAlive, framing: framing)
+        return HTTPResponseHead(
+            version: version, status: status, headers: fields.headers, keepAlive: keepAlive, framing: framing)
     }
 
     private static func parseVersion(_ bytes: UnsafeBufferPointer<UInt8>) throws(HTTPParseError) -> HTTPVersion {
-        guard bytes.count == 8, bytes[0] == 0x48, bytes[1] == 0x54, bytes[2] == 0x54, bytes[3] == 0x50, bytes[4] == 0x2F,
-              bytes[6] == 0x2E, bytes[5] &- 0x30 < 10, bytes[7] &- 0x30 < 10 else {
+        guard bytes.count == 8, bytes[0] == 0x48, bytes[1] == 0x54, bytes[2] == 0x54, bytes[3] == 0x50,
+            bytes[4] == 0x2F,
+            bytes[6] == 0x2E, bytes[5] &- 0x30 < 10, bytes[7] &- 0x30 < 10
+        else {
             throw HTTPParseError(.malformed, "the HTTP version must look like 'HTTP/1.1'")
         }
         let version = HTTPVersion(major: Int(bytes[5] - 0x30), minor: Int(bytes[7] - 0x30))
@@ -305,7 +314,8 @@ public struct HTTPParser: Sendable {
             }
             let name = UnsafeBufferPointer(rebasing: line[line.startIndex..<colon])
             for byte in name where !isTokenByte(byte) {
-                throw HTTPParseError(.malformed, "a header name contains a character not allowed in a token (space before ':'?)")
+                throw HTTPParseError(
+                    .malformed, "a header name contains a character not allowed in a token (space before ':'?)")
             }
             var valueStart = colon + 1
             var valueEnd = line.endIndex
@@ -343,16 +353,22 @@ public struct HTTPParser: Sendable {
         if result.transferEncoding != nil {
             let onlyChunked = teItems.count == 1 && HTTPTokens.equalsIgnoringCase(teItems[0], "chunked")
             let endsChunked = teItems.last.map { HTTPTokens.equalsIgnoringCase($0, "chunked") } ?? false
-            if onlyChunked { result.transferEncoding = .chunkedOnly }
+            if onlyChunked {
+                result.transferEncoding = .chunkedOnly
+            }
             // A response with other codings before chunked is still chunk-framed; keep that distinction.
-            else if endsChunked && teItems.count > 1 { result.transferEncoding = .unsupported }
+            else if endsChunked && teItems.count > 1 {
+                result.transferEncoding = .unsupported
+            }
         }
         result.headers = HTTPHeaders(storage: storage, fields: ranges)
         return result
     }
 
     /// Content-Length: digits only; repeated fields or lists must agree (RFC 9110 §8.6).
-    private static func mergeContentLength(_ existing: Int?, _ value: UnsafeBufferPointer<UInt8>) throws(HTTPParseError) -> Int {
+    private static func mergeContentLength(_ existing: Int?, _ value: UnsafeBufferPointer<UInt8>) throws(HTTPParseError)
+        -> Int
+    {
         var merged = existing
         var failure: HTTPParseError?
         HTTPTokens.forEachListItem(value) { item in
@@ -383,7 +399,9 @@ public struct HTTPParser: Sendable {
 
     // MARK: Chunked framing
 
-    private mutating func parseChunked(_ input: UnsafeBufferPointer<UInt8>, _ start: Chunk) throws(HTTPParseError) -> Result {
+    private mutating func parseChunked(_ input: UnsafeBufferPointer<UInt8>, _ start: Chunk) throws(HTTPParseError)
+        -> Result
+    {
         var chunk = start
         var i = 0
         while i < input.count {
@@ -445,7 +463,9 @@ public struct HTTPParser: Sendable {
                     chunk = .trailerLine(total: total + 1)
                 }
             case .trailerLine(let total):
-                guard total < maxHeadBytes else { throw HTTPParseError(.headTooLarge, "the chunked trailer section is too large") }
+                guard total < maxHeadBytes else {
+                    throw HTTPParseError(.headTooLarge, "the chunked trailer section is too large")
+                }
                 if byte == 0x0D {
                     chunk = .trailerLF(total: total, lineIsEmpty: false)
                 } else if byte == 0x0A {

@@ -31,16 +31,20 @@ public struct HTTPRouter: HTTPResponder {
     public init() {}
 
     /// Adds a route. `maxBodyBytes` overrides the server's body limit for it (413 beyond).
-    public mutating func add(_ method: HTTPMethod, _ pattern: String, maxBodyBytes: Int? = nil,
-                             _ responder: any HTTPResponder) throws(RouterError) {
+    public mutating func add(
+        _ method: HTTPMethod, _ pattern: String, maxBodyBytes: Int? = nil,
+        _ responder: any HTTPResponder
+    ) throws(RouterError) {
         let parsed = try RoutePattern(pattern)
         let route = Route(responder: responder, maxBodyBytes: maxBodyBytes)
         try Self.insert(route, method: method, pattern: pattern, segments: parsed.segments[...], into: &root)
     }
 
     /// Adds a route answered by a closure.
-    public mutating func add(_ method: HTTPMethod, _ pattern: String, maxBodyBytes: Int? = nil,
-                             handler: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) throws(RouterError) {
+    public mutating func add(
+        _ method: HTTPMethod, _ pattern: String, maxBodyBytes: Int? = nil,
+        handler: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse
+    ) throws(RouterError) {
         try add(method, pattern, maxBodyBytes: maxBodyBytes, HTTPHandler(handler))
     }
 
@@ -49,8 +53,10 @@ public struct HTTPRouter: HTTPResponder {
         self.middleware.append(middleware)
     }
 
-    private static func insert(_ route: Route, method: HTTPMethod, pattern: String,
-                               segments: ArraySlice<RoutePattern.Segment>, into node: inout Node) throws(RouterError) {
+    private static func insert(
+        _ route: Route, method: HTTPMethod, pattern: String,
+        segments: ArraySlice<RoutePattern.Segment>, into node: inout Node
+    ) throws(RouterError) {
         guard let first = segments.first else {
             if node.methods.byMethod[method] != nil { throw RouterError.duplicateRoute(method.rawValue, pattern) }
             node.methods.byMethod[method] = route
@@ -65,13 +71,15 @@ public struct HTTPRouter: HTTPResponder {
         case .parameter(let name):
             if node.parameter.isEmpty { node.parameter = [ParameterEdge(name: name, node: Node())] }
             guard node.parameter[0].name == name else {
-                throw RouterError.invalidPattern(pattern, "parameter {\(name)} conflicts with {\(node.parameter[0].name)} at the same position")
+                throw RouterError.invalidPattern(
+                    pattern, "parameter {\(name)} conflicts with {\(node.parameter[0].name)} at the same position")
             }
             try insert(route, method: method, pattern: pattern, segments: rest, into: &node.parameter[0].node)
         case .rest(let name):
             var methods = node.rest?.methods ?? Methods()
             if let existing = node.rest?.name, existing != name {
-                throw RouterError.invalidPattern(pattern, "{\(name)...} conflicts with {\(existing)...} at the same position")
+                throw RouterError.invalidPattern(
+                    pattern, "{\(name)...} conflicts with {\(existing)...} at the same position")
             }
             if methods.byMethod[method] != nil { throw RouterError.duplicateRoute(method.rawValue, pattern) }
             methods.byMethod[method] = route
@@ -100,8 +108,10 @@ public struct HTTPRouter: HTTPResponder {
         guard let methods = Self.match(path.utf8.dropFirst(), in: root, parameters: &parameters, path: path) else {
             return Self.notFound
         }
-        guard let route = methods.byMethod[request.method]
-            ?? (request.method == .head ? methods.byMethod[.get] : nil) else {
+        guard
+            let route = methods.byMethod[request.method]
+                ?? (request.method == .head ? methods.byMethod[.get] : nil)
+        else {
             var allowed = methods.byMethod.keys.map(\.rawValue)
             if methods.byMethod[.get] != nil && methods.byMethod[.head] == nil { allowed.append("HEAD") }
             var headers = HTTPHeaders()
@@ -116,8 +126,10 @@ public struct HTTPRouter: HTTPResponder {
 
     /// Walks the trie over the remaining path (after a leading `/`), with backtracking from literals to
     /// parameters to rest captures.
-    private static func match(_ remaining: Substring.UTF8View.SubSequence, in node: Node,
-                              parameters: inout HTTPParameters, path: Substring) -> Methods? {
+    private static func match(
+        _ remaining: Substring.UTF8View.SubSequence, in node: Node,
+        parameters: inout HTTPParameters, path: Substring
+    ) -> Methods? {
         let slash = remaining.firstIndex(of: 0x2F)
         let segmentEnd = slash ?? remaining.endIndex
         let segment = Substring(remaining[remaining.startIndex..<segmentEnd])

@@ -13,7 +13,8 @@ final class HTTPListener: EventLoopHandler {
     }
 
     private static let overloaded = Array(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 43\r\nConnection: close\r\n\r\nthe server is at its connection limit; retry\n".utf8)
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 43\r\nConnection: close\r\n\r\nthe server is at its connection limit; retry\n"
+            .utf8)
 
     func handleEvents(_ events: UInt32) {
         // A bounded batch per wake-up keeps accepting fair to the connections already open.

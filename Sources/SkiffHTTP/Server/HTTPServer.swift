@@ -22,8 +22,10 @@ public final class HTTPServer: Sendable {
         case stopped
     }
 
-    public init(configuration: HTTPServerConfiguration, group: EventLoopGroup, responder: any HTTPResponder,
-                gracePeriod: Duration = .seconds(10)) {
+    public init(
+        configuration: HTTPServerConfiguration, group: EventLoopGroup, responder: any HTTPResponder,
+        gracePeriod: Duration = .seconds(10)
+    ) {
         self.configuration = configuration
         self.group = group
         self.responder = responder
@@ -73,7 +75,8 @@ public final class HTTPServer: Sendable {
         for context in contexts {
             try await context.loop.submit {
                 for fd in bound {
-                    try context.loop.register(fd, interest: .acceptExclusive, handler: HTTPListener(fd: fd, context: context))
+                    try context.loop.register(
+                        fd, interest: .acceptExclusive, handler: HTTPListener(fd: fd, context: context))
                 }
             }
         }

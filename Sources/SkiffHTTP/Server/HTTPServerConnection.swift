@@ -5,7 +5,9 @@ import SkiffPOSIX
 /// Requests on a connection are handled one at a time; bytes of pipelined requests wait in `pending` until the
 /// response before them is complete, so answers always come back in request order. A handler starts with
 /// `Task.immediate` on this loop's executor: a handler that does not suspend answers within the same loop tick.
-final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStreamSource, HTTPBodySink, @unchecked Sendable {
+final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStreamSource, HTTPBodySink,
+    @unchecked Sendable
+{
     // @unchecked: confined to `context.loop`; the async sink methods hop onto the loop before touching state.
     let fd: Int32
     /// Strong: a handler may still be finishing after its server stopped. The context drops the connection at close.
@@ -195,11 +197,14 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         generation &+= 1
         let hasBody = head.framing != .none
         let stream = hasBody ? ByteStream(loop: loop, source: self) : nil
-        exchange = Exchange(head: head, stream: stream, isBodyComplete: !hasBody, keepAlive: head.keepAlive,
-                            isHead: head.method == .head)
-        let body = stream.map {
-            HTTPBody(storage: .stream($0), limit: context.configuration.maxBodyBytes, declaredLength: head.contentLength)
-        } ?? .empty
+        exchange = Exchange(
+            head: head, stream: stream, isBodyComplete: !hasBody, keepAlive: head.keepAlive,
+            isHead: head.method == .head)
+        let body =
+            stream.map {
+                HTTPBody(
+                    storage: .stream($0), limit: context.configuration.maxBodyBytes, declaredLength: head.contentLength)
+            } ?? .empty
         if !hasRemoteAddress {
             hasRemoteAddress = true
             remoteAddress = Socket.peerAddress(fd)
@@ -219,7 +224,9 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     }
 
     private func send(_ response: HTTPResponse, generation: UInt64) async {
-        guard generation == self.generation, phase != .closed, var current = exchange, !current.isResponseStarted else { return }
+        guard generation == self.generation, phase != .closed, var current = exchange, !current.isResponseStarted else {
+            return
+        }
         let flags = ResponseEncoding.scan(response.headers)
         // After a 413 the client's body is unwanted: close rather than drain it (as Go and nginx do).
         if flags.asksClose || context.isShuttingDown || peerClosedRead || response.status.code == 413 {
@@ -311,7 +318,8 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         let remaining: Int
         if case .length(let n) = current.head.framing { remaining = n } else { remaining = 0 }
         if !current.keepAlive || (current.head.expectsContinue && !current.sentContinue)
-            || remaining > context.configuration.maxDrainBytes {
+            || remaining > context.configuration.maxDrainBytes
+        {
             exchange?.keepAlive = false
             closeWhenFlushed = true
             setReadPaused(true)
@@ -377,7 +385,8 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     }
 
     func byteStreamFirstRead() {
-        guard var current = exchange, current.head.expectsContinue, !current.sentContinue, !current.isResponseStarted else { return }
+        guard var current = exchange, current.head.expectsContinue, !current.sentContinue, !current.isResponseStarted
+        else { return }
         current.sentContinue = true
         exchange = current
         out.append(contentsOf: ResponseEncoding.continueResponse)
@@ -390,7 +399,9 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
 
     func writeBody(_ bytes: ArraySlice<UInt8>, generation: UInt64) async throws {
         if !loop.inEventLoop {
-            return try await withTaskExecutorPreference(loop) { try await self.writeBody(bytes, generation: generation) }
+            return try await withTaskExecutorPreference(loop) {
+                try await self.writeBody(bytes, generation: generation)
+            }
         }
         guard generation == self.generation, phase != .closed, var current = exchange else {
             throw HTTPWriteError.connectionClosed
@@ -503,8 +514,9 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     func checkTimeouts(now: UInt64) {
         switch phase {
         case .readingHead where now &- phaseSince > context.headTimeout:
-            respondAndClose(.requestTimeout, "the request head did not arrive within the server's timeout",
-                            failing: HTTPBodyError.connectionClosed)
+            respondAndClose(
+                .requestTimeout, "the request head did not arrive within the server's timeout",
+                failing: HTTPBodyError.connectionClosed)
         case .idle where now &- phaseSince > context.idleTimeout:
             close()
         default:

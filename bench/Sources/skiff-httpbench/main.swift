@@ -1,8 +1,8 @@
+import Glibc
 // The servers bench/http measures: a fixed small body straight from the engine, and the engine's client
 // proxying to an upstream. Not shipped; run by bench/http.
 import SkiffHTTP
 import SkiffPOSIX
-import Glibc
 
 let arguments = CommandLine.arguments
 func value(_ flag: String) -> String? {
@@ -33,22 +33,25 @@ case "proxy":
     }
     let client = HTTPClient(group: group)
     responder = HTTPHandler { request in
-        let forward = HTTPClientRequest(method: request.method, host: address.host, port: address.port,
-                                        target: request.head.target, headers: request.headers.removingHopByHop(),
-                                        body: request.body)
+        let forward = HTTPClientRequest(
+            method: request.method, host: address.host, port: address.port,
+            target: request.head.target, headers: request.headers.removingHopByHop(),
+            body: request.body)
         let response = try await client.execute(forward)
         let body = response.body
-        return HTTPResponse(status: response.status, headers: response.headers.removingHopByHop(),
-                            body: .stream(length: body.declaredLength) { writer in
-                                for try await chunk in body { try await writer.write(chunk) }
-                            })
+        return HTTPResponse(
+            status: response.status, headers: response.headers.removingHopByHop(),
+            body: .stream(length: body.declaredLength) { writer in
+                for try await chunk in body { try await writer.write(chunk) }
+            })
     }
 default:
     print("usage: skiff-httpbench serve|proxy --port P [--upstream HOST:PORT] [--loops N]")
     exit(2)
 }
 
-let server = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: port), group: group, responder: responder)
+let server = HTTPServer(
+    configuration: HTTPServerConfiguration(host: "127.0.0.1", port: port), group: group, responder: responder)
 let addresses = try await server.start()
 print("listening on \(addresses.map(\.description).joined(separator: ", "))")
 while true { try await Task.sleep(for: .seconds(3600)) }

@@ -1,0 +1,61 @@
+import Glibc
+import Synchronization
+import Testing
+
+@testable import SkiffService
+
+final class StopLog: Sendable {
+    let names = Mutex<[String]>([])
+}
+
+struct WaitingService: Service {
+    let name: String
+    let stopped: StopLog
+    func run() async throws {
+        while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) }
+        stopped.names.withLock { $0.append(name) }
+    }
+}
+
+struct FailingService: Service {
+    struct Broken: Error {}
+    let name = "broken"
+    func run() async throws {
+        try await Task.sleep(for: .milliseconds(20))
+        throw Broken()
+    }
+}
+
+@Suite("Service group")
+struct ServiceGroupTests {
+    @Test func aFailingServiceStopsTheOthers() async {
+        let stopped = StopLog()
+        let group = ServiceGroup(
+            services: [WaitingService(name: "a", stopped: stopped), FailingService()], signals: [])
+        let exit = await group.run()
+        #expect(exit == .serviceFailed("broken", "Broken()"))
+        #expect(stopped.names.withLock { $0 } == ["a"])
+    }
+
+    @Test func cancellationStopsEveryService() async {
+        let stopped = StopLog()
+        let group = ServiceGroup(
+            services: [WaitingService(name: "a", stopped: stopped), WaitingService(name: "b", stopped: stopped)],
+            signals: [])
+        let task = Task { await group.run() }
+        try? await Task.sleep(for: .milliseconds(30))
+        task.cancel()
+        #expect(await task.value == .cancelled)
+        #expect(stopped.names.withLock { $0.sorted() } == ["a", "b"])
+    }
+
+    @Test func aSignalStopsTheGroup() async {
+        let stopped = StopLog()
+        let group = ServiceGroup(services: [WaitingService(name: "a", stopped: stopped)], signals: [SIGUSR2])
+        let task = Task { await group.run() }
+        try? await Task.sleep(for: .milliseconds(50))
+        kill(getpid(), SIGUSR2)
+        #expect(await task.value == .signal(SIGUSR2))
+        #expect(stopped.names.withLock { $0 } == ["a"])
+    }
+}

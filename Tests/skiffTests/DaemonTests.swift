@@ -1,0 +1,66 @@
+import Foundation
+import Glibc
+import SkiffHTTP
+import SkiffPOSIX
+import Testing
+
+/// The built `skiff` binary: beside the test runner in SwiftPM's build folder (or SKIFF_BINARY).
+func skiffBinary() -> URL {
+    if let path = ProcessInfo.processInfo.environment["SKIFF_BINARY"] { return URL(fileURLWithPath: path) }
+    let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    return runner.deletingLastPathComponent().appendingPathComponent("skiff")
+}
+
+@Suite("skiff serve as a process")
+struct DaemonTests {
+    @Test func servesHealthzAndStopsOnSIGTERM() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-state-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let process = Process()
+        process.executableURL = skiffBinary()
+        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--state-dir", state.path]
+        let stderr = Pipe()
+        process.standardError = stderr
+        try process.run()
+        // The daemon reports its bound address on stderr once the listener is up.
+        let line = await Task.detached { () -> String in
+            var text = ""
+            let handle = stderr.fileHandleForReading
+            while !text.contains("\n") {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                text += String(decoding: data, as: UTF8.self)
+            }
+            return text
+        }.value
+        let port = line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(line.hasPrefix("skiff serve: listening on 127.0.0.1:"), "\(line)")
+        guard let port else {
+            process.terminate()
+            return
+        }
+        #expect(FileManager.default.fileExists(atPath: state.path))
+        let group = try EventLoopGroup(loopCount: 1)
+        let client = HTTPClient(group: group)
+        let (head, body) = try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"))
+        #expect(head.status.code == 200)
+        #expect(body.isEmpty)
+        await client.closeIdleConnections()
+        kill(process.processIdentifier, SIGTERM)
+        let exited = await Task.detached { () -> Int32 in
+            process.waitUntilExit()
+            return process.terminationStatus
+        }.value
+        #expect(exited == 0)
+    }
+
+    @Test func badFlagsExitWithUsage() throws {
+        let process = Process()
+        process.executableURL = skiffBinary()
+        process.arguments = ["serve", "--listen", "nowhere"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 2)
+    }
+}
