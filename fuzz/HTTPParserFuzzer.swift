@@ -23,7 +23,8 @@ func run(_ pieces: [ArraySlice<UInt8>], kind: HTTPParser.Kind) -> Outcome {
             if guardCount > 100_000 { fatalError("the parser made no progress") }
             let result: HTTPParser.Result
             do {
-                result = try pending.withUnsafeBufferPointer { buffer throws(HTTPParseError) in try parser.parse(buffer) }
+                result = try pending.withUnsafeBufferPointer { buffer throws(HTTPParseError) in try parser.parse(buffer)
+                }
             } catch {
                 outcome.failure = error.kind
                 return outcome

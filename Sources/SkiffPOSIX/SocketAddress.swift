@@ -2,7 +2,7 @@ import CLinux
 import Glibc
 
 /// An IPv4 or IPv6 socket address, parsed from literals only (no DNS: resolution would block a loop thread).
-public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
+public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
     case v4(sockaddr_in)
     case v6(sockaddr_in6)
 
@@ -87,7 +87,31 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public static func == (lhs: SocketAddress, rhs: SocketAddress) -> Bool { lhs.description == rhs.description }
+    /// Compares family, port and address bytes (cheap enough to key connection pools per request).
+    public static func == (lhs: SocketAddress, rhs: SocketAddress) -> Bool {
+        switch (lhs, rhs) {
+        case (.v4(let a), .v4(let b)):
+            return a.sin_port == b.sin_port && a.sin_addr.s_addr == b.sin_addr.s_addr
+        case (.v6(var a), .v6(var b)):
+            return a.sin6_port == b.sin6_port
+                && withUnsafeBytes(of: &a.sin6_addr) { x in
+                    withUnsafeBytes(of: &b.sin6_addr) { y in x.elementsEqual(y) }
+                }
+        default:
+            return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .v4(let a):
+            hasher.combine(a.sin_port)
+            hasher.combine(a.sin_addr.s_addr)
+        case .v6(var a):
+            hasher.combine(a.sin6_port)
+            withUnsafeBytes(of: &a.sin6_addr) { hasher.combine(bytes: $0) }
+        }
+    }
 
     init?(storage: sockaddr_storage) {
         var storage = storage

@@ -10,16 +10,16 @@ struct CurlInteropTests {
         guard let curl = requiredTool("curl") else { return }
         try await withServer(makeTestRouter()) { _, port in
             let base = "http://127.0.0.1:\(port)"
-            let get = try run(curl, ["-sS", "\(base)/hello"])
+            let get = try await run(curl, ["-sS", "\(base)/hello"])
             #expect(get.status == 0 && get.output == "hello")
             // Two URLs in one run: curl reuses the connection when the server keeps it alive.
-            let twice = try run(curl, ["-sS", "-w", "%{num_connects}\n", "\(base)/hello", "\(base)/hello"])
+            let twice = try await run(curl, ["-sS", "-w", "%{num_connects}\n", "\(base)/hello", "\(base)/hello"])
             #expect(twice.output == "hello1\nhello0\n")
-            let head = try run(curl, ["-sS", "-I", "\(base)/hello"])
+            let head = try await run(curl, ["-sS", "-I", "\(base)/hello"])
             #expect(head.output.hasPrefix("HTTP/1.1 200 OK\r\n") && head.output.contains("Content-Length: 5"))
-            let old = try run(curl, ["-sS", "--http1.0", "\(base)/path/x?y=1"])
+            let old = try await run(curl, ["-sS", "--http1.0", "\(base)/path/x?y=1"])
             #expect(old.output == "/path/x?y=1")
-            let missing = try run(curl, ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "\(base)/missing"])
+            let missing = try await run(curl, ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "\(base)/missing"])
             #expect(missing.output == "404")
         }
     }
@@ -38,16 +38,16 @@ struct CurlInteropTests {
         }
         try await withServer(makeTestRouter()) { _, port in
             let url = "http://127.0.0.1:\(port)/count"
-            let plain = try run(curl, ["-sS", "--data-binary", "@\(file.path)", url])
+            let plain = try await run(curl, ["-sS", "--data-binary", "@\(file.path)", url])
             #expect(plain.output.hasPrefix("\(bytes.count) "))
-            let chunked = try run(
+            let chunked = try await run(
                 curl, ["-sS", "-H", "Transfer-Encoding: chunked", "--data-binary", "@\(file.path)", url])
             #expect(chunked.output.hasPrefix("\(bytes.count) "))
-            let expect = try run(
+            let expect = try await run(
                 curl,
                 ["-sS", "-H", "Expect: 100-continue", "--data-binary", "@\(file.path)", "-w", " %{http_code}", url])
             #expect(expect.output.hasPrefix("\(bytes.count) ") && expect.output.hasSuffix(" 200"))
-            let echo = try run(
+            let echo = try await run(
                 curl, ["-sS", "--data-binary", "@\(file.path)", "-o", echoed.path, "http://127.0.0.1:\(port)/echo"])
             #expect(echo.status == 0)
             #expect(try Data(contentsOf: echoed) == Data(bytes))
@@ -57,7 +57,7 @@ struct CurlInteropTests {
     @Test func streamedLinesAreDeliveredUnbuffered() async throws {
         guard let curl = requiredTool("curl") else { return }
         try await withServer(makeTestRouter()) { _, port in
-            let lines = try run(curl, ["-sS", "-N", "http://127.0.0.1:\(port)/stream"])
+            let lines = try await run(curl, ["-sS", "-N", "http://127.0.0.1:\(port)/stream"])
             #expect(lines.output == "{\"line\":0}\n{\"line\":1}\n{\"line\":2}\n")
         }
     }

@@ -162,15 +162,26 @@ struct HTTPServerTests {
         }
     }
 
-    @Test func streamedLinesArriveAsTheyAreWritten() async throws {
-        try await withServer(makeTestRouter()) { _, port in
+    @Test func aStreamedLineArrivesBeforeTheHandlerWritesTheNext() async throws {
+        let gate = TestGate()
+        var router = HTTPRouter()
+        try router.add(.get, "/events") { _ in
+            HTTPResponse(
+                body: .stream { writer in
+                    try await writer.write("first\n")
+                    await gate.pass()  // parked until the client has seen "first"
+                    try await writer.write("second\n")
+                })
+        }
+        try await withServer(router) { _, port in
             let client = HTTPClient(group: testGroup)
-            let response = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/stream"))
-            var arrivals: [ContinuousClock.Instant] = []
-            for try await _ in response.body { arrivals.append(.now) }
-            // The handler sleeps 50 ms between lines; buffered output would deliver them together.
-            #expect(arrivals.count == 3)
-            if arrivals.count == 3 { #expect(arrivals[2] - arrivals[0] >= .milliseconds(80)) }
+            let response = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/events"))
+            var iterator = response.body.makeAsyncIterator()
+            // If the server buffered until the handler returned, this would never arrive: the handler is parked.
+            #expect(try await iterator.next() == "first\n".bytes)
+            gate.open()
+            #expect(try await iterator.next() == "second\n".bytes)
+            #expect(try await iterator.next() == nil)
         }
     }
 
@@ -326,21 +337,27 @@ struct HTTPServerTests {
     }
 
     @Test func gracefulShutdownFinishesInFlightRequests() async throws {
-        let server = HTTPServer(
-            configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: testGroup,
-            responder: try makeTestRouter())
+        let gate = TestGate()
+        var router = try makeTestRouter()
+        try router.add(.get, "/gate") { _ in
+            await gate.pass()
+            return HTTPResponse(body: .string("finished"))
+        }
+        let server = HTTPServer(configuration: loopback(), group: testGroup, responder: router)
         let port = try await server.start()[0].port
         let idle = try RawConnection(port: port)
         idle.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
         _ = await idle.read(untilSuffix: "hello")
         let busy = try RawConnection(port: port)
-        busy.send("GET /slow?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n")
-        try await Task.sleep(for: .milliseconds(50))
-        let shutdown = Task { await server.shutdown(gracePeriod: .seconds(5)) }
+        busy.send("GET /gate HTTP/1.1\r\nHost: x\r\n\r\n")
+        try await gate.waitForArrivals(1)
+        let shutdown = Task { await server.shutdown(gracePeriod: .seconds(10)) }
+        // The idle connection closing shows that shutdown has begun; only then may the busy handler finish.
         let (idleRest, idleClosed) = await idle.readToClose()
         #expect(idleRest.isEmpty && idleClosed, "idle connections close at once")
+        gate.open()
         let (text, closed) = await busy.readToClose()
-        #expect(text.hasSuffix("slow done"), "the request in flight completes")
+        #expect(text.hasSuffix("finished"), "the request in flight completes")
         #expect(text.contains("Connection: close"))
         #expect(closed)
         await shutdown.value

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import SkiffHTTP
 import SkiffPOSIX
+import Synchronization
 import Testing
 
 /// One loop group for every test in the process, as the daemon has one.
@@ -117,8 +118,9 @@ extension String {
     func occurrences(of needle: String) -> Int { components(separatedBy: needle).count - 1 }
 }
 
-/// Runs a command-line tool, returning its exit status and standard output.
-func run(_ tool: String, _ arguments: [String], stdin: Data? = nil) throws -> (status: Int32, output: String) {
+/// Runs a command-line tool, returning its exit status and standard output. The waiting happens on a thread of its
+/// own, never on the cooperative pool.
+func run(_ tool: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: tool)
     process.arguments = arguments
@@ -126,9 +128,12 @@ func run(_ tool: String, _ arguments: [String], stdin: Data? = nil) throws -> (s
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
     try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let data = await offPool { output.fileHandleForReading.readDataToEndOfFile() }
+    let status = await offPool { () -> Int32 in
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+    return (status, String(decoding: data, as: UTF8.self))
 }
 
 /// The path of a required tool. Under CI=true a missing tool fails the test; elsewhere it is reported.
@@ -146,4 +151,42 @@ func residentBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let fields = text.split(separator: " ")
     return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+}
+
+/// A gate a handler waits at until the test opens it; the test can also wait until a handler has arrived.
+/// Makes ordering tests independent of timing and machine load.
+final class TestGate: Sendable {
+    private struct State {
+        var isOpen = false
+        var arrived = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    /// Called by the handler: counts the arrival, then waits until the gate is open.
+    func pass() async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state -> Bool in
+                state.arrived += 1
+                if state.isOpen { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.isOpen = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Waits (bounded) until `count` handlers have arrived.
+    func waitForArrivals(_ count: Int) async throws {
+        for _ in 0..<1000 where state.withLock({ $0.arrived }) < count { try await Task.sleep(for: .milliseconds(5)) }
+    }
 }

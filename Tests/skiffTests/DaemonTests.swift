@@ -11,6 +11,13 @@ func skiffBinary() -> URL {
     return runner.deletingLastPathComponent().appendingPathComponent("skiff")
 }
 
+/// Runs blocking work (pipe reads, waitpid) on a thread of its own: never on Swift's two cooperative threads.
+func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: work()) }.start()
+    }
+}
+
 @Suite("skiff serve as a process")
 struct DaemonTests {
     @Test func servesHealthzAndStopsOnSIGTERM() async throws {
@@ -23,7 +30,7 @@ struct DaemonTests {
         process.standardError = stderr
         try process.run()
         // The daemon reports its bound address on stderr once the listener is up.
-        let line = await Task.detached { () -> String in
+        let line = await offPool { () -> String in
             var text = ""
             let handle = stderr.fileHandleForReading
             while !text.contains("\n") {
@@ -32,7 +39,7 @@ struct DaemonTests {
                 text += String(decoding: data, as: UTF8.self)
             }
             return text
-        }.value
+        }
         let port = line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         #expect(line.hasPrefix("skiff serve: listening on 127.0.0.1:"), "\(line)")
         guard let port else {
@@ -47,20 +54,23 @@ struct DaemonTests {
         #expect(body.isEmpty)
         await client.closeIdleConnections()
         kill(process.processIdentifier, SIGTERM)
-        let exited = await Task.detached { () -> Int32 in
+        let exited = await offPool { () -> Int32 in
             process.waitUntilExit()
             return process.terminationStatus
-        }.value
+        }
         #expect(exited == 0)
     }
 
-    @Test func badFlagsExitWithUsage() throws {
+    @Test func badFlagsExitWithUsage() async throws {
         let process = Process()
         process.executableURL = skiffBinary()
         process.arguments = ["serve", "--listen", "nowhere"]
         process.standardError = FileHandle.nullDevice
         try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 2)
+        let status = await offPool { () -> Int32 in
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        #expect(status == 2)
     }
 }

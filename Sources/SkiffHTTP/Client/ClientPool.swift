@@ -7,7 +7,7 @@ final class ClientPool: @unchecked Sendable {
     let loop: EventLoop
     let configuration: HTTPClient.Configuration
     let scratch: UnsafeMutableRawBufferPointer
-    private var idle: [String: [HTTPClientConnection]] = [:]
+    private var idle: [SocketAddress: [HTTPClientConnection]] = [:]
     private var sweepTimer: TimerHandle?
 
     init(loop: EventLoop, configuration: HTTPClient.Configuration) {
@@ -21,7 +21,7 @@ final class ClientPool: @unchecked Sendable {
     func execute(_ request: HTTPClientRequest, address: SocketAddress, timeout: Duration?) async throws
         -> HTTPClientResponse
     {
-        let key = address.description
+        let key = address
         let deadline = timeout.map { monotonicNanoseconds() &+ $0.nanoseconds }
         // A pooled connection may have been closed by the server a moment ago; a request whose body can be
         // sent again gets one more try on a fresh connection, as browsers and Go's client do.
@@ -41,7 +41,7 @@ final class ClientPool: @unchecked Sendable {
         return try await connection.send(request, deadline: deadline)
     }
 
-    private func takeIdle(_ key: String) -> HTTPClientConnection? {
+    private func takeIdle(_ key: SocketAddress) -> HTTPClientConnection? {
         while var list = idle[key], let connection = list.popLast() {
             idle[key] = list.isEmpty ? nil : list
             if connection.isUsable { return connection }

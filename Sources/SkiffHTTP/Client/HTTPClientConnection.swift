@@ -6,7 +6,7 @@ import SkiffPOSIX
 final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStreamSource, @unchecked Sendable {
     // @unchecked: confined to `pool.loop`; every entry point is called on the loop.
     let fd: Int32
-    let key: String
+    let key: SocketAddress
     /// Strong: the loop may deliver events after the client is released; the idle sweep still closes us.
     let pool: ClientPool
     private var loop: EventLoop { pool.loop }
@@ -37,7 +37,7 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
 
     private static let outHighWater = 256 * 1024
 
-    private init(fd: Int32, key: String, pool: ClientPool) {
+    private init(fd: Int32, key: SocketAddress, pool: ClientPool) {
         self.fd = fd
         self.key = key
         self.pool = pool
@@ -48,7 +48,7 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     // MARK: Connecting
 
     static func connect(
-        to address: SocketAddress, key: String, pool: ClientPool, timeout: Duration,
+        to address: SocketAddress, key: SocketAddress, pool: ClientPool, timeout: Duration,
         deadline: UInt64?
     ) async throws -> HTTPClientConnection {
         let started: (fd: Int32, inProgress: Bool)
@@ -91,7 +91,7 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         timer = nil
         let code = Socket.pendingError(fd)
         guard code == 0 else {
-            let address = key
+            let address = key.description
             fail(
                 code == ECONNREFUSED
                     ? .connectionRefused(address: address)
@@ -175,12 +175,21 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         var headers = request.headers
         var hasHost = false
         var hasLength = false
+        var hasTransferEncoding = false
         headers.forEachField { name, _ in
-            if name.count == 4 && HTTPTokens.equalsIgnoringCase(name, "host") { hasHost = true }
-            if name.count == 14 && HTTPTokens.equalsIgnoringCase(name, "content-length") { hasLength = true }
+            switch name.count {
+            case 4: if HTTPTokens.equalsIgnoringCase(name, "host") { hasHost = true }
+            case 14: if HTTPTokens.equalsIgnoringCase(name, "content-length") { hasLength = true }
+            case 17: if HTTPTokens.equalsIgnoringCase(name, "transfer-encoding") { hasTransferEncoding = true }
+            default: break
+            }
         }
-        if hasLength && length == nil { headers.remove(name: "content-length") }
-        headers.remove(name: "transfer-encoding")
+        // Framing is ours to write; edits copy the header storage, so only when needed.
+        if hasLength && length == nil {
+            headers.remove(name: "content-length")
+            hasLength = false
+        }
+        if hasTransferEncoding { headers.remove(name: "transfer-encoding") }
         if !hasHost {
             out.append(contentsOf: "Host: ".utf8)
             out.append(contentsOf: request.host.contains(":") ? "[\(request.host)]".utf8 : request.host.utf8)
@@ -302,7 +311,15 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
                 if result.consumed == 0 { return offset }
             case .responseHead(let head):
                 if head.status.code < 200 { continue }  // 100 Continue and other interim answers
-                deliverHead(head)
+                let rest = UnsafeBufferPointer(rebasing: input[offset...])
+                if let range = parser.takeBufferedBody(rest, limit: 64 * 1024) {
+                    // The whole body came with the head: deliver it as bytes, no stream.
+                    offset += range.count
+                    deliverHead(head, wholeBody: Array(UnsafeBufferPointer(rebasing: rest[range])))
+                    responseEnded()
+                } else {
+                    deliverHead(head, wholeBody: nil)
+                }
             case .body(let range):
                 let chunk = Array(
                     UnsafeBufferPointer(rebasing: input[(base + range.lowerBound)..<(base + range.upperBound)]))
@@ -316,10 +333,12 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         return offset
     }
 
-    private func deliverHead(_ head: HTTPResponseHead) {
+    private func deliverHead(_ head: HTTPResponseHead, wholeBody: [UInt8]?) {
         keepAlive = head.keepAlive
         let body: HTTPBody
-        if head.framing == .none {
+        if let wholeBody {
+            body = .bytes(wholeBody)
+        } else if head.framing == .none {
             body = .empty
         } else {
             let stream = ByteStream(loop: loop, source: self)

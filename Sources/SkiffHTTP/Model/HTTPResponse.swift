@@ -37,6 +37,15 @@ public struct HTTPResponseBody: Sendable {
         HTTPResponseBody(storage: .bytes(Array(text.utf8)))
     }
 
+    /// Relays an incoming body (a proxied response): fixed bytes as they are, a stream chunk by chunk with its
+    /// declared length kept.
+    public static func forwarding(_ body: HTTPBody) -> HTTPResponseBody {
+        if case .bytes(let bytes) = body.storage { return .bytes(bytes) }
+        return .stream(length: body.declaredLength) { writer in
+            for try await chunk in body { try await writer.write(chunk) }
+        }
+    }
+
     /// A body written as it is produced. With a `length` the response carries Content-Length and the writer
     /// must write exactly that many bytes; without one it is sent chunked (HTTP/1.1) or until close (HTTP/1.0).
     /// Each `write` is sent at the end of the loop tick at the latest, so NDJSON lines and events arrive as written.

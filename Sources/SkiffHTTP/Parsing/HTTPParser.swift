@@ -69,6 +69,16 @@ public struct HTTPParser: Sendable {
         return false
     }
 
+    /// Right after a head whose body has a known length: when all `n` body bytes are in `input`, consumes them
+    /// and the end of the message, and returns their range; otherwise returns nil and changes nothing.
+    /// Lets a connection hand a small body over whole instead of streaming it.
+    public mutating func takeBufferedBody(_ input: UnsafeBufferPointer<UInt8>, limit: Int) -> Range<Int>? {
+        guard case .length(let n) = state, n <= limit, input.count >= n else { return nil }
+        state = .head(scanned: 0)
+        expectsNoBody = false
+        return 0..<n
+    }
+
     /// Resets to wait for a new message (after an error, or when a connection is reused).
     public mutating func reset() {
         state = .head(scanned: 0)

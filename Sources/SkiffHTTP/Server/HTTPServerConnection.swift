@@ -52,6 +52,8 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     }
 
     private static let outHighWater = 256 * 1024
+    /// Bodies up to this size that arrive with their head are delivered as bytes rather than as a stream.
+    private static let inlineBodyLimit = 64 * 1024
 
     init(fd: Int32, context: ServerLoopContext) {
         self.fd = fd
@@ -142,7 +144,15 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
             case .needMore:
                 if result.consumed == 0 { return offset }
             case .requestHead(let head):
-                startExchange(head)
+                let rest = UnsafeBufferPointer(rebasing: input[offset...])
+                if let range = parser.takeBufferedBody(rest, limit: Self.inlineBodyLimit) {
+                    // The whole body came with the head (most small POSTs): hand it over as bytes, no stream.
+                    let body = Array(UnsafeBufferPointer(rebasing: rest[range]))
+                    offset += range.count
+                    startExchange(head, wholeBody: body)
+                } else {
+                    startExchange(head, wholeBody: nil)
+                }
             case .body(let range):
                 deliverBody(UnsafeBufferPointer(rebasing: input[(base + range.lowerBound)..<(base + range.upperBound)]))
             case .end:
@@ -192,19 +202,23 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
 
     // MARK: Exchanges
 
-    private func startExchange(_ head: HTTPRequestHead) {
+    private func startExchange(_ head: HTTPRequestHead, wholeBody: [UInt8]?) {
         phase = .handling
         generation &+= 1
-        let hasBody = head.framing != .none
-        let stream = hasBody ? ByteStream(loop: loop, source: self) : nil
+        let streams = head.framing != .none && wholeBody == nil
+        let stream = streams ? ByteStream(loop: loop, source: self) : nil
         exchange = Exchange(
-            head: head, stream: stream, isBodyComplete: !hasBody, keepAlive: head.keepAlive,
+            head: head, stream: stream, isBodyComplete: !streams, keepAlive: head.keepAlive,
             isHead: head.method == .head)
-        let body =
-            stream.map {
-                HTTPBody(
-                    storage: .stream($0), limit: context.configuration.maxBodyBytes, declaredLength: head.contentLength)
-            } ?? .empty
+        let limit = context.configuration.maxBodyBytes
+        let body: HTTPBody
+        if let stream {
+            body = HTTPBody(storage: .stream(stream), limit: limit, declaredLength: head.contentLength)
+        } else if let wholeBody {
+            body = HTTPBody(storage: .bytes(wholeBody), limit: limit, declaredLength: wholeBody.count)
+        } else {
+            body = .empty
+        }
         if !hasRemoteAddress {
             hasRemoteAddress = true
             remoteAddress = Socket.peerAddress(fd)
@@ -240,9 +254,12 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         if flags.hasTransferEncoding { headers.remove(name: "transfer-encoding") }
         switch response.body.storage {
         case .bytes(let bytes):
-            if flags.hasContentLength && !current.isHead { headers.remove(name: "content-length") }
+            // A correct Content-Length (a proxied response) is kept; a wrong one is replaced. For HEAD, the
+            // handler's value describes the GET body and stands.
+            let keepsLength = flags.hasContentLength && (current.isHead || flags.contentLength == bytes.count)
+            if flags.hasContentLength && !keepsLength { headers.remove(name: "content-length") }
             headers.write(into: &out)
-            if mayHaveBody && !(flags.hasContentLength && current.isHead) {
+            if mayHaveBody && !keepsLength {
                 out.append(contentsOf: ResponseEncoding.contentLengthPrefix)
                 ResponseEncoding.appendDecimal(bytes.count, to: &out)
                 out.append(contentsOf: ResponseEncoding.crlf)

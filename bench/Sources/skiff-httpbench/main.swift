@@ -38,12 +38,9 @@ case "proxy":
             target: request.head.target, headers: request.headers.removingHopByHop(),
             body: request.body)
         let response = try await client.execute(forward)
-        let body = response.body
         return HTTPResponse(
             status: response.status, headers: response.headers.removingHopByHop(),
-            body: .stream(length: body.declaredLength) { writer in
-                for try await chunk in body { try await writer.write(chunk) }
-            })
+            body: .forwarding(response.body))
     }
 default:
     print("usage: skiff-httpbench serve|proxy --port P [--upstream HOST:PORT] [--loops N]")
