@@ -2,7 +2,7 @@
 // Skiff takes no package dependencies: only the toolchain and Debian's libsystemd.
 // Targets are the architecture; imports flow one way:
 //   skiff (executable) → SkiffHTTP → SkiffPOSIX → CLinux
-//                      → SkiffService
+//                      → SkiffService → SkiffPOSIX
 import PackageDescription
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
@@ -22,7 +22,7 @@ let package = Package(
         // HTTP/1.1 server, client and router over bytes. Knows nothing of functions or OpenFaaS.
         .target(name: "SkiffHTTP", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // The daemon's root: the Service protocol and the service group that runs every long-lived part.
-        .target(name: "SkiffService", swiftSettings: strict),
+        .target(name: "SkiffService", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // The one executable: `skiff serve` and the client verbs. Wires the targets together.
         .executableTarget(name: "skiff", dependencies: ["SkiffHTTP", "SkiffService"], swiftSettings: strict),
         // Fixed-body and proxy servers used by bench/http; not shipped.

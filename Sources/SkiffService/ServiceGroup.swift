@@ -1,6 +1,3 @@
-import Dispatch
-import Glibc
-
 /// Runs services as child tasks of one task group: the daemon's root. SIGTERM or SIGINT cancels the group (each
 /// service then shuts down gracefully); a service that returns or throws stops the others too, because a daemon
 /// missing a part should exit and let systemd restart it rather than limp on.
@@ -14,9 +11,10 @@ public struct ServiceGroup: Sendable {
     }
 
     private let services: [any Service]
-    private let signals: [Int32]
+    private let signals: SignalListener?
 
-    public init(services: [any Service], signals: [Int32] = [SIGTERM, SIGINT]) {
+    /// `signals` should be created before the services start, so no early signal is lost.
+    public init(services: [any Service], signals: SignalListener?) {
         self.services = services
         self.signals = signals
     }
@@ -34,53 +32,13 @@ public struct ServiceGroup: Sendable {
                     }
                 }
             }
-            if !signals.isEmpty {
-                let signals = self.signals
-                group.addTask { await SignalWaiter.wait(for: signals) }
+            if let signals {
+                group.addTask { await signals.wait().map { .signal($0) } ?? .cancelled }
             }
             let first = await group.next() ?? .cancelled
             group.cancelAll()
             for await _ in group {}
             return first
-        }
-    }
-}
-
-/// Turns the first of some signals into an async result, through Dispatch signal sources (the signals' default
-/// actions are disabled while waiting). Cancellation ends the wait.
-enum SignalWaiter {
-    static func wait(for signals: [Int32]) async -> ServiceGroup.Exit {
-        let queue = DispatchQueue(label: "skiff.signals")
-        let box = SourceBox()
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<ServiceGroup.Exit, Never>) in
-                queue.sync {
-                    box.continuation = continuation
-                    for number in signals {
-                        signal(number, SIG_IGN)
-                        let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                        source.setEventHandler { box.finish(.signal(number)) }
-                        source.resume()
-                        box.sources.append(source)
-                    }
-                }
-            }
-        } onCancel: {
-            queue.async { box.finish(.cancelled) }
-        }
-    }
-
-    /// State of one wait, touched only on the signal queue.
-    private final class SourceBox: @unchecked Sendable {
-        // @unchecked: every access happens on the serial queue `wait` creates.
-        var continuation: CheckedContinuation<ServiceGroup.Exit, Never>?
-        var sources: [any DispatchSourceSignal] = []
-
-        func finish(_ exit: ServiceGroup.Exit) {
-            for source in sources { source.cancel() }
-            sources.removeAll()
-            continuation?.resume(returning: exit)
-            continuation = nil
         }
     }
 }

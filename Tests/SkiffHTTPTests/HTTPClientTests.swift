@@ -182,14 +182,9 @@ struct HTTPClientTests {
     @Test func proxiesStreamBothWaysThroughTheEngine() async throws {
         try await withServer(makeTestRouter()) { _, upstreamPort in
             let proxy = HTTPHandler { request in
-                let forward = HTTPClientRequest(
-                    method: request.method, host: "127.0.0.1", port: upstreamPort,
-                    target: request.head.target, headers: request.headers.removingHopByHop(),
-                    body: request.body)
+                let forward = HTTPClientRequest(forwarding: request, host: "127.0.0.1", port: upstreamPort)
                 let response = try await client.execute(forward)
-                return HTTPResponse(
-                    status: response.status, headers: response.headers.removingHopByHop(),
-                    body: .forwarding(response.body))
+                return HTTPResponse(forwarding: response)
             }
             try await withServer(proxy) { _, proxyPort in
                 let payload = (0..<(8 * 1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }

@@ -31,7 +31,7 @@ struct ServiceGroupTests {
     @Test func aFailingServiceStopsTheOthers() async {
         let stopped = StopLog()
         let group = ServiceGroup(
-            services: [WaitingService(name: "a", stopped: stopped), FailingService()], signals: [])
+            services: [WaitingService(name: "a", stopped: stopped), FailingService()], signals: nil)
         let exit = await group.run()
         #expect(exit == .serviceFailed("broken", "Broken()"))
         #expect(stopped.names.withLock { $0 } == ["a"])
@@ -41,7 +41,7 @@ struct ServiceGroupTests {
         let stopped = StopLog()
         let group = ServiceGroup(
             services: [WaitingService(name: "a", stopped: stopped), WaitingService(name: "b", stopped: stopped)],
-            signals: [])
+            signals: nil)
         let task = Task { await group.run() }
         try? await Task.sleep(for: .milliseconds(30))
         task.cancel()
@@ -49,12 +49,13 @@ struct ServiceGroupTests {
         #expect(stopped.names.withLock { $0.sorted() } == ["a", "b"])
     }
 
-    @Test func aSignalStopsTheGroup() async {
+    @Test func aSignalStopsTheGroup() async throws {
         let stopped = StopLog()
-        let group = ServiceGroup(services: [WaitingService(name: "a", stopped: stopped)], signals: [SIGUSR2])
-        let task = Task { await group.run() }
-        try? await Task.sleep(for: .milliseconds(50))
+        let signals = try SignalListener(signals: [SIGUSR2])
+        // Sent before the group even runs: the listener remembers it.
         kill(getpid(), SIGUSR2)
+        let group = ServiceGroup(services: [WaitingService(name: "a", stopped: stopped)], signals: signals)
+        let task = Task { await group.run() }
         #expect(await task.value == .signal(SIGUSR2))
         #expect(stopped.names.withLock { $0 } == ["a"])
     }

@@ -28,7 +28,10 @@ struct DaemonTests {
         process.arguments = ["serve", "--listen", "127.0.0.1:0", "--state-dir", state.path]
         let stderr = Pipe()
         process.standardError = stderr
+        // Not the runner's stdout: a daemon left holding it would keep `swift test` waiting.
+        process.standardOutput = FileHandle.nullDevice
         try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         // The daemon reports its bound address on stderr once the listener is up.
         let line = await offPool { () -> String in
             var text = ""

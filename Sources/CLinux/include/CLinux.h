@@ -35,6 +35,8 @@ static const uint32_t cl_EPOLLEXCLUSIVE = EPOLLEXCLUSIVE;
 static const int cl_EFD_NONBLOCK = EFD_NONBLOCK;
 static const int cl_EFD_CLOEXEC = EFD_CLOEXEC;
 static const int cl_MSG_NOSIGNAL = MSG_NOSIGNAL;
+static const int cl_O_CLOEXEC = O_CLOEXEC;
+static const int cl_O_NONBLOCK = O_NONBLOCK;
 
 static inline int cl_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 static inline int cl_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
@@ -55,6 +57,8 @@ static inline int cl_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXE
 int cl_accept4(int fd);
 int cl_pipe2(int fds[2], int flags);
 int cl_set_thread_name(const char *name);
+/// Routes `signo` to a handler that writes the signal number as one byte to `write_fd` (see SignalPipe).
+int cl_install_signal_pipe(int signo, int write_fd);
 static inline int cl_errno(void) { return errno; }
 static inline uint64_t cl_monotonic_ns(void) {
     struct timespec ts;

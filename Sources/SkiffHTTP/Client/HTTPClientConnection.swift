@@ -16,8 +16,7 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     private var state = State.connecting
     private var parser = HTTPParser(kind: .response, maxHeadBytes: 1024 * 1024)
     private var pending: [UInt8] = []
-    private var out: [UInt8] = []
-    private var outSent = 0
+    private var out = OutboundBuffer()
     private var wantsWrite = false
     private var isReadPaused = false
     private var endOfTickRequested = false
@@ -34,8 +33,6 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     private(set) var idleSince: UInt64 = 0
     /// True while no byte of a response to the current request has arrived.
     private(set) var failedBeforeResponse = true
-
-    private static let outHighWater = 256 * 1024
 
     private init(fd: Int32, key: SocketAddress, pool: ClientPool) {
         self.fd = fd
@@ -132,14 +129,14 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         do {
             switch body.storage {
             case .bytes(let bytes):
-                out.append(contentsOf: bytes)
+                out.bytes.append(contentsOf: bytes)
                 requestFlush()
             case .stream, .producer:
                 flushOutput()
                 for try await chunk in body {
                     try await writeBodyChunk(chunk, chunked: chunked)
                 }
-                if chunked { out.append(contentsOf: ResponseEncoding.lastChunk) }
+                if chunked { out.bytes.append(contentsOf: ResponseEncoding.lastChunk) }
                 requestFlush()
             }
             if let failure { throw failure }
@@ -168,10 +165,10 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     }
 
     private func writeHead(_ request: HTTPClientRequest, length: Int?, chunked: Bool) {
-        out.append(contentsOf: request.method.rawValue.utf8)
-        out.append(0x20)
-        out.append(contentsOf: request.target.utf8)
-        out.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        out.bytes.append(contentsOf: request.method.rawValue.utf8)
+        out.bytes.append(0x20)
+        out.bytes.append(contentsOf: request.target.utf8)
+        out.bytes.append(contentsOf: " HTTP/1.1\r\n".utf8)
         var headers = request.headers
         var hasHost = false
         var hasLength = false
@@ -191,39 +188,39 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         }
         if hasTransferEncoding { headers.remove(name: "transfer-encoding") }
         if !hasHost {
-            out.append(contentsOf: "Host: ".utf8)
-            out.append(contentsOf: request.host.contains(":") ? "[\(request.host)]".utf8 : request.host.utf8)
+            out.bytes.append(contentsOf: "Host: ".utf8)
+            out.bytes.append(contentsOf: request.host.contains(":") ? "[\(request.host)]".utf8 : request.host.utf8)
             if request.port != 80 {
-                out.append(0x3A)
-                ResponseEncoding.appendDecimal(request.port, to: &out)
+                out.bytes.append(0x3A)
+                ResponseEncoding.appendDecimal(request.port, to: &out.bytes)
             }
-            out.append(contentsOf: ResponseEncoding.crlf)
+            out.bytes.append(contentsOf: ResponseEncoding.crlf)
         }
-        headers.write(into: &out)
+        headers.write(into: &out.bytes)
         if let length, !hasLength, length > 0 || request.method != .get && request.method != .head {
-            out.append(contentsOf: ResponseEncoding.contentLengthPrefix)
-            ResponseEncoding.appendDecimal(length, to: &out)
-            out.append(contentsOf: ResponseEncoding.crlf)
+            out.bytes.append(contentsOf: ResponseEncoding.contentLengthPrefix)
+            ResponseEncoding.appendDecimal(length, to: &out.bytes)
+            out.bytes.append(contentsOf: ResponseEncoding.crlf)
         }
-        if chunked { out.append(contentsOf: ResponseEncoding.chunkedLine) }
-        out.append(contentsOf: ResponseEncoding.crlf)
+        if chunked { out.bytes.append(contentsOf: ResponseEncoding.chunkedLine) }
+        out.bytes.append(contentsOf: ResponseEncoding.crlf)
     }
 
     private func writeBodyChunk(_ chunk: [UInt8], chunked: Bool) async throws {
         if let failure { throw failure }
         if chunk.isEmpty { return }
         if chunked {
-            ResponseEncoding.appendHex(chunk.count, to: &out)
-            out.append(contentsOf: ResponseEncoding.crlf)
-            out.append(contentsOf: chunk)
-            out.append(contentsOf: ResponseEncoding.crlf)
+            ResponseEncoding.appendHex(chunk.count, to: &out.bytes)
+            out.bytes.append(contentsOf: ResponseEncoding.crlf)
+            out.bytes.append(contentsOf: chunk)
+            out.bytes.append(contentsOf: ResponseEncoding.crlf)
         } else {
-            out.append(contentsOf: chunk)
+            out.bytes.append(contentsOf: chunk)
         }
-        if out.count - outSent >= Self.outHighWater {
+        if out.unsentCount >= OutboundBuffer.highWater {
             flushOutput()
             if let failure { throw failure }
-            if out.count - outSent >= Self.outHighWater {
+            if out.unsentCount >= OutboundBuffer.highWater {
                 try await withUnsafeThrowingContinuation { drainWaiter = $0 }
             }
         } else {
@@ -422,39 +419,28 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
 
     private func flushOutput() {
         guard state != .closed else { return }
-        while outSent < out.count {
-            let result: IOResult<Int>
-            do {
-                result = try Socket.write(fd, out, from: outSent)
-            } catch {
-                fail(error.errno == ECONNRESET || error.errno == EPIPE ? .connectionReset : .system("\(error)"))
-                return
-            }
-            switch result {
-            case .processed(let n):
-                outSent += n
-            case .wouldBlock:
-                if !wantsWrite {
-                    wantsWrite = true
-                    updateInterest()
-                }
-                if let waiter = drainWaiter, out.count - outSent < Self.outHighWater / 2 {
-                    drainWaiter = nil
-                    waiter.resume()
-                }
-                return
-            }
+        switch out.flush(to: fd) {
+        case .failed(let error):
+            fail(error.errno == ECONNRESET || error.errno == EPIPE ? .connectionReset : .system("\(error)"))
+        case .wouldBlock:
+            setWantsWrite(true)
+            if out.unsentCount < OutboundBuffer.lowWater { resumeDrainWaiter() }
+        case .drained:
+            setWantsWrite(false)
+            resumeDrainWaiter()
         }
-        out.removeAll(keepingCapacity: out.capacity <= 64 * 1024)
-        outSent = 0
-        if wantsWrite {
-            wantsWrite = false
-            updateInterest()
-        }
-        if let waiter = drainWaiter {
-            drainWaiter = nil
-            waiter.resume()
-        }
+    }
+
+    private func setWantsWrite(_ wants: Bool) {
+        guard wantsWrite != wants else { return }
+        wantsWrite = wants
+        updateInterest()
+    }
+
+    private func resumeDrainWaiter() {
+        guard let waiter = drainWaiter else { return }
+        drainWaiter = nil
+        waiter.resume()
     }
 
     private func setReadPaused(_ paused: Bool) {
@@ -480,20 +466,6 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     private func fail(_ error: HTTPClientError) {
         guard state != .closed else { return }
         failure = error
-        if let waiter = connectWaiter {
-            connectWaiter = nil
-            waiter.resume(throwing: error)
-        }
-        if let waiter = headWaiter {
-            headWaiter = nil
-            waiter.resume(throwing: error)
-        }
-        if let waiter = drainWaiter {
-            drainWaiter = nil
-            waiter.resume(throwing: error)
-        }
-        responseStream?.fail(error)
-        responseStream = nil
         close()
     }
 
@@ -507,6 +479,10 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         Socket.close(fd)
         if wasIdle { pool.remove(self) }
         let error = failure ?? .remoteClosed
+        if let waiter = connectWaiter {
+            connectWaiter = nil
+            waiter.resume(throwing: error)
+        }
         if let waiter = headWaiter {
             headWaiter = nil
             waiter.resume(throwing: error)

@@ -21,8 +21,7 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     private var parser: HTTPParser
     private var pending: [UInt8] = []
     private var isProcessing = false
-    private var out: [UInt8] = []
-    private var outSent = 0
+    private var out = OutboundBuffer()
     private var wantsWrite = false
     private var isReadPaused = false
     private var peerClosedRead = false
@@ -51,7 +50,6 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         var discarded = 0
     }
 
-    private static let outHighWater = 256 * 1024
     /// Bodies up to this size that arrive with their head are delivered as bytes rather than as a stream.
     private static let inlineBodyLimit = 64 * 1024
 
@@ -193,7 +191,7 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
                 if exchange.isResponseEnded { close() }
             }
             // Otherwise the response in flight is still written; the connection closes after it.
-        } else if out.count == outSent {
+        } else if out.isEmpty {
             close()
         } else {
             closeWhenFlushed = true
@@ -249,7 +247,7 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         let mayHaveBody = response.status.mayHaveBody
         current.isResponseStarted = true
 
-        ResponseEncoding.appendStatusLine(response.status, to: &out)
+        ResponseEncoding.appendStatusLine(response.status, to: &out.bytes)
         var headers = response.headers
         if flags.hasTransferEncoding { headers.remove(name: "transfer-encoding") }
         switch response.body.storage {
@@ -258,28 +256,28 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
             // handler's value describes the GET body and stands.
             let keepsLength = flags.hasContentLength && (current.isHead || flags.contentLength == bytes.count)
             if flags.hasContentLength && !keepsLength { headers.remove(name: "content-length") }
-            headers.write(into: &out)
+            headers.write(into: &out.bytes)
             if mayHaveBody && !keepsLength {
-                out.append(contentsOf: ResponseEncoding.contentLengthPrefix)
-                ResponseEncoding.appendDecimal(bytes.count, to: &out)
-                out.append(contentsOf: ResponseEncoding.crlf)
+                out.bytes.append(contentsOf: ResponseEncoding.contentLengthPrefix)
+                ResponseEncoding.appendDecimal(bytes.count, to: &out.bytes)
+                out.bytes.append(contentsOf: ResponseEncoding.crlf)
             }
             finishHead(&current, flags: flags)
-            if mayHaveBody && !current.isHead { out.append(contentsOf: bytes) }
+            if mayHaveBody && !current.isHead { out.bytes.append(contentsOf: bytes) }
             exchange = current
             responseEnded()
         case .stream(let length, let write):
             let declared = length ?? flags.contentLength
             if let length, !flags.hasContentLength, mayHaveBody {
-                out.append(contentsOf: ResponseEncoding.contentLengthPrefix)
-                ResponseEncoding.appendDecimal(length, to: &out)
-                out.append(contentsOf: ResponseEncoding.crlf)
+                out.bytes.append(contentsOf: ResponseEncoding.contentLengthPrefix)
+                ResponseEncoding.appendDecimal(length, to: &out.bytes)
+                out.bytes.append(contentsOf: ResponseEncoding.crlf)
             }
-            headers.write(into: &out)
+            headers.write(into: &out.bytes)
             if declared == nil && mayHaveBody {
                 if current.head.version.minor >= 1 {
                     current.chunked = true
-                    out.append(contentsOf: ResponseEncoding.chunkedLine)
+                    out.bytes.append(contentsOf: ResponseEncoding.chunkedLine)
                 } else {
                     current.keepAlive = false  // HTTP/1.0: the end of the body is the close
                 }
@@ -299,20 +297,20 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     }
 
     private func finishHead(_ current: inout Exchange, flags: ResponseEncoding.FieldFlags) {
-        if !flags.hasDate { out.append(contentsOf: context.currentDateLine) }
+        if !flags.hasDate { out.bytes.append(contentsOf: context.currentDateLine) }
         if !current.keepAlive {
-            if !flags.asksClose { out.append(contentsOf: ResponseEncoding.closeLine) }
+            if !flags.asksClose { out.bytes.append(contentsOf: ResponseEncoding.closeLine) }
         } else if current.head.version.minor == 0 {
-            out.append(contentsOf: ResponseEncoding.keepAliveLine)
+            out.bytes.append(contentsOf: ResponseEncoding.keepAliveLine)
         }
-        out.append(contentsOf: ResponseEncoding.crlf)
+        out.bytes.append(contentsOf: ResponseEncoding.crlf)
     }
 
     private func endStream(generation: UInt64) throws {
         guard generation == self.generation, phase != .closed, let current = exchange else {
             throw HTTPWriteError.connectionClosed
         }
-        if current.chunked && !current.isHead { out.append(contentsOf: ResponseEncoding.lastChunk) }
+        if current.chunked && !current.isHead { out.bytes.append(contentsOf: ResponseEncoding.lastChunk) }
         if let declared = current.declaredLength, declared != current.written, !current.isHead {
             throw HTTPWriteError.lengthMismatch(declared: declared, written: current.written)
         }
@@ -350,7 +348,7 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         exchange = nil
         if !current.keepAlive || peerClosedRead {
             closeWhenFlushed = true
-            if out.count == outSent { close() }
+            if out.isEmpty { close() }
             return
         }
         phase = pending.isEmpty ? .idle : .readingHead
@@ -358,7 +356,7 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         if isReadPaused { setReadPaused(false) }
         if context.isShuttingDown && pending.isEmpty {
             closeWhenFlushed = true
-            if out.count == outSent { close() }
+            if out.isEmpty { close() }
             return
         }
         // Called from inside `process` when the handler answered synchronously: that loop continues by itself.
@@ -378,16 +376,16 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         }
         exchange = nil
         let response = HTTPResponse.text(status, message)
-        ResponseEncoding.appendStatusLine(response.status, to: &out)
-        response.headers.write(into: &out)
+        ResponseEncoding.appendStatusLine(response.status, to: &out.bytes)
+        response.headers.write(into: &out.bytes)
         if case .bytes(let bytes) = response.body.storage {
-            out.append(contentsOf: ResponseEncoding.contentLengthPrefix)
-            ResponseEncoding.appendDecimal(bytes.count, to: &out)
-            out.append(contentsOf: ResponseEncoding.crlf)
-            out.append(contentsOf: context.currentDateLine)
-            out.append(contentsOf: ResponseEncoding.closeLine)
-            out.append(contentsOf: ResponseEncoding.crlf)
-            out.append(contentsOf: bytes)
+            out.bytes.append(contentsOf: ResponseEncoding.contentLengthPrefix)
+            ResponseEncoding.appendDecimal(bytes.count, to: &out.bytes)
+            out.bytes.append(contentsOf: ResponseEncoding.crlf)
+            out.bytes.append(contentsOf: context.currentDateLine)
+            out.bytes.append(contentsOf: ResponseEncoding.closeLine)
+            out.bytes.append(contentsOf: ResponseEncoding.crlf)
+            out.bytes.append(contentsOf: bytes)
         }
         pending.removeAll()
         closeWhenFlushed = true
@@ -406,7 +404,7 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         else { return }
         current.sentContinue = true
         exchange = current
-        out.append(contentsOf: ResponseEncoding.continueResponse)
+        out.bytes.append(contentsOf: ResponseEncoding.continueResponse)
         requestFlush()
     }
 
@@ -431,17 +429,17 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         }
         if current.isHead || bytes.isEmpty { return }
         if current.chunked {
-            ResponseEncoding.appendHex(bytes.count, to: &out)
-            out.append(contentsOf: ResponseEncoding.crlf)
-            out.append(contentsOf: bytes)
-            out.append(contentsOf: ResponseEncoding.crlf)
+            ResponseEncoding.appendHex(bytes.count, to: &out.bytes)
+            out.bytes.append(contentsOf: ResponseEncoding.crlf)
+            out.bytes.append(contentsOf: bytes)
+            out.bytes.append(contentsOf: ResponseEncoding.crlf)
         } else {
-            out.append(contentsOf: bytes)
+            out.bytes.append(contentsOf: bytes)
         }
-        if out.count - outSent >= Self.outHighWater {
+        if out.unsentCount >= OutboundBuffer.highWater {
             flushOutput()
             if phase == .closed { throw HTTPWriteError.connectionClosed }
-            if out.count - outSent >= Self.outHighWater {
+            if out.unsentCount >= OutboundBuffer.highWater {
                 try await withUnsafeThrowingContinuation { drainWaiter = $0 }
             }
         } else {
@@ -473,40 +471,29 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
 
     private func flushOutput() {
         guard phase != .closed else { return }
-        while outSent < out.count {
-            let result: IOResult<Int>
-            do {
-                result = try Socket.write(fd, out, from: outSent)
-            } catch {
-                close()
-                return
-            }
-            switch result {
-            case .processed(let n):
-                outSent += n
-            case .wouldBlock:
-                if !wantsWrite {
-                    wantsWrite = true
-                    updateInterest()
-                }
-                if let waiter = drainWaiter, out.count - outSent < Self.outHighWater / 2 {
-                    drainWaiter = nil
-                    waiter.resume()
-                }
-                return
-            }
+        switch out.flush(to: fd) {
+        case .failed:
+            close()
+        case .wouldBlock:
+            setWantsWrite(true)
+            if out.unsentCount < OutboundBuffer.lowWater { resumeDrainWaiter() }
+        case .drained:
+            setWantsWrite(false)
+            resumeDrainWaiter()
+            if closeWhenFlushed { close() }
         }
-        out.removeAll(keepingCapacity: out.capacity <= 64 * 1024)
-        outSent = 0
-        if wantsWrite {
-            wantsWrite = false
-            updateInterest()
-        }
-        if let waiter = drainWaiter {
-            drainWaiter = nil
-            waiter.resume()
-        }
-        if closeWhenFlushed { close() }
+    }
+
+    private func setWantsWrite(_ wants: Bool) {
+        guard wantsWrite != wants else { return }
+        wantsWrite = wants
+        updateInterest()
+    }
+
+    private func resumeDrainWaiter() {
+        guard let waiter = drainWaiter else { return }
+        drainWaiter = nil
+        waiter.resume()
     }
 
     private func setReadPaused(_ paused: Bool) {
@@ -556,7 +543,7 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
             drainWaiter = nil
             waiter.resume(throwing: HTTPWriteError.connectionClosed)
         }
-        out = []
+        out.discardAll()
         pending = []
     }
 }

@@ -23,6 +23,14 @@ enum ServeCommand {
             Console.error("skiff serve: cannot create the state directory \(options.stateDirectory): \(error)")
             return 1
         }
+        // Armed before anything starts: a SIGTERM during start-up stops the daemon cleanly once it is up.
+        let signals: SignalListener
+        do {
+            signals = try SignalListener(signals: [SIGTERM, SIGINT])
+        } catch {
+            Console.error("skiff serve: cannot install signal handlers: \(error)")
+            return 1
+        }
         do {
             let group = try EventLoopGroup()
             let gateway = HTTPServer(
@@ -32,7 +40,7 @@ enum ServeCommand {
                 responder: try GatewayRoutes.make())
             let addresses = try await gateway.start()
             Console.error("skiff serve: listening on \(addresses.map(\.description).joined(separator: ", "))")
-            let exit = await ServiceGroup(services: [HTTPService(server: gateway)]).run()
+            let exit = await ServiceGroup(services: [HTTPService(server: gateway)], signals: signals).run()
             switch exit {
             case .signal(let number):
                 Console.error("skiff serve: stopping on signal \(number)")

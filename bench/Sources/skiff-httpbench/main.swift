@@ -33,14 +33,9 @@ case "proxy":
     }
     let client = HTTPClient(group: group)
     responder = HTTPHandler { request in
-        let forward = HTTPClientRequest(
-            method: request.method, host: address.host, port: address.port,
-            target: request.head.target, headers: request.headers.removingHopByHop(),
-            body: request.body)
+        let forward = HTTPClientRequest(forwarding: request, host: address.host, port: address.port)
         let response = try await client.execute(forward)
-        return HTTPResponse(
-            status: response.status, headers: response.headers.removingHopByHop(),
-            body: .forwarding(response.body))
+        return HTTPResponse(forwarding: response)
     }
 default:
     print("usage: skiff-httpbench serve|proxy --port P [--upstream HOST:PORT] [--loops N]")
