@@ -125,12 +125,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             localWork.append(work)
             return
         }
-        let wasEmpty = inbox.withLock { inbox in
-            let empty = inbox.jobs.isEmpty && inbox.work.isEmpty
-            inbox.work.append(work)
-            return empty
-        }
-        if wasEmpty { wake() }
+        post { $0.work.append(work) }
     }
 
     /// Runs loop-confined `work` later in this tick. Loop thread only; for work that is not `Sendable`.
@@ -145,9 +140,15 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             localJobs.append(unowned)
             return
         }
+        post { $0.jobs.append(unowned) }
+    }
+
+    /// Adds to the inbox from another thread; wakes the loop only when the inbox was empty (a wake is pending
+    /// otherwise).
+    private func post(_ add: (inout Inbox) -> Void) {
         let wasEmpty = inbox.withLock { inbox in
             let empty = inbox.jobs.isEmpty && inbox.work.isEmpty
-            inbox.jobs.append(unowned)
+            add(&inbox)
             return empty
         }
         if wasEmpty { wake() }

@@ -3,26 +3,18 @@ import SkiffPOSIX
 
 /// One client TCP connection: connects, sends one request at a time, parses the response, and goes back to its
 /// pool when both sides of the exchange are complete and the server keeps the connection alive.
-final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStreamSource, @unchecked Sendable {
+final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStreamSource, @unchecked Sendable {
     // @unchecked: confined to `pool.loop`; every entry point is called on the loop.
-    let fd: Int32
     let key: SocketAddress
     /// Strong: the loop may deliver events after the client is released; the idle sweep still closes us.
     let pool: ClientPool
-    private var loop: EventLoop { pool.loop }
 
     private enum State { case connecting, active, idle, closed }
 
     private var state = State.connecting
     private var parser = HTTPParser(kind: .response, maxHeadBytes: 1024 * 1024)
-    private var pending: [UInt8] = []
-    private var out = OutboundBuffer()
-    private var wantsWrite = false
-    private var isReadPaused = false
-    private var endOfTickRequested = false
     private var connectWaiter: UnsafeContinuation<Void, any Error>?
     private var headWaiter: UnsafeContinuation<HTTPClientResponse, any Error>?
-    private var drainWaiter: UnsafeContinuation<Void, any Error>?
     private var received: HTTPClientResponse?
     private var responseStream: ByteStream?
     private var isRequestSent = false
@@ -35,9 +27,9 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     private(set) var failedBeforeResponse = true
 
     private init(fd: Int32, key: SocketAddress, pool: ClientPool) {
-        self.fd = fd
         self.key = key
         self.pool = pool
+        super.init(fd: fd, loop: pool.loop)
     }
 
     var isUsable: Bool { state == .idle }
@@ -209,23 +201,9 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     private func writeBodyChunk(_ chunk: [UInt8], chunked: Bool) async throws {
         if let failure { throw failure }
         if chunk.isEmpty { return }
-        if chunked {
-            ResponseEncoding.appendHex(chunk.count, to: &out.bytes)
-            out.bytes.append(contentsOf: ResponseEncoding.crlf)
-            out.bytes.append(contentsOf: chunk)
-            out.bytes.append(contentsOf: ResponseEncoding.crlf)
-        } else {
-            out.bytes.append(contentsOf: chunk)
-        }
-        if out.unsentCount >= OutboundBuffer.highWater {
-            flushOutput()
-            if let failure { throw failure }
-            if out.unsentCount >= OutboundBuffer.highWater {
-                try await withUnsafeThrowingContinuation { drainWaiter = $0 }
-            }
-        } else {
-            requestFlush()
-        }
+        out.appendBody(chunk, chunked: chunked)
+        try await flushOrWaitForDrain()
+        if let failure { throw failure }
     }
 
     // MARK: Events
@@ -237,61 +215,11 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         }
         if events & EventBits.writable != 0 { flushOutput() }
         if events & (EventBits.readable | EventBits.readHangup | EventBits.error | EventBits.hangup) != 0 {
-            readAvailable()
+            readAvailable(into: pool.scratch)
         }
     }
 
-    private func readAvailable() {
-        let scratch = pool.scratch
-        for _ in 0..<4 {
-            guard state != .closed, !isReadPaused else { return }
-            let result: IOResult<Int>
-            do {
-                result = try Socket.read(fd, into: scratch)
-            } catch {
-                fail(error.errno == ECONNRESET || error.errno == EPIPE ? .connectionReset : .system("\(error)"))
-                return
-            }
-            switch result {
-            case .wouldBlock:
-                return
-            case .processed(0):
-                peerClosed()
-                return
-            case .processed(let count):
-                if state == .idle {
-                    // A pooled connection must stay silent; anything else means it is unusable.
-                    close()
-                    return
-                }
-                ingest(UnsafeRawBufferPointer(rebasing: scratch[0..<count]).bindMemory(to: UInt8.self))
-                if count < scratch.count { return }
-            }
-        }
-    }
-
-    private func ingest(_ bytes: UnsafeBufferPointer<UInt8>) {
-        failedBeforeResponse = false
-        if pending.isEmpty {
-            let consumed = process(bytes)
-            if consumed < bytes.count, state != .closed { pending.append(contentsOf: bytes[consumed...]) }
-        } else {
-            pending.append(contentsOf: bytes)
-            processPending()
-        }
-    }
-
-    private func processPending() {
-        guard !pending.isEmpty else { return }
-        let buffer = pending
-        pending = []
-        let consumed = buffer.withUnsafeBufferPointer { process($0) }
-        if consumed < buffer.count, state != .closed {
-            pending = Array(buffer[consumed...])
-        }
-    }
-
-    private func process(_ input: UnsafeBufferPointer<UInt8>) -> Int {
+    override func process(_ input: UnsafeBufferPointer<UInt8>) -> Int {
         var offset = 0
         while state == .active && !isReadPaused && !isResponseComplete {
             let result: HTTPParser.Result
@@ -373,7 +301,7 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         pool.release(self)
     }
 
-    private func peerClosed() {
+    override func peerClosed() {
         if state == .idle {
             close()
             return
@@ -405,59 +333,26 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
 
     // MARK: Output
 
-    private func requestFlush() {
-        if !endOfTickRequested && state != .closed {
-            endOfTickRequested = true
-            loop.requestEndOfTick(self)
+    // MARK: SocketConnection hooks
+
+    override var isOpen: Bool { state != .closed && state != .connecting }
+
+    override func writeFailed(_ error: SystemError) {
+        fail(error.errno == ECONNRESET || error.errno == EPIPE ? .connectionReset : .system("\(error)"))
+    }
+
+    override func bytesArriving() -> Bool {
+        if state == .idle {
+            // A pooled connection must stay silent; anything else means it is unusable.
+            close()
+            return false
         }
+        failedBeforeResponse = false
+        return true
     }
 
-    func endOfTick() {
-        endOfTickRequested = false
-        flushOutput()
-    }
-
-    private func flushOutput() {
-        guard state != .closed else { return }
-        switch out.flush(to: fd) {
-        case .failed(let error):
-            fail(error.errno == ECONNRESET || error.errno == EPIPE ? .connectionReset : .system("\(error)"))
-        case .wouldBlock:
-            setWantsWrite(true)
-            if out.unsentCount < OutboundBuffer.lowWater { resumeDrainWaiter() }
-        case .drained:
-            setWantsWrite(false)
-            resumeDrainWaiter()
-        }
-    }
-
-    private func setWantsWrite(_ wants: Bool) {
-        guard wantsWrite != wants else { return }
-        wantsWrite = wants
-        updateInterest()
-    }
-
-    private func resumeDrainWaiter() {
-        guard let waiter = drainWaiter else { return }
-        drainWaiter = nil
-        waiter.resume()
-    }
-
-    private func setReadPaused(_ paused: Bool) {
-        guard isReadPaused != paused else { return }
-        isReadPaused = paused
-        updateInterest()
-        if !paused && !pending.isEmpty {
-            loop.executeLocal { [weak self] in self?.processPending() }
-        }
-    }
-
-    private func updateInterest() {
-        guard state != .closed, state != .connecting else { return }
-        var interest: Interest = []
-        if !isReadPaused { interest.insert(.read) }
-        if wantsWrite { interest.insert(.write) }
-        loop.modify(fd, interest: interest)
+    override func readFailed(_ error: SystemError) {
+        fail(error.errno == ECONNRESET || error.errno == EPIPE ? .connectionReset : .system("\(error)"))
     }
 
     // MARK: Failing and closing
@@ -487,10 +382,7 @@ final class HTTPClientConnection: EventLoopHandler, EndOfTickHandler, ByteStream
             headWaiter = nil
             waiter.resume(throwing: error)
         }
-        if let waiter = drainWaiter {
-            drainWaiter = nil
-            waiter.resume(throwing: error)
-        }
+        failDrainWaiter(error)
         if !isResponseComplete { responseStream?.fail(error) }
         responseStream = nil
     }

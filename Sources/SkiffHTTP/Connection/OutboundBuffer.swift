@@ -15,6 +15,19 @@ struct OutboundBuffer {
     var unsentCount: Int { bytes.count - sent }
     var isEmpty: Bool { sent == bytes.count }
 
+    /// Appends body bytes, framed as one chunk when `chunked` (an empty piece is skipped: it would end the body).
+    mutating func appendBody(_ piece: some Collection<UInt8>, chunked: Bool) {
+        guard !piece.isEmpty else { return }
+        if chunked {
+            ResponseEncoding.appendHex(piece.count, to: &bytes)
+            bytes.append(contentsOf: ResponseEncoding.crlf)
+            bytes.append(contentsOf: piece)
+            bytes.append(contentsOf: ResponseEncoding.crlf)
+        } else {
+            bytes.append(contentsOf: piece)
+        }
+    }
+
     enum FlushResult {
         /// Everything was written.
         case drained

@@ -5,29 +5,19 @@ import SkiffPOSIX
 /// Requests on a connection are handled one at a time; bytes of pipelined requests wait in `pending` until the
 /// response before them is complete, so answers always come back in request order. A handler starts with
 /// `Task.immediate` on this loop's executor: a handler that does not suspend answers within the same loop tick.
-final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStreamSource, HTTPBodySink,
+final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStreamSource, HTTPBodySink,
     @unchecked Sendable
 {
     // @unchecked: confined to `context.loop`; the async sink methods hop onto the loop before touching state.
-    let fd: Int32
     /// Strong: a handler may still be finishing after its server stopped. The context drops the connection at close.
     let context: ServerLoopContext
-    private var loop: EventLoop { context.loop }
 
     private enum Phase { case idle, readingHead, handling, closed }
 
     private var phase = Phase.idle
     private var phaseSince: UInt64
     private var parser: HTTPParser
-    private var pending: [UInt8] = []
-    private var isProcessing = false
-    private var out = OutboundBuffer()
-    private var wantsWrite = false
-    private var isReadPaused = false
-    private var peerClosedRead = false
     private var closeWhenFlushed = false
-    private var endOfTickRequested = false
-    private var drainWaiter: UnsafeContinuation<Void, any Error>?
     private var generation: UInt64 = 0
     private var exchange: Exchange?
     private var remoteAddress: SocketAddress?
@@ -54,10 +44,10 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     private static let inlineBodyLimit = 64 * 1024
 
     init(fd: Int32, context: ServerLoopContext) {
-        self.fd = fd
         self.context = context
         parser = HTTPParser(kind: .request, maxHeadBytes: context.configuration.maxHeadBytes)
         phaseSince = context.loop.now
+        super.init(fd: fd, loop: context.loop)
     }
 
     // MARK: Events
@@ -65,65 +55,14 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     func handleEvents(_ events: UInt32) {
         if events & EventBits.writable != 0 { flushOutput() }
         if events & (EventBits.readable | EventBits.readHangup) != 0 {
-            readAvailable()
+            readAvailable(into: context.scratch)
         } else if events & (EventBits.error | EventBits.hangup) != 0 {
             close()
         }
     }
 
-    private func readAvailable() {
-        let scratch = context.scratch
-        for _ in 0..<4 {
-            guard phase != .closed, !isReadPaused, !peerClosedRead else { return }
-            let result: IOResult<Int>
-            do {
-                result = try Socket.read(fd, into: scratch)
-            } catch {
-                close()
-                return
-            }
-            switch result {
-            case .wouldBlock:
-                return
-            case .processed(0):
-                handlePeerClosed()
-                return
-            case .processed(let count):
-                ingest(UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
-                if count < scratch.count { return }
-            }
-        }
-    }
-
-    private func ingest(_ bytes: UnsafeRawBufferPointer) {
-        if phase == .idle {
-            phase = .readingHead
-            phaseSince = loop.now
-        }
-        if pending.isEmpty {
-            let consumed = process(bytes.bindMemory(to: UInt8.self))
-            if consumed < bytes.count, phase != .closed { pending.append(contentsOf: bytes[consumed...]) }
-        } else {
-            pending.append(contentsOf: bytes)
-            processPending()
-        }
-    }
-
-    private func processPending() {
-        guard !pending.isEmpty, !isProcessing else { return }
-        // Parse from a moved-out copy: handling a request may clear `pending` (errors, close) while parsing.
-        let buffer = pending
-        pending = []
-        let consumed = buffer.withUnsafeBufferPointer { process($0) }
-        if consumed < buffer.count, phase != .closed, !closeWhenFlushed {
-            pending = consumed == 0 ? buffer : Array(buffer[consumed...])
-        }
-    }
-
     /// Parses as much of `input` as the current exchange allows; returns the bytes consumed.
-    private func process(_ input: UnsafeBufferPointer<UInt8>) -> Int {
-        isProcessing = true
-        defer { isProcessing = false }
+    override func process(_ input: UnsafeBufferPointer<UInt8>) -> Int {
         var offset = 0
         while phase != .closed {
             // Pipelined requests wait until the response before them is complete.
@@ -182,9 +121,8 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         if current.isResponseEnded { completeExchange() }
     }
 
-    private func handlePeerClosed() {
-        peerClosedRead = true
-        updateInterest()
+    override func peerClosed() {
+        isReadClosed = true
         if let exchange {
             if !exchange.isBodyComplete {
                 exchange.stream?.fail(HTTPBodyError.connectionClosed)
@@ -241,7 +179,7 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         }
         let flags = ResponseEncoding.scan(response.headers)
         // After a 413 the client's body is unwanted: close rather than drain it (as Go and nginx do).
-        if flags.asksClose || context.isShuttingDown || peerClosedRead || response.status.code == 413 {
+        if flags.asksClose || context.isShuttingDown || isReadClosed || response.status.code == 413 {
             current.keepAlive = false
         }
         let mayHaveBody = response.status.mayHaveBody
@@ -346,7 +284,7 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
     private func completeExchange() {
         guard let current = exchange else { return }
         exchange = nil
-        if !current.keepAlive || peerClosedRead {
+        if !current.keepAlive || isReadClosed {
             closeWhenFlushed = true
             if out.isEmpty { close() }
             return
@@ -428,23 +366,9 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
             throw HTTPWriteError.lengthMismatch(declared: declared, written: current.written)
         }
         if current.isHead || bytes.isEmpty { return }
-        if current.chunked {
-            ResponseEncoding.appendHex(bytes.count, to: &out.bytes)
-            out.bytes.append(contentsOf: ResponseEncoding.crlf)
-            out.bytes.append(contentsOf: bytes)
-            out.bytes.append(contentsOf: ResponseEncoding.crlf)
-        } else {
-            out.bytes.append(contentsOf: bytes)
-        }
-        if out.unsentCount >= OutboundBuffer.highWater {
-            flushOutput()
-            if phase == .closed { throw HTTPWriteError.connectionClosed }
-            if out.unsentCount >= OutboundBuffer.highWater {
-                try await withUnsafeThrowingContinuation { drainWaiter = $0 }
-            }
-        } else {
-            requestFlush()
-        }
+        out.appendBody(bytes, chunked: current.chunked)
+        try await flushOrWaitForDrain()
+        if phase == .closed { throw HTTPWriteError.connectionClosed }
     }
 
     func flushBody(generation: UInt64) async throws {
@@ -457,61 +381,27 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
 
     // MARK: Output
 
-    private func requestFlush() {
-        if !endOfTickRequested && phase != .closed {
-            endOfTickRequested = true
-            loop.requestEndOfTick(self)
+    // MARK: SocketConnection hooks
+
+    override var isOpen: Bool { phase != .closed }
+
+    override func writeFailed(_ error: SystemError) { close() }
+
+    override func outputDrained() {
+        if closeWhenFlushed { close() }
+    }
+
+    override func bytesArriving() -> Bool {
+        if phase == .idle {
+            phase = .readingHead
+            phaseSince = loop.now
         }
+        return true
     }
 
-    func endOfTick() {
-        endOfTickRequested = false
-        flushOutput()
-    }
+    override var keepsLeftover: Bool { phase != .closed && !closeWhenFlushed }
 
-    private func flushOutput() {
-        guard phase != .closed else { return }
-        switch out.flush(to: fd) {
-        case .failed:
-            close()
-        case .wouldBlock:
-            setWantsWrite(true)
-            if out.unsentCount < OutboundBuffer.lowWater { resumeDrainWaiter() }
-        case .drained:
-            setWantsWrite(false)
-            resumeDrainWaiter()
-            if closeWhenFlushed { close() }
-        }
-    }
-
-    private func setWantsWrite(_ wants: Bool) {
-        guard wantsWrite != wants else { return }
-        wantsWrite = wants
-        updateInterest()
-    }
-
-    private func resumeDrainWaiter() {
-        guard let waiter = drainWaiter else { return }
-        drainWaiter = nil
-        waiter.resume()
-    }
-
-    private func setReadPaused(_ paused: Bool) {
-        guard isReadPaused != paused else { return }
-        isReadPaused = paused
-        updateInterest()
-        if !paused && !pending.isEmpty && !isProcessing {
-            loop.executeLocal { [weak self] in self?.processPending() }
-        }
-    }
-
-    private func updateInterest() {
-        guard phase != .closed else { return }
-        var interest: Interest = []
-        if !isReadPaused && !peerClosedRead { interest.insert(.read) }
-        if wantsWrite { interest.insert(.write) }
-        loop.modify(fd, interest: interest)
-    }
+    override func readFailed(_ error: SystemError) { close() }
 
     // MARK: Timeouts and closing
 
@@ -539,10 +429,7 @@ final class HTTPServerConnection: EventLoopHandler, EndOfTickHandler, ByteStream
         loop.deregister(fd)
         Socket.close(fd)
         exchange?.stream?.fail(HTTPBodyError.connectionClosed)
-        if let waiter = drainWaiter {
-            drainWaiter = nil
-            waiter.resume(throwing: HTTPWriteError.connectionClosed)
-        }
+        failDrainWaiter(HTTPWriteError.connectionClosed)
         out.discardAll()
         pending = []
     }

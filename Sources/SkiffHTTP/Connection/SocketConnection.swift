@@ -1,0 +1,185 @@
+import SkiffPOSIX
+
+/// What server and client connections share: the socket and its loop, the outbound buffer with its backpressure,
+/// flushing once per loop tick, and which readiness the loop watches. Subclasses add their protocol side and
+/// react through the hooks. Loop thread only.
+class SocketConnection: EndOfTickHandler {
+    let fd: Int32
+    let loop: EventLoop
+    /// Bytes to send; encoders append to `out.bytes`, then call ``requestFlush()``.
+    var out = OutboundBuffer()
+    /// Reading is paused (a consumer is behind, or the connection is finishing).
+    private(set) var isReadPaused = false
+    /// The peer closed its sending side; nothing more to read.
+    var isReadClosed = false {
+        didSet { if isReadClosed != oldValue { updateInterest() } }
+    }
+    /// Received bytes the parser has not consumed yet: an incomplete message, or pipelined requests waiting.
+    var pending: [UInt8] = []
+    /// True while ``process(_:)`` runs, so re-entrant calls do not parse the same bytes twice.
+    private(set) var isProcessing = false
+    private var wantsWrite = false
+    private var endOfTickRequested = false
+    private var drainWaiter: UnsafeContinuation<Void, any Error>?
+
+    init(fd: Int32, loop: EventLoop) {
+        self.fd = fd
+        self.loop = loop
+    }
+
+    // MARK: Hooks
+
+    /// Whether the socket may be read, flushed and its interest changed.
+    var isOpen: Bool { true }
+    /// Parses `input` (leftover bytes first, then new ones); returns how many bytes were consumed.
+    func process(_ input: UnsafeBufferPointer<UInt8>) -> Int { input.count }
+    /// Bytes are about to be processed; return false to drop them (the subclass has closed).
+    func bytesArriving() -> Bool { true }
+    /// Whether unconsumed bytes are kept for later (not when the connection is finishing).
+    var keepsLeftover: Bool { isOpen }
+    /// The peer closed its sending side (read returned 0).
+    func peerClosed() {}
+    /// Reading failed (ECONNRESET and the like).
+    func readFailed(_ error: SystemError) {}
+    /// Writing failed; the subclass closes and fails whatever waits.
+    func writeFailed(_ error: SystemError) {}
+    /// Everything queued has been written.
+    func outputDrained() {}
+
+    // MARK: Input
+
+    /// Reads what the socket has (a few reads at most, to stay fair to other connections) into the loop's shared
+    /// buffer and processes it.
+    final func readAvailable(into scratch: UnsafeMutableRawBufferPointer) {
+        for _ in 0..<4 {
+            guard isOpen, !isReadPaused, !isReadClosed else { return }
+            let result: IOResult<Int>
+            do {
+                result = try Socket.read(fd, into: scratch)
+            } catch {
+                readFailed(error)
+                return
+            }
+            switch result {
+            case .wouldBlock:
+                return
+            case .processed(0):
+                peerClosed()
+                return
+            case .processed(let count):
+                guard bytesArriving() else { return }
+                ingest(UnsafeRawBufferPointer(rebasing: scratch[0..<count]).bindMemory(to: UInt8.self))
+                if count < scratch.count { return }
+            }
+        }
+    }
+
+    /// New bytes are parsed where they lie when nothing is pending; only what is left over is copied.
+    private func ingest(_ bytes: UnsafeBufferPointer<UInt8>) {
+        if pending.isEmpty {
+            let consumed = runProcess(bytes)
+            if consumed < bytes.count, keepsLeftover { pending.append(contentsOf: bytes[consumed...]) }
+        } else {
+            pending.append(contentsOf: bytes)
+            processPending()
+        }
+    }
+
+    final func processPending() {
+        guard !pending.isEmpty, !isProcessing else { return }
+        // Parse from a moved-out copy: processing may clear `pending` (errors, close) while it runs.
+        let buffer = pending
+        pending = []
+        let consumed = buffer.withUnsafeBufferPointer { runProcess($0) }
+        if consumed < buffer.count, keepsLeftover {
+            pending = consumed == 0 ? buffer : Array(buffer[consumed...])
+        }
+    }
+
+    private func runProcess(_ input: UnsafeBufferPointer<UInt8>) -> Int {
+        isProcessing = true
+        defer { isProcessing = false }
+        return process(input)
+    }
+
+    // MARK: Output
+
+    /// Asks for a flush at the end of this tick, so everything a tick produced goes out in one write.
+    final func requestFlush() {
+        if !endOfTickRequested && isOpen {
+            endOfTickRequested = true
+            loop.requestEndOfTick(self)
+        }
+    }
+
+    final func endOfTick() {
+        endOfTickRequested = false
+        flushOutput()
+    }
+
+    final func flushOutput() {
+        guard isOpen else { return }
+        switch out.flush(to: fd) {
+        case .failed(let error):
+            writeFailed(error)
+        case .wouldBlock:
+            setWantsWrite(true)
+            if out.unsentCount < OutboundBuffer.lowWater { resumeDrainWaiter() }
+        case .drained:
+            setWantsWrite(false)
+            resumeDrainWaiter()
+            outputDrained()
+        }
+    }
+
+    /// After appending: flush at the end of the tick, or now and wait while the peer is behind (backpressure).
+    final func flushOrWaitForDrain() async throws {
+        guard out.unsentCount >= OutboundBuffer.highWater else {
+            requestFlush()
+            return
+        }
+        flushOutput()
+        if out.unsentCount >= OutboundBuffer.highWater {
+            try await withUnsafeThrowingContinuation { drainWaiter = $0 }
+        }
+    }
+
+    private func resumeDrainWaiter() {
+        guard let waiter = drainWaiter else { return }
+        drainWaiter = nil
+        waiter.resume()
+    }
+
+    /// Fails a writer waiting for the peer; called when the connection closes.
+    final func failDrainWaiter(_ error: any Error) {
+        guard let waiter = drainWaiter else { return }
+        drainWaiter = nil
+        waiter.resume(throwing: error)
+    }
+
+    // MARK: Interest
+
+    final func setReadPaused(_ paused: Bool) {
+        guard isReadPaused != paused else { return }
+        isReadPaused = paused
+        updateInterest()
+        if !paused && !pending.isEmpty && !isProcessing {
+            // Bytes kept while paused; processed in this tick, outside whatever called us.
+            loop.executeLocal { [weak self] in self?.processPending() }
+        }
+    }
+
+    private func setWantsWrite(_ wants: Bool) {
+        guard wantsWrite != wants else { return }
+        wantsWrite = wants
+        updateInterest()
+    }
+
+    final func updateInterest() {
+        guard isOpen else { return }
+        var interest: Interest = []
+        if !isReadPaused && !isReadClosed { interest.insert(.read) }
+        if wantsWrite { interest.insert(.write) }
+        loop.modify(fd, interest: interest)
+    }
+}
