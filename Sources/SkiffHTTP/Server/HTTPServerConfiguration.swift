@@ -25,10 +25,3 @@ public struct HTTPServerConfiguration: Sendable {
         self.addresses = SocketAddress(host: host, port: port).map { [$0] } ?? []
     }
 }
-
-extension Duration {
-    var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
-    }
-}

@@ -1,0 +1,244 @@
+import CLinux
+import Glibc
+
+/// Runs a program to completion: arguments passed as they are (no shell), optional standard input, standard
+/// output and error captured, a deadline after which it gets SIGTERM and, a grace period later, SIGKILL.
+/// The waiting (poll, waitpid) happens on a thread of its own, never on Swift's cooperative pool.
+/// This is how the daemon drives `ctr`, `runc` and the CNI plugins.
+public struct ChildProcess: Sendable {
+    public var executable: String
+    public var arguments: [String]
+    /// Replaces the environment when set; otherwise the child inherits the daemon's.
+    public var environment: [String: String]?
+    public var standardInput: [UInt8]?
+    public var timeout: Duration
+    public var killGrace: Duration = .seconds(2)
+    /// Output beyond this many bytes per stream is read and dropped, so a chatty child cannot exhaust memory.
+    public var outputLimit = 16 * 1024 * 1024
+
+    public init(_ executable: String, _ arguments: [String] = [], timeout: Duration = .seconds(60)) {
+        self.executable = executable
+        self.arguments = arguments
+        self.timeout = timeout
+    }
+
+    /// How a finished child ended.
+    public struct Outcome: Sendable, Equatable {
+        /// The exit status, or nil when a signal ended it.
+        public var exitCode: Int32?
+        public var signal: Int32?
+        public var standardOutput: [UInt8]
+        public var standardError: [UInt8]
+        /// The deadline passed and Skiff killed the child.
+        public var timedOut: Bool
+
+        public var succeeded: Bool { exitCode == 0 && !timedOut }
+        public var outputText: String { String(decoding: standardOutput, as: UTF8.self) }
+        public var errorText: String { String(decoding: standardError, as: UTF8.self) }
+    }
+
+    /// Starts the child and waits for it. Throws only when it cannot be started; a failing child is an outcome.
+    public func run() async throws -> Outcome {
+        let started = try spawn()
+        let timeout = self.timeout
+        let grace = killGrace
+        let limit = outputLimit
+        return try await withCheckedThrowingContinuation { continuation in
+            do {
+                _ = try PosixThread(name: "skiff-child") {
+                    continuation.resume(returning: started.wait(timeout: timeout, grace: grace, limit: limit))
+                }
+            } catch {
+                started.abandon()
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// Like ``run()``, but a child that fails or times out becomes a ``ChildProcessError`` carrying its stderr.
+    public func runChecked() async throws -> Outcome {
+        let outcome = try await run()
+        guard outcome.succeeded else { throw ChildProcessError(command: commandLine, outcome: outcome) }
+        return outcome
+    }
+
+    /// The command as a person would type it, for errors and logs.
+    public var commandLine: String { ([executable] + arguments).joined(separator: " ") }
+
+    // MARK: Spawning
+
+    private func spawn() throws(SystemError) -> Running {
+        var input: [Int32] = [-1, -1]
+        var output: [Int32] = [-1, -1]
+        var error: [Int32] = [-1, -1]
+        func closeAll() { for fd in input + output + error where fd >= 0 { Glibc.close(fd) } }
+        do {
+            _ = try systemCall("pipe2", { cl_pipe2(&input, cl_O_CLOEXEC) })
+            _ = try systemCall("pipe2", { cl_pipe2(&output, cl_O_CLOEXEC) })
+            _ = try systemCall("pipe2", { cl_pipe2(&error, cl_O_CLOEXEC) })
+        } catch {
+            closeAll()
+            throw error
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, input[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, output[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, error[1], 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The daemon ignores or handles some signals; the child starts with default dispositions.
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for number in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2] { sigaddset(&defaults, number) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let argv = ([executable] + arguments).map { strdup($0) }
+        let envp = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } }
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp ?? [] { free(pointer) }
+        }
+        var pid = pid_t()
+        // The buffers hold at least the terminating nil, so their base addresses exist.
+        let result = (argv + [nil]).withUnsafeBufferPointer { argvBuffer -> Int32 in
+            if let envp {
+                return (envp + [nil]).withUnsafeBufferPointer { envBuffer in
+                    posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, envBuffer.baseAddress!)
+                }
+            }
+            return posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, environ)
+        }
+        Glibc.close(input[0])
+        Glibc.close(output[1])
+        Glibc.close(error[1])
+        guard result == 0 else {
+            Glibc.close(input[1])
+            Glibc.close(output[0])
+            Glibc.close(error[0])
+            throw SystemError(call: "posix_spawn(\(executable))", errno: result)
+        }
+        return Running(pid: pid, stdinFD: input[1], stdoutFD: output[0], stderrFD: error[0], input: standardInput ?? [])
+    }
+}
+
+/// A child that exited unsuccessfully or timed out, with what it said on stderr.
+public struct ChildProcessError: Error, CustomStringConvertible {
+    public let command: String
+    public let outcome: ChildProcess.Outcome
+
+    public var description: String {
+        let said = outcome.errorText.trimmingTrailingWhitespace()
+        let how: String
+        if outcome.timedOut {
+            how = "timed out and was killed"
+        } else if let code = outcome.exitCode {
+            how = "exited with status \(code)"
+        } else {
+            how = "was killed by signal \(outcome.signal ?? 0)"
+        }
+        return "`\(command)` \(how)" + (said.isEmpty ? "" : ": \(said)")
+    }
+}
+
+extension String {
+    fileprivate func trimmingTrailingWhitespace() -> String {
+        var text = Substring(self)
+        while let last = text.last, last.isWhitespace { text = text.dropLast() }
+        return String(text)
+    }
+}
+
+/// A started child and its pipes; waited for on a thread of its own.
+private struct Running: Sendable {
+    let pid: pid_t
+    let stdinFD: Int32
+    let stdoutFD: Int32
+    let stderrFD: Int32
+    let input: [UInt8]
+
+    /// Closes the pipes and reaps the child when no thread could be started to wait for it.
+    func abandon() {
+        kill(pid, SIGKILL)
+        for fd in [stdinFD, stdoutFD, stderrFD] { Glibc.close(fd) }
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
+    }
+
+    /// Feeds stdin, drains stdout and stderr, enforces the deadline, then reaps. Blocks.
+    func wait(timeout: Duration, grace: Duration, limit: Int) -> ChildProcess.Outcome {
+        var out: [UInt8] = []
+        var err: [UInt8] = []
+        var written = 0
+        var stdin = stdinFD
+        if input.isEmpty {
+            Glibc.close(stdin)
+            stdin = -1
+        } else {
+            _ = fcntl(stdin, F_SETFL, cl_O_NONBLOCK)
+        }
+        var open: [Int32] = [stdoutFD, stderrFD]
+        let start = monotonicNanoseconds()
+        let deadline = start &+ timeout.nanoseconds
+        var killDeadline: UInt64?
+        var giveUpAt: UInt64 = .max
+        var timedOut = false
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while !open.isEmpty {
+            let now = monotonicNanoseconds()
+            if killDeadline == nil && now >= deadline {
+                timedOut = true
+                kill(pid, SIGTERM)
+                killDeadline = now &+ grace.nanoseconds
+            }
+            if let killAt = killDeadline, now >= killAt {
+                if killAt == giveUpAt { break }  // a grandchild holds the pipes open; stop reading them
+                kill(pid, SIGKILL)
+                giveUpAt = now &+ grace.nanoseconds
+                killDeadline = giveUpAt
+            }
+            let until = killDeadline ?? deadline
+            let waitMs = Int32(min(1000, max(1, (until &- min(until, now)) / 1_000_000)))
+            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            if stdin >= 0 { fds.append(pollfd(fd: stdin, events: Int16(POLLOUT), revents: 0)) }
+            let ready = poll(&fds, nfds_t(fds.count), waitMs)
+            if ready <= 0 { continue }
+            for entry in fds where entry.revents != 0 {
+                if entry.fd == stdin {
+                    let n = input[written...].withUnsafeBytes { Glibc.write(stdin, $0.baseAddress, $0.count) }
+                    if n > 0 { written += n }
+                    if n < 0 && errno != EAGAIN && errno != EINTR || written == input.count {
+                        Glibc.close(stdin)
+                        stdin = -1
+                    }
+                    continue
+                }
+                let n = Glibc.read(entry.fd, &buffer, buffer.count)
+                if n > 0 {
+                    if entry.fd == stdoutFD {
+                        if out.count < limit { out += buffer[0..<min(n, limit - out.count)] }
+                    } else if err.count < limit {
+                        err += buffer[0..<min(n, limit - err.count)]
+                    }
+                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+                    Glibc.close(entry.fd)
+                    open.removeAll { $0 == entry.fd }
+                }
+            }
+        }
+        if stdin >= 0 { Glibc.close(stdin) }
+        for fd in open { Glibc.close(fd) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let signaled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
+        return ChildProcess.Outcome(
+            exitCode: signaled ? nil : (status >> 8) & 0xff, signal: signaled ? status & 0x7f : nil,
+            standardOutput: out, standardError: err, timedOut: timedOut)
+    }
+}
