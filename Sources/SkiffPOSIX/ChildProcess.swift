@@ -110,7 +110,8 @@ public struct ChildProcess: Sendable {
         let result = (argv + [nil]).withUnsafeBufferPointer { argvBuffer -> Int32 in
             if let envp {
                 return (envp + [nil]).withUnsafeBufferPointer { envBuffer in
-                    posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, envBuffer.baseAddress!)
+                    posix_spawn(
+                        &pid, executable, &actions, &attributes, argvBuffer.baseAddress!, envBuffer.baseAddress!)
                 }
             }
             return posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, environ)
