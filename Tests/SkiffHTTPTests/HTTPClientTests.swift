@@ -210,4 +210,60 @@ struct HTTPClientTests {
             }
         }
     }
+
+    @Test func aLargeBodyCrossesTheProxyInBoundedMemory() async throws {
+        let client = self.client
+        try await withServer(makeTestRouter()) { _, upstreamPort in
+            let proxy = HTTPHandler { request in
+                let response = try await client.execute(
+                    HTTPClientRequest(forwarding: request, host: "127.0.0.1", port: upstreamPort))
+                return HTTPResponse(forwarding: response)
+            }
+            // The proxy forwards bodies of any size (the gateway's invocation route sets its own limit).
+            let configuration = loopback { $0.maxBodyBytes = 1 << 40 }
+            try await withServer(proxy, configuration) { _, proxyPort in
+                let total = 256 * 1024 * 1024
+                let chunk = [UInt8](repeating: 0x5A, count: 64 * 1024)
+                let sent = Mutex(0)
+                let body = HTTPBody.producing(length: total) {
+                    sent.withLock { count in
+                        guard count < total else { return nil }
+                        count += chunk.count
+                        return chunk
+                    }
+                }
+                let before = residentBytes()
+                let (head, reply) = try await client.fetch(
+                    HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(proxyPort)/count", body: body))
+                let grown = residentBytes() - before
+                #expect(head.status.code == 200)
+                #expect(String(decoding: reply, as: UTF8.self) == "\(total) true")
+                // Client, proxy and backend all live in this process: none of them may have held the body.
+                #expect(grown < 64 * 1024 * 1024, "resident memory grew by \(grown) bytes")
+            }
+        }
+    }
+
+    @Test func anEarlyErrorAnswerStopsTheUploadAndIsReturned() async throws {
+        let client = self.client
+        try await withServer(makeTestRouter()) { _, port in
+            let total = 64 * 1024 * 1024
+            let sent = Mutex(0)
+            let chunk = [UInt8](repeating: 1, count: 64 * 1024)
+            let body = HTTPBody.producing(length: total) {
+                sent.withLock { count in
+                    guard count < total else { return nil }
+                    count += chunk.count
+                    return chunk
+                }
+            }
+            // /small takes 16 bytes: the server answers 413 at once; the client gets that answer, not a reset,
+            // and stops producing long before the 64 MiB are sent.
+            let (head, reply) = try await client.fetch(
+                HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/small", body: body))
+            #expect(head.status.code == 413)
+            #expect(String(decoding: reply, as: UTF8.self).contains("limit of 16 bytes"))
+            #expect(sent.withLock { $0 } < total / 2)
+        }
+    }
 }

@@ -200,6 +200,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
 
     private func writeBodyChunk(_ chunk: [UInt8], chunked: Bool) async throws {
         if let failure { throw failure }
+        if received != nil { throw ResponseArrivedEarly() }
         if chunk.isEmpty { return }
         out.appendBody(chunk, chunked: chunked)
         try await flushOrWaitForDrain()
@@ -260,6 +261,12 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
 
     private func deliverHead(_ head: HTTPResponseHead, wholeBody: [UInt8]?) {
         keepAlive = head.keepAlive
+        if !isRequestSent {
+            // The server answered before the body was sent (often 413): stop sending, return its answer, and do
+            // not reuse the connection, whose request framing is now incomplete.
+            keepAlive = false
+            failDrainWaiter(ResponseArrivedEarly())
+        }
         let body: HTTPBody
         if let wholeBody {
             body = .bytes(wholeBody)
@@ -387,3 +394,6 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         responseStream = nil
     }
 }
+
+/// Stops sending a request body once the server has answered.
+private struct ResponseArrivedEarly: Error {}

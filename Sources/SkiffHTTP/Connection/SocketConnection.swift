@@ -33,7 +33,7 @@ class SocketConnection: EndOfTickHandler {
     var isOpen: Bool { true }
     /// Parses `input` (leftover bytes first, then new ones); returns how many bytes were consumed.
     func process(_ input: UnsafeBufferPointer<UInt8>) -> Int { input.count }
-    /// Bytes are about to be processed; return false to drop them (the subclass has closed).
+    /// Bytes are about to be processed; return false to drop them (lingering, or the subclass has closed).
     func bytesArriving() -> Bool { true }
     /// Whether unconsumed bytes are kept for later (not when the connection is finishing).
     var keepsLeftover: Bool { isOpen }
@@ -67,8 +67,10 @@ class SocketConnection: EndOfTickHandler {
                 peerClosed()
                 return
             case .processed(let count):
-                guard bytesArriving() else { return }
-                ingest(UnsafeRawBufferPointer(rebasing: scratch[0..<count]).bindMemory(to: UInt8.self))
+                // Bytes the subclass declines (a lingering close discards them) are dropped; reading goes on.
+                if bytesArriving() {
+                    ingest(UnsafeRawBufferPointer(rebasing: scratch[0..<count]).bindMemory(to: UInt8.self))
+                }
                 if count < scratch.count { return }
             }
         }

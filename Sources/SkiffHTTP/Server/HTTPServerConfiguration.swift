@@ -14,6 +14,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(75)
     /// Open connections beyond this are answered 503 and closed at once.
     public var maxConnections = 10_000
+    /// After an error answer with request bytes still arriving, the server shuts down its sending side and
+    /// discards input this long before closing, so the client reads the answer instead of a connection reset.
+    public var lingerTimeout: Duration = .seconds(2)
     /// Unread request body the server drains to keep a connection alive; more than this closes it instead.
     public var maxDrainBytes = 1024 * 1024
 

@@ -12,12 +12,14 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     /// Strong: a handler may still be finishing after its server stopped. The context drops the connection at close.
     let context: ServerLoopContext
 
-    private enum Phase { case idle, readingHead, handling, closed }
+    private enum Phase { case idle, readingHead, handling, lingering, closed }
 
     private var phase = Phase.idle
     private var phaseSince: UInt64
     private var parser: HTTPParser
     private var closeWhenFlushed = false
+    /// The client may still be sending (an unread body, bytes after a bad request): close by lingering.
+    private var mayHaveUnreadInput = false
     private var generation: UInt64 = 0
     private var exchange: Exchange?
     private var remoteAddress: SocketAddress?
@@ -123,6 +125,10 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
 
     override func peerClosed() {
         isReadClosed = true
+        if phase == .lingering {
+            close()
+            return
+        }
         if let exchange {
             if !exchange.isBodyComplete {
                 exchange.stream?.fail(HTTPBodyError.connectionClosed)
@@ -275,6 +281,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         {
             exchange?.keepAlive = false
             closeWhenFlushed = true
+            mayHaveUnreadInput = true
             setReadPaused(true)
         } else if isReadPaused {
             setReadPaused(false)
@@ -327,8 +334,20 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         }
         pending.removeAll()
         closeWhenFlushed = true
+        mayHaveUnreadInput = true
         setReadPaused(true)
         requestFlush()
+    }
+
+    /// Sends FIN but keeps reading (and discarding) for a while: closing with unread input would make the kernel
+    /// send RST, which can destroy the answer before the client has read it.
+    private func beginLingering() {
+        Socket.shutdownWrite(fd)
+        exchange = nil
+        pending = []
+        phase = .lingering
+        phaseSince = loop.now
+        setReadPaused(false)
     }
 
     // MARK: ByteStreamSource
@@ -388,10 +407,12 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     override func writeFailed(_ error: SystemError) { close() }
 
     override func outputDrained() {
-        if closeWhenFlushed { close() }
+        guard closeWhenFlushed, phase != .lingering else { return }
+        if mayHaveUnreadInput && !isReadClosed { beginLingering() } else { close() }
     }
 
     override func bytesArriving() -> Bool {
+        if phase == .lingering { return false }
         if phase == .idle {
             phase = .readingHead
             phaseSince = loop.now
@@ -412,6 +433,8 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
                 .requestTimeout, "the request head did not arrive within the server's timeout",
                 failing: HTTPBodyError.connectionClosed)
         case .idle where now &- phaseSince > context.idleTimeout:
+            close()
+        case .lingering where now &- phaseSince > context.lingerTimeout:
             close()
         default:
             break

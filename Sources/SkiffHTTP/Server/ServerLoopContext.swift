@@ -17,6 +17,7 @@ final class ServerLoopContext: @unchecked Sendable {
     private var sweepTimer: TimerHandle?
     let headTimeout: UInt64
     let idleTimeout: UInt64
+    let lingerTimeout: UInt64
 
     init(loop: EventLoop, configuration: HTTPServerConfiguration, responder: any HTTPResponder, server: HTTPServer) {
         self.loop = loop
@@ -26,6 +27,7 @@ final class ServerLoopContext: @unchecked Sendable {
         scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         headTimeout = configuration.headTimeout.nanoseconds
         idleTimeout = configuration.idleTimeout.nanoseconds
+        lingerTimeout = configuration.lingerTimeout.nanoseconds
     }
 
     deinit { scratch.deallocate() }
