@@ -223,15 +223,8 @@ struct HTTPClientTests {
             let configuration = loopback { $0.maxBodyBytes = 1 << 40 }
             try await withServer(proxy, configuration) { _, proxyPort in
                 let total = 256 * 1024 * 1024
-                let chunk = [UInt8](repeating: 0x5A, count: 64 * 1024)
-                let sent = Mutex(0)
-                let body = HTTPBody.producing(length: total) {
-                    sent.withLock { count in
-                        guard count < total else { return nil }
-                        count += chunk.count
-                        return chunk
-                    }
-                }
+                let upload = GeneratedUpload(total: total)
+                let body = upload.body()
                 let before = residentBytes()
                 let (head, reply) = try await client.fetch(
                     HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(proxyPort)/count", body: body))
@@ -248,22 +241,15 @@ struct HTTPClientTests {
         let client = self.client
         try await withServer(makeTestRouter()) { _, port in
             let total = 64 * 1024 * 1024
-            let sent = Mutex(0)
-            let chunk = [UInt8](repeating: 1, count: 64 * 1024)
-            let body = HTTPBody.producing(length: total) {
-                sent.withLock { count in
-                    guard count < total else { return nil }
-                    count += chunk.count
-                    return chunk
-                }
-            }
+            let upload = GeneratedUpload(total: total)
+            let body = upload.body()
             // /small takes 16 bytes: the server answers 413 at once; the client gets that answer, not a reset,
             // and stops producing long before the 64 MiB are sent.
             let (head, reply) = try await client.fetch(
                 HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/small", body: body))
             #expect(head.status.code == 413)
             #expect(String(decoding: reply, as: UTF8.self).contains("limit of 16 bytes"))
-            #expect(sent.withLock { $0 } < total / 2)
+            #expect(upload.sent < total / 2)
         }
     }
 }

@@ -316,16 +316,9 @@ struct HTTPServerTests {
         try await withServer(makeTestRouter()) { _, port in
             let client = HTTPClient(group: testGroup)
             let total = 256 * 1024 * 1024
-            let chunk = [UInt8](repeating: 0x5A, count: 64 * 1024)
-            let sent = Mutex<Int>(0)
             let before = residentBytes()
-            let body = HTTPBody.producing(length: total) {
-                sent.withLock { count in
-                    guard count < total else { return nil }
-                    count += chunk.count
-                    return chunk
-                }
-            }
+            let upload = GeneratedUpload(total: total)
+            let body = upload.body()
             let (head, reply) = try await client.fetch(
                 HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/count", body: body))
             let grown = residentBytes() - before

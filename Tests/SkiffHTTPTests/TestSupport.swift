@@ -190,3 +190,26 @@ final class TestGate: Sendable {
         for _ in 0..<1000 where state.withLock({ $0.arrived }) < count { try await Task.sleep(for: .milliseconds(5)) }
     }
 }
+
+/// A generated upload of `total` bytes in 64 KiB chunks of `byte`, produced only as fast as it is sent.
+/// `sent` counts the bytes handed out so far.
+final class GeneratedUpload: Sendable {
+    let total: Int
+    private let produced = Mutex(0)
+
+    init(total: Int) { self.total = total }
+
+    var sent: Int { produced.withLock { $0 } }
+
+    func body(byte: UInt8 = 0x5A) -> HTTPBody {
+        let chunk = [UInt8](repeating: byte, count: 64 * 1024)
+        let total = self.total
+        return .producing(length: total) { [self] in
+            produced.withLock { count in
+                guard count < total else { return nil }
+                count += chunk.count
+                return chunk
+            }
+        }
+    }
+}
