@@ -222,7 +222,7 @@ struct HTTPClientTests {
             // The proxy forwards bodies of any size (the gateway's invocation route sets its own limit).
             let configuration = loopback { $0.maxBodyBytes = 1 << 40 }
             try await withServer(proxy, configuration) { _, proxyPort in
-                let total = 256 * 1024 * 1024
+                let total = 1 << 30  // the "1 GB upload"; holding it would dwarf other tests' noise
                 let upload = GeneratedUpload(total: total)
                 let body = upload.body()
                 let before = residentBytes()
@@ -232,7 +232,7 @@ struct HTTPClientTests {
                 #expect(head.status.code == 200)
                 #expect(String(decoding: reply, as: UTF8.self) == "\(total) true")
                 // Client, proxy and backend all live in this process: none of them may have held the body.
-                #expect(grown < 64 * 1024 * 1024, "resident memory grew by \(grown) bytes")
+                #expect(grown < 160 * 1024 * 1024, "resident memory grew by \(grown) bytes")
             }
         }
     }

@@ -315,7 +315,7 @@ struct HTTPServerTests {
     @Test func largeUploadStreamsInBoundedMemory() async throws {
         try await withServer(makeTestRouter()) { _, port in
             let client = HTTPClient(group: testGroup)
-            let total = 256 * 1024 * 1024
+            let total = 1 << 30  // the "1 GB upload"; holding it would dwarf other tests' noise
             let before = residentBytes()
             let upload = GeneratedUpload(total: total)
             let body = upload.body()
@@ -325,7 +325,7 @@ struct HTTPServerTests {
             #expect(head.status.code == 200)
             #expect(String(decoding: reply, as: UTF8.self) == "\(total) true")
             // Client and server live in this process: neither may have held the body.
-            #expect(grown < 64 * 1024 * 1024, "resident memory grew by \(grown) bytes for a \(total)-byte upload")
+            #expect(grown < 160 * 1024 * 1024, "resident memory grew by \(grown) bytes for a \(total)-byte upload")
         }
     }
 
