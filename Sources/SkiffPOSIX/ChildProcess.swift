@@ -43,15 +43,13 @@ public struct ChildProcess: Sendable {
         let timeout = self.timeout
         let grace = killGrace
         let limit = outputLimit
-        return try await withCheckedThrowingContinuation { continuation in
-            do {
-                _ = try PosixThread(name: "skiff-child") {
-                    continuation.resume(returning: started.wait(timeout: timeout, grace: grace, limit: limit))
-                }
-            } catch {
-                started.abandon()
-                continuation.resume(throwing: error)
+        do {
+            return try await PosixThread.run(name: "skiff-child") {
+                started.wait(timeout: timeout, grace: grace, limit: limit)
             }
+        } catch {
+            started.abandon()
+            throw error
         }
     }
 

@@ -36,6 +36,18 @@ public final class PosixThread: Sendable {
         self.handle = handle
     }
 
+    /// Runs blocking `work` (poll, waitpid, a blocking read) on a thread of its own and returns its result to the
+    /// awaiting task, so Swift's cooperative threads are never blocked. Throws only when no thread can be started.
+    public static func run<T: Sendable>(name: String, _ work: @escaping @Sendable () -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            do {
+                _ = try PosixThread(name: name) { continuation.resume(returning: work()) }
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
     /// Waits for the thread to finish. Blocks the caller.
     public func join() {
         _ = pthread_join(handle, nil)

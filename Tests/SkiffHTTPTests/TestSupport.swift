@@ -72,7 +72,8 @@ final class RawConnection: @unchecked Sendable {
     /// written inside `#expect(await …)`.)
     func read(untilSuffix suffix: String) async -> String {
         let wanted = Array(suffix.utf8)
-        return await offPool { [fd] in
+        // A test machine that cannot start a thread is broken; no caller could do better than stop.
+        return try! await PosixThread.run(name: "test-blocking") { [fd] in
             var received: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 65536)
             while !received.ends(with: wanted) {
@@ -86,7 +87,7 @@ final class RawConnection: @unchecked Sendable {
 
     /// Reads to end of stream; `closed` is true when the peer closed (as opposed to the read timing out).
     func readToClose() async -> (text: String, closed: Bool) {
-        await offPool { [fd] in
+        try! await PosixThread.run(name: "test-blocking") { [fd] in
             var received: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
@@ -99,13 +100,6 @@ final class RawConnection: @unchecked Sendable {
     }
 
     func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
-}
-
-/// Runs blocking work on a thread of its own and awaits its result.
-func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread { continuation.resume(returning: work()) }.start()
-    }
 }
 
 extension Array where Element == UInt8 {
@@ -128,8 +122,8 @@ func run(_ tool: String, _ arguments: [String]) async throws -> (status: Int32, 
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
     try process.run()
-    let data = await offPool { output.fileHandleForReading.readDataToEndOfFile() }
-    let status = await offPool { () -> Int32 in
+    let data = try await PosixThread.run(name: "test-blocking") { output.fileHandleForReading.readDataToEndOfFile() }
+    let status = try await PosixThread.run(name: "test-blocking") { () -> Int32 in
         process.waitUntilExit()
         return process.terminationStatus
     }

@@ -11,13 +11,6 @@ func skiffBinary() -> URL {
     return runner.deletingLastPathComponent().appendingPathComponent("skiff")
 }
 
-/// Runs blocking work (pipe reads, waitpid) on a thread of its own: never on Swift's two cooperative threads.
-func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread { continuation.resume(returning: work()) }.start()
-    }
-}
-
 @Suite("skiff serve as a process")
 struct DaemonTests {
     @Test func servesHealthzAndStopsOnSIGTERM() async throws {
@@ -33,7 +26,7 @@ struct DaemonTests {
         try process.run()
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         // The daemon reports its bound address on stderr once the listener is up.
-        let line = await offPool { () -> String in
+        let line = try await PosixThread.run(name: "test-blocking") { () -> String in
             var text = ""
             let handle = stderr.fileHandleForReading
             while !text.contains("\n") {
@@ -57,7 +50,7 @@ struct DaemonTests {
         #expect(body.isEmpty)
         await client.closeIdleConnections()
         kill(process.processIdentifier, SIGTERM)
-        let exited = await offPool { () -> Int32 in
+        let exited = try await PosixThread.run(name: "test-blocking") { () -> Int32 in
             process.waitUntilExit()
             return process.terminationStatus
         }
@@ -70,7 +63,7 @@ struct DaemonTests {
         process.arguments = ["serve", "--listen", "nowhere"]
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let status = await offPool { () -> Int32 in
+        let status = try await PosixThread.run(name: "test-blocking") { () -> Int32 in
             process.waitUntilExit()
             return process.terminationStatus
         }

@@ -81,8 +81,7 @@ final class ByteStream: @unchecked Sendable {
     // MARK: Consumer
 
     func next() async throws -> [UInt8]? {
-        if loop.inEventLoop { return try await nextOnLoop() }
-        return try await withTaskExecutorPreference(loop) { try await self.nextOnLoop() }
+        try await loop.onLoop { try await nextOnLoop() }
     }
 
     private func nextOnLoop() async throws -> [UInt8]? {

@@ -34,10 +34,7 @@ public final class HTTPClient: Sendable {
         let loop = group.next()
         let pool = pools[loop.index]
         let limit = timeout ?? configuration.requestTimeout
-        if loop.inEventLoop { return try await pool.execute(request, address: address, timeout: limit) }
-        return try await withTaskExecutorPreference(loop) {
-            try await pool.execute(request, address: address, timeout: limit)
-        }
+        return try await loop.onLoop { try await pool.execute(request, address: address, timeout: limit) }
     }
 
     /// Convenience: a request with its whole response body collected (up to `maxBytes`).

@@ -370,11 +370,10 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     // MARK: HTTPBodySink
 
     func writeBody(_ bytes: ArraySlice<UInt8>, generation: UInt64) async throws {
-        if !loop.inEventLoop {
-            return try await withTaskExecutorPreference(loop) {
-                try await self.writeBody(bytes, generation: generation)
-            }
-        }
+        try await loop.onLoop { try await writeBodyOnLoop(bytes, generation: generation) }
+    }
+
+    private func writeBodyOnLoop(_ bytes: ArraySlice<UInt8>, generation: UInt64) async throws {
         guard generation == self.generation, phase != .closed, var current = exchange else {
             throw HTTPWriteError.connectionClosed
         }
@@ -391,11 +390,10 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     }
 
     func flushBody(generation: UInt64) async throws {
-        if !loop.inEventLoop {
-            return try await withTaskExecutorPreference(loop) { try await self.flushBody(generation: generation) }
+        try await loop.onLoop {
+            guard generation == self.generation, phase != .closed else { throw HTTPWriteError.connectionClosed }
+            flushOutput()
         }
-        guard generation == self.generation, phase != .closed else { throw HTTPWriteError.connectionClosed }
-        flushOutput()
     }
 
     // MARK: Output
