@@ -128,7 +128,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
                 for try await chunk in body {
                     try await writeBodyChunk(chunk, chunked: chunked)
                 }
-                if chunked { out.bytes.append(contentsOf: ResponseEncoding.lastChunk) }
+                if chunked { out.bytes.append(contentsOf: WireEncoding.lastChunk) }
                 requestFlush()
             }
             if let failure { throw failure }
@@ -162,40 +162,29 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         out.bytes.append(contentsOf: request.target.utf8)
         out.bytes.append(contentsOf: " HTTP/1.1\r\n".utf8)
         var headers = request.headers
-        var hasHost = false
-        var hasLength = false
-        var hasTransferEncoding = false
-        headers.forEachField { name, _ in
-            switch name.count {
-            case 4: if HTTPTokens.equalsIgnoringCase(name, "host") { hasHost = true }
-            case 14: if HTTPTokens.equalsIgnoringCase(name, "content-length") { hasLength = true }
-            case 17: if HTTPTokens.equalsIgnoringCase(name, "transfer-encoding") { hasTransferEncoding = true }
-            default: break
-            }
-        }
+        let flags = WireEncoding.scan(headers)
         // Framing is ours to write; edits copy the header storage, so only when needed.
+        var hasLength = flags.hasContentLength
         if hasLength && length == nil {
             headers.remove(name: "content-length")
             hasLength = false
         }
-        if hasTransferEncoding { headers.remove(name: "transfer-encoding") }
-        if !hasHost {
+        if flags.hasTransferEncoding { headers.remove(name: "transfer-encoding") }
+        if !flags.hasHost {
             out.bytes.append(contentsOf: "Host: ".utf8)
             out.bytes.append(contentsOf: request.host.contains(":") ? "[\(request.host)]".utf8 : request.host.utf8)
             if request.port != 80 {
                 out.bytes.append(0x3A)
-                ResponseEncoding.appendDecimal(request.port, to: &out.bytes)
+                WireEncoding.appendDecimal(request.port, to: &out.bytes)
             }
-            out.bytes.append(contentsOf: ResponseEncoding.crlf)
+            out.bytes.append(contentsOf: WireEncoding.crlf)
         }
         headers.write(into: &out.bytes)
         if let length, !hasLength, length > 0 || request.method != .get && request.method != .head {
-            out.bytes.append(contentsOf: ResponseEncoding.contentLengthPrefix)
-            ResponseEncoding.appendDecimal(length, to: &out.bytes)
-            out.bytes.append(contentsOf: ResponseEncoding.crlf)
+            WireEncoding.appendContentLength(length, to: &out.bytes)
         }
-        if chunked { out.bytes.append(contentsOf: ResponseEncoding.chunkedLine) }
-        out.bytes.append(contentsOf: ResponseEncoding.crlf)
+        if chunked { out.bytes.append(contentsOf: WireEncoding.chunkedLine) }
+        out.bytes.append(contentsOf: WireEncoding.crlf)
     }
 
     private func writeBodyChunk(_ chunk: [UInt8], chunked: Bool) async throws {

@@ -19,10 +19,10 @@ struct OutboundBuffer {
     mutating func appendBody(_ piece: some Collection<UInt8>, chunked: Bool) {
         guard !piece.isEmpty else { return }
         if chunked {
-            ResponseEncoding.appendHex(piece.count, to: &bytes)
-            bytes.append(contentsOf: ResponseEncoding.crlf)
+            WireEncoding.appendHex(piece.count, to: &bytes)
+            bytes.append(contentsOf: WireEncoding.crlf)
             bytes.append(contentsOf: piece)
-            bytes.append(contentsOf: ResponseEncoding.crlf)
+            bytes.append(contentsOf: WireEncoding.crlf)
         } else {
             bytes.append(contentsOf: piece)
         }

@@ -169,7 +169,7 @@ public enum HTTPTokens {
     }
 
     /// True when the comma-separated list contains `token`, ignoring case and optional whitespace.
-    public static func list(_ bytes: some Collection<UInt8>, contains token: String) -> Bool {
+    public static func list(_ bytes: some BidirectionalCollection<UInt8>, contains token: String) -> Bool {
         var found = false
         forEachListItem(bytes) { item in
             if equalsIgnoringCase(item, token) { found = true }
@@ -177,17 +177,32 @@ public enum HTTPTokens {
         return found
     }
 
-    /// Calls `body` with each non-empty, whitespace-trimmed item of a comma-separated list.
-    static func forEachListItem(_ bytes: some Collection<UInt8>, _ body: (ArraySlice<UInt8>) -> Void) {
-        let array = Array(bytes)
-        var start = 0
-        for i in 0...array.count where i == array.count || array[i] == 0x2C {
+    /// Calls `body` with each non-empty, whitespace-trimmed item of a comma-separated list, as slices of `bytes`
+    /// (no copy: this runs for Connection and Content-Length on every request).
+    static func forEachListItem<C: BidirectionalCollection<UInt8>>(_ bytes: C, _ body: (C.SubSequence) -> Void) {
+        var start = bytes.startIndex
+        while start < bytes.endIndex {
+            let comma = bytes[start...].firstIndex(of: 0x2C) ?? bytes.endIndex
             var s = start
-            var e = i
-            while s < e && (array[s] == 0x20 || array[s] == 0x09) { s += 1 }
-            while e > s && (array[e - 1] == 0x20 || array[e - 1] == 0x09) { e -= 1 }
-            if e > s { body(array[s..<e]) }
-            start = i + 1
+            var e = comma
+            while s < e && (bytes[s] == 0x20 || bytes[s] == 0x09) { s = bytes.index(after: s) }
+            while e > s && (bytes[bytes.index(before: e)] == 0x20 || bytes[bytes.index(before: e)] == 0x09) {
+                e = bytes.index(before: e)
+            }
+            if s < e { body(bytes[s..<e]) }
+            start = comma == bytes.endIndex ? comma : bytes.index(after: comma)
         }
+    }
+
+    /// A non-negative decimal of 1 to 18 digits and nothing else (Content-Length), or nil.
+    static func decimalValue(_ bytes: some Collection<UInt8>) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var value = 0
+        for byte in bytes {
+            let digit = byte &- 0x30
+            guard digit < 10 else { return nil }
+            value = value * 10 + Int(digit)
+        }
+        return value
     }
 }

@@ -313,7 +313,7 @@ public struct HTTPParser: Sendable {
         storage.reserveCapacity(lines.remaining)
         var ranges: [HTTPHeaders.Field] = []
         var result = Fields(headers: HTTPHeaders())
-        var teItems: [ArraySlice<UInt8>] = []
+        var teItems: [Slice<UnsafeBufferPointer<UInt8>>] = []
         while let line = lines.next() {
             if line.isEmpty { break }
             guard let colon = line.firstIndex(of: 0x3A), colon > line.startIndex else {
@@ -383,18 +383,9 @@ public struct HTTPParser: Sendable {
         var failure: HTTPParseError?
         HTTPTokens.forEachListItem(value) { item in
             guard failure == nil else { return }
-            guard !item.isEmpty, item.count <= 18 else {
-                failure = HTTPParseError(.malformed, "Content-Length is not a valid length")
+            guard let n = HTTPTokens.decimalValue(item) else {
+                failure = HTTPParseError(.malformed, "Content-Length must be a decimal number of at most 18 digits")
                 return
-            }
-            var n = 0
-            for byte in item {
-                let digit = byte &- 0x30
-                guard digit < 10 else {
-                    failure = HTTPParseError(.malformed, "Content-Length must be a decimal number")
-                    return
-                }
-                n = n * 10 + Int(digit)
             }
             if let m = merged, m != n {
                 failure = HTTPParseError(.malformed, "conflicting Content-Length values")

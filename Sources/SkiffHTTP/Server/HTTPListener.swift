@@ -12,9 +12,12 @@ final class HTTPListener: EventLoopHandler {
         self.context = context
     }
 
-    private static let overloaded = Array(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 43\r\nConnection: close\r\n\r\nthe server is at its connection limit; retry\n"
-            .utf8)
+    private static let overloaded: [UInt8] = {
+        var bytes: [UInt8] = []
+        WireEncoding.appendClosingText(
+            .serviceUnavailable, "the server is at its connection limit; retry shortly", dateLine: [], to: &bytes)
+        return bytes
+    }()
 
     func handleEvents(_ events: UInt32) {
         // A bounded batch per wake-up keeps accepting fair to the connections already open.

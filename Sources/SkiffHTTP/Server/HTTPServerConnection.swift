@@ -183,7 +183,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         guard generation == self.generation, phase != .closed, var current = exchange, !current.isResponseStarted else {
             return
         }
-        let flags = ResponseEncoding.scan(response.headers)
+        let flags = WireEncoding.scan(response.headers)
         // After a 413 the client's body is unwanted: close rather than drain it (as Go and nginx do).
         if flags.asksClose || context.isShuttingDown || isReadClosed || response.status.code == 413 {
             current.keepAlive = false
@@ -191,7 +191,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         let mayHaveBody = response.status.mayHaveBody
         current.isResponseStarted = true
 
-        ResponseEncoding.appendStatusLine(response.status, to: &out.bytes)
+        WireEncoding.appendStatusLine(response.status, to: &out.bytes)
         var headers = response.headers
         if flags.hasTransferEncoding { headers.remove(name: "transfer-encoding") }
         switch response.body.storage {
@@ -201,11 +201,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
             let keepsLength = flags.hasContentLength && (current.isHead || flags.contentLength == bytes.count)
             if flags.hasContentLength && !keepsLength { headers.remove(name: "content-length") }
             headers.write(into: &out.bytes)
-            if mayHaveBody && !keepsLength {
-                out.bytes.append(contentsOf: ResponseEncoding.contentLengthPrefix)
-                ResponseEncoding.appendDecimal(bytes.count, to: &out.bytes)
-                out.bytes.append(contentsOf: ResponseEncoding.crlf)
-            }
+            if mayHaveBody && !keepsLength { WireEncoding.appendContentLength(bytes.count, to: &out.bytes) }
             finishHead(&current, flags: flags)
             if mayHaveBody && !current.isHead { out.bytes.append(contentsOf: bytes) }
             exchange = current
@@ -213,15 +209,13 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         case .stream(let length, let write):
             let declared = length ?? flags.contentLength
             if let length, !flags.hasContentLength, mayHaveBody {
-                out.bytes.append(contentsOf: ResponseEncoding.contentLengthPrefix)
-                ResponseEncoding.appendDecimal(length, to: &out.bytes)
-                out.bytes.append(contentsOf: ResponseEncoding.crlf)
+                WireEncoding.appendContentLength(length, to: &out.bytes)
             }
             headers.write(into: &out.bytes)
             if declared == nil && mayHaveBody {
                 if current.head.version.minor >= 1 {
                     current.chunked = true
-                    out.bytes.append(contentsOf: ResponseEncoding.chunkedLine)
+                    out.bytes.append(contentsOf: WireEncoding.chunkedLine)
                 } else {
                     current.keepAlive = false  // HTTP/1.0: the end of the body is the close
                 }
@@ -240,21 +234,21 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         }
     }
 
-    private func finishHead(_ current: inout Exchange, flags: ResponseEncoding.FieldFlags) {
+    private func finishHead(_ current: inout Exchange, flags: WireEncoding.FieldFlags) {
         if !flags.hasDate { out.bytes.append(contentsOf: context.currentDateLine) }
         if !current.keepAlive {
-            if !flags.asksClose { out.bytes.append(contentsOf: ResponseEncoding.closeLine) }
+            if !flags.asksClose { out.bytes.append(contentsOf: WireEncoding.closeLine) }
         } else if current.head.version.minor == 0 {
-            out.bytes.append(contentsOf: ResponseEncoding.keepAliveLine)
+            out.bytes.append(contentsOf: WireEncoding.keepAliveLine)
         }
-        out.bytes.append(contentsOf: ResponseEncoding.crlf)
+        out.bytes.append(contentsOf: WireEncoding.crlf)
     }
 
     private func endStream(generation: UInt64) throws {
         guard generation == self.generation, phase != .closed, let current = exchange else {
             throw HTTPWriteError.connectionClosed
         }
-        if current.chunked && !current.isHead { out.bytes.append(contentsOf: ResponseEncoding.lastChunk) }
+        if current.chunked && !current.isHead { out.bytes.append(contentsOf: WireEncoding.lastChunk) }
         if let declared = current.declaredLength, declared != current.written, !current.isHead {
             throw HTTPWriteError.lengthMismatch(declared: declared, written: current.written)
         }
@@ -320,18 +314,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
             return
         }
         exchange = nil
-        let response = HTTPResponse.text(status, message)
-        ResponseEncoding.appendStatusLine(response.status, to: &out.bytes)
-        response.headers.write(into: &out.bytes)
-        if case .bytes(let bytes) = response.body.storage {
-            out.bytes.append(contentsOf: ResponseEncoding.contentLengthPrefix)
-            ResponseEncoding.appendDecimal(bytes.count, to: &out.bytes)
-            out.bytes.append(contentsOf: ResponseEncoding.crlf)
-            out.bytes.append(contentsOf: context.currentDateLine)
-            out.bytes.append(contentsOf: ResponseEncoding.closeLine)
-            out.bytes.append(contentsOf: ResponseEncoding.crlf)
-            out.bytes.append(contentsOf: bytes)
-        }
+        WireEncoding.appendClosingText(status, message, dateLine: context.currentDateLine, to: &out.bytes)
         pending.removeAll()
         closeWhenFlushed = true
         mayHaveUnreadInput = true
@@ -361,7 +344,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         else { return }
         current.sentContinue = true
         exchange = current
-        out.bytes.append(contentsOf: ResponseEncoding.continueResponse)
+        out.bytes.append(contentsOf: WireEncoding.continueResponse)
         requestFlush()
     }
 
