@@ -47,7 +47,7 @@ public final class SignalListener: Sendable {
             await withCheckedContinuation { continuation in
                 let immediate = shared.state.withLock { state -> Int32?? in
                     if let received = state.received { return .some(received) }
-                    if state.cancelled.contains(id) { return .some(nil) }
+                    if state.cancelled.remove(id) != nil { return .some(nil) }
                     state.waiters[id] = continuation
                     return .none
                 }
@@ -55,8 +55,10 @@ public final class SignalListener: Sendable {
             }
         } onCancel: {
             let waiter = shared.state.withLock { state -> CheckedContinuation<Int32?, Never>? in
+                if let waiter = state.waiters.removeValue(forKey: id) { return waiter }
+                // Not registered yet: leave a mark the wait will find (and remove) when it registers.
                 state.cancelled.insert(id)
-                return state.waiters.removeValue(forKey: id)
+                return nil
             }
             waiter?.resume(returning: nil)
         }

@@ -76,8 +76,6 @@ final class ByteStream: @unchecked Sendable {
         }
     }
 
-    var isComplete: Bool { isFinished && failure == nil }
-
     // MARK: Consumer
 
     func next() async throws -> [UInt8]? {

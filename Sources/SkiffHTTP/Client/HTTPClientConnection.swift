@@ -44,7 +44,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         do {
             started = try Socket.connect(to: address)
         } catch {
-            throw mapConnectError(error, address: address)
+            throw connectError(error.errno, address: address.description)
         }
         Socket.setNoDelay(started.fd)
         let connection = HTTPClientConnection(fd: started.fd, key: key, pool: pool)
@@ -67,26 +67,30 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         return connection
     }
 
-    private static func mapConnectError(_ error: SystemError, address: SocketAddress) -> HTTPClientError {
-        switch error.errno {
-        case ECONNREFUSED: return .connectionRefused(address: address.description)
-        case ETIMEDOUT: return .connectTimeout(address: address.description)
-        default: return .system("connecting to \(address): \(error)")
+    /// A failed connect, whether `connect` said so at once or the socket reported it later.
+    private static func connectError(_ code: Int32, address: String) -> HTTPClientError {
+        switch code {
+        case ECONNREFUSED: return .connectionRefused(address: address)
+        case ETIMEDOUT: return .connectTimeout(address: address)
+        default: return .system("connecting to \(address): \(SystemError(call: "connect", errno: code))")
         }
     }
 
-    private func connectFinished() {
+    /// A failed read or write on an established connection.
+    private static func transferError(_ error: SystemError) -> HTTPClientError {
+        error.errno == ECONNRESET || error.errno == EPIPE ? .connectionReset : .system("\(error)")
+    }
+
+    private func cancelTimer() {
         if let timer { loop.cancelTimer(timer) }
         timer = nil
+    }
+
+    private func connectFinished() {
+        cancelTimer()
         let code = Socket.pendingError(fd)
         guard code == 0 else {
-            let address = key.description
-            fail(
-                code == ECONNREFUSED
-                    ? .connectionRefused(address: address)
-                    : code == ETIMEDOUT
-                        ? .connectTimeout(address: address)
-                        : .system("connecting to \(address): \(SystemError(call: "connect", errno: code))"))
+            fail(Self.connectError(code, address: key.description))
             return
         }
         state = .active
@@ -227,7 +231,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
             case .responseHead(let head):
                 if head.status.code < 200 { continue }  // 100 Continue and other interim answers
                 let rest = UnsafeBufferPointer(rebasing: input[offset...])
-                if let range = parser.takeBufferedBody(rest, limit: 64 * 1024) {
+                if let range = parser.takeBufferedBody(rest, limit: Self.inlineBodyLimit) {
                     // The whole body came with the head: deliver it as bytes, no stream.
                     offset += range.count
                     deliverHead(head, wholeBody: Array(UnsafeBufferPointer(rebasing: rest[range])))
@@ -285,8 +289,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
 
     private func recycleIfDone() {
         guard isResponseComplete, state == .active else { return }
-        if let timer { loop.cancelTimer(timer) }
-        timer = nil
+        cancelTimer()
         guard keepAlive, isRequestSent, pending.isEmpty, failure == nil else {
             if isRequestSent || !keepAlive { close() }
             return
@@ -311,7 +314,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
                 return
             }
         } catch {}
-        fail(failedBeforeResponse ? .remoteClosed : .remoteClosed)
+        fail(.remoteClosed)
     }
 
     // MARK: ByteStreamSource
@@ -327,15 +330,11 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         if state == .active && !isResponseComplete { close() }
     }
 
-    // MARK: Output
-
     // MARK: SocketConnection hooks
 
     override var isOpen: Bool { state != .closed && state != .connecting }
 
-    override func writeFailed(_ error: SystemError) {
-        fail(error.errno == ECONNRESET || error.errno == EPIPE ? .connectionReset : .system("\(error)"))
-    }
+    override func writeFailed(_ error: SystemError) { fail(Self.transferError(error)) }
 
     override func bytesArriving() -> Bool {
         if state == .idle {
@@ -347,9 +346,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         return true
     }
 
-    override func readFailed(_ error: SystemError) {
-        fail(error.errno == ECONNRESET || error.errno == EPIPE ? .connectionReset : .system("\(error)"))
-    }
+    override func readFailed(_ error: SystemError) { fail(Self.transferError(error)) }
 
     // MARK: Failing and closing
 
@@ -364,8 +361,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         guard state != .closed else { return }
         let wasIdle = state == .idle
         state = .closed
-        if let timer { loop.cancelTimer(timer) }
-        timer = nil
+        cancelTimer()
         loop.deregister(fd)
         Socket.close(fd)
         if wasIdle { pool.remove(self) }

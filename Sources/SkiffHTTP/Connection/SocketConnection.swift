@@ -22,6 +22,9 @@ class SocketConnection: EndOfTickHandler {
     private var endOfTickRequested = false
     private var drainWaiter: UnsafeContinuation<Void, any Error>?
 
+    /// Bodies up to this size that arrive with their head are delivered as bytes rather than as a stream.
+    static let inlineBodyLimit = 64 * 1024
+
     init(fd: Int32, loop: EventLoop) {
         self.fd = fd
         self.loop = loop

@@ -57,18 +57,6 @@ public struct HTTPParser: Sendable {
         self.maxHeadBytes = maxHeadBytes
     }
 
-    /// True between messages: nothing of a next message has been consumed yet.
-    public var isIdle: Bool {
-        if case .head = state { return true }
-        return false
-    }
-
-    /// True while a body of unknown length is read until the peer closes.
-    public var readsUntilClose: Bool {
-        if case .untilClose = state { return true }
-        return false
-    }
-
     /// Right after a head whose body has a known length: when all `n` body bytes are in `input`, consumes them
     /// and the end of the message, and returns their range; otherwise returns nil and changes nothing.
     /// Lets a connection hand a small body over whole instead of streaming it.

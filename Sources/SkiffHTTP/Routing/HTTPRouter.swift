@@ -105,7 +105,7 @@ public struct HTTPRouter: HTTPResponder {
         var request = request
         let path = request.head.path
         var parameters = HTTPParameters()
-        guard let methods = Self.match(path.utf8.dropFirst(), in: root, parameters: &parameters, path: path) else {
+        guard let methods = Self.match(path.utf8.dropFirst(), in: root, parameters: &parameters) else {
             return Self.notFound
         }
         guard
@@ -128,7 +128,7 @@ public struct HTTPRouter: HTTPResponder {
     /// parameters to rest captures.
     private static func match(
         _ remaining: Substring.UTF8View.SubSequence, in node: Node,
-        parameters: inout HTTPParameters, path: Substring
+        parameters: inout HTTPParameters
     ) -> Methods? {
         let slash = remaining.firstIndex(of: 0x2F)
         let segmentEnd = slash ?? remaining.endIndex
@@ -137,7 +137,7 @@ public struct HTTPRouter: HTTPResponder {
 
         if let child = node.literals[segment] {
             if let next {
-                if let found = match(next, in: child, parameters: &parameters, path: path) { return found }
+                if let found = match(next, in: child, parameters: &parameters) { return found }
             } else if !child.methods.isEmpty {
                 return child.methods
             } else if let rest = child.rest {
@@ -149,7 +149,7 @@ public struct HTTPRouter: HTTPResponder {
             let saved = parameters
             parameters.append(edge.name, segment)
             if let next {
-                if let found = match(next, in: edge.node, parameters: &parameters, path: path) { return found }
+                if let found = match(next, in: edge.node, parameters: &parameters) { return found }
             } else if !edge.node.methods.isEmpty {
                 return edge.node.methods
             } else if let rest = edge.node.rest {

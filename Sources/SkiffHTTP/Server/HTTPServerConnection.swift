@@ -42,9 +42,6 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         var discarded = 0
     }
 
-    /// Bodies up to this size that arrive with their head are delivered as bytes rather than as a stream.
-    private static let inlineBodyLimit = 64 * 1024
-
     init(fd: Int32, context: ServerLoopContext) {
         self.context = context
         parser = HTTPParser(kind: .request, maxHeadBytes: context.configuration.maxHeadBytes)
@@ -135,10 +132,8 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
                 if exchange.isResponseEnded { close() }
             }
             // Otherwise the response in flight is still written; the connection closes after it.
-        } else if out.isEmpty {
-            close()
         } else {
-            closeWhenFlushed = true
+            closeAfterFlush()
         }
     }
 
@@ -286,16 +281,14 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         guard let current = exchange else { return }
         exchange = nil
         if !current.keepAlive || isReadClosed {
-            closeWhenFlushed = true
-            if out.isEmpty { close() }
+            closeAfterFlush()
             return
         }
         phase = pending.isEmpty ? .idle : .readingHead
         phaseSince = loop.now
         if isReadPaused { setReadPaused(false) }
         if context.isShuttingDown && pending.isEmpty {
-            closeWhenFlushed = true
-            if out.isEmpty { close() }
+            closeAfterFlush()
             return
         }
         // Called from inside `process` when the handler answered synchronously: that loop continues by itself.
@@ -379,8 +372,6 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         }
     }
 
-    // MARK: Output
-
     // MARK: SocketConnection hooks
 
     override var isOpen: Bool { phase != .closed }
@@ -390,6 +381,12 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     override func outputDrained() {
         guard closeWhenFlushed, phase != .lingering else { return }
         if mayHaveUnreadInput && !isReadClosed { beginLingering() } else { close() }
+    }
+
+    /// Closes once everything queued has been written (at once when nothing is).
+    private func closeAfterFlush() {
+        closeWhenFlushed = true
+        if out.isEmpty { outputDrained() } else { requestFlush() }
     }
 
     override func bytesArriving() -> Bool {
