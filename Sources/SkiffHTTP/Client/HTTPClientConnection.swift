@@ -12,7 +12,6 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
     private enum State { case connecting, active, idle, closed }
 
     private var state = State.connecting
-    private var parser = HTTPParser(kind: .response, maxHeadBytes: 1024 * 1024)
     private var connectWaiter: UnsafeContinuation<Void, any Error>?
     private var headWaiter: UnsafeContinuation<HTTPClientResponse, any Error>?
     private var received: HTTPClientResponse?
@@ -29,7 +28,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
     private init(fd: Int32, key: SocketAddress, pool: ClientPool) {
         self.key = key
         self.pool = pool
-        super.init(fd: fd, loop: pool.loop)
+        super.init(fd: fd, loop: pool.loop, parser: HTTPParser(kind: .response, maxHeadBytes: 1024 * 1024))
     }
 
     var isUsable: Bool { state == .idle }
@@ -216,18 +215,10 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
     override func process(_ input: UnsafeBufferPointer<UInt8>) -> Int {
         var offset = 0
         while state == .active && !isReadPaused && !isResponseComplete {
-            let result: HTTPParser.Result
-            do {
-                result = try parser.parse(UnsafeBufferPointer(rebasing: input[offset...]))
-            } catch {
-                fail(.invalidResponse(error.reason))
-                return input.count
-            }
-            let base = offset
-            offset += result.consumed
-            switch result.event {
-            case .needMore:
-                if result.consumed == 0 { return offset }
+            guard let (event, base) = nextEvent(in: input, at: &offset) else { break }
+            switch event {
+            case .needMore, .requestHead:
+                break
             case .responseHead(let head):
                 if head.status.code < 200 { continue }  // 100 Continue and other interim answers
                 let rest = UnsafeBufferPointer(rebasing: input[offset...])
@@ -245,8 +236,6 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
                 if let stream = responseStream, !stream.append(chunk) { setReadPaused(true) }
             case .end:
                 responseEnded()
-            case .requestHead:
-                break
             }
         }
         return offset
@@ -347,6 +336,8 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
     }
 
     override func readFailed(_ error: SystemError) { fail(Self.transferError(error)) }
+
+    override func parseFailed(_ error: HTTPParseError) { fail(.invalidResponse(error.reason)) }
 
     // MARK: Failing and closing
 

@@ -6,6 +6,8 @@ import SkiffPOSIX
 class SocketConnection: EndOfTickHandler {
     let fd: Int32
     let loop: EventLoop
+    /// Requests on a server connection, responses on a client connection.
+    var parser: HTTPParser
     /// Bytes to send; encoders append to `out.bytes`, then call ``requestFlush()``.
     var out = OutboundBuffer()
     /// Reading is paused (a consumer is behind, or the connection is finishing).
@@ -25,9 +27,10 @@ class SocketConnection: EndOfTickHandler {
     /// Bodies up to this size that arrive with their head are delivered as bytes rather than as a stream.
     static let inlineBodyLimit = 64 * 1024
 
-    init(fd: Int32, loop: EventLoop) {
+    init(fd: Int32, loop: EventLoop, parser: HTTPParser) {
         self.fd = fd
         self.loop = loop
+        self.parser = parser
     }
 
     // MARK: Hooks
@@ -40,6 +43,8 @@ class SocketConnection: EndOfTickHandler {
     func bytesArriving() -> Bool { true }
     /// Whether unconsumed bytes are kept for later (not when the connection is finishing).
     var keepsLeftover: Bool { isOpen }
+    /// The peer's bytes are not valid HTTP; the subclass answers or fails, and closes.
+    func parseFailed(_ error: HTTPParseError) {}
     /// The peer closed its sending side (read returned 0).
     func peerClosed() {}
     /// Reading failed (ECONNRESET and the like).
@@ -98,6 +103,32 @@ class SocketConnection: EndOfTickHandler {
         let consumed = buffer.withUnsafeBufferPointer { runProcess($0) }
         if consumed < buffer.count, keepsLeftover {
             pending = consumed == 0 ? buffer : Array(buffer[consumed...])
+        }
+    }
+
+    /// The next parser event from `input[offset...]`, advancing `offset` past what it consumed, with the offset the
+    /// event's body range is relative to. Nil when more input is needed, or when parsing failed: then
+    /// ``parseFailed(_:)`` has been called and `offset` is at the end of the input.
+    final func nextEvent(in input: UnsafeBufferPointer<UInt8>, at offset: inout Int) -> (
+        event: HTTPParser.Event, base: Int
+    )? {
+        while true {
+            let result: HTTPParser.Result
+            do {
+                result = try parser.parse(UnsafeBufferPointer(rebasing: input[offset...]))
+            } catch {
+                offset = input.count
+                parseFailed(error)
+                return nil
+            }
+            let base = offset
+            offset += result.consumed
+            // Framing or empty lines consumed but no event yet: the rest of the input may hold one.
+            if result.event == .needMore {
+                if result.consumed == 0 { return nil }
+                continue
+            }
+            return (result.event, base)
         }
     }
 

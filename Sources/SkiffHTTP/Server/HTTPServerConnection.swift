@@ -16,7 +16,6 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
 
     private var phase = Phase.idle
     private var phaseSince: UInt64
-    private var parser: HTTPParser
     private var closeWhenFlushed = false
     /// The client may still be sending (an unread body, bytes after a bad request): close by lingering.
     private var mayHaveUnreadInput = false
@@ -44,9 +43,10 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
 
     init(fd: Int32, context: ServerLoopContext) {
         self.context = context
-        parser = HTTPParser(kind: .request, maxHeadBytes: context.configuration.maxHeadBytes)
         phaseSince = context.loop.now
-        super.init(fd: fd, loop: context.loop)
+        super.init(
+            fd: fd, loop: context.loop,
+            parser: HTTPParser(kind: .request, maxHeadBytes: context.configuration.maxHeadBytes))
     }
 
     // MARK: Events
@@ -67,18 +67,10 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
             // Pipelined requests wait until the response before them is complete.
             if let exchange, exchange.isBodyComplete { break }
             if isReadPaused { break }
-            let result: HTTPParser.Result
-            do {
-                result = try parser.parse(UnsafeBufferPointer(rebasing: input[offset...]))
-            } catch {
-                respondToBadRequest(error)
-                return input.count
-            }
-            let base = offset
-            offset += result.consumed
-            switch result.event {
-            case .needMore:
-                if result.consumed == 0 { return offset }
+            guard let (event, base) = nextEvent(in: input, at: &offset) else { break }
+            switch event {
+            case .needMore, .responseHead:
+                break
             case .requestHead(let head):
                 let rest = UnsafeBufferPointer(rebasing: input[offset...])
                 if let range = parser.takeBufferedBody(rest, limit: Self.inlineBodyLimit) {
@@ -93,8 +85,6 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
                 deliverBody(UnsafeBufferPointer(rebasing: input[(base + range.lowerBound)..<(base + range.upperBound)]))
             case .end:
                 endOfRequestBody()
-            case .responseHead:
-                break
             }
         }
         return offset
@@ -295,7 +285,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         if !isProcessing { processPending() }
     }
 
-    private func respondToBadRequest(_ error: HTTPParseError) {
+    override func parseFailed(_ error: HTTPParseError) {
         respondAndClose(error.status, error.reason, failing: error)
     }
 
