@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // Skiff takes no package dependencies: only the toolchain and Debian's libsystemd.
 // Targets are the architecture; imports flow one way:
-//   skiff (executable) → SkiffHTTP → SkiffPOSIX → CLinux
+//   skiff (executable) → SkiffRuntime → SkiffHTTP → SkiffPOSIX → CLinux
+//                                     → SkiffImage, SkiffSystemd → CSystemd, SkiffLog
 //                      → SkiffService → SkiffPOSIX
 import PackageDescription
 
@@ -12,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "skiff", targets: ["skiff"]),
         .library(name: "SkiffHTTP", targets: ["SkiffHTTP"]),
+        .library(name: "SkiffRuntime", targets: ["SkiffRuntime"]),
     ],
     targets: [
         // Thin C shim: what Glibc does not give Swift (epoll, eventfd, accept4, pipe2, …).
@@ -21,10 +23,25 @@ let package = Package(
         .target(name: "SkiffPOSIX", dependencies: ["CLinux"], swiftSettings: strict),
         // HTTP/1.1 server, client and router over bytes. Knows nothing of functions or OpenFaaS.
         .target(name: "SkiffHTTP", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
+        // Debian's libsystemd (libsystemd-dev): sd_notify and the journal. The only system library Skiff links.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // A value-type logger over handlers (stderr, memory); libraries are handed one.
+        .target(name: "SkiffLog", swiftSettings: strict),
+        // systemd integration: sd_notify (READY, STATUS, STOPPING, WATCHDOG) and journald entries with fields.
+        .target(name: "SkiffSystemd", dependencies: ["CSystemd", "SkiffLog"], swiftSettings: strict),
+        // OCI images without a registry: image references, SHA-256, tar, the OCI model and image archives.
+        .target(name: "SkiffImage", swiftSettings: strict),
+        // Functions as containerd containers: ctr, CNI, replicas, readiness, restarts, desired state, logs.
+        .target(
+            name: "SkiffRuntime",
+            dependencies: ["SkiffHTTP", "SkiffPOSIX", "SkiffImage", "SkiffLog", "SkiffSystemd"],
+            swiftSettings: strict),
         // The daemon's root: the Service protocol and the service group that runs every long-lived part.
         .target(name: "SkiffService", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // The one executable: `skiff serve` and the client verbs. Wires the targets together.
-        .executableTarget(name: "skiff", dependencies: ["SkiffHTTP", "SkiffService"], swiftSettings: strict),
+        .executableTarget(
+            name: "skiff", dependencies: ["SkiffHTTP", "SkiffService", "SkiffRuntime", "SkiffSystemd", "SkiffLog"],
+            swiftSettings: strict),
         // Fixed-body and proxy servers used by bench/http; not shipped.
         .executableTarget(
             name: "skiff-httpbench", dependencies: ["SkiffHTTP"], path: "bench/Sources/skiff-httpbench",
@@ -33,6 +50,11 @@ let package = Package(
         .testTarget(name: "SkiffPOSIXTests", dependencies: ["SkiffPOSIX"]),
         .testTarget(name: "SkiffHTTPTests", dependencies: ["SkiffHTTP", "SkiffPOSIX"]),
         .testTarget(name: "SkiffServiceTests", dependencies: ["SkiffService"]),
+        .testTarget(name: "SkiffImageTests", dependencies: ["SkiffImage"]),
+        .testTarget(name: "SkiffSystemdTests", dependencies: ["SkiffSystemd", "SkiffLog"]),
+        .testTarget(
+            name: "SkiffRuntimeTests",
+            dependencies: ["SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog"]),
         .testTarget(name: "skiffTests", dependencies: ["skiff", "SkiffHTTP", "SkiffPOSIX"]),
     ],
     swiftLanguageModes: [.v6]

@@ -60,6 +60,32 @@ public struct ChildProcess: Sendable {
         return outcome
     }
 
+    /// Starts a long-running child and yields its standard output line by line (without the newline; lines
+    /// longer than `outputLimit` are cut). The stream ends when the child exits: normally after a zero status,
+    /// with a ``ChildProcessError`` otherwise. Cancelling the consuming task, or dropping the stream, sends the
+    /// child SIGTERM. Reading happens on a thread of its own. `timeout` does not apply.
+    public func lines() throws -> AsyncThrowingStream<String, any Error> {
+        let started = try spawn()
+        let command = commandLine
+        let limit = outputLimit
+        let (stream, continuation) = AsyncThrowingStream<String, any Error>.makeStream(bufferingPolicy: .unbounded)
+        continuation.onTermination = { _ in kill(started.pid, SIGTERM) }
+        do {
+            _ = try PosixThread(name: "skiff-lines") {
+                let outcome = started.stream(limit: limit) { continuation.yield($0) }
+                if outcome.succeeded || outcome.signal == SIGTERM {
+                    continuation.finish()
+                } else {
+                    continuation.finish(throwing: ChildProcessError(command: command, outcome: outcome))
+                }
+            }
+        } catch {
+            started.abandon()
+            throw error
+        }
+        return stream
+    }
+
     /// The command as a person would type it, for errors and logs.
     public var commandLine: String { ([executable] + arguments).joined(separator: " ") }
 
@@ -132,6 +158,11 @@ public struct ChildProcessError: Error, CustomStringConvertible {
     public let command: String
     public let outcome: ChildProcess.Outcome
 
+    public init(command: String, outcome: ChildProcess.Outcome) {
+        self.command = command
+        self.outcome = outcome
+    }
+
     public var description: String {
         let said = outcome.errorText.trimmingTrailingWhitespace()
         let how: String
@@ -168,6 +199,45 @@ private struct Running: Sendable {
         for fd in [stdinFD, stdoutFD, stderrFD] { Glibc.close(fd) }
         var status: Int32 = 0
         _ = waitpid(pid, &status, 0)
+    }
+
+    /// Hands each stdout line to `line` until the child closes stdout, keeps the start of stderr, then reaps.
+    /// Blocks.
+    func stream(limit: Int, _ line: (String) -> Void) -> ChildProcess.Outcome {
+        Glibc.close(stdinFD)
+        var pending: [UInt8] = []
+        var err: [UInt8] = []
+        var open: [Int32] = [stdoutFD, stderrFD]
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while !open.isEmpty {
+            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            guard poll(&fds, nfds_t(fds.count), -1) > 0 else { continue }
+            for entry in fds where entry.revents != 0 {
+                let n = Glibc.read(entry.fd, &buffer, buffer.count)
+                if n > 0 {
+                    if entry.fd == stderrFD {
+                        if err.count < limit { err += buffer[0..<min(n, limit - err.count)] }
+                        continue
+                    }
+                    pending += buffer[0..<n]
+                    var start = 0
+                    while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                        line(String(decoding: pending[start..<newline], as: UTF8.self))
+                        start = newline + 1
+                    }
+                    pending.removeFirst(start)
+                    if pending.count > limit {
+                        line(String(decoding: pending.prefix(limit), as: UTF8.self))
+                        pending.removeAll()
+                    }
+                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+                    Glibc.close(entry.fd)
+                    open.removeAll { $0 == entry.fd }
+                }
+            }
+        }
+        if !pending.isEmpty { line(String(decoding: pending, as: UTF8.self)) }
+        return reap(out: [], err: err, timedOut: false)
     }
 
     /// Feeds stdin, drains stdout and stderr, enforces the deadline, then reaps. Blocks.
@@ -233,6 +303,10 @@ private struct Running: Sendable {
         }
         if stdin >= 0 { Glibc.close(stdin) }
         for fd in open { Glibc.close(fd) }
+        return reap(out: out, err: err, timedOut: timedOut)
+    }
+
+    private func reap(out: [UInt8], err: [UInt8], timedOut: Bool) -> ChildProcess.Outcome {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let signaled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f

@@ -9,6 +9,8 @@ let rest = Array(arguments.dropFirst())
 switch verb {
 case "serve":
     exit(await ServeCommand.run(rest))
+case "collect-logs":
+    exit(CollectLogsCommand.run(rest))
 case "version", "--version":
     exit(VersionCommand.run(rest))
 case "help", "--help", "-h":

@@ -1,9 +1,14 @@
 import Foundation
 import SkiffHTTP
+import SkiffLog
 import SkiffPOSIX
+import SkiffRuntime
 import SkiffService
+import SkiffSystemd
 
 /// `skiff serve`: wires the daemon's services into one root service group and runs it until a signal.
+/// Start-up order: gateway listener (so /healthz answers at once), runtime restore (containerd reconcile), the
+/// listener on the bridge address for functions, then READY=1 to systemd.
 enum ServeCommand {
     static func run(_ arguments: [String]) async -> Int32 {
         if arguments.contains("--help") || arguments.contains("-h") {
@@ -11,12 +16,17 @@ enum ServeCommand {
             return 0
         }
         let options: ServeOptions
+        let configuration: RuntimeConfiguration
         do {
             options = try ServeOptions.parse(arguments, environment: ProcessInfo.processInfo.environment)
+            configuration = try runtimeConfiguration(options)
         } catch {
             Console.error("skiff serve: \(error)")
             return 2
         }
+        let logger = Logger(
+            label: "skiff", level: LogLevel(name: options.logLevel) ?? .info, handler: makeDaemonLogHandler())
+        let notifier = SystemdNotifier()
         do {
             try FileManager.default.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)
         } catch {
@@ -33,37 +43,107 @@ enum ServeCommand {
         }
         do {
             let group = try EventLoopGroup()
+            let routes = try GatewayRoutes.make()
             let gateway = HTTPServer(
                 configuration: HTTPServerConfiguration(
                     addresses: [SocketAddress(parsing: options.listen)].compactMap { $0 }),
-                group: group,
-                responder: try GatewayRoutes.make())
+                group: group, responder: routes)
             let addresses = try await gateway.start()
             Console.error("skiff serve: listening on \(addresses.map(\.description).joined(separator: ", "))")
-            let exit = await ServiceGroup(services: [HTTPService(server: gateway)], signals: signals).run()
+            notifier.status("restoring functions from containerd")
+
+            let runtime = try ContainerdRuntime(configuration: configuration, group: group, logger: logger)
+            try await runtime.start()
+            var services: [any Service] = [
+                HTTPService(name: "gateway", server: gateway), RuntimeService(runtime: runtime),
+            ]
+            // Functions call http://gateway:8080 (their /etc/hosts names the bridge address); listen there too
+            // unless the main listener already covers it.
+            let bridgeAddress = SocketAddress(host: runtime.gatewayAddress, port: configuration.gatewayPort)
+            if let bridgeAddress, !addresses.contains(where: { $0.covers(bridgeAddress) }) {
+                let bridgeListener = HTTPServer(
+                    configuration: HTTPServerConfiguration(addresses: [bridgeAddress]), group: group, responder: routes)
+                _ = try await bridgeListener.start()
+                services.append(HTTPService(name: "gateway-bridge", server: bridgeListener))
+            }
+            if let interval = notifier.watchdogPingInterval {
+                services.append(WatchdogService(notifier: notifier, interval: interval))
+            }
+            logger.info("ready", ["listen": options.listen, "state_dir": options.stateDirectory])
+            notifier.ready(status: "serving on \(addresses.map(\.description).joined(separator: ", "))")
+
+            let exit = await ServiceGroup(services: services, signals: signals).run()
+            notifier.stopping()
             switch exit {
             case .signal(let number):
-                Console.error("skiff serve: stopping on signal \(number)")
+                logger.info("stopping on signal \(number); function containers keep running")
                 return 0
             case .cancelled:
                 return 0
             case .serviceFinished(let name):
-                Console.error("skiff serve: service \(name) stopped unexpectedly")
+                logger.error("service \(name) stopped unexpectedly")
                 return 1
             case .serviceFailed(let name, let error):
-                Console.error("skiff serve: service \(name) failed: \(error)")
+                logger.error("service \(name) failed: \(error)")
                 return 1
             }
         } catch {
             Console.error("skiff serve: \(error)")
+            notifier.stopping()
             return 1
+        }
+    }
+
+    static func runtimeConfiguration(_ options: ServeOptions) throws -> RuntimeConfiguration {
+        var configuration = RuntimeConfiguration(
+            stateDirectory: options.stateDirectory, logCollector: executablePath())
+        configuration.bridgeName = options.bridge
+        configuration.subnet = try Subnet(parsing: options.subnet).description
+        configuration.defaultNamespace = options.namespace
+        configuration.containerdAddress = options.containerd
+        configuration.cniPluginDirectory = options.cniDirectory
+        configuration.logSink = RuntimeConfiguration.LogSink(rawValue: options.logSink) ?? .automatic
+        configuration.deployTimeout = try GoDuration.parse(options.deployTimeout, field: "deploy_timeout")
+        configuration.gracePeriod = try GoDuration.parse(options.gracePeriod, field: "grace_period")
+        return configuration
+    }
+
+    /// This binary's own path, which containerd's shim runs as the log collector (`skiff collect-logs`).
+    static func executablePath() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}
+
+/// An HTTP listener as a lifecycle service.
+struct HTTPService: Service {
+    let name: String
+    let server: HTTPServer
+    func run() async throws { try await server.run() }
+}
+
+/// The runtime's event watcher (crash restarts) as a lifecycle service.
+struct RuntimeService: Service {
+    let runtime: ContainerdRuntime
+    var name: String { "runtime" }
+    func run() async throws { try await runtime.run() }
+}
+
+/// WATCHDOG=1 to systemd at half of `WatchdogSec=`, for as long as the daemon runs.
+struct WatchdogService: Service {
+    let notifier: SystemdNotifier
+    let interval: Duration
+    var name: String { "systemd-watchdog" }
+    func run() async throws {
+        while !Task.isCancelled {
+            notifier.watchdog()
+            try await Task.sleep(for: interval)
         }
     }
 }
 
-/// The HTTP server as a lifecycle service.
-struct HTTPService: Service {
-    let server: HTTPServer
-    var name: String { "gateway" }
-    func run() async throws { try await server.run() }
+extension SocketAddress {
+    /// Whether a listener on self also accepts connections to `other` (same port, same or wildcard host).
+    fileprivate func covers(_ other: SocketAddress) -> Bool {
+        port == other.port && (self == other || description.hasPrefix("0.0.0.0:"))
+    }
 }

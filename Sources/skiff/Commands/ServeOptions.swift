@@ -1,54 +1,146 @@
+import Foundation
 import SkiffPOSIX
 
-/// `skiff serve` options: flags win over environment variables, which win over defaults.
+/// `skiff serve` settings. Each one can come from a flag, an environment variable or the config file; flags win
+/// over the environment, which wins over the file, which wins over the defaults.
 struct ServeOptions: Equatable {
     var listen = "0.0.0.0:8080"
     var stateDirectory = "/var/lib/skiff"
+    var bridge = "openfaas0"
+    var subnet = "10.62.0.0/16"
+    var namespace = "openfaas-fn"
+    var containerd = "/run/containerd/containerd.sock"
+    var cniDirectory = "/usr/lib/cni"
+    var logSink = "auto"
+    var deployTimeout = "60s"
+    var gracePeriod = "30s"
+    var logLevel = "info"
 
-    static let help = """
-        usage: skiff serve [--listen HOST:PORT] [--state-dir DIR]
+    /// One setting: its flag, environment variable and config-file key, and where it is stored.
+    struct Setting: Sendable {
+        let key: String
+        let help: String
+        let path: any WritableKeyPath<ServeOptions, String> & Sendable
+        var flag: String { "--" + key.replacingOccurrences(of: "_", with: "-") }
+        var environment: String { "SKIFF_" + key.uppercased() }
+    }
 
-          --listen HOST:PORT   gateway address (env SKIFF_LISTEN; default 0.0.0.0:8080; port 0 picks a free port)
-          --state-dir DIR      state: secrets, desired functions, logs (env SKIFF_STATE_DIR; default /var/lib/skiff)
-        """
+    static let settings: [Setting] = [
+        Setting(key: "listen", help: "gateway address HOST:PORT (port 0 picks a free one)", path: \.listen),
+        Setting(key: "state_dir", help: "secrets, desired state, CNI state, logs", path: \.stateDirectory),
+        Setting(key: "bridge", help: "the functions' Linux bridge", path: \.bridge),
+        Setting(key: "subnet", help: "the bridge's IPv4 subnet; its first address is the gateway's", path: \.subnet),
+        Setting(key: "namespace", help: "default containerd namespace for functions", path: \.namespace),
+        Setting(key: "containerd", help: "containerd's socket", path: \.containerd),
+        Setting(key: "cni_dir", help: "directory of the CNI plugin binaries", path: \.cniDirectory),
+        Setting(key: "log_sink", help: "function logs: auto, journald or files", path: \.logSink),
+        Setting(key: "deploy_timeout", help: "how long a deploy waits for ready replicas", path: \.deployTimeout),
+        Setting(key: "grace_period", help: "SIGTERM → SIGKILL when a replica stops", path: \.gracePeriod),
+        Setting(key: "log_level", help: "debug, info, notice, warning or error", path: \.logLevel),
+    ]
+
+    static let defaultConfigFile = "/etc/skiff/skiff.conf"
+
+    static var help: String {
+        let defaults = ServeOptions()
+        var text = """
+            usage: skiff serve [--config FILE] [OPTIONS]
+
+              --config FILE        settings as `key = value` lines (env SKIFF_CONFIG; default \(defaultConfigFile)
+                                   when it exists); flags win over environment, environment over the file
+
+            """
+        for setting in settings {
+            let left = "  \(setting.flag) VALUE".padding(toLength: 23, withPad: " ", startingAt: 0)
+            text += "\(left)\(setting.help)\n"
+            text +=
+                String(repeating: " ", count: 23)
+                + "(env \(setting.environment), file key \(setting.key), default \(defaults[keyPath: setting.path]))\n"
+        }
+        return text
+    }
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
     }
 
-    /// Parses flags over the environment. Throws with a message that says what to change.
-    static func parse(_ arguments: [String], environment: [String: String]) throws -> ServeOptions {
-        var options = ServeOptions()
-        if let listen = environment["SKIFF_LISTEN"], !listen.isEmpty { options.listen = listen }
-        if let state = environment["SKIFF_STATE_DIR"], !state.isEmpty { options.stateDirectory = state }
+    /// Parses flags over the environment over the config file. Throws with a message that says what to change.
+    /// `readFile` is injectable for tests.
+    static func parse(
+        _ arguments: [String], environment: [String: String],
+        readFile: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) }
+    ) throws -> ServeOptions {
+        var flags: [(Setting, String)] = []
+        var configFile = environment["SKIFF_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        var configRequired = configFile != nil
         var index = 0
-        func value(_ flag: String) throws -> String {
-            index += 1
-            guard index < arguments.count else { throw Invalid(description: "\(flag) needs a value") }
-            return arguments[index]
-        }
         while index < arguments.count {
             let argument = arguments[index]
-            let (flag, inline) = Self.split(argument)
-            switch flag {
-            case "--listen": options.listen = try inline ?? value(flag)
-            case "--state-dir": options.stateDirectory = try inline ?? value(flag)
-            default: throw Invalid(description: "unknown option '\(argument)'\n\n\(help)")
+            var flag = argument
+            var inline: String?
+            if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
+                flag = String(argument[..<equals])
+                inline = String(argument[argument.index(after: equals)...])
+            }
+            func value() throws -> String {
+                if let inline { return inline }
+                index += 1
+                guard index < arguments.count else { throw Invalid(description: "\(flag) needs a value") }
+                return arguments[index]
+            }
+            if flag == "--config" {
+                configFile = try value()
+                configRequired = true
+            } else if let setting = settings.first(where: { $0.flag == flag }) {
+                flags.append((setting, try value()))
+            } else {
+                throw Invalid(description: "unknown option '\(argument)'\n\n\(help)")
             }
             index += 1
         }
-        guard SocketAddress(parsing: options.listen) != nil else {
-            throw Invalid(
-                description: "--listen '\(options.listen)' is not HOST:PORT with an IP address (e.g. 0.0.0.0:8080)")
+        var options = ServeOptions()
+        let file = configFile ?? defaultConfigFile
+        if let text = readFile(file) {
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+                let trimmed = content.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty { continue }
+                let parts = trimmed.split(separator: "=", maxSplits: 1).map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
+                guard parts.count == 2, let setting = settings.first(where: { $0.key == parts[0] }) else {
+                    throw Invalid(
+                        description: "\(file):\(number + 1): expected `key = value` with one of the keys "
+                            + settings.map(\.key).joined(separator: ", "))
+                }
+                options[keyPath: setting.path] = parts[1]
+            }
+        } else if configRequired {
+            throw Invalid(description: "cannot read the config file \(file)")
         }
-        guard options.stateDirectory.hasPrefix("/") else {
-            throw Invalid(description: "--state-dir must be an absolute path, not '\(options.stateDirectory)'")
+        for setting in settings {
+            if let value = environment[setting.environment], !value.isEmpty { options[keyPath: setting.path] = value }
         }
+        for (setting, value) in flags { options[keyPath: setting.path] = value }
+        try options.validate()
         return options
     }
 
-    private static func split(_ argument: String) -> (String, String?) {
-        guard argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") else { return (argument, nil) }
-        return (String(argument[..<equals]), String(argument[argument.index(after: equals)...]))
+    private func validate() throws {
+        guard SocketAddress(parsing: listen) != nil else {
+            throw Invalid(description: "--listen '\(listen)' is not HOST:PORT with an IP address (e.g. 0.0.0.0:8080)")
+        }
+        for (name, path) in [
+            ("--state-dir", stateDirectory), ("--containerd", containerd), ("--cni-dir", cniDirectory),
+        ]
+        where !path.hasPrefix("/") {
+            throw Invalid(description: "\(name) must be an absolute path, not '\(path)'")
+        }
+        guard ["auto", "journald", "files"].contains(logSink) else {
+            throw Invalid(description: "--log-sink must be auto, journald or files, not '\(logSink)'")
+        }
+        guard !bridge.isEmpty, bridge.utf8.count <= 15, !bridge.contains("/"), !bridge.contains(" ") else {
+            throw Invalid(description: "--bridge '\(bridge)' must be a Linux interface name of at most 15 characters")
+        }
     }
 }

@@ -1,0 +1,282 @@
+import Foundation
+import SkiffPOSIX
+
+/// containerd through its command-line client. The only file that knows `ctr`'s argument strings and output
+/// formats; everything above it speaks in containers, tasks, images and snapshots. Each call is one process
+/// with a timeout; a failure becomes ``FunctionRuntimeError/system(_:)`` carrying ctr's stderr.
+struct Ctr: Sendable {
+    let path: String
+    let address: String
+    var timeout: Duration = .seconds(60)
+
+    // MARK: Running ctr
+
+    @discardableResult
+    func run(_ namespace: String?, _ arguments: [String], timeout: Duration? = nil) async throws -> String {
+        let outcome = try await outcome(namespace, arguments, timeout: timeout)
+        guard outcome.succeeded else {
+            throw FunctionRuntimeError.system(
+                ChildProcessError(command: commandLine(namespace, arguments), outcome: outcome).description)
+        }
+        return outcome.outputText
+    }
+
+    func outcome(_ namespace: String?, _ arguments: [String], timeout: Duration? = nil) async throws
+        -> ChildProcess.Outcome
+    {
+        var process = ChildProcess(path, globalArguments(namespace) + arguments, timeout: timeout ?? self.timeout)
+        process.outputLimit = 64 * 1024 * 1024
+        do {
+            return try await process.run()
+        } catch {
+            throw FunctionRuntimeError.system(
+                "cannot run \(path): \(error); install containerd (apt install containerd)")
+        }
+    }
+
+    private func globalArguments(_ namespace: String?) -> [String] {
+        ["--address", address] + (namespace.map { ["--namespace", $0] } ?? [])
+    }
+
+    private func commandLine(_ namespace: String?, _ arguments: [String]) -> String {
+        ([path] + globalArguments(namespace) + arguments).joined(separator: " ")
+    }
+
+    /// Whether containerd answers at all; the message says how to start it when it does not.
+    func checkServer() async throws {
+        let outcome = try await outcome(nil, ["version"], timeout: .seconds(10))
+        guard outcome.succeeded else {
+            throw FunctionRuntimeError.system(
+                "containerd does not answer at \(address): \(outcome.errorText.trimmingSpaces()); "
+                    + "start it with `systemctl start containerd` (or scripts/run)")
+        }
+    }
+
+    /// The long-running `ctr events` stream, one line per event.
+    func events() throws -> AsyncThrowingStream<String, any Error> {
+        try ChildProcess(path, globalArguments(nil) + ["events"]).lines()
+    }
+
+    // MARK: Namespaces
+
+    /// Every containerd namespace with its labels.
+    func namespaces() async throws -> [String: [String: String]] {
+        var result: [String: [String: String]] = [:]
+        for line in try await run(nil, ["namespaces", "ls"]).split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let name = fields.first else { continue }
+            var labels: [String: String] = [:]
+            if fields.count > 1 {
+                for pair in fields[1].split(separator: ",") {
+                    let parts = pair.split(separator: "=", maxSplits: 1)
+                    labels[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+                }
+            }
+            result[String(name)] = labels
+        }
+        return result
+    }
+
+    func createNamespace(_ name: String, labels: [String: String]) async throws {
+        let pairs = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let outcome = try await outcome(nil, ["namespaces", "create", name] + pairs)
+        if !outcome.succeeded {
+            guard outcome.errorText.contains("already exists") else {
+                try await run(nil, ["namespaces", "create", name] + pairs)
+                return
+            }
+            try await run(nil, ["namespaces", "label", name] + pairs)
+        }
+    }
+
+    // MARK: Images and content
+
+    struct ImageTarget: Sendable {
+        var mediaType: String
+        var digest: String
+    }
+
+    /// The image's top descriptor, or nil when the namespace has no image by that name.
+    func image(_ namespace: String, _ reference: String) async throws -> ImageTarget? {
+        let output = try await run(namespace, ["images", "ls", "name==\(reference)"])
+        for line in output.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 3, fields[0] == reference else { continue }
+            return ImageTarget(mediaType: String(fields[1]), digest: String(fields[2]))
+        }
+        return nil
+    }
+
+    func content(_ namespace: String, _ digest: String) async throws -> [UInt8] {
+        let outcome = try await outcome(namespace, ["content", "get", digest])
+        guard outcome.succeeded else {
+            throw FunctionRuntimeError.image(
+                "containerd has no content \(digest): \(outcome.errorText.trimmingSpaces())")
+        }
+        return outcome.standardOutput
+    }
+
+    func importImage(_ namespace: String, archive: String) async throws -> [String] {
+        let output = try await run(namespace, ["images", "import", archive], timeout: .seconds(600))
+        // "unpacking docker.io/local/echo:latest (sha256:…)...done"
+        return output.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("unpacking ") else { return nil }
+            return line.dropFirst("unpacking ".count).split(separator: " ").first.map(String.init)
+        }
+    }
+
+    func pull(_ namespace: String, _ reference: String) async throws {
+        try await run(namespace, ["images", "pull", reference], timeout: .seconds(600))
+    }
+
+    func exportImage(_ namespace: String, _ reference: String, to archive: String) async throws {
+        try await run(namespace, ["images", "export", archive, reference], timeout: .seconds(600))
+    }
+
+    // MARK: Snapshots
+
+    struct Mount: Codable, Sendable, Equatable {
+        var type: String
+        var source: String
+        var options: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case type = "Type"
+            case source = "Source"
+            case options = "Options"
+        }
+    }
+
+    /// A writable snapshot on top of `parent` (an image's chain id), and how to mount it.
+    func prepareSnapshot(_ namespace: String, key: String, parent: String) async throws -> [Mount] {
+        let output = try await run(namespace, ["snapshots", "prepare", "--mounts", key, parent])
+        do {
+            return try JSONDecoder().decode([Mount].self, from: Data(output.utf8))
+        } catch {
+            throw FunctionRuntimeError.system("unexpected output from ctr snapshots prepare: \(output)")
+        }
+    }
+
+    /// How to mount an existing snapshot (after a reboot unmounted it): ctr prints a `mount` command line.
+    func snapshotMounts(_ namespace: String, key: String) async throws -> [Mount] {
+        let output = try await run(namespace, ["snapshots", "mounts", "/", key])
+        return output.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ").map(String.init)
+            guard fields.first == "mount", let type = fields.firstIndex(of: "-t"), type + 2 < fields.count else {
+                return nil
+            }
+            let options = fields.firstIndex(of: "-o").flatMap { $0 + 1 < fields.count ? fields[$0 + 1] : nil }
+            return Mount(
+                type: fields[type + 1], source: fields[type + 2],
+                options: options.map { $0.split(separator: ",").map(String.init) } ?? [])
+        }
+    }
+
+    func snapshotExists(_ namespace: String, key: String) async throws -> Bool {
+        try await outcome(namespace, ["snapshots", "info", key]).succeeded
+    }
+
+    func removeSnapshot(_ namespace: String, key: String) async throws {
+        let outcome = try await outcome(namespace, ["snapshots", "rm", key])
+        if !outcome.succeeded && !outcome.errorText.contains("not found") {
+            try await run(namespace, ["snapshots", "rm", key])
+        }
+    }
+
+    // MARK: Containers
+
+    func createContainer(_ namespace: String, id: String, specFile: String, labels: [String: String]) async throws {
+        let labelArguments = labels.sorted { $0.key < $1.key }.flatMap { ["--label", "\($0.key)=\($0.value)"] }
+        try await run(namespace, ["containers", "create", "--config", specFile] + labelArguments + [id])
+    }
+
+    /// Ids of the containers whose label `key` equals `value`.
+    func containers(_ namespace: String, label key: String, equals value: String) async throws -> [String] {
+        let output = try await run(namespace, ["containers", "ls", "-q", "labels.\"\(key)\"==\(value)"])
+        return output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+    }
+
+    struct ContainerInfo: Decodable, Sendable {
+        var id: String
+        var labels: [String: String]?
+        var createdAt: String
+
+        enum CodingKeys: String, CodingKey {
+            case id = "ID"
+            case labels = "Labels"
+            case createdAt = "CreatedAt"
+        }
+    }
+
+    func containerInfo(_ namespace: String, _ id: String) async throws -> ContainerInfo {
+        let output = try await run(namespace, ["containers", "info", id])
+        do {
+            return try JSONDecoder().decode(ContainerInfo.self, from: Data(output.utf8))
+        } catch {
+            throw FunctionRuntimeError.system("unexpected output from ctr containers info \(id): \(error)")
+        }
+    }
+
+    func setLabels(_ namespace: String, _ id: String, _ labels: [String: String]) async throws {
+        let pairs = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        try await run(namespace, ["containers", "label", id] + pairs)
+    }
+
+    func deleteContainer(_ namespace: String, _ id: String) async throws {
+        let outcome = try await outcome(namespace, ["containers", "delete", id])
+        if !outcome.succeeded && !outcome.errorText.contains("not found") {
+            try await run(namespace, ["containers", "delete", id])
+        }
+    }
+
+    // MARK: Tasks
+
+    struct Task: Sendable, Equatable {
+        var id: String
+        var pid: Int32
+        /// RUNNING, STOPPED, CREATED, PAUSED, UNKNOWN
+        var status: String
+    }
+
+    /// Starts the container's task detached; its stdout and stderr go to `logURI`. Returns its PID.
+    func startTask(_ namespace: String, _ id: String, logURI: String, pidFile: String) async throws -> Int32 {
+        try await run(namespace, ["tasks", "start", "--detach", "--log-uri", logURI, "--pid-file", pidFile, id])
+        let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+        guard let pid = Int32(text.trimmingSpaces()) else {
+            throw FunctionRuntimeError.system("ctr tasks start \(id) wrote no PID to \(pidFile)")
+        }
+        return pid
+    }
+
+    func tasks(_ namespace: String) async throws -> [String: Task] {
+        var result: [String: Task] = [:]
+        for line in try await run(namespace, ["tasks", "ls"]).split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 3, let pid = Int32(fields[1]) else { continue }
+            result[String(fields[0])] = Task(id: String(fields[0]), pid: pid, status: String(fields[2]))
+        }
+        return result
+    }
+
+    /// Signals every process of the task. A task that is already gone is not an error.
+    func kill(_ namespace: String, _ id: String, signal: String) async throws {
+        let outcome = try await outcome(namespace, ["tasks", "kill", "--all", "--signal", signal, id])
+        if !outcome.succeeded && !Self.isGone(outcome) {
+            try await run(namespace, ["tasks", "kill", "--all", "--signal", signal, id])
+        }
+    }
+
+    /// Deletes a stopped task (with `force`, a running one too). A missing task is not an error.
+    func deleteTask(_ namespace: String, _ id: String, force: Bool = false) async throws {
+        let arguments = ["tasks", "delete"] + (force ? ["--force"] : []) + [id]
+        let outcome = try await outcome(namespace, arguments)
+        if !outcome.succeeded && !Self.isGone(outcome) {
+            try await run(namespace, arguments)
+        }
+    }
+
+    private static func isGone(_ outcome: ChildProcess.Outcome) -> Bool {
+        let text = outcome.errorText
+        return text.contains("not found") || text.contains("process already finished")
+    }
+}

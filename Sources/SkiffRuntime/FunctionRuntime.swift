@@ -1,0 +1,34 @@
+/// The seam between the daemon and whatever runs functions. The gateway, the queue worker and the autoscaler
+/// talk to this protocol only; `ContainerdRuntime` is the real implementation. Every method throws
+/// ``FunctionRuntimeError``.
+public protocol FunctionRuntime: Sendable {
+    /// Creates a function and answers once `replicas` replicas are ready (0: one replica is prepared but not
+    /// started, so the first request starts it quickly). On failure nothing of it is left.
+    func deploy(_ definition: FunctionDefinition, replicas: Int) async throws
+
+    /// Replaces a function's definition without downtime: new replicas start and become ready before the old
+    /// ones are drained. On failure the old replicas keep serving and the old definition stays.
+    func update(_ definition: FunctionDefinition) async throws
+
+    /// Sets the replica count and answers once it is reached (new replicas ready, removed ones gone).
+    func scale(name: String, namespace: String, replicas: Int) async throws
+
+    /// Stops and deletes every replica and forgets the function.
+    func remove(name: String, namespace: String) async throws
+
+    func status(name: String, namespace: String) async throws -> FunctionStatus
+
+    func list(namespace: String) async throws -> [FunctionStatus]
+
+    /// Namespaces functions may live in: the default one and those labelled `openfaas=1` in containerd.
+    func namespaces() async throws -> [String]
+
+    /// Ready replicas right now; cheap enough for every invocation (no suspension, no process).
+    func endpoints(name: String, namespace: String) -> [ReplicaEndpoint]
+
+    /// Ready replicas, scaling from zero first when there are none; waits at most `timeout`.
+    func ensureAvailable(name: String, namespace: String, timeout: Duration) async throws -> [ReplicaEndpoint]
+
+    /// The function's logs, oldest first; with `follow`, stays open for new lines until cancelled.
+    func logs(_ query: LogQuery) async throws -> AsyncThrowingStream<FunctionLogEntry, any Error>
+}

@@ -1,0 +1,46 @@
+import Foundation
+
+/// A function as the runtime sees it now: its definition, how many replicas it should have and how many are
+/// serving, and each replica's state.
+public struct FunctionStatus: Sendable, Equatable {
+    public var definition: FunctionDefinition
+    /// The image as containerd names it (normalised).
+    public var resolvedImage: String
+    public var replicas: Int
+    public var availableReplicas: Int
+    public var createdAt: Date
+    public var instances: [ReplicaStatus]
+}
+
+public struct ReplicaStatus: Sendable, Equatable {
+    public enum Phase: String, Sendable, Equatable {
+        /// Network, snapshot and container exist; no task (a function at zero keeps one of these warm).
+        case idle
+        /// The task runs; the readiness probe has not passed yet.
+        case starting
+        case ready
+        /// Out of rotation, being signalled.
+        case stopping
+        /// Exited on its own; a restart is scheduled.
+        case crashed
+    }
+
+    public var id: String
+    public var address: String
+    public var phase: Phase
+    public var restarts: Int
+    /// The last unplanned exit: status and when, for describe and the logs.
+    public var lastExit: ExitRecord?
+}
+
+public struct ExitRecord: Sendable, Equatable {
+    public var status: Int
+    public var at: Date
+}
+
+/// Where a ready replica answers; the gateway balances over these.
+public struct ReplicaEndpoint: Sendable, Hashable {
+    public var id: String
+    public var host: String
+    public var port: Int
+}

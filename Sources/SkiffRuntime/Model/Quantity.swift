@@ -1,0 +1,81 @@
+/// Kubernetes resource quantities, as OpenFaaS limits use them: `128Mi`, `1G`, `500m`, `0.5`, `1e3`.
+public enum Quantity {
+    /// Bytes for a memory quantity, rounded up to a whole byte.
+    public static func memoryBytes(_ text: String, field: String) throws(FunctionRuntimeError) -> Int64 {
+        let value = try parse(text, field: field)
+        guard value > 0, value < 9.0e18 else {
+            throw .invalid("\(field) '\(text)' must be a positive amount of memory such as 128Mi or 1G")
+        }
+        return Int64(value.rounded(.up))
+    }
+
+    /// Thousandths of a CPU core: `0.5` and `500m` are 500.
+    public static func milliCPU(_ text: String, field: String) throws(FunctionRuntimeError) -> Int64 {
+        let value = try parse(text, field: field) * 1000
+        guard value >= 1, value < 1.0e12 else {
+            throw .invalid("\(field) '\(text)' must be a CPU amount of at least 1m, such as 0.5 or 500m")
+        }
+        return Int64(value.rounded(.up))
+    }
+
+    private static let suffixes: [(String, Double)] = [
+        ("Ki", 1024), ("Mi", 1_048_576), ("Gi", 1_073_741_824), ("Ti", 1_099_511_627_776),
+        ("Pi", 1_125_899_906_842_624), ("Ei", 1_152_921_504_606_846_976),
+        ("n", 1e-9), ("u", 1e-6), ("m", 1e-3), ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15),
+        ("E", 1e18),
+    ]
+
+    static func parse(_ text: String, field: String) throws(FunctionRuntimeError) -> Double {
+        let trimmed = text.trimmingSpaces()
+        var number = Substring(trimmed)
+        var multiplier = 1.0
+        for (suffix, factor) in suffixes where number.hasSuffix(suffix) {
+            multiplier = factor
+            number = number.dropLast(suffix.count)
+            break
+        }
+        let allowed = number.allSatisfy {
+            $0.isASCII && ($0.isNumber || $0 == "." || $0 == "e" || $0 == "+" || $0 == "-")
+        }
+        guard !number.isEmpty, allowed, let value = Double(number), value.isFinite, value >= 0 else {
+            throw .invalid(
+                "\(field) '\(text)' is not a Kubernetes quantity; use a number with an optional suffix "
+                    + "(Ki, Mi, Gi, k, M, G, m), e.g. 128Mi, 1G, 0.5 or 500m")
+        }
+        return value * multiplier
+    }
+}
+
+/// Go's `time.ParseDuration` subset that watchdog settings use: `30s`, `1m30s`, `500ms`, `2h`.
+public enum GoDuration {
+    public static func parse(_ text: String, field: String) throws(FunctionRuntimeError) -> Duration {
+        let units: [(String, Double)] = [
+            ("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600),
+        ]
+        var rest = Substring(text.trimmingSpaces())
+        var seconds = 0.0
+        guard !rest.isEmpty else { throw .invalid("\(field) is empty; use a duration such as 30s or 1m") }
+        if rest == "0" { return .zero }
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isNumber || $0 == "." }
+            rest = rest.dropFirst(digits.count)
+            guard let value = Double(digits),
+                let unit = units.first(where: { rest.hasPrefix($0.0) && !(rest.hasPrefix("ms") && $0.0 == "m") })
+            else {
+                throw .invalid("\(field) '\(text)' is not a duration; use a number with a unit such as 500ms, 30s, 1m")
+            }
+            rest = rest.dropFirst(unit.0.count)
+            seconds += value * unit.1
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var text = Substring(self)
+        while let first = text.first, first.isWhitespace { text = text.dropFirst() }
+        while let last = text.last, last.isWhitespace { text = text.dropLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import Glibc
+
+/// Everything that happens to one replica, in order: prepare (network namespace, address, snapshot, container),
+/// start (a containerd task), stop (SIGTERM, grace, SIGKILL, task deleted), destroy (container, snapshot,
+/// address, namespace gone). Stateless: the supervisor decides when; this knows how, and cleans up after itself
+/// when a step fails.
+struct ReplicaLifecycle: Sendable {
+    let configuration: RuntimeConfiguration
+    let instanceID: String
+    let ctr: Ctr
+    let netns: NetworkNamespaces
+    let network: CNINetwork
+    let secrets: SecretStore
+    let logs: FunctionLogs
+
+    var hostsFile: String { "\(configuration.stateDirectory)/etc/hosts" }
+    var resolvFile: String { "\(configuration.stateDirectory)/etc/resolv.conf" }
+
+    func directory(_ replica: Replica) -> String {
+        "\(configuration.stateDirectory)/replicas/\(replica.namespace)/\(replica.id)"
+    }
+
+    func rootfs(_ replica: Replica) -> String {
+        "\(configuration.stateDirectory)/rootfs/\(replica.namespace)/\(replica.id)"
+    }
+
+    // MARK: Prepare
+
+    /// Creates a replica that is ready to start: its own network namespace on the bridge (so its address is
+    /// known now and kept across restarts), a writable snapshot of the image mounted, secret copies owned by the
+    /// image's user, and the containerd container. On failure, whatever was made is removed again.
+    func prepare(_ definition: FunctionDefinition, image: ResolvedImage, generation: String) async throws -> Replica {
+        let id = "\(definition.name)-\(RandomName.make(length: 6))"
+        var replica = Replica(
+            id: id, namespace: definition.namespace, function: definition.name, generation: generation,
+            networkNamespace: "skiff-\(instanceID)-\(id)", address: "",
+            snapshotKey: "skiff/\(instanceID)/\(id)")
+        do {
+            try await netns.create(replica.networkNamespace)
+            replica.address = try await network.add(
+                id: replica.networkNamespace, networkNamespace: NetworkNamespaces.path(replica.networkNamespace))
+            let mounts = try await ctr.prepareSnapshot(
+                replica.namespace, key: replica.snapshotKey, parent: image.chainID)
+            try RootFilesystem.mount(mounts, at: rootfs(replica))
+            try await createContainer(replica, definition: definition, image: image)
+            return replica
+        } catch {
+            await destroy(replica)
+            throw error
+        }
+    }
+
+    private func createContainer(_ replica: Replica, definition: FunctionDefinition, image: ResolvedImage) async throws
+    {
+        let folder = directory(replica)
+        try FileManager.default.createDirectory(atPath: "\(folder)/secrets", withIntermediateDirectories: true)
+        chmod(folder, 0o700)
+        let user = try RootFilesystem.user(image.configuration.config?.user, rootfs: rootfs(replica))
+        var secretFiles: [(name: String, path: String)] = []
+        for name in definition.secrets {
+            let path = "\(folder)/secrets/\(name)"
+            do {
+                try secrets.copy(namespace: definition.namespace, name: name, to: path, uid: user.uid, gid: user.gid)
+            } catch FunctionRuntimeError.notFound {
+                throw FunctionRuntimeError.invalid(
+                    "secret \(name) does not exist in namespace \(definition.namespace); create it first")
+            }
+            secretFiles.append((name, path))
+        }
+        // The copies' directory must be traversable by the function's user, nobody else's business on the host.
+        chmod("\(folder)/secrets", 0o711)
+        chmod(folder, 0o711)
+        let spec = try RuntimeSpec(
+            RuntimeSpec.Inputs(
+                definition: definition, image: image.configuration, user: user, containerID: replica.id,
+                rootfs: rootfs(replica), networkNamespace: NetworkNamespaces.path(replica.networkNamespace),
+                hostsFile: hostsFile, resolvFile: resolvFile, secretFiles: secretFiles))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let specFile = "\(folder)/config.json"
+        try DurableFile.write(Array(try encoder.encode(spec)), to: specFile)
+        var labels = definition.labels
+        for (key, value) in definition.annotations { labels[FunctionDefinition.annotationPrefix + key] = value }
+        labels.merge(replica.labels) { $1 }
+        labels[Replica.Label.instance] = instanceID
+        try await ctr.createContainer(replica.namespace, id: replica.id, specFile: specFile, labels: labels)
+    }
+
+    /// After a reboot the network namespace and the rootfs mount are gone while the container remains: make
+    /// them again (a new address; the stale one is released first) and record the address on the container.
+    func restore(_ replica: Replica) async throws -> Replica {
+        var restored = replica
+        if !netns.exists(replica.networkNamespace) {
+            try? await network.delete(
+                id: replica.networkNamespace, networkNamespace: NetworkNamespaces.path(replica.networkNamespace))
+            try await netns.create(replica.networkNamespace)
+            restored.address = try await network.add(
+                id: replica.networkNamespace, networkNamespace: NetworkNamespaces.path(replica.networkNamespace))
+            try await ctr.setLabels(replica.namespace, replica.id, [Replica.Label.address: restored.address])
+        }
+        if !RootFilesystem.isMountPoint(rootfs(replica)) {
+            try RootFilesystem.mount(
+                try await ctr.snapshotMounts(replica.namespace, key: replica.snapshotKey),
+                at: rootfs(replica))
+        }
+        return restored
+    }
+
+    // MARK: Start and stop
+
+    /// Starts the replica's task (deleting a stale one first). Returns the task's PID.
+    func start(_ replica: Replica) async throws -> Int32 {
+        try await ctr.deleteTask(replica.namespace, replica.id, force: true)
+        let uri = LogCollector.uri(
+            collector: configuration.logCollector, sink: configuration.logSink, limit: configuration.logFileLimit,
+            directory: logs.files.directory)
+        return try await ctr.startTask(replica.namespace, replica.id, logURI: uri, pidFile: "\(directory(replica))/pid")
+    }
+
+    /// SIGTERM to every process of the task, up to `grace` for it to exit, then SIGKILL; the task is deleted.
+    func stop(_ replica: Replica, pid: Int32?, grace: Duration) async {
+        try? await ctr.kill(replica.namespace, replica.id, signal: "SIGTERM")
+        if let pid {
+            let deadline = ContinuousClock.now + grace
+            while ContinuousClock.now < deadline, Self.isRunning(pid) {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        try? await ctr.kill(replica.namespace, replica.id, signal: "SIGKILL")
+        try? await ctr.deleteTask(replica.namespace, replica.id, force: true)
+    }
+
+    /// Removes everything the replica owns. Each step runs even when an earlier one failed, so a half-made
+    /// replica is cleaned as far as possible; what is left is found again at the next restore.
+    func destroy(_ replica: Replica, pid: Int32? = nil, grace: Duration = .zero) async {
+        await stop(replica, pid: pid, grace: grace)
+        try? await ctr.deleteContainer(replica.namespace, replica.id)
+        RootFilesystem.unmount(rootfs(replica))
+        try? FileManager.default.removeItem(atPath: rootfs(replica))
+        try? await ctr.removeSnapshot(replica.namespace, key: replica.snapshotKey)
+        try? await network.delete(
+            id: replica.networkNamespace, networkNamespace: NetworkNamespaces.path(replica.networkNamespace))
+        try? await netns.delete(replica.networkNamespace)
+        try? FileManager.default.removeItem(atPath: directory(replica))
+    }
+
+    /// Whether the process exists (and is not a zombie awaiting its shim).
+    static func isRunning(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = status.lastIndex(of: ")")
+        else { return false }
+        let state = status[status.index(after: close)...].dropFirst().first
+        return state != "Z" && state != "X"
+    }
+}

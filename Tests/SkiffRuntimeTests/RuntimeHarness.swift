@@ -1,0 +1,217 @@
+import Foundation
+import Glibc
+import SkiffHTTP
+import SkiffLog
+import SkiffPOSIX
+import SkiffRuntime
+import Synchronization
+import Testing
+
+/// One loop group for the test process.
+let testGroup: EventLoopGroup = try! EventLoopGroup(loopCount: 2)
+let testClient = HTTPClient(group: testGroup)
+
+/// The real parts these tests need. Under CI=true a missing part fails the tests instead of skipping them.
+enum RealParts {
+    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+    static let missing: [String] = {
+        var missing: [String] = []
+        if getuid() != 0 { missing.append("root") }
+        if !FileManager.default.fileExists(atPath: "/run/containerd/containerd.sock") { missing.append("containerd") }
+        for tool in [
+            "/usr/bin/ctr", "/usr/sbin/runc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/bin/busybox",
+        ]
+        where !FileManager.default.fileExists(atPath: tool) {
+            missing.append(tool)
+        }
+        return missing
+    }()
+    /// Run when everything is there, and always under CI (where a missing part must fail).
+    static let enabled = missing.isEmpty || isCI
+}
+
+/// A private runtime instance: its own containerd namespace, bridge, /24 subnet and state directory, all
+/// removed afterwards. It never touches openfaas0, openfaas-fn or another instance's containers.
+final class RuntimeHarness: Sendable {
+    let namespace: String
+    let bridge: String
+    let subnet: String
+    let stateDirectory: String
+    let logs = MemoryLogHandler()
+    let runtime: ContainerdRuntime
+
+    static let counter = Mutex<Int>(0)
+
+    init(
+        deployTimeout: Duration = .seconds(30), gracePeriod: Duration = .seconds(5), stateDirectory: String? = nil,
+        namespace: String? = nil, bridge: String? = nil, subnet: String? = nil
+    ) async throws {
+        if !RealParts.missing.isEmpty {
+            throw HarnessError(
+                "missing real parts: \(RealParts.missing.joined(separator: ", ")); run scripts/test as root")
+        }
+        let number = Self.counter.withLock { value -> Int in
+            value += 1
+            return value
+        }
+        let pid = Int(getpid())
+        let unique = (pid &* 31 &+ number) % 250
+        self.namespace = namespace ?? "skiff-test-\(pid)-\(number)"
+        self.bridge = bridge ?? "skt\(pid % 10000)n\(number)"
+        self.subnet = subnet ?? "10.\(201 + number % 50).\(unique).0/24"
+        self.stateDirectory =
+            stateDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("skiff-rt-\(UUID())").path
+        var configuration = RuntimeConfiguration(stateDirectory: self.stateDirectory, logCollector: skiffBinary())
+        configuration.defaultNamespace = self.namespace
+        configuration.bridgeName = self.bridge
+        configuration.subnet = self.subnet
+        configuration.logSink = .files
+        configuration.deployTimeout = deployTimeout
+        configuration.gracePeriod = gracePeriod
+        configuration.initialRestartDelay = .milliseconds(200)
+        runtime = try ContainerdRuntime(
+            configuration: configuration, group: testGroup,
+            logger: Logger(label: "test", level: .debug, handler: logs))
+        try await runtime.start()
+    }
+
+    /// A second runtime over the same state directory, as after a daemon restart.
+    func restarted() async throws -> RuntimeHarness {
+        try await RuntimeHarness(
+            stateDirectory: stateDirectory, namespace: namespace, bridge: bridge, subnet: subnet)
+    }
+
+    func importImage(_ reference: String, command: [String]? = nil, user: String? = nil) async throws {
+        let file = try TestImages.file(reference: reference, command: command, user: user)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        _ = try await runtime.importImage(archive: file, namespace: namespace)
+    }
+
+    /// GET http://ADDRESS:8080/PATH from the host, over the bridge.
+    func get(_ endpoint: ReplicaEndpoint, _ path: String) async throws -> (status: Int, body: String) {
+        let (head, body) = try await testClient.fetch(
+            HTTPClientRequest(host: endpoint.host, port: endpoint.port, target: path), timeout: .seconds(10))
+        return (head.status.code, String(decoding: body, as: UTF8.self))
+    }
+
+    func info(_ endpoint: ReplicaEndpoint, _ query: String) async throws -> String {
+        try await get(endpoint, "/cgi-bin/info?\(query)").body
+    }
+
+    func ctr(_ arguments: [String]) async throws -> String {
+        try await ChildProcess("/usr/bin/ctr", ["-n", namespace] + arguments, timeout: .seconds(30)).runChecked()
+            .outputText
+    }
+
+    /// Container ids, task lines, snapshot keys of this test's namespace as ctr shows them.
+    func containerIDs() async throws -> [String] {
+        try await ctr(["containers", "ls", "-q"]).split(separator: "\n").map(String.init)
+    }
+
+    func runningTasks() async throws -> [String] {
+        try await ctr(["tasks", "ls"]).split(separator: "\n").dropFirst().filter { $0.contains("RUNNING") }
+            .map { String($0.split(separator: " ")[0]) }
+    }
+
+    func snapshotKeys() async throws -> [String] {
+        try await ctr(["snapshots", "ls"]).split(separator: "\n").dropFirst().map {
+            String($0.split(separator: " ")[0])
+        }
+        .filter { $0.hasPrefix("skiff/") }
+    }
+
+    func networkNamespaces() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter {
+            $0.hasPrefix("skiff-\(runtime.instanceID)-")
+        }
+    }
+
+    func allocatedAddresses() -> [String] {
+        let folder = "\(stateDirectory)/cni/ipam/skiff-\(bridge)"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter {
+            $0.split(separator: ".").count == 4 && $0.first?.isNumber == true
+        }
+    }
+
+    /// Everything gone: functions, containers, tasks, snapshots, network namespaces, addresses, the namespace
+    /// and the bridge.
+    func tearDown() async {
+        for function in (try? await runtime.list(namespace: namespace)) ?? [] {
+            try? await runtime.remove(name: function.definition.name, namespace: namespace)
+        }
+        for id in (try? await containerIDs()) ?? [] {
+            _ = try? await ctr(["tasks", "delete", "--force", id])
+            _ = try? await ctr(["containers", "delete", id])
+        }
+        for key in (try? await snapshotKeys()) ?? [] { _ = try? await ctr(["snapshots", "rm", key]) }
+        for name in networkNamespaces() {
+            _ = try? await ChildProcess("/usr/sbin/ip", ["netns", "delete", name]).run()
+        }
+        for image in ((try? await ctr(["images", "ls", "-q"])) ?? "").split(separator: "\n") {
+            _ = try? await ctr(["images", "rm", "--sync", String(image)])
+        }
+        // containerd removes content in the background; the namespace can be deleted once it is empty.
+        _ = await eventually(timeout: .seconds(5)) {
+            (try? await ChildProcess("/usr/bin/ctr", ["namespaces", "rm", self.namespace]).run().succeeded) ?? true
+        }
+        _ = try? await ChildProcess("/usr/sbin/ip", ["link", "delete", bridge]).run()
+        let rootfs = "\(stateDirectory)/rootfs"
+        for ns in (try? FileManager.default.contentsOfDirectory(atPath: rootfs)) ?? [] {
+            for id in (try? FileManager.default.contentsOfDirectory(atPath: "\(rootfs)/\(ns)")) ?? [] {
+                umount2("\(rootfs)/\(ns)/\(id)", Int32(MNT_DETACH))
+            }
+        }
+        try? FileManager.default.removeItem(atPath: stateDirectory)
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A cgroup file of a replica, on cgroup v1 (`/sys/fs/cgroup/CONTROLLER/NS/ID/FILE`) or v2
+/// (`/sys/fs/cgroup/NS/ID/FILE`); nil when absent.
+func cgroupValue(namespace: String, id: String, v1: (controller: String, file: String), v2 file2: String) -> String? {
+    let unified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
+    let path =
+        unified
+        ? "/sys/fs/cgroup/\(namespace)/\(id)/\(file2)" : "/sys/fs/cgroup/\(v1.controller)/\(namespace)/\(id)/\(v1.file)"
+    return (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// Runs `body` with a fresh harness and always tears it down.
+func withRuntime(
+    deployTimeout: Duration = .seconds(30), gracePeriod: Duration = .seconds(5),
+    _ body: (RuntimeHarness) async throws -> Void
+) async throws {
+    let harness = try await RuntimeHarness(deployTimeout: deployTimeout, gracePeriod: gracePeriod)
+    do {
+        try await body(harness)
+    } catch {
+        // The runtime's own account of what happened, for the failure report.
+        for record in harness.logs.all where record.level >= .notice {
+            print("runtime \(record.level): \(record.message)")
+        }
+        await harness.tearDown()
+        throw error
+    }
+    await harness.tearDown()
+}
+
+/// The built `skiff` binary (the log collector containerd's shim runs): beside the test runner.
+func skiffBinary() -> String {
+    if let path = ProcessInfo.processInfo.environment["SKIFF_BINARY"] { return path }
+    let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    return runner.deletingLastPathComponent().appendingPathComponent("skiff").path
+}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}

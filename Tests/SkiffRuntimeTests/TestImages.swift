@@ -1,0 +1,63 @@
+import Foundation
+import SkiffImage
+
+/// Function images built on the spot from the host's busybox-static: no registry, no Docker. The HTTP server
+/// is busybox httpd on port 8080; a CGI script reports what the function sees from inside its container.
+enum TestImages {
+    static let busybox = "/bin/busybox"
+    static let applets = [
+        "sh", "httpd", "cat", "ls", "id", "hostname", "sleep", "echo", "env", "grep", "touch", "kill", "wc", "head",
+        "true", "printf", "test", "[",
+    ]
+
+    /// `sh` as PID 1 with handlers, so SIGTERM stops it promptly and SIGUSR1 makes it exit 7 (a crash).
+    static let serve =
+        "trap 'exit 0' TERM; trap 'exit 7' USR1; echo booting $HOSTNAME; httpd -f -p 8080 -h /www & wait; wait"
+
+    static let infoScript = """
+        #!/bin/sh
+        echo "Content-Type: text/plain"
+        echo ""
+        case "$QUERY_STRING" in
+        hostname) hostname ;;
+        id) id -u; id -g ;;
+        env) env ;;
+        hosts) cat /etc/hosts ;;
+        secret=*) cat "/var/openfaas/secrets/${QUERY_STRING#secret=}" ;;
+        rootfs) touch /written 2>/dev/null && echo root-writable || echo root-read-only; touch /tmp/x && echo tmp-writable ;;
+        caps) grep -E '^Cap(Bnd|Eff)' /proc/self/status ;;
+        log=*) echo "${QUERY_STRING#log=}" > /proc/1/fd/1; echo logged ;;
+        crash) kill -USR1 1; echo crashing ;;
+        esac
+        """
+
+    /// An OCI archive of a busybox image; `command` replaces the default server when given.
+    static func archive(reference: String, command: [String]? = nil, user: String? = nil) throws -> [UInt8] {
+        var tar = TarWriter()
+        for directory in ["bin", "etc", "tmp", "www", "www/cgi-bin", "var"] {
+            tar.append(.init(path: directory, kind: .directory, mode: directory == "tmp" ? 0o1777 : 0o755))
+        }
+        let binary = Array(try Data(contentsOf: URL(fileURLWithPath: busybox)))
+        tar.append(.init(path: "bin/busybox", kind: .file(binary), mode: 0o755))
+        for applet in applets { tar.append(.init(path: "bin/\(applet)", kind: .symlink(target: "busybox"))) }
+        tar.append(
+            .init(
+                path: "etc/passwd",
+                kind: .file(Array("root:x:0:0:root:/:/bin/sh\napp:x:1000:1000:app:/:/bin/sh\n".utf8))))
+        tar.append(.init(path: "etc/group", kind: .file(Array("root:x:0:\napp:x:1000:\n".utf8))))
+        tar.append(.init(path: "www/index.html", kind: .file(Array("hello from skiff\n".utf8))))
+        tar.append(.init(path: "www/cgi-bin/info", kind: .file(Array(infoScript.utf8)), mode: 0o755))
+        let config = ImageConfiguration.RunConfig(
+            user: user, env: ["PATH=/bin"], cmd: command ?? ["/bin/sh", "-c", serve], workingDir: "/")
+        return try OCIArchive(
+            reference: try ImageReference(parsing: reference), config: config, layers: [tar.finish()]
+        ).bytes
+    }
+
+    /// Writes the archive to a temporary file and returns its path.
+    static func file(reference: String, command: [String]? = nil, user: String? = nil) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-image-\(UUID()).tar").path
+        try Data(try archive(reference: reference, command: command, user: user)).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+}
