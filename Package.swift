@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "SkiffPOSIXTests", dependencies: ["SkiffPOSIX"]),
         .testTarget(name: "SkiffHTTPTests", dependencies: ["SkiffHTTP", "SkiffPOSIX"]),
         .testTarget(name: "SkiffServiceTests", dependencies: ["SkiffService"]),
-        .testTarget(name: "SkiffImageTests", dependencies: ["SkiffImage"]),
+        .testTarget(name: "SkiffImageTests", dependencies: ["SkiffImage", "SkiffPOSIX"]),
         .testTarget(name: "SkiffSystemdTests", dependencies: ["SkiffSystemd", "SkiffLog"]),
         .testTarget(
             name: "SkiffRuntimeTests",

@@ -47,3 +47,16 @@ start_containerd() {
     echo "skiff: containerd did not start; see /var/log/skiff/containerd.log" >&2
     return 1
 }
+
+# enable_forwarding: functions on the bridge reach beyond the host only with IPv4 forwarding on.
+enable_forwarding() {
+    [ "$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null)" = "1" ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "skiff: IPv4 forwarding is off; run as root or: sudo sysctl -w net.ipv4.ip_forward=1" >&2
+        return 1
+    fi
+    sysctl -qw net.ipv4.ip_forward=1
+}
+
+# The Debian packages the appliance runs on.
+SKIFF_PACKAGES=(containerd runc containernetworking-plugins iptables iproute2 libsystemd-dev busybox-static curl)

@@ -62,18 +62,33 @@ public struct ChildProcess: Sendable {
 
     /// Starts a long-running child and yields its standard output line by line (without the newline; lines
     /// longer than `outputLimit` are cut). The stream ends when the child exits: normally after a zero status,
-    /// with a ``ChildProcessError`` otherwise. Cancelling the consuming task, or dropping the stream, sends the
+    /// with a ``ChildProcessError`` otherwise (a signal included). Cancelling the consuming task, or dropping the stream, sends the
     /// child SIGTERM. Reading happens on a thread of its own. `timeout` does not apply.
     public func lines() throws -> AsyncThrowingStream<String, any Error> {
+        try start().lines
+    }
+
+    /// A started child whose standard output is read line by line; see ``lines()``.
+    public struct Streaming: Sendable {
+        /// For signalling the child (it is reaped by the reading thread, never by the caller).
+        public let pid: pid_t
+        public let lines: AsyncThrowingStream<String, any Error>
+    }
+
+    /// Like ``lines()``, but also tells the child's PID.
+    public func start() throws -> Streaming {
         let started = try spawn()
         let command = commandLine
         let limit = outputLimit
         let (stream, continuation) = AsyncThrowingStream<String, any Error>.makeStream(bufferingPolicy: .unbounded)
-        continuation.onTermination = { _ in kill(started.pid, SIGTERM) }
+        // Only when the consumer stops early: after a normal finish the PID is reaped and may be reused.
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { kill(started.pid, SIGTERM) }
+        }
         do {
             _ = try PosixThread(name: "skiff-lines") {
                 let outcome = started.stream(limit: limit) { continuation.yield($0) }
-                if outcome.succeeded || outcome.signal == SIGTERM {
+                if outcome.succeeded {
                     continuation.finish()
                 } else {
                     continuation.finish(throwing: ChildProcessError(command: command, outcome: outcome))
@@ -83,7 +98,7 @@ public struct ChildProcess: Sendable {
             started.abandon()
             throw error
         }
-        return stream
+        return Streaming(pid: started.pid, lines: stream)
     }
 
     /// The command as a person would type it, for errors and logs.

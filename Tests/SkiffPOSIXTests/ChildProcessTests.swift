@@ -5,6 +5,25 @@ import Testing
 
 @Suite("Child processes")
 struct ChildProcessTests {
+    @Test func streamsLinesUntilExitAndReportsFailure() async throws {
+        var lines: [String] = []
+        for try await line in try ChildProcess("/bin/sh", ["-c", "echo one; printf 'two\\nthree'"]).lines() {
+            lines.append(line)
+        }
+        #expect(lines == ["one", "two", "three"])
+        await #expect(throws: ChildProcessError.self) {
+            for try await _ in try ChildProcess("/bin/sh", ["-c", "echo x; exit 4"]).lines() {}
+        }
+    }
+
+    @Test func aStreamingChildCanBeSignalledByPID() async throws {
+        let child = try ChildProcess("/bin/sh", ["-c", "echo started; exec sleep 30"]).start()
+        var iterator = child.lines.makeAsyncIterator()
+        #expect(try await iterator.next() == "started")
+        kill(child.pid, SIGKILL)
+        await #expect(throws: ChildProcessError.self) { while try await iterator.next() != nil {} }
+    }
+
     @Test func capturesOutputAndExitStatus() async throws {
         let echo = try await ChildProcess("/bin/echo", ["hello", "world"]).run()
         #expect(echo.succeeded && echo.outputText == "hello world\n" && echo.standardError.isEmpty)

@@ -39,6 +39,8 @@ final class RuntimeHarness: Sendable {
     let stateDirectory: String
     let logs = MemoryLogHandler()
     let runtime: ContainerdRuntime
+    /// The runtime's event watcher (crash restarts), as the daemon runs it.
+    let watcher: Task<Void, Never>
 
     static let counter = Mutex<Int>(0)
 
@@ -73,7 +75,12 @@ final class RuntimeHarness: Sendable {
             configuration: configuration, group: testGroup,
             logger: Logger(label: "test", level: .debug, handler: logs))
         try await runtime.start()
+        let runtime = self.runtime
+        watcher = Task { try? await runtime.run() }
     }
+
+    /// Stops watching, as a killed daemon would; containers are left as they are.
+    func abandon() { watcher.cancel() }
 
     /// A second runtime over the same state directory, as after a daemon restart.
     func restarted() async throws -> RuntimeHarness {
@@ -108,6 +115,16 @@ final class RuntimeHarness: Sendable {
         try await ctr(["containers", "ls", "-q"]).split(separator: "\n").map(String.init)
     }
 
+    /// Task id → "PID STATUS", as `ctr tasks ls` shows them (its row order is not stable).
+    func taskTable() async throws -> [String: String] {
+        var table: [String: String] = [:]
+        for line in try await ctr(["tasks", "ls"]).split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            if fields.count >= 3 { table[String(fields[0])] = "\(fields[1]) \(fields[2])" }
+        }
+        return table
+    }
+
     func runningTasks() async throws -> [String] {
         try await ctr(["tasks", "ls"]).split(separator: "\n").dropFirst().filter { $0.contains("RUNNING") }
             .map { String($0.split(separator: " ")[0]) }
@@ -136,6 +153,7 @@ final class RuntimeHarness: Sendable {
     /// Everything gone: functions, containers, tasks, snapshots, network namespaces, addresses, the namespace
     /// and the bridge.
     func tearDown() async {
+        watcher.cancel()
         for function in (try? await runtime.list(namespace: namespace)) ?? [] {
             try? await runtime.remove(name: function.definition.name, namespace: namespace)
         }

@@ -1,0 +1,68 @@
+import Foundation
+import SkiffRuntime
+import Testing
+
+@Suite("runtime models")
+struct ModelTests {
+    @Test(arguments: [
+        ("128Mi", Int64(134_217_728)), ("1G", 1_000_000_000), ("1Gi", 1_073_741_824), ("64M", 64_000_000),
+        ("1048576", 1_048_576), ("1.5Ki", 1536), ("1e3", 1000),
+    ])
+    func memoryQuantities(_ text: String, _ bytes: Int64) throws {
+        #expect(try Quantity.memoryBytes(text, field: "limits.memory") == bytes)
+    }
+
+    @Test(arguments: [("0.5", Int64(500)), ("500m", 500), ("1", 1000), ("2.25", 2250), ("100m", 100)])
+    func cpuQuantities(_ text: String, _ milli: Int64) throws {
+        #expect(try Quantity.milliCPU(text, field: "limits.cpu") == milli)
+    }
+
+    @Test(arguments: ["", "lots", "12XB", "-1Mi", "0", "Mi", "1..2"])
+    func badQuantitiesSayWhatToWrite(_ text: String) {
+        #expect {
+            _ = try Quantity.memoryBytes(text, field: "limits.memory")
+        } throws: { error in
+            "\(error)".contains("limits.memory")
+        }
+    }
+
+    @Test(arguments: [
+        ("30s", Duration.seconds(30)), ("1m30s", .seconds(90)), ("500ms", .milliseconds(500)), ("2h", .seconds(7200)),
+        ("0", .zero),
+    ])
+    func goDurations(_ text: String, _ duration: Duration) throws {
+        #expect(try GoDuration.parse(text, field: "t") == duration)
+    }
+
+    @Test(arguments: ["echo", "a", "my-fn-2", String(repeating: "a", count: 63)])
+    func validNames(_ name: String) { #expect(ResourceName.isValid(name)) }
+
+    @Test(arguments: ["", "Echo", "-a", "a-", "a.b", "a_b", "../x", String(repeating: "a", count: 64)])
+    func invalidNames(_ name: String) { #expect(!ResourceName.isValid(name)) }
+
+    @Test func subnetsGiveTheBridgeAddress() throws {
+        let subnet = try Subnet(parsing: "10.62.7.9/16")
+        #expect(subnet.description == "10.62.0.0/16" && subnet.gatewayAddress == "10.62.0.1")
+        #expect(subnet.contains("10.62.200.3") && !subnet.contains("10.63.0.1"))
+        for bad in ["10.62.0.0", "10.62.0.0/33", "300.1.1.1/24", "a.b.c.d/8"] {
+            #expect(throws: FunctionRuntimeError.self) { try Subnet(parsing: bad) }
+        }
+    }
+
+    @Test func definitionsAreValidatedBeforeAnythingRuns() {
+        let good = FunctionDefinition(name: "fn", image: "figlet", limits: .init(memory: "128Mi", cpu: "0.5"))
+        #expect(throws: Never.self) { try good.validate() }
+        var collision = good
+        collision.labels = ["com.openfaas.annotations.topic": "x"]
+        collision.annotations = ["topic": "y"]
+        var badImage = good
+        badImage.image = "UPPER"
+        var badSecret = good
+        badSecret.secrets = ["../../etc/shadow"]
+        var badGrace = good
+        badGrace.envVars = ["grace_period": "soon"]
+        for definition in [collision, badImage, badSecret, badGrace] {
+            #expect(throws: FunctionRuntimeError.self) { try definition.validate() }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Glibc
+import SkiffLog
+import SkiffSystemd
+import Testing
+
+@Suite("systemd integration", .serialized)
+struct SystemdTests {
+    /// sd_notify for real: a datagram socket stands in for the service manager.
+    @Test func notifierSendsStatesToNotifySocket() throws {
+        let path = "/tmp/skiff-notify-\(getpid()).sock"
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer {
+            close(fd)
+            unlink(path)
+            unsetenv("NOTIFY_SOCKET")
+        }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        #expect(bound == 0)
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+
+        let notifier = SystemdNotifier()
+        #expect(!notifier.isActive)
+        #expect(!notifier.notify("READY=1"))
+        setenv("NOTIFY_SOCKET", path, 1)
+        #expect(notifier.isActive)
+        notifier.ready(status: "serving")
+        notifier.watchdog()
+        notifier.stopping()
+        var received: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<3 {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { break }
+            received.append(String(decoding: buffer[0..<n], as: UTF8.self))
+        }
+        #expect(received == ["READY=1\nSTATUS=serving", "WATCHDOG=1", "STOPPING=1"])
+    }
+
+    @Test func watchdogIntervalIsHalfOfWatchdogSec() {
+        defer {
+            unsetenv("WATCHDOG_USEC")
+            unsetenv("WATCHDOG_PID")
+        }
+        #expect(SystemdNotifier().watchdogPingInterval == nil)
+        setenv("WATCHDOG_USEC", "4000000", 1)
+        setenv("WATCHDOG_PID", String(getpid()), 1)
+        #expect(SystemdNotifier().watchdogPingInterval == .seconds(2))
+        // Meant for another process: not ours to ping.
+        setenv("WATCHDOG_PID", "1", 1)
+        #expect(SystemdNotifier().watchdogPingInterval == nil)
+    }
+
+    @Test(arguments: [("function", "FUNCTION"), ("call_id", "CALL_ID"), ("call.id", "CALL_ID"), ("_x-1", "X_1")])
+    func metadataKeysBecomeJournalFieldNames(_ key: String, _ field: String) {
+        #expect(Journal.fieldName(key) == field)
+    }
+
+    @Test func loggerFiltersByLevelAndMergesMetadata() {
+        let memory = MemoryLogHandler()
+        let logger = Logger(label: "t", level: .info, metadata: ["a": "1"], handler: memory).with(["b": "2"])
+        logger.debug("hidden")
+        logger.warning("shown", ["c": "3"])
+        #expect(memory.all.count == 1)
+        #expect(memory.all.first?.metadata == ["a": "1", "b": "2", "c": "3"])
+        #expect(memory.all.first?.level.syslogPriority == 4)
+    }
+}
