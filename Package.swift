@@ -47,6 +47,12 @@ let package = Package(
             name: "skiff-httpbench", dependencies: ["SkiffHTTP"], path: "bench/Sources/skiff-httpbench",
             swiftSettings: strict),
 
+        // Cold start against ctr run and runc run, used by bench/coldstart; not shipped.
+        .executableTarget(
+            name: "skiff-coldbench",
+            dependencies: ["SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog"],
+            path: "bench/Sources/skiff-coldbench", swiftSettings: strict),
+
         .testTarget(name: "SkiffPOSIXTests", dependencies: ["SkiffPOSIX"]),
         .testTarget(name: "SkiffHTTPTests", dependencies: ["SkiffHTTP", "SkiffPOSIX"]),
         .testTarget(name: "SkiffServiceTests", dependencies: ["SkiffService"]),

@@ -4,12 +4,6 @@ import SkiffImage
 /// Function images built on the spot from the host's busybox-static: no registry, no Docker. The HTTP server
 /// is busybox httpd on port 8080; a CGI script reports what the function sees from inside its container.
 enum TestImages {
-    static let busybox = "/bin/busybox"
-    static let applets = [
-        "sh", "httpd", "cat", "ls", "id", "hostname", "sleep", "echo", "env", "grep", "touch", "kill", "wc", "head",
-        "true", "printf", "test", "[",
-    ]
-
     /// `sh` as PID 1 with handlers, so SIGTERM stops it promptly and SIGUSR1 makes it exit 7 (a crash).
     static let serve =
         "trap 'exit 0' TERM; trap 'exit 7' USR1; echo booting $HOSTNAME; httpd -f -p 8080 -h /www & wait; wait"
@@ -33,24 +27,16 @@ enum TestImages {
 
     /// An OCI archive of a busybox image; `command` replaces the default server when given.
     static func archive(reference: String, command: [String]? = nil, user: String? = nil) throws -> [UInt8] {
-        var tar = TarWriter()
-        for directory in ["bin", "etc", "tmp", "www", "www/cgi-bin", "var"] {
-            tar.append(.init(path: directory, kind: .directory, mode: directory == "tmp" ? 0o1777 : 0o755))
-        }
-        let binary = Array(try Data(contentsOf: URL(fileURLWithPath: busybox)))
-        tar.append(.init(path: "bin/busybox", kind: .file(binary), mode: 0o755))
-        for applet in applets { tar.append(.init(path: "bin/\(applet)", kind: .symlink(target: "busybox"))) }
-        tar.append(
-            .init(
-                path: "etc/passwd",
-                kind: .file(Array("root:x:0:0:root:/:/bin/sh\napp:x:1000:1000:app:/:/bin/sh\n".utf8))))
-        tar.append(.init(path: "etc/group", kind: .file(Array("root:x:0:\napp:x:1000:\n".utf8))))
-        tar.append(.init(path: "www/index.html", kind: .file(Array("hello from skiff\n".utf8))))
-        tar.append(.init(path: "www/cgi-bin/info", kind: .file(Array(infoScript.utf8)), mode: 0o755))
+        let layer = try BusyboxLayer.make(files: [
+            .init(path: "www", kind: .directory),
+            .init(path: "www/cgi-bin", kind: .directory),
+            .init(path: "www/index.html", kind: .file(Array("hello from skiff\n".utf8))),
+            .init(path: "www/cgi-bin/info", kind: .file(Array(infoScript.utf8)), mode: 0o755),
+        ])
         let config = ImageConfiguration.RunConfig(
             user: user, env: ["PATH=/bin"], cmd: command ?? ["/bin/sh", "-c", serve], workingDir: "/")
         return try OCIArchive(
-            reference: try ImageReference(parsing: reference), config: config, layers: [tar.finish()]
+            reference: try ImageReference(parsing: reference), config: config, layers: [layer]
         ).bytes
     }
 
