@@ -79,7 +79,10 @@ struct ContainerSpecTests {
                 FunctionDefinition(name: "bad", namespace: ns, image: "local/bad:1", secrets: ["nope"]),
                 FunctionDefinition(name: "bad", namespace: ns, image: "local/bad:1", limits: .init(memory: "lots")),
                 FunctionDefinition(name: "Bad_Name", namespace: ns, image: "local/bad:1"),
-                FunctionDefinition(name: "bad", namespace: ns, image: "local/missing:1"),
+                // Not in containerd, so a pull is tried: from a loopback port nothing listens on (tests never
+                // reach out to a real registry).
+                FunctionDefinition(name: "bad", namespace: ns, image: "127.0.0.1:1/missing:1"),
+                FunctionDefinition(name: "bad", namespace: "not-labelled", image: "local/bad:1"),
             ] {
                 await #expect(throws: FunctionRuntimeError.self) {
                     try await harness.runtime.deploy(definition, replicas: 1)

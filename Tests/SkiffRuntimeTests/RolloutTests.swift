@@ -1,0 +1,105 @@
+import Foundation
+import SkiffHTTP
+import SkiffPOSIX
+import Synchronization
+import Testing
+
+@testable import SkiffRuntime
+
+@Suite("rollouts, stops and namespaces", .serialized, .enabled(if: RealParts.enabled))
+struct RolloutTests {
+    /// Sampled while an update runs: the function never has zero ready replicas.
+    @Test func anUpdateNeverLeavesTheFunctionWithoutReadyReplicas() async throws {
+        try await withRuntime { harness in
+            let runtime = harness.runtime
+            let ns = harness.namespace
+            try await harness.importImage("docker.io/local/roll:1")
+            try await runtime.deploy(FunctionDefinition(name: "roll", namespace: ns, image: "local/roll:1"), replicas: 2)
+            let done = Atomic<Bool>(false)
+            let sampler = Task {
+                var samples = 0
+                var fewest = Int.max
+                while !done.load(ordering: .acquiring) {
+                    fewest = min(fewest, runtime.endpoints(name: "roll", namespace: ns).count)
+                    samples += 1
+                    try? await Task.sleep(for: .milliseconds(1))
+                }
+                return (samples, fewest)
+            }
+            try await runtime.update(
+                FunctionDefinition(name: "roll", namespace: ns, image: "local/roll:1", envVars: ["V": "2"]))
+            done.store(true, ordering: .releasing)
+            let (samples, fewest) = await sampler.value
+            #expect(samples > 10)
+            #expect(fewest >= 1)
+            let after = runtime.endpoints(name: "roll", namespace: ns)
+            #expect(after.count == 2)
+            for endpoint in after { #expect(try await harness.info(endpoint, "env").contains("V=2")) }
+        }
+    }
+
+    /// A server that ignores SIGTERM (busybox httpd as PID 1 has no handler) is killed after the grace period.
+    @Test func aReplicaIgnoringSIGTERMIsKilledAfterTheGracePeriod() async throws {
+        try await withRuntime(gracePeriod: .seconds(1)) { harness in
+            let ns = harness.namespace
+            try await harness.importImage("docker.io/local/stubborn:1", command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"])
+            try await harness.runtime.deploy(
+                FunctionDefinition(name: "stubborn", namespace: ns, image: "local/stubborn:1"), replicas: 1)
+            let started = ContinuousClock.now
+            try await harness.runtime.scale(name: "stubborn", namespace: ns, replicas: 0)
+            let took = ContinuousClock.now - started
+            #expect(took >= .seconds(1) && took < .seconds(10), "\(took)")
+            #expect(try await harness.runningTasks().isEmpty)
+        }
+    }
+
+    /// Images live per containerd namespace: a deploy into another function namespace copies the image there.
+    @Test func aDeployIntoAnotherNamespaceBringsTheImageAlong() async throws {
+        try await withRuntime { harness in
+            let other = "\(harness.namespace)-b"
+            _ = try await ChildProcess("/usr/bin/ctr", ["namespaces", "create", other, "openfaas=1"]).runChecked()
+            do {
+                try await harness.importImage("docker.io/local/shared:1")
+                #expect(try await harness.runtime.namespaces().contains(other))
+                try await harness.runtime.deploy(
+                    FunctionDefinition(name: "shared", namespace: other, image: "local/shared:1"), replicas: 1)
+                let endpoint = try #require(harness.runtime.endpoints(name: "shared", namespace: other).first)
+                #expect(try await harness.get(endpoint, "/index.html").status == 200)
+                #expect(try await harness.runtime.list(namespace: other).map(\.definition.name) == ["shared"])
+                #expect(try await harness.runtime.list(namespace: harness.namespace).isEmpty)
+                try await harness.runtime.remove(name: "shared", namespace: other)
+            } catch {
+                Issue.record(error)
+            }
+            _ = try? await ChildProcess("/usr/bin/ctr", ["-n", other, "images", "rm", "--sync", "docker.io/local/shared:1"])
+                .run()
+            _ = await eventually(timeout: .seconds(5)) {
+                (try? await ChildProcess("/usr/bin/ctr", ["namespaces", "rm", other]).run().succeeded) ?? true
+            }
+        }
+    }
+}
+
+@Suite("readiness probe")
+struct ReadinessProbeTests {
+    /// A watchdog answers 503 until its function is ready; anything else (even 404) means ready.
+    @Test func onlyA503MeansNotReady() async throws {
+        let statuses = Mutex<[Int]>([503, 503, 404])
+        var router = HTTPRouter()
+        try router.add(.get, "/_/health") { _ in
+            let code = statuses.withLock { $0.count > 1 ? $0.removeFirst() : $0[0] }
+            return HTTPResponse(status: HTTPStatus(code: code))
+        }
+        let server = HTTPServer(
+            configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: testGroup, responder: router)
+        let port = try await server.start()[0].port
+        let probe = ReadinessProbe(client: testClient, port: port)
+        #expect(await !probe.check("127.0.0.1"))
+        let ready = try await probe.waitUntilReady("127.0.0.1", deadline: .now + .seconds(5)) { true }
+        #expect(ready)
+        #expect(statuses.withLock { $0 } == [404])
+        await server.shutdown(gracePeriod: .seconds(1))
+        // Nothing listening: not ready, and the probe gives up at its deadline.
+        #expect(try await !probe.waitUntilReady("127.0.0.1", deadline: .now + .milliseconds(300)) { true })
+    }
+}
