@@ -25,7 +25,9 @@ public enum BusyboxLayer {
         tar.append(.init(path: "bin/busybox", kind: .file(Array(binary)), mode: 0o755))
         for applet in applets.sorted() { tar.append(.init(path: "bin/\(applet)", kind: .symlink(target: "busybox"))) }
         tar.append(
-            .init(path: "etc/passwd", kind: .file(Array("root:x:0:0:root:/:/bin/sh\napp:x:1000:1000:app:/:/bin/sh\n".utf8))))
+            .init(
+                path: "etc/passwd",
+                kind: .file(Array("root:x:0:0:root:/:/bin/sh\napp:x:1000:1000:app:/:/bin/sh\n".utf8))))
         tar.append(.init(path: "etc/group", kind: .file(Array("root:x:0:\napp:x:1000:\n".utf8))))
         for file in files { tar.append(file) }
         return tar.finish()

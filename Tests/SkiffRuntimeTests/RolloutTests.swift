@@ -14,7 +14,8 @@ struct RolloutTests {
             let runtime = harness.runtime
             let ns = harness.namespace
             try await harness.importImage("docker.io/local/roll:1")
-            try await runtime.deploy(FunctionDefinition(name: "roll", namespace: ns, image: "local/roll:1"), replicas: 2)
+            try await runtime.deploy(
+                FunctionDefinition(name: "roll", namespace: ns, image: "local/roll:1"), replicas: 2)
             let done = Atomic<Bool>(false)
             let sampler = Task {
                 var samples = 0
@@ -42,7 +43,8 @@ struct RolloutTests {
     @Test func aReplicaIgnoringSIGTERMIsKilledAfterTheGracePeriod() async throws {
         try await withRuntime(gracePeriod: .seconds(1)) { harness in
             let ns = harness.namespace
-            try await harness.importImage("docker.io/local/stubborn:1", command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"])
+            try await harness.importImage(
+                "docker.io/local/stubborn:1", command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"])
             try await harness.runtime.deploy(
                 FunctionDefinition(name: "stubborn", namespace: ns, image: "local/stubborn:1"), replicas: 1)
             let started = ContinuousClock.now
@@ -71,8 +73,10 @@ struct RolloutTests {
             } catch {
                 Issue.record(error)
             }
-            _ = try? await ChildProcess("/usr/bin/ctr", ["-n", other, "images", "rm", "--sync", "docker.io/local/shared:1"])
-                .run()
+            _ = try? await ChildProcess(
+                "/usr/bin/ctr", ["-n", other, "images", "rm", "--sync", "docker.io/local/shared:1"]
+            )
+            .run()
             _ = await eventually(timeout: .seconds(5)) {
                 (try? await ChildProcess("/usr/bin/ctr", ["namespaces", "rm", other]).run().succeeded) ?? true
             }

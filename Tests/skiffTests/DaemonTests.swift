@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import SkiffHTTP
 import SkiffPOSIX
+import Synchronization
 import Testing
 
 /// The built `skiff` binary: beside the test runner in SwiftPM's build folder (or SKIFF_BINARY).
@@ -20,16 +21,28 @@ let daemonPartsPresent =
 /// stderr read line by line.
 final class DaemonProcess: Sendable {
     let state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-state-\(UUID())")
-    let bridge = "skd\(getpid() % 100000)"
-    let namespace = "skiff-daemon-test-\(getpid())"
+    let bridge: String
+    let namespace: String
+    let subnet: String
     let child: ChildProcess.Streaming
+    /// Daemons of concurrent tests must not share a bridge, subnet or namespace.
+    static let counter = Mutex<Int>(0)
 
-    init(environment extra: [String: String] = [:]) throws {
+    /// - Parameter prefix: shell commands run first in the same shell (e.g. setting up a fake journald).
+    init(environment extra: [String: String] = [:], wrapper: [String] = [], prefix: String = "") throws {
+        let number = Self.counter.withLock { value -> Int in
+            value += 1
+            return value
+        }
+        bridge = "skd\(getpid() % 10000)n\(number)"
+        namespace = "skiff-daemon-test-\(getpid())-\(number)"
+        subnet = "10.250.\((Int(getpid()) * 4 + number) % 250).0/24"
         var process = ChildProcess(
-            "/bin/sh",
-            [
-                "-c", #"exec "$0" "$@" 2>&1"#, skiffBinary().path, "serve", "--listen", "127.0.0.1:0", "--state-dir",
-                state.path, "--bridge", bridge, "--subnet", "10.250.\(getpid() % 250).0/24", "--namespace", namespace,
+            wrapper.first ?? "/bin/sh",
+            Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : ["/bin/sh"]) + [
+                "-c", prefix + #"exec "$0" "$@" 2>&1"#, skiffBinary().path, "serve", "--listen", "127.0.0.1:0",
+                "--state-dir",
+                state.path, "--bridge", bridge, "--subnet", subnet, "--namespace", namespace,
                 "--log-sink", "files",
             ])
         var environment = ProcessInfo.processInfo.environment
@@ -106,12 +119,13 @@ struct DaemonTests {
     }
 }
 
-/// A datagram socket standing in for systemd's notify socket.
+/// A datagram socket standing in for systemd's notify socket (or journald's).
 final class NotifySocket: Sendable {
-    let path = "/tmp/skiff-daemon-notify-\(getpid()).sock"
+    let path: String
     let fd: Int32
 
-    init() throws {
+    init(path: String = "/tmp/skiff-daemon-notify-\(getpid()).sock") throws {
+        self.path = path
         unlink(path)
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         var address = sockaddr_un()
