@@ -116,14 +116,32 @@ public final class ContainerdRuntime: FunctionRuntime {
         logger.info("restored \(records.count) functions")
     }
 
-    /// Watches containerd for exited tasks until cancelled, restarting the watcher if containerd restarts.
+    /// Watches containerd for exited tasks until cancelled, restarting the watcher if containerd restarts, and
+    /// looks at every replica's process every few seconds in case an event was missed.
     public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.watchEvents() }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(5))
+                    await self.resync()
+                }
+            }
+            await group.waitForAll()
+        }
+    }
+
+    private func resync() async {
+        for supervisor in supervisors.withLock({ Array($0.values) }) { await supervisor.resync() }
+    }
+
+    private func watchEvents() async {
         var delay = Duration.milliseconds(200)
         while !Task.isCancelled {
             do {
                 let events = try ctr.events()
-                // A fresh stream may have missed exits: look at every replica's process once.
-                for supervisor in supervisors.withLock({ Array($0.values) }) { await supervisor.resync() }
+                // A fresh stream may have missed exits.
+                await resync()
                 for try await line in events {
                     delay = .milliseconds(200)
                     await handleEvent(line)
