@@ -211,6 +211,40 @@ struct HTTPClientTests {
         }
     }
 
+    /// A CGI-style server answers 200 before it reads the body (it prints its headers first), then reads it all
+    /// and writes the result. The client must keep uploading after that early success, or both sides wait forever.
+    @Test func anEarlySuccessDoesNotStopTheUpload() async throws {
+        let client = self.client
+        let early = HTTPHandler { request in
+            HTTPResponse(
+                status: .ok,
+                body: .stream { writer in
+                    try await writer.flush()  // the head goes out now, before any of the body is read
+                    var count = 0
+                    for try await chunk in request.body { count += chunk.count }
+                    try await writer.write("read \(count)")
+                })
+        }
+        try await withServer(early) { _, port in
+            let total = 4 * 1024 * 1024
+            let sent = Mutex(0)
+            // Slowly enough that the early answer arrives while the body is still going out.
+            let body = HTTPBody.producing(length: total) {
+                try await Task.sleep(for: .milliseconds(1))
+                return sent.withLock { at -> [UInt8]? in
+                    guard at < total else { return nil }
+                    defer { at += 65536 }
+                    return [UInt8](repeating: 7, count: min(65536, total - at))
+                }
+            }
+            let answer = try await client.fetch(
+                HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/cgi", body: body), timeout: .seconds(20)
+            )
+            #expect(answer.head.status.code == 200)
+            #expect(String(decoding: answer.body, as: UTF8.self) == "read \(total)")
+        }
+    }
+
     @Test func aLargeBodyCrossesTheProxyInBoundedMemory() async throws {
         let client = self.client
         try await withServer(makeTestRouter()) { _, upstreamPort in

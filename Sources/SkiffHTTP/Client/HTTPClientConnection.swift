@@ -17,6 +17,8 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
     private var received: HTTPClientResponse?
     private var responseStream: ByteStream?
     private var isRequestSent = false
+    /// An error answer arrived before the body was sent: stop sending it.
+    private var isUploadRefused = false
     private var isResponseComplete = false
     private var keepAlive = true
     private var failure: HTTPClientError?
@@ -106,6 +108,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         state = .active
         failedBeforeResponse = true
         isRequestSent = false
+        isUploadRefused = false
         isResponseComplete = false
         keepAlive = true
         received = nil
@@ -121,35 +124,17 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         if case .bytes(let bytes) = body.storage { length = bytes.count } else { length = body.declaredLength }
         let chunked = length == nil
         writeHead(request, length: length, chunked: chunked)
-        do {
-            switch body.storage {
-            case .bytes(let bytes):
-                out.bytes.append(contentsOf: bytes)
-                requestFlush()
-            case .stream, .producer:
-                flushOutput()
-                for try await chunk in body {
-                    try await writeBodyChunk(chunk, chunked: chunked)
-                }
-                if chunked { out.bytes.append(contentsOf: WireEncoding.lastChunk) }
-                requestFlush()
-            }
-            if let failure { throw failure }
+        switch body.storage {
+        case .bytes(let bytes):
+            out.bytes.append(contentsOf: bytes)
+            requestFlush()
             isRequestSent = true
-        } catch {
-            // The server may already have answered (e.g. 413) and closed; that answer wins.
-            if let response = received {
-                received = nil
-                keepAlive = false
-                return response
-            }
-            if error is HTTPClientError {
-                close()
-                throw error
-            }
-            // The body source failed (the client upstream of a proxy went away): abandon this exchange.
-            fail(.remoteClosed)
-            throw error
+        case .stream, .producer:
+            flushOutput()
+            // The body goes out on a task of its own (on this loop), so that an answer the server gives before
+            // it has read everything (a CGI script prints its headers first) reaches the caller while the
+            // upload continues; waiting for the upload first would deadlock against such a server.
+            Task(executorPreference: loop) { await self.upload(body, chunked: chunked) }
         }
         if let response = received {
             received = nil
@@ -157,6 +142,30 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         }
         if let failure { throw failure }
         return try await withUnsafeThrowingContinuation { headWaiter = $0 }
+    }
+
+    private func upload(_ body: HTTPBody, chunked: Bool) async {
+        do {
+            for try await chunk in body {
+                try await writeBodyChunk(chunk, chunked: chunked)
+            }
+            if chunked { out.bytes.append(contentsOf: WireEncoding.lastChunk) }
+            requestFlush()
+            if failure == nil, state == .active {
+                isRequestSent = true
+                recycleIfDone()
+            }
+        } catch is ResponseArrivedEarly {
+            // The server refused the body (an error answer such as 413); its answer is on its way to the caller,
+            // and the connection, whose request framing is now incomplete, is not reused.
+            keepAlive = false
+            if isResponseComplete { close() }
+        } catch let error as HTTPClientError {
+            fail(error)
+        } catch {
+            // The body source failed (the client upstream of a proxy went away): abandon this exchange.
+            fail(.remoteClosed)
+        }
     }
 
     private func writeHead(_ request: HTTPClientRequest, length: Int?, chunked: Bool) {
@@ -192,7 +201,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
 
     private func writeBodyChunk(_ chunk: [UInt8], chunked: Bool) async throws {
         if let failure { throw failure }
-        if received != nil { throw ResponseArrivedEarly() }
+        if isUploadRefused { throw ResponseArrivedEarly() }
         if chunk.isEmpty { return }
         out.appendBody(chunk, chunked: chunked)
         try await flushOrWaitForDrain()
@@ -243,9 +252,11 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
 
     private func deliverHead(_ head: HTTPResponseHead, wholeBody: [UInt8]?) {
         keepAlive = head.keepAlive
-        if !isRequestSent {
-            // The server answered before the body was sent (often 413): stop sending, return its answer, and do
-            // not reuse the connection, whose request framing is now incomplete.
+        if !isRequestSent && head.status.code >= 400 {
+            // The server answered with an error (often 413) before the body was sent: stop sending, return its
+            // answer, and do not reuse the connection, whose request framing is now incomplete. A success that
+            // arrives early is returned too, while the body keeps going out.
+            isUploadRefused = true
             keepAlive = false
             failDrainWaiter(ResponseArrivedEarly())
         }
