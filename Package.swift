@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // Skiff takes no package dependencies: only the toolchain and Debian's libsystemd.
 // Targets are the architecture; imports flow one way:
-//   skiff (executable) → SkiffRuntime → SkiffHTTP → SkiffPOSIX → CLinux
+//   skiff (executable) → SkiffGateway → SkiffRuntime → SkiffHTTP → SkiffPOSIX → CLinux
 //                                     → SkiffImage, SkiffSystemd → CSystemd, SkiffLog
 //                      → SkiffService → SkiffPOSIX
 import PackageDescription
@@ -36,11 +36,15 @@ let package = Package(
             name: "SkiffRuntime",
             dependencies: ["SkiffHTTP", "SkiffPOSIX", "SkiffImage", "SkiffLog", "SkiffSystemd"],
             swiftSettings: strict),
+        // The OpenFaaS-compatible gateway: system API, auth, secrets, logs, metrics, the invocation proxy.
+        .target(
+            name: "SkiffGateway", dependencies: ["SkiffRuntime", "SkiffHTTP", "SkiffLog"], swiftSettings: strict),
         // The daemon's root: the Service protocol and the service group that runs every long-lived part.
         .target(name: "SkiffService", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // The one executable: `skiff serve` and the client verbs. Wires the targets together.
         .executableTarget(
-            name: "skiff", dependencies: ["SkiffHTTP", "SkiffService", "SkiffRuntime", "SkiffSystemd", "SkiffLog"],
+            name: "skiff",
+            dependencies: ["SkiffGateway", "SkiffHTTP", "SkiffService", "SkiffRuntime", "SkiffSystemd", "SkiffLog"],
             swiftSettings: strict),
         // Fixed-body and proxy servers used by bench/http; not shipped.
         .executableTarget(
@@ -53,14 +57,25 @@ let package = Package(
             dependencies: ["SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog"],
             path: "bench/Sources/skiff-coldbench", swiftSettings: strict),
 
+        // Real-container test fixtures shared by the runtime and gateway tests; not shipped.
+        .target(
+            name: "SkiffTestSupport",
+            dependencies: ["SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog"],
+            path: "Tests/SkiffTestSupport"),
+
         .testTarget(name: "SkiffPOSIXTests", dependencies: ["SkiffPOSIX"]),
         .testTarget(name: "SkiffHTTPTests", dependencies: ["SkiffHTTP", "SkiffPOSIX"]),
         .testTarget(name: "SkiffServiceTests", dependencies: ["SkiffService"]),
+        .testTarget(
+            name: "SkiffGatewayTests",
+            dependencies: [
+                "SkiffGateway", "SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffTestSupport",
+            ]),
         .testTarget(name: "SkiffImageTests", dependencies: ["SkiffImage", "SkiffPOSIX"]),
         .testTarget(name: "SkiffSystemdTests", dependencies: ["SkiffSystemd", "SkiffLog"]),
         .testTarget(
             name: "SkiffRuntimeTests",
-            dependencies: ["SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog"]),
+            dependencies: ["SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffTestSupport"]),
         .testTarget(name: "skiffTests", dependencies: ["skiff", "SkiffHTTP", "SkiffPOSIX"]),
     ],
     swiftLanguageModes: [.v6]

@@ -8,7 +8,7 @@ public enum BusyboxLayer {
 
     public static let commonApplets = [
         "sh", "cat", "ls", "id", "hostname", "sleep", "echo", "env", "grep", "touch", "kill", "wc", "head", "true",
-        "printf", "test", "[", "httpd", "mkdir", "rm", "sed", "tr", "date",
+        "printf", "test", "[", "httpd", "mkdir", "rm", "sed", "tr", "date", "sha256sum", "sort", "cut",
     ]
 
     /// - Parameter files: extra entries, written after the base ones (directories they need must be listed).

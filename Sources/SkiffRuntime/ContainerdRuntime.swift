@@ -70,7 +70,7 @@ public final class ContainerdRuntime: FunctionRuntime {
         var namespaces = Set(try await namespaces())
         namespaces.formUnion(records.map(\.definition.namespace))
         // What this instance has in containerd, per function.
-        var found: [String: [(replica: Replica, task: Ctr.Task?)]] = [:]
+        var found: [String: [(replica: Replica, task: Ctr.TaskInfo?)]] = [:]
         var strays: [Replica] = []
         for namespace in namespaces.sorted() {
             let tasks = try await ctr.tasks(namespace)
@@ -298,6 +298,36 @@ public final class ContainerdRuntime: FunctionRuntime {
         var names = Set(all.filter { $0.value["openfaas"] == "1" || $0.value["openfaas"] == "true" }.map(\.key))
         names.insert(configuration.defaultNamespace)
         return names.sorted()
+    }
+
+    public func namespaceLabels(_ name: String) async throws -> [String: String]? {
+        guard let labels = try await ctr.namespaces()[name] else { return nil }
+        guard name == configuration.defaultNamespace || labels["openfaas"] == "1" || labels["openfaas"] == "true"
+        else { return nil }
+        return labels
+    }
+
+    public func createNamespace(_ name: String, labels: [String: String]) async throws {
+        try ResourceName.validate(name, what: "namespace")
+        try await ctr.createNamespace(name, labels: labels)
+    }
+
+    public func updateNamespace(_ name: String, labels: [String: String]) async throws {
+        try ResourceName.validate(name, what: "namespace")
+        guard let current = try await ctr.namespaces()[name] else {
+            throw FunctionRuntimeError.notFound("namespace \(name) not found")
+        }
+        // An empty value removes a containerd label.
+        var replaced = labels
+        for key in current.keys where labels[key] == nil { replaced[key] = "" }
+        try await ctr.labelNamespace(name, labels: replaced)
+    }
+
+    public func deleteNamespace(_ name: String) async throws {
+        guard supervisors.withLock({ !$0.keys.contains { $0.hasPrefix(name + "/") } }) else {
+            throw FunctionRuntimeError.invalid("namespace \(name) still has functions; remove them first")
+        }
+        try await ctr.deleteNamespace(name)
     }
 
     public func endpoints(name: String, namespace: String) -> [ReplicaEndpoint] {

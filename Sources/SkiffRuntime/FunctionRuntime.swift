@@ -23,6 +23,21 @@ public protocol FunctionRuntime: Sendable {
     /// Namespaces functions may live in: the default one and those labelled `openfaas=1` in containerd.
     func namespaces() async throws -> [String]
 
+    /// A function namespace's containerd labels; nil when the namespace does not exist or lacks `openfaas=1`.
+    func namespaceLabels(_ name: String) async throws -> [String: String]?
+
+    /// Creates a function namespace (its labels must include `openfaas=1`).
+    func createNamespace(_ name: String, labels: [String: String]) async throws
+
+    /// Replaces a function namespace's labels.
+    func updateNamespace(_ name: String, labels: [String: String]) async throws
+
+    /// Deletes a namespace that holds no functions, with the images in it.
+    func deleteNamespace(_ name: String) async throws
+
+    /// A secret's value changed: every replica that mounts it sees the new value.
+    func secretChanged(namespace: String, name: String) async
+
     /// Ready replicas right now; cheap enough for every invocation (no suspension, no process).
     func endpoints(name: String, namespace: String) -> [ReplicaEndpoint]
 

@@ -1,5 +1,6 @@
 import Foundation
 import SkiffRuntime
+import SkiffTestSupport
 import Testing
 
 /// What a function sees from inside its container, checked from inside (a CGI script in the image) and from

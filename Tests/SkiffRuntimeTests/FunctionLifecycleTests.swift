@@ -1,5 +1,6 @@
 import Foundation
 import SkiffRuntime
+import SkiffTestSupport
 import Testing
 
 /// Real containers through containerd and runc, on a bridge made by the CNI plugins: deploy, invoke over the

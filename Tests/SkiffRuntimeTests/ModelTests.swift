@@ -1,5 +1,6 @@
 import Foundation
 import SkiffRuntime
+import SkiffTestSupport
 import Testing
 
 @Suite("runtime models")

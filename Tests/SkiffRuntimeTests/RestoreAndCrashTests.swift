@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import SkiffPOSIX
 import SkiffRuntime
+import SkiffTestSupport
 import Testing
 
 /// A daemon that dies never takes functions with it, and one that starts again (even after a reboot) brings

@@ -1,6 +1,7 @@
 import Foundation
 import SkiffHTTP
 import SkiffPOSIX
+import SkiffTestSupport
 import Synchronization
 import Testing
 

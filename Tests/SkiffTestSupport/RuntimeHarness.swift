@@ -5,16 +5,15 @@ import SkiffLog
 import SkiffPOSIX
 import SkiffRuntime
 import Synchronization
-import Testing
 
 /// One loop group for the test process.
-let testGroup: EventLoopGroup = try! EventLoopGroup(loopCount: 2)
-let testClient = HTTPClient(group: testGroup)
+public let testGroup: EventLoopGroup = try! EventLoopGroup(loopCount: 2)
+public let testClient = HTTPClient(group: testGroup)
 
 /// The real parts these tests need. Under CI=true a missing part fails the tests instead of skipping them.
-enum RealParts {
-    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
-    static let missing: [String] = {
+public enum RealParts {
+    public static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+    public static let missing: [String] = {
         var missing: [String] = []
         if getuid() != 0 { missing.append("root") }
         if !FileManager.default.fileExists(atPath: "/run/containerd/containerd.sock") { missing.append("containerd") }
@@ -27,24 +26,24 @@ enum RealParts {
         return missing
     }()
     /// Run when everything is there, and always under CI (where a missing part must fail).
-    static let enabled = missing.isEmpty || isCI
+    public static let enabled = missing.isEmpty || isCI
 }
 
 /// A private runtime instance: its own containerd namespace, bridge, /24 subnet and state directory, all
 /// removed afterwards. It never touches openfaas0, openfaas-fn or another instance's containers.
-final class RuntimeHarness: Sendable {
-    let namespace: String
-    let bridge: String
-    let subnet: String
-    let stateDirectory: String
-    let logs = MemoryLogHandler()
-    let runtime: ContainerdRuntime
+public final class RuntimeHarness: Sendable {
+    public let namespace: String
+    public let bridge: String
+    public let subnet: String
+    public let stateDirectory: String
+    public let logs = MemoryLogHandler()
+    public let runtime: ContainerdRuntime
     /// The runtime's event watcher (crash restarts), as the daemon runs it.
-    let watcher: Task<Void, Never>
+    public let watcher: Task<Void, Never>
 
     static let counter = Mutex<Int>(0)
 
-    init(
+    public init(
         deployTimeout: Duration = .seconds(30), gracePeriod: Duration = .seconds(5), stateDirectory: String? = nil,
         namespace: String? = nil, bridge: String? = nil, subnet: String? = nil
     ) async throws {
@@ -80,43 +79,43 @@ final class RuntimeHarness: Sendable {
     }
 
     /// Stops watching, as a killed daemon would; containers are left as they are.
-    func abandon() { watcher.cancel() }
+    public func abandon() { watcher.cancel() }
 
     /// A second runtime over the same state directory, as after a daemon restart.
-    func restarted() async throws -> RuntimeHarness {
+    public func restarted() async throws -> RuntimeHarness {
         try await RuntimeHarness(
             stateDirectory: stateDirectory, namespace: namespace, bridge: bridge, subnet: subnet)
     }
 
-    func importImage(_ reference: String, command: [String]? = nil, user: String? = nil) async throws {
+    public func importImage(_ reference: String, command: [String]? = nil, user: String? = nil) async throws {
         let file = try TestImages.file(reference: reference, command: command, user: user)
         defer { try? FileManager.default.removeItem(atPath: file) }
         _ = try await runtime.importImage(archive: file, namespace: namespace)
     }
 
     /// GET http://ADDRESS:8080/PATH from the host, over the bridge.
-    func get(_ endpoint: ReplicaEndpoint, _ path: String) async throws -> (status: Int, body: String) {
+    public func get(_ endpoint: ReplicaEndpoint, _ path: String) async throws -> (status: Int, body: String) {
         let (head, body) = try await testClient.fetch(
             HTTPClientRequest(host: endpoint.host, port: endpoint.port, target: path), timeout: .seconds(10))
         return (head.status.code, String(decoding: body, as: UTF8.self))
     }
 
-    func info(_ endpoint: ReplicaEndpoint, _ query: String) async throws -> String {
+    public func info(_ endpoint: ReplicaEndpoint, _ query: String) async throws -> String {
         try await get(endpoint, "/cgi-bin/info?\(query)").body
     }
 
-    func ctr(_ arguments: [String]) async throws -> String {
+    public func ctr(_ arguments: [String]) async throws -> String {
         try await ChildProcess("/usr/bin/ctr", ["-n", namespace] + arguments, timeout: .seconds(30)).runChecked()
             .outputText
     }
 
     /// Container ids, task lines, snapshot keys of this test's namespace as ctr shows them.
-    func containerIDs() async throws -> [String] {
+    public func containerIDs() async throws -> [String] {
         try await ctr(["containers", "ls", "-q"]).split(separator: "\n").map(String.init)
     }
 
     /// Task id → "PID STATUS", as `ctr tasks ls` shows them (its row order is not stable).
-    func taskTable() async throws -> [String: String] {
+    public func taskTable() async throws -> [String: String] {
         var table: [String: String] = [:]
         for line in try await ctr(["tasks", "ls"]).split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
@@ -125,25 +124,25 @@ final class RuntimeHarness: Sendable {
         return table
     }
 
-    func runningTasks() async throws -> [String] {
+    public func runningTasks() async throws -> [String] {
         try await ctr(["tasks", "ls"]).split(separator: "\n").dropFirst().filter { $0.contains("RUNNING") }
             .map { String($0.split(separator: " ")[0]) }
     }
 
-    func snapshotKeys() async throws -> [String] {
+    public func snapshotKeys() async throws -> [String] {
         try await ctr(["snapshots", "ls"]).split(separator: "\n").dropFirst().map {
             String($0.split(separator: " ")[0])
         }
         .filter { $0.hasPrefix("skiff/") }
     }
 
-    func networkNamespaces() -> [String] {
+    public func networkNamespaces() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter {
             $0.hasPrefix("skiff-\(runtime.instanceID)-")
         }
     }
 
-    func allocatedAddresses() -> [String] {
+    public func allocatedAddresses() -> [String] {
         let folder = "\(stateDirectory)/cni/ipam/skiff-\(bridge)"
         return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter {
             $0.split(separator: ".").count == 4 && $0.first?.isNumber == true
@@ -152,7 +151,7 @@ final class RuntimeHarness: Sendable {
 
     /// Everything gone: functions, containers, tasks, snapshots, network namespaces, addresses, the namespace
     /// and the bridge.
-    func tearDown() async {
+    public func tearDown() async {
         watcher.cancel()
         for function in (try? await runtime.list(namespace: namespace)) ?? [] {
             try? await runtime.remove(name: function.definition.name, namespace: namespace)
@@ -183,14 +182,16 @@ final class RuntimeHarness: Sendable {
     }
 }
 
-struct HarnessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct HarnessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A cgroup file of a replica, on cgroup v1 (`/sys/fs/cgroup/CONTROLLER/NS/ID/FILE`) or v2
 /// (`/sys/fs/cgroup/NS/ID/FILE`); nil when absent.
-func cgroupValue(namespace: String, id: String, v1: (controller: String, file: String), v2 file2: String) -> String? {
+public func cgroupValue(namespace: String, id: String, v1: (controller: String, file: String), v2 file2: String)
+    -> String?
+{
     let unified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
     let path =
         unified
@@ -199,7 +200,7 @@ func cgroupValue(namespace: String, id: String, v1: (controller: String, file: S
 }
 
 /// Runs `body` with a fresh harness and always tears it down.
-func withRuntime(
+public func withRuntime(
     deployTimeout: Duration = .seconds(30), gracePeriod: Duration = .seconds(5),
     _ body: (RuntimeHarness) async throws -> Void
 ) async throws {
@@ -218,14 +219,14 @@ func withRuntime(
 }
 
 /// The built `skiff` binary (the log collector containerd's shim runs): beside the test runner.
-func skiffBinary() -> String {
+public func skiffBinary() -> String {
     if let path = ProcessInfo.processInfo.environment["SKIFF_BINARY"] { return path }
     let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     return runner.deletingLastPathComponent().appendingPathComponent("skiff").path
 }
 
 /// Polls `condition` every 50 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async rethrows -> Bool {
+public func eventually(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

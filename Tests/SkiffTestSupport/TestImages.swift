@@ -3,13 +3,15 @@ import SkiffImage
 
 /// Function images built on the spot from the host's busybox-static: no registry, no Docker. The HTTP server
 /// is busybox httpd on port 8080; a CGI script reports what the function sees from inside its container.
-enum TestImages {
+public enum TestImages {
     /// `sh` as PID 1 with handlers, so SIGTERM stops it promptly and SIGUSR1 makes it exit 7 (a crash).
-    static let serve =
+    public static let serve =
         "trap 'exit 0' TERM; trap 'exit 7' USR1; echo booting $HOSTNAME; httpd -f -p 8080 -h /www & wait; wait"
 
-    static let infoScript = """
+    public static let infoScript = """
         #!/bin/sh
+        # `slow` answers nothing at all for 5 s (not even headers), like a function that computes.
+        [ "$QUERY_STRING" = slow ] && sleep 5
         echo "Content-Type: text/plain"
         echo ""
         case "$QUERY_STRING" in
@@ -22,11 +24,16 @@ enum TestImages {
         caps) grep -E '^Cap(Bnd|Eff)' /proc/self/status ;;
         log=*) echo "${QUERY_STRING#log=}" > /proc/1/fd/1; echo logged ;;
         crash) kill -USR1 1; echo crashing ;;
+        body) cat ;;
+        sha) sha256sum ;;
+        whoami) head -1 /proc/self/cgroup ;;
+        headers) env | grep '^HTTP_' | sort ;;
+        slow) echo late ;;
         esac
         """
 
     /// An OCI archive of a busybox image; `command` replaces the default server when given.
-    static func archive(reference: String, command: [String]? = nil, user: String? = nil) throws -> [UInt8] {
+    public static func archive(reference: String, command: [String]? = nil, user: String? = nil) throws -> [UInt8] {
         let layer = try BusyboxLayer.make(files: [
             .init(path: "www", kind: .directory),
             .init(path: "www/cgi-bin", kind: .directory),
@@ -41,7 +48,7 @@ enum TestImages {
     }
 
     /// Writes the archive to a temporary file and returns its path.
-    static func file(reference: String, command: [String]? = nil, user: String? = nil) throws -> String {
+    public static func file(reference: String, command: [String]? = nil, user: String? = nil) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-image-\(UUID()).tar").path
         try Data(try archive(reference: reference, command: command, user: user)).write(to: URL(fileURLWithPath: path))
         return path

@@ -89,6 +89,29 @@ struct Ctr: Sendable {
         }
     }
 
+    func labelNamespace(_ name: String, labels: [String: String]) async throws {
+        let pairs = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        try await run(nil, ["namespaces", "label", name] + pairs)
+    }
+
+    /// Deletes the namespace's images first: containerd refuses to delete a namespace that holds any.
+    func deleteNamespace(_ name: String) async throws {
+        let images = try await run(name, ["images", "ls", "-q"]).split(separator: "\n").map(String.init)
+        if !images.isEmpty { try await run(name, ["images", "rm", "--sync"] + images) }
+        var lastError: (any Error)?
+        for _ in 0..<20 {
+            do {
+                try await run(nil, ["namespaces", "rm", name])
+                return
+            } catch {
+                // Content is garbage-collected in the background; try again shortly.
+                lastError = error
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        if let lastError { throw lastError }
+    }
+
     // MARK: Images and content
 
     struct ImageTarget: Sendable {
@@ -231,7 +254,7 @@ struct Ctr: Sendable {
 
     // MARK: Tasks
 
-    struct Task: Sendable, Equatable {
+    struct TaskInfo: Sendable, Equatable {
         var id: String
         var pid: Int32
         /// RUNNING, STOPPED, CREATED, PAUSED, UNKNOWN
@@ -248,12 +271,12 @@ struct Ctr: Sendable {
         return pid
     }
 
-    func tasks(_ namespace: String) async throws -> [String: Task] {
-        var result: [String: Task] = [:]
+    func tasks(_ namespace: String) async throws -> [String: TaskInfo] {
+        var result: [String: TaskInfo] = [:]
         for line in try await run(namespace, ["tasks", "ls"]).split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 3, let pid = Int32(fields[1]) else { continue }
-            result[String(fields[0])] = Task(id: String(fields[0]), pid: pid, status: String(fields[2]))
+            result[String(fields[0])] = TaskInfo(id: String(fields[0]), pid: pid, status: String(fields[2]))
         }
         return result
     }

@@ -373,7 +373,7 @@ actor FunctionSupervisor {
 
     /// Takes over replicas found in containerd at start-up. Running tasks are adopted (and probed); replicas
     /// without a task get their network and rootfs back; then the count converges to the record.
-    func adopt(_ found: [(replica: Replica, task: Ctr.Task?)]) async throws {
+    func adopt(_ found: [(replica: Replica, task: Ctr.TaskInfo?)]) async throws {
         try await exclusive {
             for (replica, task) in found {
                 do {

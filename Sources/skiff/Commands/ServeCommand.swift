@@ -1,4 +1,5 @@
 import Foundation
+import SkiffGateway
 import SkiffHTTP
 import SkiffLog
 import SkiffPOSIX
@@ -17,9 +18,15 @@ enum ServeCommand {
         }
         let options: ServeOptions
         let configuration: RuntimeConfiguration
+        let gatewayConfiguration: GatewayConfiguration
         do {
             options = try ServeOptions.parse(arguments, environment: ProcessInfo.processInfo.environment)
             configuration = try runtimeConfiguration(options)
+            var gatewaySettings = GatewayConfiguration(
+                stateDirectory: options.stateDirectory, release: SkiffVersion.release)
+            gatewaySettings.defaultNamespace = options.namespace
+            gatewaySettings.upstreamTimeout = try GoDuration.parse(options.upstreamTimeout, field: "upstream_timeout")
+            gatewayConfiguration = gatewaySettings
         } catch {
             Console.error("skiff serve: \(error)")
             return 2
@@ -43,7 +50,13 @@ enum ServeCommand {
         }
         do {
             let group = try EventLoopGroup()
-            let routes = try GatewayRoutes.make()
+            let credentials = try Credentials.loadOrCreate(stateDirectory: options.stateDirectory)
+            let runtime = try ContainerdRuntime(configuration: configuration, group: group, logger: logger)
+            let api = Gateway(
+                runtime: runtime, secrets: runtime.secrets, configuration: gatewayConfiguration,
+                credentials: credentials, client: HTTPClient(group: group),
+                logger: logger.with(["component": "gateway"]))
+            let routes = try api.makeRouter()
             let gateway = HTTPServer(
                 configuration: HTTPServerConfiguration(
                     addresses: [SocketAddress(parsing: options.listen)].compactMap { $0 }),
@@ -52,8 +65,8 @@ enum ServeCommand {
             Console.error("skiff serve: listening on \(addresses.map(\.description).joined(separator: ", "))")
             notifier.status("restoring functions from containerd")
 
-            let runtime = try ContainerdRuntime(configuration: configuration, group: group, logger: logger)
             try await runtime.start()
+            api.markReady()
             var services: [any Service] = [
                 HTTPService(name: "gateway", server: gateway), RuntimeService(runtime: runtime),
             ]

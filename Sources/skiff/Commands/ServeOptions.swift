@@ -14,6 +14,7 @@ struct ServeOptions: Equatable {
     var logSink = "auto"
     var deployTimeout = "60s"
     var gracePeriod = "30s"
+    var upstreamTimeout = "60s"
     var logLevel = "info"
 
     /// One setting: its flag, environment variable and config-file key, and where it is stored.
@@ -36,6 +37,9 @@ struct ServeOptions: Equatable {
         Setting(key: "log_sink", help: "function logs: auto, journald or files", path: \.logSink),
         Setting(key: "deploy_timeout", help: "how long a deploy waits for ready replicas", path: \.deployTimeout),
         Setting(key: "grace_period", help: "SIGTERM → SIGKILL when a replica stops", path: \.gracePeriod),
+        Setting(
+            key: "upstream_timeout", help: "longest a call waits for a function (its exec_timeout env wins)",
+            path: \.upstreamTimeout),
         Setting(key: "log_level", help: "debug, info, notice, warning or error", path: \.logLevel),
     ]
 

@@ -1,0 +1,73 @@
+import Foundation
+import Glibc
+
+/// The admin credentials: user `admin` and a password generated once (63 random letters and digits from the
+/// kernel's CSPRNG), kept in `STATE/secrets/basic-auth-user` and `basic-auth-password`, mode 0600 in a 0700
+/// directory, never overwritten.
+public struct Credentials: Sendable {
+    public let user: String
+    public let password: String
+
+    public static func loadOrCreate(stateDirectory: String) throws -> Credentials {
+        let directory = "\(stateDirectory)/secrets"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        chmod(directory, 0o700)
+        let userFile = "\(directory)/basic-auth-user"
+        let passwordFile = "\(directory)/basic-auth-password"
+        if !FileManager.default.fileExists(atPath: userFile) { try write("admin", to: userFile) }
+        if !FileManager.default.fileExists(atPath: passwordFile) { try write(generatePassword(), to: passwordFile) }
+        func read(_ path: String) throws -> String {
+            try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let password = try read(passwordFile)
+        guard !password.isEmpty else {
+            throw CredentialsError("\(passwordFile) is empty; delete it and restart skiff to generate a new password")
+        }
+        return Credentials(user: try read(userFile), password: password)
+    }
+
+    static func generatePassword(length: Int = 63) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        // SystemRandomNumberGenerator reads getrandom(2): cryptographically secure.
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
+    }
+
+    private static func write(_ text: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CredentialsError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array((text + "\n").utf8)
+        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count, fsync(fd) == 0 else {
+            throw CredentialsError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Checks an `Authorization` header: Basic, the user exactly, the password in constant time.
+    func accepts(_ header: String?) -> Bool {
+        guard let header, header.count > 6, header.prefix(6).lowercased() == "basic " else { return false }
+        guard let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+            let colon = decoded.firstIndex(of: UInt8(ascii: ":"))
+        else { return false }
+        let givenUser = Array(decoded[decoded.startIndex..<colon])
+        let givenPassword = Array(decoded[decoded.index(after: colon)...])
+        // Both comparisons always run, so timing says nothing about which part was wrong.
+        let userMatches = Self.constantTimeEquals(givenUser, Array(user.utf8))
+        let passwordMatches = Self.constantTimeEquals(givenPassword, Array(password.utf8))
+        return userMatches && passwordMatches
+    }
+
+    /// Compares every byte of the longer input, whatever differs where.
+    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for index in 0..<max(a.count, b.count) {
+            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        }
+        return difference == 0
+    }
+}
+
+public struct CredentialsError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import SkiffHTTP
+import SkiffLog
+import SkiffRuntime
+import Synchronization
+
+/// The OpenFaaS-compatible gateway: the system API (`/system/...`), invocations (`/function/...`), `/healthz`
+/// and `/metrics`, in the daemon's own process. Route handlers live in `Routes/`, one file per group; the
+/// invocation path in `Invoke/`.
+public final class Gateway: Sendable {
+    let runtime: any FunctionRuntime
+    let secrets: SecretStore
+    let configuration: GatewayConfiguration
+    let credentials: Credentials
+    let metrics: GatewayMetrics
+    let logger: Logger
+    let proxy: FunctionProxy
+    let timeouts: TimeoutCache
+    private let ready = Atomic<Bool>(false)
+
+    public init(
+        runtime: any FunctionRuntime, secrets: SecretStore, configuration: GatewayConfiguration,
+        credentials: Credentials, client: HTTPClient, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger
+    ) {
+        self.runtime = runtime
+        self.secrets = secrets
+        self.configuration = configuration
+        self.credentials = credentials
+        self.metrics = metrics
+        self.logger = logger
+        timeouts = TimeoutCache(runtime: runtime, fallback: configuration.upstreamTimeout)
+        proxy = FunctionProxy(
+            runtime: runtime, client: client, balancer: LoadBalancer(), metrics: metrics, timeouts: timeouts,
+            configuration: configuration, servedBy: "skiff/\(configuration.release)")
+    }
+
+    /// Set once the runtime has restored its functions; until then /healthz answers 503.
+    public func markReady() { ready.store(true, ordering: .releasing) }
+    var isReady: Bool { ready.load(ordering: .acquiring) }
+
+    /// Every route, behind basic auth for /system.
+    public func makeRouter() throws -> HTTPRouter {
+        var router = HTTPRouter()
+        router.use(
+            BasicAuthMiddleware(credentials: credentials, protectsInvocations: configuration.requireAuthForInvoke))
+        router.use(ErrorMiddleware())
+        try addSystemRoutes(to: &router)
+        try addFunctionRoutes(to: &router)
+        try addSecretRoutes(to: &router)
+        try addNamespaceRoutes(to: &router)
+        try addLogRoutes(to: &router)
+        let proxy = self.proxy
+        for method in HTTPMethod.invocationMethods {
+            try router.add(method, "/function/{function}", handler: proxy.respond)
+            try router.add(method, "/function/{function}/{path...}", handler: proxy.respond)
+        }
+        return router
+    }
+
+    /// The namespace a request names in its query (`?namespace=`), else the default.
+    func namespace(_ request: HTTPRequest, _ fromBody: String? = nil) -> String {
+        if let fromBody, !fromBody.isEmpty { return fromBody }
+        if let value = request.queryValue("namespace"), !value.isEmpty { return value }
+        return configuration.defaultNamespace
+    }
+
+    /// 400 `namespace not valid` unless the namespace is a function namespace.
+    func requireNamespace(_ namespace: String) async throws {
+        guard ResourceName.isValid(namespace), try await runtime.namespaceLabels(namespace) != nil else {
+            throw GatewayError(400, "namespace not valid")
+        }
+    }
+}
+
+/// Turns thrown gateway and runtime errors into their plain-text answers.
+struct ErrorMiddleware: HTTPMiddleware {
+    func respond(to request: HTTPRequest, next: any HTTPResponder) async throws -> HTTPResponse {
+        do {
+            return try await next.respond(to: request)
+        } catch let error as any HTTPResponseError {
+            throw error
+        } catch {
+            return GatewayError.from(error).response
+        }
+    }
+}
+
+extension HTTPMethod {
+    /// What /function/* forwards: every method a function may want.
+    static let invocationMethods: [HTTPMethod] = [.get, .post, .put, .patch, .delete, .options, .head]
+}

@@ -1,0 +1,19 @@
+/// The gateway's settings; `skiff serve` fills them from flags, environment and the config file.
+public struct GatewayConfiguration: Sendable {
+    public var stateDirectory: String
+    public var defaultNamespace = "openfaas-fn"
+    /// Longest a call waits for the function, unless the function's `exec_timeout`/`write_timeout` env says
+    /// otherwise (faasd's default: 60 s).
+    public var upstreamTimeout: Duration = .seconds(60)
+    /// Longest an invocation waits for a function at zero to get a ready replica.
+    public var coldStartTimeout: Duration = .seconds(60)
+    /// Whether /function/* needs the admin credentials too (OpenFaaS leaves invocations open).
+    public var requireAuthForInvoke = false
+    public var release: String
+    public var sha = "unknown"
+
+    public init(stateDirectory: String, release: String) {
+        self.stateDirectory = stateDirectory
+        self.release = release
+    }
+}

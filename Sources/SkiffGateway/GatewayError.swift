@@ -1,0 +1,75 @@
+import Foundation
+import SkiffHTTP
+import SkiffRuntime
+
+/// A gateway answer that is not a success: a status and a plain-text message, as Go's http.Error writes them
+/// (`text/plain; charset=utf-8`, `X-Content-Type-Options: nosniff`, message and a newline).
+struct GatewayError: Error, Sendable {
+    var status: HTTPStatus
+    var message: String
+    /// Marks errors raised by the proxy itself (not the function's own answer), as faasd's provider does.
+    var isProxyError = false
+
+    init(_ code: Int, _ message: String, proxy: Bool = false) {
+        status = HTTPStatus(code: code)
+        self.message = message
+        isProxyError = proxy
+    }
+
+    var response: HTTPResponse {
+        var headers: HTTPHeaders = [
+            "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff",
+        ]
+        if isProxyError { headers.add(name: "X-OpenFaaS-Internal", value: "proxy") }
+        return HTTPResponse(status: status, headers: headers, body: .string(message.isEmpty ? "" : message + "\n"))
+    }
+
+    /// The runtime's errors as HTTP: bad input 400, unknown 404, unusable image 400, not ready in time 503,
+    /// containerd trouble 500.
+    static func from(_ error: any Error) -> GatewayError {
+        if let error = error as? GatewayError { return error }
+        switch error as? FunctionRuntimeError {
+        case .invalid(let message)?: return GatewayError(400, message)
+        case .notFound(let message)?: return GatewayError(404, message)
+        case .image(let message)?: return GatewayError(400, message)
+        case .timedOut(let message)?: return GatewayError(503, message)
+        case .system(let message)?: return GatewayError(500, message)
+        case nil: return GatewayError(500, "\(error)")
+        }
+    }
+}
+
+/// JSON in and out of handlers.
+enum JSONBody {
+    /// Decodes a request body of at most `limit` bytes; a parse error is 400 with what was wrong.
+    static func decode<T: Decodable>(_ type: T.Type, from request: HTTPRequest, limit: Int = 1 << 20) async throws -> T
+    {
+        let bytes = try await request.body.collect(upTo: limit)
+        do {
+            return try JSONDecoder().decode(type, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw GatewayError(400, "invalid JSON body: \(describe(error))")
+        } catch {
+            throw GatewayError(400, "invalid JSON body: \(error)")
+        }
+    }
+
+    static func response<T: Encodable>(_ value: T, status: HTTPStatus = .ok) throws -> HTTPResponse {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        return HTTPResponse(
+            status: status, headers: ["Content-Type": "application/json"],
+            body: .bytes(Array(try encoder.encode(value))))
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, _): return "missing field '\(key.stringValue)'"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return "wrong type at '\(path)': \(context.debugDescription)"
+        case .dataCorrupted(let context): return context.debugDescription
+        @unknown default: return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import SkiffHTTP
+import SkiffRuntime
+import Synchronization
+
+/// `/function/NAME[.NS][/path]`: every method, sub-path and raw query forwarded; bodies streamed both ways with
+/// the request's Content-Length kept; hop-by-hop headers dropped; X-Forwarded-For/Host, X-Call-Id and
+/// X-Start-Time added; the replica with the fewest requests in flight chosen; a function at zero scaled up
+/// first. The handler runs on the connection's event loop and so does the upstream request.
+struct FunctionProxy: Sendable {
+    let runtime: any FunctionRuntime
+    let client: HTTPClient
+    let balancer: LoadBalancer
+    let metrics: GatewayMetrics
+    let timeouts: TimeoutCache
+    let configuration: GatewayConfiguration
+    let servedBy: String
+
+    func respond(to request: HTTPRequest) async throws -> HTTPResponse {
+        let started = ContinuousClock.now
+        let startNanoseconds = Self.unixNanoseconds()
+        guard let function = request.parameters["function"] else {
+            throw GatewayError(404, "404 page not found")
+        }
+        let address = try FunctionAddress(function, defaultNamespace: configuration.defaultNamespace)
+        var endpoints = runtime.endpoints(name: address.name, namespace: address.namespace)
+        var coldStart = Duration.zero
+        if endpoints.isEmpty {
+            do {
+                endpoints = try await runtime.ensureAvailable(
+                    name: address.name, namespace: address.namespace, timeout: configuration.coldStartTimeout)
+            } catch FunctionRuntimeError.notFound {
+                throw GatewayError(404, "error finding function \(address.qualified): not found", proxy: true)
+            } catch {
+                throw GatewayError(503, "No endpoints available for: \(address.name).", proxy: true)
+            }
+            coldStart = ContinuousClock.now - started
+        }
+        let timeout = await timeouts.timeout(for: address)
+        metrics.started(address.qualified)
+        let endpoint = balancer.acquire(endpoints)
+        defer { balancer.release(endpoint) }
+
+        var upstream = HTTPClientRequest(
+            forwarding: request, host: endpoint.host, port: endpoint.port, target: upstreamTarget(request))
+        var callID = request.headers["X-Call-Id"]
+        let generatedCallID = callID == nil
+        if callID == nil {
+            callID = UUID().uuidString.lowercased()
+            upstream.headers.add(name: "X-Call-Id", value: callID ?? "")
+        }
+        if let client = request.remoteAddress?.host {
+            if let existing = request.headers["X-Forwarded-For"] {
+                upstream.headers.replaceOrAdd(name: "X-Forwarded-For", value: "\(existing), \(client)")
+            } else {
+                upstream.headers.add(name: "X-Forwarded-For", value: client)
+            }
+        }
+        if !request.headers.contains(name: "X-Forwarded-Host"), let host = request.headers["Host"] {
+            upstream.headers.add(name: "X-Forwarded-Host", value: host)
+        }
+        upstream.headers.replaceOrAdd(name: "X-Start-Time", value: startNanoseconds)
+
+        let answer: HTTPClientResponse
+        do {
+            answer = try await client.execute(upstream, timeout: timeout)
+        } catch let error as HTTPClientError {
+            let code = error == .requestTimeout ? 504 : 502
+            metrics.completed(
+                address.qualified, code: code, seconds: Self.seconds(ContinuousClock.now - started - coldStart))
+            if code == 504 {
+                throw GatewayError(
+                    504, "Function \(address.qualified) timed out after \(Self.seconds(timeout))s", proxy: true)
+            }
+            throw GatewayError(502, "Can't reach service for: \(address.name).", proxy: true)
+        }
+        var response = HTTPResponse(forwarding: answer)
+        if generatedCallID, let callID { response.headers.replaceOrAdd(name: "X-Call-Id", value: callID) }
+        response.headers.replaceOrAdd(name: "X-Start-Time", value: startNanoseconds)
+        response.headers.replaceOrAdd(name: "X-Served-By", value: servedBy)
+        if !response.headers.contains(name: "Content-Type") {
+            response.headers.add(name: "Content-Type", value: request.headers["Content-Type"] ?? "text/plain")
+        }
+        // Counted when the head arrives: functions compute before they answer, and a streamed body's end is
+        // the client's business.
+        metrics.completed(
+            address.qualified, code: answer.status.code,
+            seconds: Self.seconds(ContinuousClock.now - started - coldStart))
+        return response
+    }
+
+    /// `/function/fn` and `/function/fn/` → `/`; `/function/fn/a/b/` → `/a/b/`; the raw query kept.
+    private func upstreamTarget(_ request: HTTPRequest) -> String {
+        var target = "/" + (request.parameters["path"].map(String.init) ?? "")
+        if let query = request.query { target += "?" + query }
+        return target
+    }
+
+    static func unixNanoseconds() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return String(Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// Per-function upstream timeouts: the function's own `exec_timeout` or `write_timeout` env (the values its
+/// watchdog also reads, so one setting drives every hop), else the gateway's default. Cached; routes that
+/// change a function forget its entry.
+final class TimeoutCache: Sendable {
+    private let runtime: any FunctionRuntime
+    private let fallback: Duration
+    private let cache = Mutex<[FunctionAddress: Duration]>([:])
+
+    init(runtime: any FunctionRuntime, fallback: Duration) {
+        self.runtime = runtime
+        self.fallback = fallback
+    }
+
+    func timeout(for address: FunctionAddress) async -> Duration {
+        if let cached = cache.withLock({ $0[address] }) { return cached }
+        var timeout = fallback
+        if let status = try? await runtime.status(name: address.name, namespace: address.namespace) {
+            timeout = Self.timeout(envVars: status.definition.envVars, fallback: fallback)
+        }
+        cache.withLock { $0[address] = timeout }
+        return timeout
+    }
+
+    static func timeout(envVars: [String: String], fallback: Duration) -> Duration {
+        let values = ["exec_timeout", "write_timeout"].compactMap { key in
+            envVars[key].flatMap { try? GoDuration.parse($0, field: key) }
+        }.filter { $0 > .zero }
+        return values.max() ?? fallback
+    }
+
+    func forget(_ address: FunctionAddress) {
+        _ = cache.withLock { $0.removeValue(forKey: address) }
+    }
+}

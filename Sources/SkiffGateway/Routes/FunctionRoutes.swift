@@ -1,0 +1,161 @@
+import Foundation
+import SkiffHTTP
+import SkiffRuntime
+
+/// /system/functions (list, deploy, update, remove), /system/function/NAME (describe) and
+/// /system/scale-function/NAME.
+extension Gateway {
+    func addFunctionRoutes(to router: inout HTTPRouter) throws {
+        try router.add(.get, "/system/functions") { [self] request in
+            let namespace = namespace(request)
+            try await requireNamespace(namespace)
+            let functions = try await runtime.list(namespace: namespace)
+            return try JSONBody.response(functions.map(body))
+        }
+        try router.add(.post, "/system/functions") { [self] request in try await deploy(request) }
+        try router.add(.put, "/system/functions") { [self] request in try await update(request) }
+        try router.add(.delete, "/system/functions") { [self] request in
+            let body = try await JSONBody.decode(DeleteFunctionRequest.self, from: request)
+            let namespace = namespace(request, body.namespace)
+            try await requireNamespace(namespace)
+            guard ResourceName.isValid(body.functionName) else {
+                throw GatewayError(400, "functionName '\(body.functionName)' is not a valid function name")
+            }
+            do {
+                try await runtime.remove(name: body.functionName, namespace: namespace)
+            } catch FunctionRuntimeError.notFound {
+                throw GatewayError(404, "function \(body.functionName).\(namespace) not found")
+            }
+            timeouts.forget(FunctionAddress(uncheckedName: body.functionName, namespace: namespace))
+            logger.info("removed", ["function": body.functionName, "namespace": namespace])
+            return HTTPResponse(status: .ok)
+        }
+        try router.add(.get, "/system/function/{name}") { [self] request in
+            let name = String(request.parameters["name"] ?? "")
+            let namespace = namespace(request)
+            guard ResourceName.isValid(name), ResourceName.isValid(namespace),
+                let status = try? await runtime.status(name: name, namespace: namespace)
+            else {
+                // faas-cli reads an empty 404 as "no such function".
+                return HTTPResponse(status: .notFound)
+            }
+            var described = body(status)
+            if request.queryValue("usage") == "1" || request.queryValue("usage") == "true" {
+                described.usage = FunctionUsage.measure(status)
+            }
+            return try JSONBody.response(described)
+        }
+        try router.add(.post, "/system/scale-function/{name}") { [self] request in try await scale(request) }
+    }
+
+    private func body(_ status: FunctionStatus) -> FunctionStatusBody {
+        FunctionStatusBody(
+            status: status,
+            invocationCount: metrics.invocations("\(status.definition.name).\(status.definition.namespace)"))
+    }
+
+    /// Validated before anything is created; answers 200 once the replicas are ready (faas-cli accepts 200 and
+    /// 202, never 201).
+    private func deploy(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let deployment = try await JSONBody.decode(FunctionDeployment.self, from: request)
+        let definition = deployment.definition(defaultNamespace: configuration.defaultNamespace)
+        try await validate(definition)
+        if (try? await runtime.status(name: definition.name, namespace: definition.namespace)) != nil {
+            throw GatewayError(409, "function \(definition.name).\(definition.namespace) already exists")
+        }
+        let replicas = try ScaleBounds(definition.labels).minimum
+        try await runtime.deploy(definition, replicas: replicas)
+        logger.info(
+            "deployed", ["function": definition.name, "namespace": definition.namespace, "image": definition.image])
+        return HTTPResponse(status: .ok)
+    }
+
+    /// The existence check comes first: faas-cli deploys with PUT and falls back to POST on 404.
+    private func update(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let deployment = try await JSONBody.decode(FunctionDeployment.self, from: request)
+        let definition = deployment.definition(defaultNamespace: configuration.defaultNamespace)
+        try await requireNamespace(definition.namespace)
+        guard ResourceName.isValid(definition.name),
+            (try? await runtime.status(name: definition.name, namespace: definition.namespace)) != nil
+        else {
+            throw GatewayError(404, "function: \(definition.name).\(definition.namespace) not found")
+        }
+        try await validate(definition)
+        _ = try ScaleBounds(definition.labels)
+        try await runtime.update(definition)
+        timeouts.forget(FunctionAddress(uncheckedName: definition.name, namespace: definition.namespace))
+        logger.info("updated", ["function": definition.name, "namespace": definition.namespace])
+        return HTTPResponse(status: .ok)
+    }
+
+    private func validate(_ definition: FunctionDefinition) async throws {
+        if definition.name.contains(".") {
+            throw GatewayError(
+                400, "function name '\(definition.name)' must not contain '.': it separates the namespace")
+        }
+        try definition.validate()
+        try await requireNamespace(definition.namespace)
+        for secret in definition.secrets where !secrets.exists(namespace: definition.namespace, name: secret) {
+            throw GatewayError(400, "unable to find secret: \(secret)")
+        }
+    }
+
+    /// Namespace from the body, else the query, else the default; the path's name must match `serviceName`.
+    /// 0 scales to zero; above 0 the count is held within com.openfaas.scale.min/max. Answers 202 once done.
+    private func scale(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let pathName = String(request.parameters["name"] ?? "")
+        let body = try await JSONBody.decode(ScaleServiceRequest.self, from: request)
+        if let serviceName = body.serviceName, !serviceName.isEmpty, serviceName != pathName {
+            throw GatewayError(400, "serviceName '\(serviceName)' does not match the function in the URL '\(pathName)'")
+        }
+        guard body.replicas >= 0 else { throw GatewayError(400, "replicas must be 0 or more") }
+        let namespace = namespace(request, body.namespace)
+        guard ResourceName.isValid(pathName), ResourceName.isValid(namespace),
+            let status = try? await runtime.status(name: pathName, namespace: namespace)
+        else {
+            throw GatewayError(404, "function: \(pathName).\(namespace) not found")
+        }
+        let replicas = try ScaleBounds(status.definition.labels).clamp(body.replicas)
+        try await runtime.scale(name: pathName, namespace: namespace, replicas: replicas)
+        return HTTPResponse(status: HTTPStatus(code: 202))
+    }
+}
+
+extension FunctionAddress {
+    /// For cache keys of names already validated elsewhere.
+    init(uncheckedName name: String, namespace: String) {
+        self.name = name
+        self.namespace = namespace
+    }
+}
+
+/// `com.openfaas.scale.min` (default 1, also the count a deploy starts with) and `com.openfaas.scale.max`
+/// (default: no limit).
+struct ScaleBounds {
+    var minimum = 1
+    var maximum = Int.max
+
+    init(_ labels: [String: String]) throws {
+        if let text = labels["com.openfaas.scale.min"] {
+            guard let value = Int(text), value >= 0 else {
+                throw GatewayError(400, "label com.openfaas.scale.min must be a whole number ≥ 0, not '\(text)'")
+            }
+            minimum = value
+        }
+        if let text = labels["com.openfaas.scale.max"] {
+            guard let value = Int(text), value >= 1 else {
+                throw GatewayError(400, "label com.openfaas.scale.max must be a whole number ≥ 1, not '\(text)'")
+            }
+            maximum = value
+        }
+        guard minimum <= maximum else {
+            throw GatewayError(
+                400, "label com.openfaas.scale.min (\(minimum)) exceeds com.openfaas.scale.max (\(maximum))")
+        }
+    }
+
+    /// Zero stays zero (scale to zero is asked for explicitly); otherwise within [min, max].
+    func clamp(_ replicas: Int) -> Int {
+        replicas == 0 ? 0 : Swift.min(Swift.max(replicas, minimum), maximum)
+    }
+}

@@ -1,0 +1,29 @@
+import SkiffHTTP
+
+/// /healthz, /metrics and /system/info.
+extension Gateway {
+    func addSystemRoutes(to router: inout HTTPRouter) throws {
+        // 200 once functions are restored and containerd answered at start-up; 503 before. From memory, so
+        // it is safe as a liveness probe under load.
+        try router.add(.get, "/healthz") { [self] _ in
+            isReady ? HTTPResponse(status: .ok) : GatewayError(503, "skiff is starting: restoring functions").response
+        }
+        try router.add(.get, "/metrics") { [self] _ in
+            var replicas: [String: Int] = [:]
+            for namespace in (try? await runtime.namespaces()) ?? [configuration.defaultNamespace] {
+                for function in (try? await runtime.list(namespace: namespace)) ?? [] {
+                    replicas["\(function.definition.name).\(namespace)"] = function.availableReplicas
+                }
+            }
+            return HTTPResponse(
+                status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
+                body: .string(metrics.render(replicas: replicas)))
+        }
+        try router.add(.get, "/system/info") { [self] _ in
+            try JSONBody.response(GatewayInfo(release: configuration.release, sha: configuration.sha))
+        }
+        try router.add(.get, "/") { _ in
+            HTTPResponse(status: HTTPStatus(code: 307), headers: ["Location": "/ui/"])
+        }
+    }
+}
