@@ -260,4 +260,49 @@ struct GatewayEndToEndTests {
             #expect(ContinuousClock.now - started >= .seconds(3))
         }
     }
+
+    @Test func metricsCountCallsAndPromtoolParsesThem() async throws {
+        try await withGateway { gw in
+            let ns = gw.namespace
+            try await gw.runtime.importImage("docker.io/local/counted:1")
+            #expect(
+                try await gw.call(.post, "/system/functions", json: gw.deployBody("counted", image: "local/counted:1"))
+                    .status == 200)
+            for _ in 0..<3 { _ = try await gw.call(.get, "/function/counted/index.html", auth: false) }
+            _ = try await gw.call(.get, "/function/counted/missing.html", auth: false)
+            let metrics = try await gw.call(.get, "/metrics", auth: false)
+            #expect(metrics.status == 200)
+            let text = metrics.text
+            #expect(text.contains("gateway_function_invocation_total{code=\"200\",function_name=\"counted.\(ns)\"} 3"))
+            #expect(text.contains("gateway_function_invocation_total{code=\"404\",function_name=\"counted.\(ns)\"} 1"))
+            #expect(text.contains("gateway_function_invocation_started{function_name=\"counted.\(ns)\"} 4"))
+            #expect(text.contains("gateway_functions_seconds_count{code=\"200\",function_name=\"counted.\(ns)\"} 3"))
+            #expect(
+                text.contains(
+                    "gateway_functions_seconds_bucket{code=\"200\",function_name=\"counted.\(ns)\",le=\"+Inf\"} 3"))
+            #expect(text.contains("gateway_service_count{function_name=\"counted.\(ns)\"} 1"))
+            #expect(text.contains("process_resident_memory_bytes "))
+            // The list route's invocationCount comes from the same counters.
+            let list = try #require(try await gw.call(.get, "/system/functions").json() as? [[String: Any]])
+            #expect(list.first?["invocationCount"] as? Double == 4)
+
+            // Debian's promtool parses it; the only lint complaints are about OpenFaaS's own names, kept for
+            // dashboards (gateway_service_count's _count suffix, gateway_function_invocation_started's missing
+            // _total).
+            let promtool = "/usr/bin/promtool"
+            guard FileManager.default.fileExists(atPath: promtool) else {
+                Issue.record("promtool missing: apt install prometheus (scripts/test does)")
+                return
+            }
+            var check = ChildProcess(promtool, ["check", "metrics"])
+            check.standardInput = metrics.body
+            let outcome = try await check.run()
+            let complaints = (outcome.outputText + outcome.errorText).split(separator: "\n").map(String.init)
+            #expect(!complaints.contains { $0.contains("error") || $0.contains("parse") }, "\(complaints)")
+            let allowed = complaints.filter {
+                !($0.hasPrefix("gateway_service_count") || $0.hasPrefix("gateway_function_invocation_started"))
+            }
+            #expect(allowed.isEmpty, "\(complaints)")
+        }
+    }
 }

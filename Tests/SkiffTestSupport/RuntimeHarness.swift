@@ -87,8 +87,10 @@ public final class RuntimeHarness: Sendable {
             stateDirectory: stateDirectory, namespace: namespace, bridge: bridge, subnet: subnet)
     }
 
-    public func importImage(_ reference: String, command: [String]? = nil, user: String? = nil) async throws {
-        let file = try TestImages.file(reference: reference, command: command, user: user)
+    public func importImage(
+        _ reference: String, command: [String]? = nil, user: String? = nil, echoRoot: Bool = false
+    ) async throws {
+        let file = try TestImages.file(reference: reference, command: command, user: user, echoRoot: echoRoot)
         defer { try? FileManager.default.removeItem(atPath: file) }
         _ = try await runtime.importImage(archive: file, namespace: namespace)
     }

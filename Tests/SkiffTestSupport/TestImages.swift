@@ -33,13 +33,23 @@ public enum TestImages {
         """
 
     /// An OCI archive of a busybox image; `command` replaces the default server when given.
-    public static func archive(reference: String, command: [String]? = nil, user: String? = nil) throws -> [UInt8] {
-        let layer = try BusyboxLayer.make(files: [
+    /// With `echoRoot`, `/` is a CGI script that answers every method with the request body (as OpenFaaS's
+    /// `cat` functions do) instead of serving index.html.
+    public static func archive(
+        reference: String, command: [String]? = nil, user: String? = nil, echoRoot: Bool = false
+    ) throws -> [UInt8] {
+        var files: [TarWriter.Entry] = [
             .init(path: "www", kind: .directory),
             .init(path: "www/cgi-bin", kind: .directory),
-            .init(path: "www/index.html", kind: .file(Array("hello from skiff\n".utf8))),
             .init(path: "www/cgi-bin/info", kind: .file(Array(infoScript.utf8)), mode: 0o755),
-        ])
+        ]
+        if echoRoot {
+            let echo = "#!/bin/sh\necho \"Content-Type: text/plain\"\necho \"\"\ncat\n"
+            files.append(.init(path: "www/cgi-bin/index.cgi", kind: .file(Array(echo.utf8)), mode: 0o755))
+        } else {
+            files.append(.init(path: "www/index.html", kind: .file(Array("hello from skiff\n".utf8))))
+        }
+        let layer = try BusyboxLayer.make(files: files)
         let config = ImageConfiguration.RunConfig(
             user: user, env: ["PATH=/bin"], cmd: command ?? ["/bin/sh", "-c", serve], workingDir: "/")
         return try OCIArchive(
@@ -48,9 +58,12 @@ public enum TestImages {
     }
 
     /// Writes the archive to a temporary file and returns its path.
-    public static func file(reference: String, command: [String]? = nil, user: String? = nil) throws -> String {
+    public static func file(
+        reference: String, command: [String]? = nil, user: String? = nil, echoRoot: Bool = false
+    ) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-image-\(UUID()).tar").path
-        try Data(try archive(reference: reference, command: command, user: user)).write(to: URL(fileURLWithPath: path))
+        let bytes = try archive(reference: reference, command: command, user: user, echoRoot: echoRoot)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
 }
