@@ -46,7 +46,7 @@ struct FunctionProxy: Sendable {
         var callID = request.headers["X-Call-Id"]
         let generatedCallID = callID == nil
         if callID == nil {
-            callID = UUID().uuidString.lowercased()
+            callID = CallID.make()
             upstream.headers.add(name: "X-Call-Id", value: callID ?? "")
         }
         if let client = request.remoteAddress?.host {
