@@ -60,3 +60,28 @@ enable_forwarding() {
 
 # The Debian packages the appliance runs on.
 SKIFF_PACKAGES=(containerd runc containernetworking-plugins iptables iproute2 libsystemd-dev busybox-static curl)
+
+# make_oci_image ROOTFS_DIR REFERENCE CONFIG_JSON OUT_TAR: an OCI image archive of one layer (the directory, with
+# fixed mtimes and owners) that `ctr images import` reads offline. CONFIG_JSON is the image config's "config"
+# object, e.g. '{"Cmd":["/server"],"WorkingDir":"/"}'.
+make_oci_image() {
+    local rootfs=$1 reference=$2 run_config=$3 out=$4
+    local dir; dir=$(mktemp -d)
+    mkdir -p "$dir/oci/blobs/sha256"
+    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$rootfs" -cf "$dir/layer.tar" .
+    _blob() { local digest; digest=$(sha256sum "$1" | cut -d' ' -f1); cp "$1" "$dir/oci/blobs/sha256/$digest"; echo "$digest"; }
+    local layer config manifest arch
+    arch=$(dpkg --print-architecture)
+    layer=$(_blob "$dir/layer.tar")
+    printf '{"architecture":"%s","os":"linux","config":%s,"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+        "$arch" "$run_config" "$layer" >"$dir/config.json"
+    config=$(_blob "$dir/config.json")
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
+        "$config" "$(stat -c%s "$dir/config.json")" "$layer" "$(stat -c%s "$dir/layer.tar")" >"$dir/manifest.json"
+    manifest=$(_blob "$dir/manifest.json")
+    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"io.containerd.image.name":"%s"}}]}' \
+        "$manifest" "$(stat -c%s "$dir/manifest.json")" "$reference" >"$dir/oci/index.json"
+    echo '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci/oci-layout"
+    tar -C "$dir/oci" -cf "$out" .
+    rm -rf "$dir"
+}
