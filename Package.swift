@@ -70,7 +70,8 @@ let package = Package(
             name: "SkiffGatewayTests",
             dependencies: [
                 "SkiffGateway", "SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffTestSupport",
-            ]),
+            ],
+            exclude: ["Fixtures"]),
         .testTarget(name: "SkiffImageTests", dependencies: ["SkiffImage", "SkiffPOSIX"]),
         .testTarget(name: "SkiffSystemdTests", dependencies: ["SkiffSystemd", "SkiffLog"]),
         .testTarget(

@@ -3,8 +3,8 @@ import SkiffHTTP
 import SkiffTestSupport
 import Testing
 
-/// Replays what the real faas-cli 0.18.12 sent for each verb (`../shared/conformance/faas-cli/transcripts.jsonl`,
-/// recorded against a stub gateway) against Skiff with real containers, byte for byte apart from the gateway's
+/// Replays what the real faas-cli 0.18.12 sent for each verb (`Fixtures/`, a copy of
+/// `../shared/conformance/faas-cli/transcripts.jsonl`, recorded against a stub gateway) against Skiff with real containers, byte for byte apart from the gateway's
 /// address, the admin password and the namespace, and checks that faas-cli would take each answer as it took the
 /// recorded one: a success where it saw a success (for deploys 200 or 202, never 201), the same code where it saw
 /// an error.
@@ -27,7 +27,7 @@ struct FaasCLIConformanceTests {
     }
 
     static let transcripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../../shared/conformance/faas-cli/transcripts.jsonl").standardized.path
+        .appendingPathComponent("Fixtures/faas-cli-0.18.12-transcripts.jsonl").path
 
     /// The replay order: secrets first (deploys name them), then deploys, reads, invocations, the other secret,
     /// log and namespace verbs, and removals. Left out: the async invocations (the queue is a later issue), a
