@@ -99,12 +99,22 @@ public final class ContainerdRuntime: FunctionRuntime {
                 let key = EndpointTable.key(record.definition.namespace, record.definition.name)
                 let replicas = adoptable[key] ?? []
                 group.addTask {
+                    // A missing image does not lose the function: its replicas may still exist, and the image
+                    // is looked for again when new replicas are needed.
+                    let image: ResolvedImage
                     do {
-                        let image = try await self.images.resolve(
-                            record.definition.image, namespace: record.definition.namespace,
-                            otherNamespaces: [self.configuration.defaultNamespace])
-                        let supervisor = self.makeSupervisor(record, image: image)
-                        self.supervisors.withLock { $0[key] = supervisor }
+                        image = try await self.resolve(record.definition)
+                    } catch {
+                        self.logger.error(
+                            "the image of \(record.definition.name).\(record.definition.namespace) is missing: \(error)"
+                        )
+                        image = ResolvedImage(
+                            reference: record.definition.image, digest: "",
+                            configuration: ImageConfiguration(config: .init(), diffIDs: []), chainID: "")
+                    }
+                    let supervisor = self.makeSupervisor(record, image: image)
+                    self.supervisors.withLock { $0[key] = supervisor }
+                    do {
                         try await supervisor.adopt(replicas)
                     } catch {
                         self.logger.error(
@@ -225,7 +235,12 @@ public final class ContainerdRuntime: FunctionRuntime {
     private func makeSupervisor(_ record: FunctionRecord, image: ResolvedImage) -> FunctionSupervisor {
         FunctionSupervisor(
             record: record, image: image, lifecycle: lifecycle, probe: probe, endpointTable: endpointTable,
-            desiredState: desiredState, logger: logger)
+            desiredState: desiredState, logger: logger, resolveImage: { [self] in try await resolve($0) })
+    }
+
+    private func resolve(_ definition: FunctionDefinition) async throws -> ResolvedImage {
+        try await images.resolve(
+            definition.image, namespace: definition.namespace, otherNamespaces: [configuration.defaultNamespace])
     }
 
     private func supervisor(_ name: String, _ namespace: String) throws -> FunctionSupervisor {
@@ -250,8 +265,7 @@ public final class ContainerdRuntime: FunctionRuntime {
                 "function \(definition.name) already exists in namespace \(definition.namespace); update it instead")
         }
         defer { _ = reserved.withLock { $0.remove(key) } }
-        let image = try await images.resolve(
-            definition.image, namespace: definition.namespace, otherNamespaces: [configuration.defaultNamespace])
+        let image = try await resolve(definition)
         let record = FunctionRecord(
             definition: definition, replicas: replicas, createdAt: Date(), generation: RandomName.make(length: 8))
         let supervisor = makeSupervisor(record, image: image)
@@ -264,8 +278,7 @@ public final class ContainerdRuntime: FunctionRuntime {
         try definition.validate()
         let supervisor = try supervisor(definition.name, definition.namespace)
         try requireSecrets(definition)
-        let image = try await images.resolve(
-            definition.image, namespace: definition.namespace, otherNamespaces: [configuration.defaultNamespace])
+        let image = try await resolve(definition)
         try await supervisor.update(definition, image: image, generation: RandomName.make(length: 8))
         logger.info("updated \(definition.name).\(definition.namespace)")
     }

@@ -3,11 +3,11 @@ import SkiffHTTP
 import SkiffTestSupport
 import Testing
 
-/// Replays what the real faas-cli 0.18.12 sent for each verb (`Fixtures/`, a copy of
-/// `../shared/conformance/faas-cli/transcripts.jsonl`, recorded against a stub gateway) against Skiff with real containers, byte for byte apart from the gateway's
-/// address, the admin password and the namespace, and checks that faas-cli would take each answer as it took the
-/// recorded one: a success where it saw a success (for deploys 200 or 202, never 201), the same code where it saw
-/// an error.
+/// Replays what the real faas-cli 0.18.12 sent for each verb against Skiff with real containers, byte for byte
+/// apart from the gateway's address, the admin password and the namespace (`Fixtures/`, a copy of
+/// `../shared/conformance/faas-cli/transcripts.jsonl`, recorded against a stub gateway), and checks that faas-cli
+/// would take each answer as it took the recorded one: a success where it saw a success (for deploys 200 or 202,
+/// never 201), the same code where it saw an error.
 @Suite("faas-cli conformance replay", .serialized, .enabled(if: RealParts.enabled))
 struct FaasCLIConformanceTests {
     struct Recorded: Decodable {

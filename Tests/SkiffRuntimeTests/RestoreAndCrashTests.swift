@@ -106,6 +106,34 @@ struct RestoreAndCrashTests {
         }
     }
 
+    @Test func aFunctionWhoseImageVanishedIsStillRestoredAndHealsWhenTheImageReturns() async throws {
+        let first = try await RuntimeHarness()
+        let ns = first.namespace
+        do {
+            try await first.importImage("docker.io/local/gone:1")
+            try await first.runtime.deploy(
+                FunctionDefinition(name: "gone", namespace: ns, image: "local/gone:1"), replicas: 1)
+            first.abandon()
+            _ = try await first.ctr(["images", "rm", "--sync", "docker.io/local/gone:1"])
+            let second = try await first.restarted()
+            second.abandon()
+            // Still known, still serving from the replica that exists.
+            let status = try await second.runtime.status(name: "gone", namespace: ns)
+            #expect(status.replicas == 1 && status.availableReplicas == 1)
+            // New replicas need the image: a clear failure, then success once it is back.
+            await #expect(throws: FunctionRuntimeError.self) {
+                try await second.runtime.scale(name: "gone", namespace: ns, replicas: 2)
+            }
+            try await second.importImage("docker.io/local/gone:1")
+            try await second.runtime.scale(name: "gone", namespace: ns, replicas: 2)
+            #expect(second.runtime.endpoints(name: "gone", namespace: ns).count == 2)
+            await second.tearDown()
+        } catch {
+            await first.tearDown()
+            throw error
+        }
+    }
+
     @Test func anotherInstanceLeavesThisInstancesReplicasAlone() async throws {
         try await withRuntime { harness in
             let ns = harness.namespace

@@ -10,6 +10,8 @@ actor FunctionSupervisor {
     private let endpointTable: EndpointTable
     private let desiredState: DesiredState
     private let logger: Logger
+    /// Finds the image again when it was missing at start-up (deleted from containerd, imported later).
+    private let resolveImage: @Sendable (FunctionDefinition) async throws -> ResolvedImage
     private(set) var record: FunctionRecord
     private var image: ResolvedImage
     private var members: [String: Member] = [:]
@@ -35,8 +37,10 @@ actor FunctionSupervisor {
 
     init(
         record: FunctionRecord, image: ResolvedImage, lifecycle: ReplicaLifecycle, probe: ReadinessProbe,
-        endpointTable: EndpointTable, desiredState: DesiredState, logger: Logger
+        endpointTable: EndpointTable, desiredState: DesiredState, logger: Logger,
+        resolveImage: @escaping @Sendable (FunctionDefinition) async throws -> ResolvedImage
     ) {
+        self.resolveImage = resolveImage
         self.record = record
         self.image = image
         self.lifecycle = lifecycle
@@ -171,6 +175,7 @@ actor FunctionSupervisor {
     /// Brings the members of the current generation to `record.replicas`: starts idle ones, prepares and starts
     /// more, or stops the surplus. At zero one replica stays prepared (idle), so a cold start is a task start.
     private func converge(deadline: ContinuousClock.Instant) async throws {
+        if image.chainID.isEmpty { image = try await resolveImage(record.definition) }
         let wanted = record.replicas
         var active = members.values.filter { $0.phase != .idle && $0.phase != .stopping }
         if active.count > wanted {
