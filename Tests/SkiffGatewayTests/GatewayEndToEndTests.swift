@@ -174,6 +174,19 @@ struct GatewayEndToEndTests {
         }
     }
 
+    @Test func invocationsCanBeMadeToNeedTheAdminCredentials() async throws {
+        try await withGateway(authInvoke: true) { gw in
+            try await gw.runtime.importImage("docker.io/local/closed:1")
+            #expect(
+                try await gw.call(.post, "/system/functions", json: gw.deployBody("closed", image: "local/closed:1"))
+                    .status == 200)
+            let refused = try await gw.call(.get, "/function/closed/index.html", auth: false)
+            #expect(refused.status == 401 && refused.headers["WWW-Authenticate"] == "Basic realm=\"Restricted\"")
+            #expect(try await gw.call(.get, "/function/closed/index.html").status == 200)
+            #expect(try await gw.call(.get, "/healthz", auth: false).status == 200)
+        }
+    }
+
     @Test func secretsAreFilesTheFunctionReads() async throws {
         try await withGateway { gw in
             let ns = gw.namespace

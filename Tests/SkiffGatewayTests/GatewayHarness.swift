@@ -15,12 +15,15 @@ final class GatewayHarness: Sendable {
     let port: Int
     let credentials: Credentials
 
-    init(coldStartTimeout: Duration = .seconds(30), deployTimeout: Duration = .seconds(30)) async throws {
+    init(
+        coldStartTimeout: Duration = .seconds(30), deployTimeout: Duration = .seconds(30), authInvoke: Bool = false
+    ) async throws {
         runtime = try await RuntimeHarness(deployTimeout: deployTimeout)
         credentials = try Credentials.loadOrCreate(stateDirectory: runtime.stateDirectory)
         var configuration = GatewayConfiguration(stateDirectory: runtime.stateDirectory, release: "test")
         configuration.defaultNamespace = runtime.namespace
         configuration.coldStartTimeout = coldStartTimeout
+        configuration.requireAuthForInvoke = authInvoke
         gateway = Gateway(
             runtime: runtime.runtime, secrets: runtime.runtime.secrets, configuration: configuration,
             credentials: credentials, client: HTTPClient(group: testGroup),
@@ -77,10 +80,11 @@ final class GatewayHarness: Sendable {
 
 /// Runs `body` with a fresh gateway harness and always tears it down.
 func withGateway(
-    coldStartTimeout: Duration = .seconds(30), deployTimeout: Duration = .seconds(30),
+    coldStartTimeout: Duration = .seconds(30), deployTimeout: Duration = .seconds(30), authInvoke: Bool = false,
     _ body: (GatewayHarness) async throws -> Void
 ) async throws {
-    let harness = try await GatewayHarness(coldStartTimeout: coldStartTimeout, deployTimeout: deployTimeout)
+    let harness = try await GatewayHarness(
+        coldStartTimeout: coldStartTimeout, deployTimeout: deployTimeout, authInvoke: authInvoke)
     do {
         try await body(harness)
     } catch {

@@ -26,6 +26,7 @@ enum ServeCommand {
                 stateDirectory: options.stateDirectory, release: SkiffVersion.release)
             gatewaySettings.defaultNamespace = options.namespace
             gatewaySettings.upstreamTimeout = try GoDuration.parse(options.upstreamTimeout, field: "upstream_timeout")
+            gatewaySettings.requireAuthForInvoke = options.authInvoke == "true"
             gatewayConfiguration = gatewaySettings
         } catch {
             Console.error("skiff serve: \(error)")

@@ -15,6 +15,7 @@ struct ServeOptions: Equatable {
     var deployTimeout = "60s"
     var gracePeriod = "30s"
     var upstreamTimeout = "60s"
+    var authInvoke = "false"
     var logLevel = "info"
 
     /// One setting: its flag, environment variable and config-file key, and where it is stored.
@@ -40,6 +41,8 @@ struct ServeOptions: Equatable {
         Setting(
             key: "upstream_timeout", help: "longest a call waits for a function (its exec_timeout env wins)",
             path: \.upstreamTimeout),
+        Setting(
+            key: "auth_invoke", help: "true: /function/* needs the admin credentials too", path: \.authInvoke),
         Setting(key: "log_level", help: "debug, info, notice, warning or error", path: \.logLevel),
     ]
 
@@ -139,6 +142,9 @@ struct ServeOptions: Equatable {
         ]
         where !path.hasPrefix("/") {
             throw Invalid(description: "\(name) must be an absolute path, not '\(path)'")
+        }
+        guard ["true", "false"].contains(authInvoke) else {
+            throw Invalid(description: "--auth-invoke must be true or false, not '\(authInvoke)'")
         }
         guard ["auto", "journald", "files"].contains(logSink) else {
             throw Invalid(description: "--log-sink must be auto, journald or files, not '\(logSink)'")
