@@ -250,6 +250,45 @@ struct HTTPServerTests {
         }
     }
 
+    /// A body that stops arriving while the handler waits for it: 408 and close, not a connection held forever.
+    @Test func aStalledRequestBodyTimesOutWith408() async throws {
+        let configuration = loopback { $0.bodyTimeout = .milliseconds(300) }
+        try await withServer(makeTestRouter(), configuration) { _, port in
+            let connection = try RawConnection(port: port)
+            connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+            let started = ContinuousClock.now
+            let (text, closed) = await connection.readToClose()
+            #expect(text.hasPrefix("HTTP/1.1 408 ") && text.contains("stopped arriving"))
+            #expect(closed)
+            #expect(ContinuousClock.now - started < .seconds(4))
+        }
+    }
+
+    /// A client that stops reading a large answer is dropped after the write timeout; a handler that merely
+    /// takes long (no output queued) is not.
+    @Test func aClientThatStopsReadingIsDropped() async throws {
+        let total = 32 * 1024 * 1024
+        var router = HTTPRouter()
+        try router.add(.get, "/big") { _ in HTTPResponse(body: .bytes([UInt8](repeating: 1, count: total))) }
+        try router.add(.get, "/slow") { _ in
+            try await Task.sleep(for: .milliseconds(1500))
+            return HTTPResponse(body: .string("late"))
+        }
+        let configuration = loopback { $0.writeTimeout = .milliseconds(300) }
+        try await withServer(router, configuration) { _, port in
+            let slow = try RawConnection(port: port)
+            slow.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(await slow.read(untilSuffix: "late").hasPrefix("HTTP/1.1 200 "))
+
+            let stalled = try RawConnection(port: port)
+            stalled.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(2500))
+            let (text, closed) = await stalled.readToClose()
+            #expect(closed)
+            #expect(text.utf8.count < total, "the whole answer arrived: the stalled connection was kept")
+        }
+    }
+
     @Test func idleKeepAliveConnectionsAreClosed() async throws {
         let configuration = loopback { $0.idleTimeout = .milliseconds(300) }
         try await withServer(makeTestRouter(), configuration) { server, port in

@@ -23,6 +23,8 @@ class SocketConnection: EndOfTickHandler {
     private var wantsWrite = false
     private var endOfTickRequested = false
     private var drainWaiter: UnsafeContinuation<Void, any Error>?
+    /// When bytes last moved in either direction (loop time); stall timeouts compare against it.
+    private(set) var lastProgress: UInt64 = 0
 
     /// Bodies up to this size that arrive with their head are delivered as bytes rather than as a stream.
     static let inlineBodyLimit = 64 * 1024
@@ -75,6 +77,7 @@ class SocketConnection: EndOfTickHandler {
                 peerClosed()
                 return
             case .processed(let count):
+                lastProgress = loop.now
                 // Bytes the subclass declines (a lingering close discards them) are dropped; reading goes on.
                 if bytesArriving() {
                     ingest(UnsafeRawBufferPointer(rebasing: scratch[0..<count]).bindMemory(to: UInt8.self))
@@ -155,6 +158,8 @@ class SocketConnection: EndOfTickHandler {
 
     final func flushOutput() {
         guard isOpen else { return }
+        let unsent = out.unsentCount
+        defer { if out.unsentCount != unsent { lastProgress = loop.now } }
         switch out.flush(to: fd) {
         case .failed(let error):
             writeFailed(error)

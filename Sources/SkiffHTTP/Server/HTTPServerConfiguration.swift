@@ -10,6 +10,12 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxBodyBytes = 128 * 1024 * 1024
     /// Time from a request's first byte to the end of its head; beyond it 408 and close (slowloris).
     public var headTimeout: Duration = .seconds(10)
+    /// A request body that stops arriving for this long, while the handler waits for it, is answered 408 (or the
+    /// connection closed if the answer has begun). Handler time itself is not limited here.
+    public var bodyTimeout: Duration = .seconds(60)
+    /// A response the client stops reading for this long (output queued, nothing written) closes the connection.
+    /// A long computation before the answer is not a stall.
+    public var writeTimeout: Duration = .seconds(60)
     /// An idle keep-alive connection is closed after this long.
     public var idleTimeout: Duration = .seconds(75)
     /// Open connections beyond this are answered 503 and closed at once.

@@ -131,6 +131,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
 
     private func startExchange(_ head: HTTPRequestHead, wholeBody: [UInt8]?) {
         phase = .handling
+        phaseSince = loop.now
         generation &+= 1
         let streams = head.framing != .none && wholeBody == nil
         let stream = streams ? ByteStream(loop: loop, source: self) : nil
@@ -395,6 +396,11 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     // MARK: Timeouts and closing
 
     func checkTimeouts(now: UInt64) {
+        if phase != .closed && !out.isEmpty && now &- lastProgress > context.writeTimeout {
+            // The client stopped reading what we answered (whatever phase the next request is in).
+            close()
+            return
+        }
         switch phase {
         case .readingHead where now &- phaseSince > context.headTimeout:
             respondAndClose(
@@ -404,6 +410,15 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
             close()
         case .lingering where now &- phaseSince > context.lingerTimeout:
             close()
+        case .handling
+        where exchange.map { $0.stream != nil && !$0.isBodyComplete && (!$0.head.expectsContinue || $0.sentContinue) }
+            == true && !isReadPaused
+            && now &- max(lastProgress, phaseSince) > context.bodyTimeout:
+            // The client stopped sending a body the handler is waiting for (reading is not paused by us).
+            respondAndClose(
+                .requestTimeout,
+                "the request body stopped arriving; the server waited \(context.configuration.bodyTimeout)",
+                failing: HTTPBodyError.connectionClosed)
         default:
             break
         }

@@ -1,7 +1,7 @@
 import SkiffPOSIX
 
 /// One server's state on one event loop: its connections, the read buffer they share, the cached Date line,
-/// and the once-a-second sweep that enforces head and idle timeouts. Loop thread only.
+/// and the once-a-second sweep that enforces head, idle, body and write timeouts. Loop thread only.
 final class ServerLoopContext: @unchecked Sendable {
     // @unchecked: created off-loop, then touched only on `loop` (every entry point runs there).
     let loop: EventLoop
@@ -18,6 +18,8 @@ final class ServerLoopContext: @unchecked Sendable {
     let headTimeout: UInt64
     let idleTimeout: UInt64
     let lingerTimeout: UInt64
+    let bodyTimeout: UInt64
+    let writeTimeout: UInt64
 
     init(loop: EventLoop, configuration: HTTPServerConfiguration, responder: any HTTPResponder, server: HTTPServer) {
         self.loop = loop
@@ -28,6 +30,8 @@ final class ServerLoopContext: @unchecked Sendable {
         headTimeout = configuration.headTimeout.nanoseconds
         idleTimeout = configuration.idleTimeout.nanoseconds
         lingerTimeout = configuration.lingerTimeout.nanoseconds
+        bodyTimeout = configuration.bodyTimeout.nanoseconds
+        writeTimeout = configuration.writeTimeout.nanoseconds
     }
 
     deinit { scratch.deallocate() }

@@ -58,10 +58,11 @@ enum ServeCommand {
                 credentials: credentials, client: HTTPClient(group: group),
                 logger: logger.with(["component": "gateway"]))
             let routes = try api.makeRouter()
-            let gateway = HTTPServer(
-                configuration: HTTPServerConfiguration(
-                    addresses: [SocketAddress(parsing: options.listen)].compactMap { $0 }),
-                group: group, responder: routes)
+            var serverSettings = HTTPServerConfiguration(
+                addresses: [SocketAddress(parsing: options.listen)].compactMap { $0 })
+            serverSettings.bodyTimeout = try GoDuration.parse(options.readTimeout, field: "read_timeout")
+            serverSettings.writeTimeout = try GoDuration.parse(options.writeTimeout, field: "write_timeout")
+            let gateway = HTTPServer(configuration: serverSettings, group: group, responder: routes)
             let addresses = try await gateway.start()
             Console.error("skiff serve: listening on \(addresses.map(\.description).joined(separator: ", "))")
             notifier.status("restoring functions from containerd")
@@ -75,8 +76,9 @@ enum ServeCommand {
             // unless the main listener already covers it.
             let bridgeAddress = SocketAddress(host: runtime.gatewayAddress, port: configuration.gatewayPort)
             if let bridgeAddress, !addresses.contains(where: { $0.covers(bridgeAddress) }) {
-                let bridgeListener = HTTPServer(
-                    configuration: HTTPServerConfiguration(addresses: [bridgeAddress]), group: group, responder: routes)
+                var bridgeSettings = serverSettings
+                bridgeSettings.addresses = [bridgeAddress]
+                let bridgeListener = HTTPServer(configuration: bridgeSettings, group: group, responder: routes)
                 _ = try await bridgeListener.start()
                 services.append(HTTPService(name: "gateway-bridge", server: bridgeListener))
             }

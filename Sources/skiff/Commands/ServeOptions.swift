@@ -16,6 +16,8 @@ struct ServeOptions: Equatable {
     var gracePeriod = "30s"
     var upstreamTimeout = "60s"
     var authInvoke = "false"
+    var readTimeout = "60s"
+    var writeTimeout = "60s"
     var logLevel = "info"
 
     /// One setting: its flag, environment variable and config-file key, and where it is stored.
@@ -41,6 +43,11 @@ struct ServeOptions: Equatable {
         Setting(
             key: "upstream_timeout", help: "longest a call waits for a function (its exec_timeout env wins)",
             path: \.upstreamTimeout),
+        Setting(
+            key: "read_timeout", help: "a client's request body may stall this long (408 after)", path: \.readTimeout),
+        Setting(
+            key: "write_timeout", help: "a client may stop reading an answer this long (then closed)",
+            path: \.writeTimeout),
         Setting(
             key: "auth_invoke", help: "true: /function/* needs the admin credentials too", path: \.authInvoke),
         Setting(key: "log_level", help: "debug, info, notice, warning or error", path: \.logLevel),
