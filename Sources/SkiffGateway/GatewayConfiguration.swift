@@ -1,6 +1,5 @@
 /// The gateway's settings; `skiff serve` fills them from flags, environment and the config file.
 public struct GatewayConfiguration: Sendable {
-    public var stateDirectory: String
     public var defaultNamespace = "openfaas-fn"
     /// Longest a call waits for the function, unless the function's `exec_timeout`/`write_timeout` env says
     /// otherwise (faasd's default: 60 s).
@@ -12,8 +11,7 @@ public struct GatewayConfiguration: Sendable {
     public var release: String
     public var sha = "unknown"
 
-    public init(stateDirectory: String, release: String) {
-        self.stateDirectory = stateDirectory
+    public init(release: String) {
         self.release = release
     }
 }

@@ -20,7 +20,7 @@ final class GatewayHarness: Sendable {
     ) async throws {
         runtime = try await RuntimeHarness(deployTimeout: deployTimeout)
         credentials = try Credentials.loadOrCreate(stateDirectory: runtime.stateDirectory)
-        var configuration = GatewayConfiguration(stateDirectory: runtime.stateDirectory, release: "test")
+        var configuration = GatewayConfiguration(release: "test")
         configuration.defaultNamespace = runtime.namespace
         configuration.coldStartTimeout = coldStartTimeout
         configuration.requireAuthForInvoke = authInvoke

@@ -195,10 +195,6 @@ struct Ctr: Sendable {
         }
     }
 
-    func snapshotExists(_ namespace: String, key: String) async throws -> Bool {
-        try await outcome(namespace, ["snapshots", "info", key]).succeeded
-    }
-
     func removeSnapshot(_ namespace: String, key: String) async throws {
         let outcome = try await outcome(namespace, ["snapshots", "rm", key])
         if !outcome.succeeded && !outcome.errorText.contains("not found") {

@@ -96,12 +96,6 @@ struct CNINetwork: Sendable {
         return names.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
     }
 
-    /// Addresses host-local currently holds for this network (files named by address).
-    func allocatedAddresses() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(ipamDirectory)/\(name)")) ?? []
-        return names.filter { Subnet.parseAddress($0) != nil }
-    }
-
     private func delete(id: String, networkNamespace: String, interface: String, cached: [UInt8]?) async throws {
         var firstError: (any Error)?
         for plugin in try plugins().reversed() {

@@ -437,6 +437,4 @@ actor FunctionSupervisor {
                     lastExit: $0.lastExit)
             })
     }
-
-    func replicaIDs() -> [String] { Array(members.keys) }
 }

@@ -22,8 +22,7 @@ enum ServeCommand {
         do {
             options = try ServeOptions.parse(arguments, environment: ProcessInfo.processInfo.environment)
             configuration = try runtimeConfiguration(options)
-            var gatewaySettings = GatewayConfiguration(
-                stateDirectory: options.stateDirectory, release: SkiffVersion.release)
+            var gatewaySettings = GatewayConfiguration(release: SkiffVersion.release)
             gatewaySettings.defaultNamespace = options.namespace
             gatewaySettings.upstreamTimeout = try GoDuration.parse(options.upstreamTimeout, field: "upstream_timeout")
             gatewaySettings.requireAuthForInvoke = options.authInvoke == "true"
