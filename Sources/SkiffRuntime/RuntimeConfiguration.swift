@@ -18,6 +18,8 @@ public struct RuntimeConfiguration: Sendable {
     public var logSink: LogSink = .automatic
     /// Bytes kept per replica log file before it rotates (file sink only).
     public var logFileLimit = 4 * 1024 * 1024
+    /// Reads function logs back from journald (journald sink only).
+    public var journalctlPath = "/usr/bin/journalctl"
     /// Longest a deploy, update or scale waits for new replicas to become ready.
     public var deployTimeout: Duration = .seconds(60)
     /// Between SIGTERM and SIGKILL when a replica stops, unless the function's `grace_period` env says otherwise.

@@ -1,7 +1,9 @@
 import Foundation
-import SkiffRuntime
+import Glibc
 import SkiffTestSupport
 import Testing
+
+@testable import SkiffRuntime
 
 @Suite("runtime models")
 struct ModelTests {
@@ -65,5 +67,39 @@ struct ModelTests {
         for definition in [collision, badImage, badSecret, badGrace] {
             #expect(throws: FunctionRuntimeError.self) { try definition.validate() }
         }
+    }
+}
+
+/// Reading logs back from journald, with a stand-in `journalctl` that records its arguments and prints what
+/// `journalctl -o json` prints (this VM runs no journald; the writing side is tested against a socket).
+@Suite("journald log reading")
+struct JournalReadingTests {
+    @Test func queriesBecomeJournalctlArgumentsAndJSONLinesBecomeEntries() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-jr-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let script = """
+            #!/bin/sh
+            echo "$@" > \(folder)/arguments
+            echo '{"MESSAGE":"hello","__REALTIME_TIMESTAMP":"1700000000000000","SKIFF_INSTANCE":"fn-abc123","SKIFF_STREAM":"stdout","_PID":"9"}'
+            echo '{"MESSAGE":[104,105,255],"__REALTIME_TIMESTAMP":"1700000001500000","SKIFF_STREAM":"stderr"}'
+            echo 'not json'
+            """
+        try script.write(toFile: "\(folder)/journalctl", atomically: true, encoding: .utf8)
+        chmod("\(folder)/journalctl", 0o755)
+        var configuration = RuntimeConfiguration(stateDirectory: folder, logCollector: "/bin/true")
+        configuration.logSink = .journald
+        configuration.journalctlPath = "\(folder)/journalctl"
+        let logs = FunctionLogs(configuration: configuration)
+        var entries: [FunctionLogEntry] = []
+        let query = LogQuery(name: "fn", namespace: "ns", since: Date(timeIntervalSince1970: 1_600_000_000), tail: 5)
+        for try await entry in try logs.read(query) { entries.append(entry) }
+        let arguments = try String(contentsOfFile: "\(folder)/arguments", encoding: .utf8)
+        #expect(arguments == "--no-pager -o json -t ns:fn --since @1600000000 -n 5\n")
+        #expect(entries.count == 2)
+        #expect(entries.first?.text == "hello" && entries.first?.instance == "fn-abc123")
+        #expect(entries.first?.timestamp == Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(entries.last?.text.hasPrefix("hi") == true && entries.last?.stream == "stderr")
+        #expect(entries.allSatisfy { $0.name == "fn" && $0.namespace == "ns" })
     }
 }

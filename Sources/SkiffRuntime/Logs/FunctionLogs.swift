@@ -6,9 +6,11 @@ import SkiffSystemd
 /// notes (crashes, restarts) to a function's log.
 struct FunctionLogs: Sendable {
     let usesJournal: Bool
+    let journalctl: String
     let files: LogFiles
 
     init(configuration: RuntimeConfiguration) {
+        journalctl = configuration.journalctlPath
         usesJournal =
             configuration.logSink == .journald || (configuration.logSink == .automatic && Journal.isAvailable)
         files = LogFiles(directory: "\(configuration.stateDirectory)/logs", limit: configuration.logFileLimit)
@@ -42,12 +44,32 @@ struct FunctionLogs: Sendable {
         if let since = query.since { arguments += ["--since", "@\(Int(since.timeIntervalSince1970))"] }
         if let tail = query.tail { arguments += ["-n", String(tail)] }
         if query.follow { arguments.append("-f") }
-        let lines = try ChildProcess("/usr/bin/journalctl", arguments).lines()
+        let lines = try ChildProcess(journalctl, arguments).lines()
         struct Record: Decodable {
-            var MESSAGE: String?
-            var __REALTIME_TIMESTAMP: String?
-            var SKIFF_INSTANCE: String?
-            var SKIFF_STREAM: String?
+            var message: String?
+            var realtime: String?
+            var instance: String?
+            var stream: String?
+
+            enum CodingKeys: String, CodingKey {
+                case message = "MESSAGE"
+                case realtime = "__REALTIME_TIMESTAMP"
+                case instance = "SKIFF_INSTANCE"
+                case stream = "SKIFF_STREAM"
+            }
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                // journald writes a message that is not valid UTF-8 as an array of byte values.
+                if let text = try? container.decode(String.self, forKey: .message) {
+                    message = text
+                } else if let bytes = try? container.decode([UInt8].self, forKey: .message) {
+                    message = String(decoding: bytes, as: UTF8.self)
+                }
+                realtime = try container.decodeIfPresent(String.self, forKey: .realtime)
+                instance = try container.decodeIfPresent(String.self, forKey: .instance)
+                stream = try container.decodeIfPresent(String.self, forKey: .stream)
+            }
         }
         let (stream, continuation) = AsyncThrowingStream<FunctionLogEntry, any Error>.makeStream()
         let task = Task {
@@ -55,15 +77,15 @@ struct FunctionLogs: Sendable {
             do {
                 for try await line in lines {
                     guard let record = try? decoder.decode(Record.self, from: Data(line.utf8)),
-                        let message = record.MESSAGE
+                        let message = record.message
                     else { continue }
-                    let micros = record.__REALTIME_TIMESTAMP.flatMap(Double.init) ?? 0
+                    let micros = record.realtime.flatMap(Double.init) ?? 0
                     let timestamp = Date(timeIntervalSince1970: micros / 1_000_000)
                     if let since = query.since, timestamp < since { continue }
                     continuation.yield(
                         FunctionLogEntry(
-                            name: query.name, namespace: query.namespace, instance: record.SKIFF_INSTANCE ?? "",
-                            timestamp: timestamp, text: message, stream: record.SKIFF_STREAM ?? "stdout"))
+                            name: query.name, namespace: query.namespace, instance: record.instance ?? "",
+                            timestamp: timestamp, text: message, stream: record.stream ?? "stdout"))
                 }
                 continuation.finish()
             } catch {
