@@ -38,7 +38,8 @@ let package = Package(
             swiftSettings: strict),
         // The OpenFaaS-compatible gateway: system API, auth, secrets, logs, metrics, the invocation proxy.
         .target(
-            name: "SkiffGateway", dependencies: ["SkiffRuntime", "SkiffHTTP", "SkiffLog"], swiftSettings: strict),
+            name: "SkiffGateway", dependencies: ["SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog"],
+            swiftSettings: strict),
         // The daemon's root: the Service protocol and the service group that runs every long-lived part.
         .target(name: "SkiffService", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // The one executable: `skiff serve` and the client verbs. Wires the targets together.
@@ -73,11 +74,11 @@ let package = Package(
             ],
             exclude: ["Fixtures"]),
         .testTarget(name: "SkiffImageTests", dependencies: ["SkiffImage", "SkiffPOSIX"]),
-        .testTarget(name: "SkiffSystemdTests", dependencies: ["SkiffSystemd", "SkiffLog"]),
+        .testTarget(name: "SkiffSystemdTests", dependencies: ["SkiffSystemd", "SkiffLog", "SkiffTestSupport"]),
         .testTarget(
             name: "SkiffRuntimeTests",
             dependencies: ["SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffTestSupport"]),
-        .testTarget(name: "skiffTests", dependencies: ["skiff", "SkiffHTTP", "SkiffPOSIX"]),
+        .testTarget(name: "skiffTests", dependencies: ["skiff", "SkiffHTTP", "SkiffPOSIX", "SkiffTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

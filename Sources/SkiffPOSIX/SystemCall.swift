@@ -65,3 +65,19 @@ public func nonBlockingCall<T: FixedWidthInteger>(_ name: @autoclosure () -> Str
 /// The monotonic clock in nanoseconds; never goes backwards, unaffected by wall-clock changes.
 @inline(__always)
 public func monotonicNanoseconds() -> UInt64 { cl_monotonic_ns() }
+
+/// Writes all of `bytes` to a blocking descriptor (a file), retrying short writes and EINTR. The errno of a
+/// failure is left in `errno` for the caller's message. Blocks.
+public func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    bytes.withUnsafeBytes { buffer in
+        guard let base = buffer.baseAddress else { return true }
+        var offset = 0
+        while offset < buffer.count {
+            let written = Glibc.write(fd, base + offset, buffer.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return false }
+            offset += written
+        }
+        return true
+    }
+}

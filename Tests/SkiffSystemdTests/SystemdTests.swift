@@ -2,49 +2,24 @@ import Foundation
 import Glibc
 import SkiffLog
 import SkiffSystemd
+import SkiffTestSupport
 import Testing
 
 @Suite("systemd integration", .serialized)
 struct SystemdTests {
     /// sd_notify for real: a datagram socket stands in for the service manager.
-    @Test func notifierSendsStatesToNotifySocket() throws {
-        let path = "/tmp/skiff-notify-\(getpid()).sock"
-        unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        defer {
-            close(fd)
-            unlink(path)
-            unsetenv("NOTIFY_SOCKET")
-        }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        #expect(bound == 0)
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-
+    @Test func notifierSendsStatesToNotifySocket() async throws {
+        let socket = try NotifySocket(path: "/tmp/skiff-notify-\(getpid()).sock")
+        defer { unsetenv("NOTIFY_SOCKET") }
         let notifier = SystemdNotifier()
         #expect(!notifier.isActive)
         #expect(!notifier.notify("READY=1"))
-        setenv("NOTIFY_SOCKET", path, 1)
+        setenv("NOTIFY_SOCKET", socket.path, 1)
         #expect(notifier.isActive)
         notifier.ready(status: "serving")
         notifier.watchdog()
         notifier.stopping()
-        var received: [String] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        for _ in 0..<3 {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            guard n > 0 else { break }
-            received.append(String(decoding: buffer[0..<n], as: UTF8.self))
-        }
+        let received = try await socket.receive(until: { $0.count >= 3 })
         #expect(received == ["READY=1\nSTATUS=serving", "WATCHDOG=1", "STOPPING=1"])
     }
 

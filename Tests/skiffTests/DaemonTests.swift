@@ -2,15 +2,9 @@ import Foundation
 import Glibc
 import SkiffHTTP
 import SkiffPOSIX
+import SkiffTestSupport
 import Synchronization
 import Testing
-
-/// The built `skiff` binary: beside the test runner in SwiftPM's build folder (or SKIFF_BINARY).
-func skiffBinary() -> URL {
-    if let path = ProcessInfo.processInfo.environment["SKIFF_BINARY"] { return URL(fileURLWithPath: path) }
-    let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    return runner.deletingLastPathComponent().appendingPathComponent("skiff")
-}
 
 /// `skiff serve` needs containerd; under CI=true its absence fails these tests instead of skipping them.
 let daemonPartsPresent =
@@ -40,7 +34,7 @@ final class DaemonProcess: Sendable {
         var process = ChildProcess(
             wrapper.first ?? "/bin/sh",
             Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : ["/bin/sh"]) + [
-                "-c", prefix + #"exec "$0" "$@" 2>&1"#, skiffBinary().path, "serve", "--listen", "127.0.0.1:0",
+                "-c", prefix + #"exec "$0" "$@" 2>&1"#, skiffBinary(), "serve", "--listen", "127.0.0.1:0",
                 "--state-dir",
                 state.path, "--bridge", bridge, "--subnet", subnet, "--namespace", namespace,
                 "--log-sink", "files",
@@ -113,53 +107,8 @@ struct DaemonTests {
     }
 
     @Test func badFlagsExitWithUsage() async throws {
-        let outcome = try await ChildProcess(skiffBinary().path, ["serve", "--listen", "nowhere"]).run()
+        let outcome = try await ChildProcess(skiffBinary(), ["serve", "--listen", "nowhere"]).run()
         #expect(outcome.exitCode == 2)
         #expect(outcome.errorText.contains("--listen 'nowhere' is not HOST:PORT"))
-    }
-}
-
-/// A datagram socket standing in for systemd's notify socket (or journald's).
-final class NotifySocket: Sendable {
-    let path: String
-    let fd: Int32
-
-    init(path: String = "/tmp/skiff-daemon-notify-\(getpid()).sock") throws {
-        self.path = path
-        unlink(path)
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard bound == 0 else { throw SystemError(call: "bind", errno: errno) }
-        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    deinit {
-        close(fd)
-        unlink(path)
-    }
-
-    /// Datagrams received until `done` holds for them or 60 s pass (bounded).
-    func receive(until done: @escaping @Sendable ([String]) -> Bool) async throws -> [String] {
-        let fd = self.fd
-        return try await PosixThread.run(name: "test-notify") { () -> [String] in
-            var messages: [String] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let deadline = Date().addingTimeInterval(60)
-            while !done(messages) && Date() < deadline {
-                let n = recv(fd, &buffer, buffer.count, 0)
-                if n > 0 { messages.append(String(decoding: buffer[0..<n], as: UTF8.self)) }
-            }
-            return messages
-        }
     }
 }

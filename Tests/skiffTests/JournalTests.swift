@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SkiffPOSIX
+import SkiffTestSupport
 import Testing
 
 /// journald stood up for real, without touching the host's: inside a private mount namespace (`unshare -m`) a
@@ -33,7 +34,7 @@ struct JournalTests {
                 "/bin/sh", "-c",
                 Self.setUp
                     + #"printf 'out line\nlast' | "$0" collect-logs 'auto|1000|/nonexistent' 3<&0 4<"$1" 5>/dev/null"#,
-                skiffBinary().path, "/tmp/skiff-stderr-\(getpid())",
+                skiffBinary(), "/tmp/skiff-stderr-\(getpid())",
             ])
         try "an error\n".write(toFile: "/tmp/skiff-stderr-\(getpid())", atomically: true, encoding: .utf8)
         defer { unlink("/tmp/skiff-stderr-\(getpid())") }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SkiffPOSIX
 
 /// The admin credentials: user `admin` and a password generated once (63 random letters and digits from the
 /// kernel's CSPRNG), kept in `STATE/secrets/basic-auth-user` and `basic-auth-password`, mode 0600 in a 0700
@@ -38,7 +39,7 @@ public struct Credentials: Sendable {
         guard fd >= 0 else { throw CredentialsError("cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         let bytes = Array((text + "\n").utf8)
-        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count, fsync(fd) == 0 else {
+        guard writeAll(fd, bytes), fsync(fd) == 0 else {
             throw CredentialsError("cannot write \(path): \(String(cString: strerror(errno)))")
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SkiffPOSIX
 
 /// The file sink for function logs when journald is absent: `logs/NAMESPACE/NAME/REPLICA.log`, one line per
 /// entry (`TIMESTAMP STREAM TEXT`), rotated to `REPLICA.log.1` past a size cap so a chatty function cannot fill
@@ -27,15 +28,7 @@ struct LogFiles: Sendable {
         }
         guard fd >= 0 else { return }
         defer { close(fd) }
-        line.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return }
-                offset += n
-            }
-        }
+        _ = writeAll(fd, line)
     }
 
     /// Entries already written, oldest first, filtered by `since` and cut to the last `tail`. With `upTo`, each

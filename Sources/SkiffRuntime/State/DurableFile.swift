@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SkiffPOSIX
 
 /// Writes that survive a crash or power loss at any moment: a temporary file, fsync, rename over the target,
 /// fsync of the directory. A reader sees the old content or the new, never a torn one.
@@ -10,17 +11,7 @@ enum DurableFile {
         let temporary = "\(path).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw failure("open", temporary) }
-        var ok = bytes.withUnsafeBytes { buffer -> Bool in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                offset += n
-            }
-            return true
-        }
-        ok = ok && fsync(fd) == 0
+        let ok = writeAll(fd, bytes) && fsync(fd) == 0
         close(fd)
         guard ok, rename(temporary, path) == 0 else {
             let error = failure("write", path)
@@ -40,17 +31,7 @@ enum DurableFile {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw failure("open", path) }
         defer { close(fd) }
-        let ok = bytes.withUnsafeBytes { buffer -> Bool in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                offset += n
-            }
-            return true
-        }
-        guard ok, fsync(fd) == 0 else { throw failure("write", path) }
+        guard writeAll(fd, bytes), fsync(fd) == 0 else { throw failure("write", path) }
     }
 
     private static func failure(_ call: String, _ path: String) -> FunctionRuntimeError {
