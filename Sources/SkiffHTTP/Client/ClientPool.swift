@@ -74,8 +74,9 @@ final class ClientPool: @unchecked Sendable {
 
     private func scheduleSweep() {
         let interval = max(configuration.idleTimeout.nanoseconds / 2, 100_000_000)
-        sweepTimer = loop.scheduleTimer(afterNanoseconds: interval) { [weak self] in
-            guard let self else { return }
+        // Strong: a weak reference would put the pool's refcounting on the slow path; the timer keeps the pool
+        // alive at most one interval after its last idle connection.
+        sweepTimer = loop.scheduleTimer(afterNanoseconds: interval) { [self] in
             self.sweepTimer = nil
             let limit = self.configuration.idleTimeout.nanoseconds
             let now = self.loop.now

