@@ -47,6 +47,13 @@ let package = Package(
             name: "skiff",
             dependencies: ["SkiffGateway", "SkiffHTTP", "SkiffService", "SkiffRuntime", "SkiffSystemd", "SkiffLog"],
             swiftSettings: strict),
+        // The in-image watchdog: the function's HTTP server on port 8080. The Swift runtime is linked statically so
+        // that it needs nothing but glibc inside an image.
+        .executableTarget(
+            name: "skiff-watchdog", dependencies: ["SkiffHTTP", "SkiffPOSIX", "SkiffService"], swiftSettings: strict,
+            linkerSettings: [
+                .unsafeFlags(["-static-executable"])
+            ]),
         // Fixed-body and proxy servers used by bench/http; not shipped.
         .executableTarget(
             name: "skiff-httpbench", dependencies: ["SkiffHTTP"], path: "bench/Sources/skiff-httpbench",
@@ -78,6 +85,11 @@ let package = Package(
         .testTarget(
             name: "SkiffRuntimeTests",
             dependencies: ["SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffTestSupport"]),
+        // Runs the built skiff-watchdog binary (a dependency on the executable would link the test bundle with its
+        // -static-executable flag).
+        .testTarget(
+            name: "skiffWatchdogTests",
+            dependencies: ["SkiffHTTP", "SkiffImage", "SkiffPOSIX", "SkiffRuntime", "SkiffTestSupport"]),
         .testTarget(name: "skiffTests", dependencies: ["skiff", "SkiffHTTP", "SkiffPOSIX", "SkiffTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,156 @@
+import Glibc
+import SkiffHTTP
+import SkiffPOSIX
+import SkiffService
+import Synchronization
+
+/// Serves `/_/health`, `/_/ready` and, on every other path and method, the function: forked per request (fork
+/// mode) or proxied to the long-lived process (http mode). Healthy only once it can really serve: the lock file
+/// exists and, in http mode, the upstream accepts connections (of-watchdog reports healthy before that and the
+/// first requests after a cold start fail). SIGTERM: unhealthy at once, a drain of at most `write_timeout`, then
+/// exit; in http mode the process gets SIGTERM immediately, as of-watchdog does.
+final class Watchdog: Sendable {
+    let settings: WatchdogSettings
+    private let inflight = Atomic<Int>(0)
+    private let accepting = Atomic<Bool>(false)
+    private let upstreamPID = Atomic<Int32>(0)
+
+    init(settings: WatchdogSettings) { self.settings = settings }
+
+    func run() async -> Int32 {
+        let signals: SignalListener
+        let group: EventLoopGroup
+        let server: HTTPServer
+        do {
+            signals = try SignalListener(signals: [SIGTERM])
+            group = try EventLoopGroup(loopCount: 1)
+            var configuration = HTTPServerConfiguration(host: "0.0.0.0", port: settings.port)
+            configuration.headTimeout = settings.readTimeout
+            configuration.bodyTimeout = settings.readTimeout
+            configuration.writeTimeout = settings.writeTimeout
+            server = HTTPServer(configuration: configuration, group: group, responder: try makeRouter(group: group))
+            _ = try await server.start()
+        } catch {
+            WatchdogLog.line("skiff-watchdog: cannot start: \(error)")
+            return 1
+        }
+        if settings.mode == .http {
+            guard startUpstream() else { return 1 }
+            guard await waitForUpstream() else {
+                WatchdogLog.line("skiff-watchdog: the function process never accepted connections on the upstream")
+                return 1
+            }
+        }
+        if !settings.suppressLock {
+            let fd = open(WatchdogSettings.lockPath(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o660)
+            if fd >= 0 { close(fd) }
+        }
+        accepting.store(true, ordering: .releasing)
+        WatchdogLog.line("skiff-watchdog: listening on port \(settings.port), \(settings.mode) mode")
+        let serving = Task { try? await server.run() }
+        _ = await signals.wait()
+        // Draining: report unhealthy at once, let in-flight calls finish within write_timeout.
+        accepting.store(false, ordering: .releasing)
+        unlink(WatchdogSettings.lockPath())
+        let pid = upstreamPID.load(ordering: .acquiring)
+        if pid > 0 { kill(pid, SIGTERM) }
+        WatchdogLog.line("skiff-watchdog: SIGTERM received, draining \(inflight.load(ordering: .relaxed)) calls")
+        await server.shutdown(gracePeriod: settings.writeTimeout)
+        serving.cancel()
+        return 0
+    }
+
+    private func makeRouter(group: EventLoopGroup) throws -> HTTPRouter {
+        var router = HTTPRouter()
+        let health: @Sendable (HTTPRequest) async throws -> HTTPResponse = { [self] _ in
+            accepting.load(ordering: .acquiring)
+                ? HTTPResponse(status: .ok, body: .string("OK"))
+                : HTTPResponse(status: HTTPStatus(code: 503))
+        }
+        try router.add(.get, "/_/health", handler: health)
+        try router.add(.get, "/_/ready") { [self] request in
+            let limited = settings.maxInflight > 0 && inflight.load(ordering: .relaxed) >= settings.maxInflight
+            return limited ? HTTPResponse(status: HTTPStatus(code: 429)) : try await health(request)
+        }
+        let invoke: @Sendable (HTTPRequest) async throws -> HTTPResponse
+        switch settings.mode {
+        case .fork:
+            let runner = ForkRunner(settings: settings)
+            invoke = { try await runner.respond(to: $0) }
+        case .http:
+            let proxy = UpstreamProxy(settings: settings, client: HTTPClient(group: group))
+            invoke = { try await proxy.respond(to: $0) }
+        }
+        let limited: @Sendable (HTTPRequest) async throws -> HTTPResponse = { [self] request in
+            let current = inflight.add(1, ordering: .relaxed).newValue
+            defer { inflight.subtract(1, ordering: .relaxed) }
+            if settings.maxInflight > 0 && current > settings.maxInflight {
+                return HTTPResponse(
+                    status: HTTPStatus(code: 429), headers: ["X-OpenFaaS-Internal": "faas-middleware"],
+                    body: .string(
+                        "Concurrent request limit exceeded. Max concurrent requests: \(settings.maxInflight)\n"))
+            }
+            return try await invoke(request)
+        }
+        for method in [HTTPMethod.get, .post, .put, .patch, .delete, .options, .head] {
+            try router.add(method, "/{path...}", handler: limited)
+        }
+        return router
+    }
+
+    /// http mode: the function process, started once; its output relayed line by line; its exit ends us.
+    private func startUpstream() -> Bool {
+        guard let executable = ExecutableSearch.find(settings.process[0]) else {
+            WatchdogLog.line("skiff-watchdog: cannot find \(settings.process[0]) on PATH")
+            return false
+        }
+        do {
+            let child = try ChildProcess(executable, Array(settings.process.dropFirst())).start()
+            upstreamPID.store(child.pid, ordering: .releasing)
+            Task {
+                do {
+                    for try await line in child.lines { WatchdogLog.line(line) }
+                } catch {
+                    WatchdogLog.line("skiff-watchdog: \(error)")
+                }
+                WatchdogLog.line("Forked function has terminated")
+                exit(1)
+            }
+            return true
+        } catch {
+            WatchdogLog.line("skiff-watchdog: cannot start \(settings.process.joined(separator: " ")): \(error)")
+            return false
+        }
+    }
+
+    /// Polls until the upstream accepts a TCP connection (60 s at most).
+    private func waitForUpstream() async -> Bool {
+        guard let upstream = settings.upstream, let address = SocketAddress(host: upstream.host, port: upstream.port)
+        else { return false }
+        for _ in 0..<6000 {
+            if let started = try? Socket.connect(to: address) {
+                var ready = !started.inProgress
+                if started.inProgress {
+                    var entry = pollfd(fd: started.fd, events: Int16(POLLOUT), revents: 0)
+                    ready = poll(&entry, 1, 50) > 0 && Socket.pendingError(started.fd) == 0
+                }
+                Socket.close(started.fd)
+                if ready { return true }
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+}
+
+/// Resolves a command name against PATH, as exec would.
+enum ExecutableSearch {
+    static func find(_ name: String) -> String? {
+        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") where access("\(directory)/\(name)", X_OK) == 0 {
+            return "\(directory)/\(name)"
+        }
+        return nil
+    }
+}

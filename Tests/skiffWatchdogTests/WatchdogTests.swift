@@ -1,0 +1,187 @@
+import Foundation
+import Glibc
+import SkiffHTTP
+import SkiffImage
+import SkiffPOSIX
+import SkiffRuntime
+import SkiffTestSupport
+import Testing
+
+/// The built `skiff-watchdog` binary, beside the test runner.
+func watchdogBinary() -> String {
+    URL(fileURLWithPath: skiffBinary()).deletingLastPathComponent().appendingPathComponent("skiff-watchdog").path
+}
+
+/// A skiff-watchdog process on a free loopback port with its own TMPDIR (lock file), stopped afterwards.
+final class WatchdogProcess: Sendable {
+    let port: Int
+    let tmp: String
+    let child: ChildProcess.Streaming
+
+    init(_ environment: [String: String]) throws {
+        port = try freePort()
+        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-wd-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        var process = ChildProcess(watchdogBinary(), [])
+        process.environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR": tmp, "port": String(port)]
+            .merging(environment) { $1 }
+        child = try process.start()
+    }
+
+    var lockExists: Bool { FileManager.default.fileExists(atPath: "\(tmp)/.lock") }
+
+    /// Waits for the first line (`listening on …`) or the end of output; returns the lines seen.
+    func waitUntilListening() async throws -> [String] {
+        var lines: [String] = []
+        for try await line in child.lines {
+            lines.append(line)
+            if line.contains("listening on") { break }
+        }
+        return lines
+    }
+
+    func call(
+        _ method: HTTPMethod = .post, _ target: String = "/", body: String = "", headers: [(String, String)] = []
+    ) async throws -> (status: Int, headers: HTTPHeaders, text: String) {
+        let request = HTTPClientRequest(
+            method: method, host: "127.0.0.1", port: port, target: target, headers: HTTPHeaders(headers),
+            body: body.isEmpty ? .empty : .string(body))
+        let (head, bytes) = try await testClient.fetch(request, timeout: .seconds(20))
+        return (head.status.code, head.headers, String(decoding: bytes, as: UTF8.self))
+    }
+
+    func stop() {
+        kill(child.pid, SIGKILL)
+        try? FileManager.default.removeItem(atPath: tmp)
+    }
+}
+
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+@Suite("skiff-watchdog")
+struct WatchdogTests {
+    @Test func forkModeAnswersLikeTheClassicWatchdog() async throws {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-wd-\(UUID()).sh").path
+        try
+            "#!/bin/sh\nif [ \"$Http_Query\" = fail ]; then echo oops; exit 3; fi\nif [ \"$Http_Query\" = slow ]; then sleep 5; fi\nenv | grep '^Http_' | sort\ncat\n"
+            .write(toFile: script, atomically: true, encoding: .utf8)
+        defer { unlink(script) }
+        // Run through sh rather than exec'd: a file just written can be "text file busy" while another test's
+        // child, forked at that moment, still holds the writer's descriptor.
+        let watchdog = try WatchdogProcess(["fprocess": "sh \(script)", "exec_timeout": "1s"])
+        defer { watchdog.stop() }
+        _ = try await watchdog.waitUntilListening()
+        #expect(watchdog.lockExists)
+        #expect(try await watchdog.call(.get, "/_/health").status == 200)
+
+        let echoed = try await watchdog.call(.post, "/some/path?a=1", body: "hello", headers: [("X-Call-Id", "abc")])
+        #expect(echoed.status == 200 && echoed.text.hasSuffix("hello"))
+        for line in [
+            "Http_Method=POST", "Http_Path=/some/path", "Http_Query=a=1", "Http_X_Call_Id=abc", "Http_Content_Length=5",
+        ] {
+            #expect(echoed.text.contains(line), "\(line) in \(echoed.text)")
+        }
+        #expect(echoed.headers["X-Duration-Seconds"]?.contains(".") == true)
+        let failed = try await watchdog.call(.get, "/?fail")
+        #expect(failed.status == 500 && failed.text == "exit status 3\noops\n")
+        let killed = try await watchdog.call(.get, "/?slow")
+        #expect(killed.status == 408 && killed.text == "Killed process.\n")
+        #expect(try await watchdog.call(.options, "/").status == 405)
+
+        // SIGTERM: unhealthy (lock gone), then a clean exit.
+        kill(watchdog.child.pid, SIGTERM)
+        var rest: [String] = []
+        for try await line in watchdog.child.lines { rest.append(line) }
+        #expect(rest.contains { $0.contains("SIGTERM received") })
+        #expect(!watchdog.lockExists)
+    }
+
+    @Test func maxInflightAnswers429() async throws {
+        let watchdog = try WatchdogProcess(["fprocess": "sleep 1", "max_inflight": "1"])
+        defer { watchdog.stop() }
+        _ = try await watchdog.waitUntilListening()
+        async let first = watchdog.call(.get, "/")
+        try await Task.sleep(for: .milliseconds(200))
+        let second = try await watchdog.call(.get, "/")
+        #expect(second.status == 429 && second.headers["X-OpenFaaS-Internal"] == "faas-middleware")
+        #expect(try await first.status == 200)
+    }
+
+    @Test func badSettingsStopItAtStartWithAMessage() async throws {
+        for (environment, message) in [
+            ([:], "fprocess"), (["fprocess": "cat", "exec_timeout": "soon"], "exec_timeout=soon"),
+            (["fprocess": "cat", "mode": "afterburn"], "mode=afterburn"),
+            (["fprocess": "cat", "mode": "http"], "upstream_url"),
+        ] {
+            var process = ChildProcess(watchdogBinary(), [])
+            process.environment = ["PATH": "/usr/bin:/bin", "port": "0"].merging(environment) { $1 }
+            let outcome = try await process.run()
+            #expect(
+                outcome.exitCode == 2 && outcome.outputText.contains(message), "\(environment): \(outcome.outputText)")
+        }
+    }
+
+    /// http mode: healthy only once the upstream accepts connections; requests proxied with path and query.
+    @Test func httpModeProxiesToTheLongLivedProcess() async throws {
+        let upstreamPort = try freePort()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-wd-www-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try "from upstream\n".write(toFile: "\(root)/page.html", atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let watchdog = try WatchdogProcess([
+            "mode": "http", "fprocess": "busybox httpd -f -p 127.0.0.1:\(upstreamPort) -h \(root)",
+            "upstream_url": "http://127.0.0.1:\(upstreamPort)",
+        ])
+        defer { watchdog.stop() }
+        _ = try await watchdog.waitUntilListening()
+        #expect(try await watchdog.call(.get, "/_/health").status == 200)
+        let page = try await watchdog.call(.get, "/page.html?x=1")
+        #expect(page.status == 200 && page.text == "from upstream\n" && page.headers["X-Duration-Seconds"] != nil)
+        #expect(try await watchdog.call(.get, "/missing.html").status == 404)
+    }
+
+    /// The static binary in an image that has no libc at all (busybox-static), run by containerd: the
+    /// watchdog needs nothing from its image but the function's own command.
+    @Test(.enabled(if: RealParts.enabled))
+    func theStaticWatchdogRunsInABusyboxImage() async throws {
+        try await withRuntime { harness in
+            guard let binary = FileManager.default.contents(atPath: watchdogBinary()) else {
+                Issue.record("no skiff-watchdog binary at \(watchdogBinary())")
+                return
+            }
+            let layer = try BusyboxLayer.make(files: [
+                .init(path: "usr", kind: .directory), .init(path: "usr/bin", kind: .directory),
+                .init(path: "usr/bin/skiff-watchdog", kind: .file(Array(binary)), mode: 0o755),
+            ])
+            let archive = try OCIArchive(
+                reference: try ImageReference(parsing: "local/watchdog:1"),
+                config: .init(env: ["PATH=/usr/bin:/bin", "fprocess=cat"], cmd: ["/usr/bin/skiff-watchdog"]),
+                layers: [layer])
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-wd-\(UUID()).tar").path
+            try Data(archive.bytes).write(to: URL(fileURLWithPath: file))
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            _ = try await harness.runtime.importImage(archive: file, namespace: harness.namespace)
+            try await harness.runtime.deploy(
+                FunctionDefinition(name: "wd", namespace: harness.namespace, image: "local/watchdog:1"), replicas: 1)
+            let endpoint = try #require(harness.runtime.endpoints(name: "wd", namespace: harness.namespace).first)
+            let (head, body) = try await testClient.fetch(
+                HTTPClientRequest(
+                    method: .post, host: endpoint.host, port: endpoint.port, target: "/", body: .string("inside")))
+            #expect(head.status.code == 200 && String(decoding: body, as: UTF8.self) == "inside")
+        }
+    }
+}
