@@ -14,6 +14,7 @@ final class Watchdog: Sendable {
     private let inflight = Atomic<Int>(0)
     private let accepting = Atomic<Bool>(false)
     private let upstreamPID = Atomic<Int32>(0)
+    private let metrics = WatchdogMetrics()
 
     init(settings: WatchdogSettings) { self.settings = settings }
 
@@ -34,6 +35,7 @@ final class Watchdog: Sendable {
             WatchdogLog.line("skiff-watchdog: cannot start: \(error)")
             return 1
         }
+        let metricsServer = await startMetrics(group: group)
         if settings.mode == .http {
             guard startUpstream() else { return 1 }
             guard await waitForUpstream() else {
@@ -56,6 +58,7 @@ final class Watchdog: Sendable {
         if pid > 0 { kill(pid, SIGTERM) }
         WatchdogLog.line("skiff-watchdog: SIGTERM received, draining \(inflight.load(ordering: .relaxed)) calls")
         await server.shutdown(gracePeriod: settings.writeTimeout)
+        await metricsServer?.shutdown(gracePeriod: .zero)
         serving.cancel()
         return 0
     }
@@ -84,18 +87,51 @@ final class Watchdog: Sendable {
         let limited: @Sendable (HTTPRequest) async throws -> HTTPResponse = { [self] request in
             let current = inflight.add(1, ordering: .relaxed).newValue
             defer { inflight.subtract(1, ordering: .relaxed) }
+            let started = ContinuousClock.now
+            metrics.started()
+            var response = HTTPResponse(status: .internalServerError)
+            defer {
+                let elapsed = ContinuousClock.now - started
+                metrics.finished(
+                    code: response.status.code, method: request.method.rawValue,
+                    seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            }
             if settings.maxInflight > 0 && current > settings.maxInflight {
-                return HTTPResponse(
+                response = HTTPResponse(
                     status: HTTPStatus(code: 429), headers: ["X-OpenFaaS-Internal": "faas-middleware"],
                     body: .string(
                         "Concurrent request limit exceeded. Max concurrent requests: \(settings.maxInflight)\n"))
+                return response
             }
-            return try await invoke(request)
+            response = try await invoke(request)
+            return response
         }
         for method in [HTTPMethod.get, .post, .put, .patch, .delete, .options, .head] {
             try router.add(method, "/{path...}", handler: limited)
         }
         return router
+    }
+
+    /// The metrics listener. Unlike the OpenFaaS watchdogs, a taken port is logged rather than fatal.
+    private func startMetrics(group: EventLoopGroup) async -> HTTPServer? {
+        guard settings.metricsPort > 0 else { return nil }
+        do {
+            var router = HTTPRouter()
+            try router.add(.get, "/metrics") { [metrics] _ in
+                HTTPResponse(
+                    status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4"], body: .string(metrics.render())
+                )
+            }
+            let server = HTTPServer(
+                configuration: HTTPServerConfiguration(host: "0.0.0.0", port: settings.metricsPort), group: group,
+                responder: router)
+            _ = try await server.start()
+            Task { try? await server.run() }
+            return server
+        } catch {
+            WatchdogLog.line("skiff-watchdog: no metrics listener on port \(settings.metricsPort): \(error)")
+            return nil
+        }
     }
 
     /// http mode: the function process, started once; its output relayed line by line; its exit ends us.

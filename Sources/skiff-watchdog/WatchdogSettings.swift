@@ -19,6 +19,8 @@ struct WatchdogSettings: Sendable {
     var mode: Mode
     var process: [String]
     var port: Int
+    /// The metrics listener: 8081 as in OpenFaaS; `metrics_port` (a Skiff extension) moves it, 0 turns it off.
+    var metricsPort: Int
     var upstream: (host: String, port: Int)?
     var readTimeout: Duration
     var writeTimeout: Duration
@@ -71,6 +73,7 @@ struct WatchdogSettings: Sendable {
         }
         process = command.split(separator: " ").map(String.init)
         port = try integer("port", 8080)
+        metricsPort = try integer("metrics_port", 8081)
         readTimeout = try duration("read_timeout", .seconds(30))
         writeTimeout = try duration("write_timeout", .seconds(30))
         execTimeout = try duration("exec_timeout", mode == .http ? .seconds(30) : .zero)

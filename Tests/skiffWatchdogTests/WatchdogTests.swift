@@ -15,16 +15,21 @@ func watchdogBinary() -> String {
 /// A skiff-watchdog process on a free loopback port with its own TMPDIR (lock file), stopped afterwards.
 final class WatchdogProcess: Sendable {
     let port: Int
+    let metricsPort: Int
     let tmp: String
     let child: ChildProcess.Streaming
 
     init(_ environment: [String: String]) throws {
         port = try freePort()
+        metricsPort = try freePort()
         tmp = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-wd-\(UUID())").path
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         var process = ChildProcess(watchdogBinary(), [])
-        process.environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR": tmp, "port": String(port)]
-            .merging(environment) { $1 }
+        process.environment = [
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR": tmp, "port": String(port),
+            "metrics_port": String(metricsPort),
+        ]
+        .merging(environment) { $1 }
         child = try process.start()
     }
 
@@ -101,6 +106,12 @@ struct WatchdogTests {
         let killed = try await watchdog.call(.get, "/?slow")
         #expect(killed.status == 408 && killed.text == "Killed process.\n")
         #expect(try await watchdog.call(.options, "/").status == 405)
+        let (_, metrics) = try await testClient.fetch(
+            HTTPClientRequest(host: "127.0.0.1", port: watchdog.metricsPort, target: "/metrics"))
+        let text = String(decoding: metrics, as: UTF8.self)
+        #expect(text.contains("http_requests_total{code=\"200\",method=\"POST\"} 1"))
+        #expect(text.contains("http_requests_total{code=\"408\",method=\"GET\"} 1"))
+        #expect(text.contains("http_requests_in_flight 0"))
 
         // SIGTERM: unhealthy (lock gone), then a clean exit.
         kill(watchdog.child.pid, SIGTERM)
