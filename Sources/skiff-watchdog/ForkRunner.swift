@@ -22,7 +22,8 @@ struct ForkRunner: Sendable {
             executable, Array(settings.process.dropFirst()),
             timeout: settings.execTimeout > .zero ? settings.execTimeout : .seconds(365 * 24 * 3600))
         process.killGrace = .zero
-        process.standardInput = body
+        process.standardInput =
+            settings.marshalRequest ? MarshalledRequest.encode(headers: request.headers, body: body) : body
         if settings.cgiHeaders { process.environment = environment(for: request, bodyLength: body.count) }
         let outcome = try await process.run()
         var headers: HTTPHeaders = ["X-Duration-Seconds": DurationText.seconds(since: started)]

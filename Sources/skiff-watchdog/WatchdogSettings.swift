@@ -30,6 +30,7 @@ struct WatchdogSettings: Sendable {
     var contentType: String?
     var cgiHeaders: Bool
     var combineOutput: Bool
+    var marshalRequest: Bool
     var maxInflight: Int
     var suppressLock: Bool
 
@@ -81,6 +82,7 @@ struct WatchdogSettings: Sendable {
         contentType = value("content_type")
         cgiHeaders = try boolean("cgi_headers", true)
         combineOutput = try boolean("combine_output", true)
+        marshalRequest = try boolean("marshal_request", false)
         maxInflight = try integer("max_inflight", 0)
         suppressLock = try boolean("suppress_lock", false)
         if mode == .http {

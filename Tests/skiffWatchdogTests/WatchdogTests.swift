@@ -121,6 +121,19 @@ struct WatchdogTests {
         #expect(!watchdog.lockExists)
     }
 
+    @Test func marshalRequestWrapsHeadersAndBodyInJSON() async throws {
+        let watchdog = try WatchdogProcess(["fprocess": "cat", "marshal_request": "true"])
+        defer { watchdog.stop() }
+        _ = try await watchdog.waitUntilListening()
+        let body = "bin\u{0}ary \"quoted\"\n"
+        let answer = try await watchdog.call(.post, "/", body: body, headers: [("x-custom", "a"), ("X-Custom", "b")])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(answer.text.utf8)) as? [String: Any])
+        let header = try #require(json["header"] as? [String: [String]])
+        #expect(header["X-Custom"] == ["a", "b"])
+        let raw = try #require((json["body"] as? [String: String])?["raw"])
+        #expect(Data(base64Encoded: raw) == Data(body.utf8))
+    }
+
     @Test func maxInflightAnswers429() async throws {
         let watchdog = try WatchdogProcess(["fprocess": "sleep 1", "max_inflight": "1"])
         defer { watchdog.stop() }
