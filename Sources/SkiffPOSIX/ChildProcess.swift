@@ -1,5 +1,6 @@
 import CLinux
 import Glibc
+import Synchronization
 
 /// Runs a program to completion: arguments passed as they are (no shell), optional standard input, standard
 /// output and error captured, a deadline after which it gets SIGTERM and, a grace period later, SIGKILL.
@@ -145,15 +146,20 @@ public struct ChildProcess: Sendable {
             for pointer in envp ?? [] { free(pointer) }
         }
         var pid = pid_t()
-        // The buffers hold at least the terminating nil, so their base addresses exist.
-        let result = (argv + [nil]).withUnsafeBufferPointer { argvBuffer -> Int32 in
-            if let envp {
-                return (envp + [nil]).withUnsafeBufferPointer { envBuffer in
-                    posix_spawn(
-                        &pid, executable, &actions, &attributes, argvBuffer.baseAddress!, envBuffer.baseAddress!)
+        // Spawned and registered under one lock, so an orphan reaper never mistakes this child for a stranger.
+        let result = ChildRegistry.pids.withLock { pids -> Int32 in
+            // The buffers hold at least the terminating nil, so their base addresses exist.
+            let result = (argv + [nil]).withUnsafeBufferPointer { argvBuffer -> Int32 in
+                if let envp {
+                    return (envp + [nil]).withUnsafeBufferPointer { envBuffer in
+                        posix_spawn(
+                            &pid, executable, &actions, &attributes, argvBuffer.baseAddress!, envBuffer.baseAddress!)
+                    }
                 }
+                return posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, environ)
             }
-            return posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, environ)
+            if result == 0 { pids.insert(pid) }
+            return result
         }
         Glibc.close(input[0])
         Glibc.close(output[1])
@@ -214,6 +220,7 @@ private struct Running: Sendable {
         for fd in [stdinFD, stdoutFD, stderrFD] { Glibc.close(fd) }
         var status: Int32 = 0
         _ = waitpid(pid, &status, 0)
+        _ = ChildRegistry.pids.withLock { $0.remove(pid) }
     }
 
     /// Hands each stdout line to `line` until the child closes stdout, keeps the start of stderr, then reaps.
@@ -324,9 +331,52 @@ private struct Running: Sendable {
     private func reap(out: [UInt8], err: [UInt8], timedOut: Bool) -> ChildProcess.Outcome {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        _ = ChildRegistry.pids.withLock { $0.remove(pid) }
         let signaled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
         return ChildProcess.Outcome(
             exitCode: signaled ? nil : (status >> 8) & 0xff, signal: signaled ? status & 0x7f : nil,
             standardOutput: out, standardError: err, timedOut: timedOut)
+    }
+}
+
+/// The children ChildProcess spawned and has not reaped yet.
+enum ChildRegistry {
+    static let pids = Mutex<Set<pid_t>>([])
+}
+
+extension ChildProcess {
+    /// Reaps exited children this process did not spawn through ChildProcess: as PID 1 of a container (the
+    /// watchdog), orphans of the function's processes are re-parented to us and would stay zombies. Children
+    /// ChildProcess spawned are left to their own waiters. Scans /proc; call it from time to time.
+    public static func reapOrphans() {
+        let me = getpid()
+        guard let directory = opendir("/proc") else { return }
+        defer { closedir(directory) }
+        var zombies: [pid_t] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let pid = pid_t(name), pid != me else { continue }
+            let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            var buffer = [UInt8](repeating: 0, count: 512)
+            let count = read(fd, &buffer, buffer.count)
+            close(fd)
+            guard count > 0, let close = buffer[0..<count].lastIndex(of: UInt8(ascii: ")")) else { continue }
+            // After "(comm) ": state, then the parent's pid.
+            let fields = buffer[(close + 2)..<count].split(separator: UInt8(ascii: " "))
+            guard fields.count > 1, fields[0].first == UInt8(ascii: "Z"),
+                pid_t(String(decoding: fields[1], as: UTF8.self)) == me
+            else { continue }
+            zombies.append(pid)
+        }
+        guard !zombies.isEmpty else { return }
+        ChildRegistry.pids.withLock { ours in
+            for pid in zombies where !ours.contains(pid) {
+                var status: Int32 = 0
+                _ = waitpid(pid, &status, WNOHANG)
+            }
+        }
     }
 }

@@ -48,6 +48,15 @@ final class Watchdog: Sendable {
             if fd >= 0 { close(fd) }
         }
         accepting.store(true, ordering: .releasing)
+        if getpid() == 1 {
+            // PID 1 of a container: orphans of the function's processes become our children; reap them.
+            Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(500))
+                    ChildProcess.reapOrphans()
+                }
+            }
+        }
         WatchdogLog.line("skiff-watchdog: listening on port \(settings.port), \(settings.mode) mode")
         let serving = Task { try? await server.run() }
         _ = await signals.wait()

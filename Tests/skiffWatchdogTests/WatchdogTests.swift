@@ -134,6 +134,52 @@ struct WatchdogTests {
         #expect(Data(base64Encoded: raw) == Data(body.utf8))
     }
 
+    /// As PID 1 (its own pid namespace, as in a container), orphans the function leaves behind are reaped.
+    @Test(.enabled(if: getuid() == 0 || RealParts.isCI))
+    func asPID1ItReapsOrphanedZombies() async throws {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-wd-\(UUID()).sh").path
+        try "#!/bin/sh\nsleep 0.2 &\necho started\n".write(toFile: script, atomically: true, encoding: .utf8)
+        defer { unlink(script) }
+        let port = try freePort()
+        var process = ChildProcess(
+            "/usr/bin/unshare", ["--pid", "--fork", "--mount-proc", "--propagation", "private", watchdogBinary()])
+        process.environment = [
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "fprocess": "sh \(script)", "port": String(port),
+            "metrics_port": "0", "suppress_lock": "true",
+        ]
+        let unshare = try process.start()
+        defer { kill(unshare.pid, SIGKILL) }
+        var lines = unshare.lines.makeAsyncIterator()
+        while let line = try await lines.next(), !line.contains("listening on") {}
+        for _ in 0..<3 {
+            let (head, _) = try await testClient.fetch(
+                HTTPClientRequest(method: .post, host: "127.0.0.1", port: port, target: "/"))
+            #expect(head.status.code == 200)
+        }
+        let watchdog = try #require(Self.children(of: unshare.pid).first)
+        // The three orphaned sleeps end after 0.2 s; the reaper runs every 0.5 s.
+        try await Task.sleep(for: .seconds(2))
+        let zombies = Self.children(of: watchdog).filter { Self.state($0) == "Z" }
+        #expect(zombies.isEmpty, "zombies left: \(zombies)")
+    }
+
+    static func children(of parent: pid_t) -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }.filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return false }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            return fields.count > 1 && pid_t(fields[1]) == parent
+        }
+    }
+
+    static func state(_ pid: pid_t) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        return stat[stat.index(close, offsetBy: 2)...].split(separator: " ").first.map(String.init)
+    }
+
     @Test func maxInflightAnswers429() async throws {
         let watchdog = try WatchdogProcess(["fprocess": "sleep 1", "max_inflight": "1"])
         defer { watchdog.stop() }
