@@ -1,4 +1,5 @@
 import SkiffHTTP
+import SkiffPOSIX
 
 /// http mode, as of-watchdog's: the request (path and query as received, headers, body streamed) to the
 /// long-lived process; its answer verbatim plus `X-Duration-Seconds`. `exec_timeout` bounds each call and
@@ -12,7 +13,7 @@ struct UpstreamProxy: Sendable {
         guard let upstream = settings.upstream else { return HTTPResponse(status: .internalServerError) }
         let started = ContinuousClock.now
         var timeout = settings.execTimeout
-        if let text = request.headers["X-Timeout"], let asked = WatchdogSettings.goDuration(text),
+        if let text = request.headers["X-Timeout"], let asked = Duration(goSyntax: text),
             asked > .zero, timeout == .zero || asked <= timeout
         {
             timeout = asked
@@ -36,8 +37,7 @@ struct UpstreamProxy: Sendable {
 /// `X-Duration-Seconds` as the watchdogs write it (`%f`: six decimals), without Foundation.
 enum DurationText {
     static func seconds(since start: ContinuousClock.Instant) -> String {
-        let elapsed = ContinuousClock.now - start
-        let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+        let micros = Int64(((ContinuousClock.now - start).seconds * 1e6).rounded())
         let fraction = String(micros % 1_000_000)
         return "\(micros / 1_000_000)." + String(repeating: "0", count: 6 - fraction.count) + fraction
     }

@@ -100,10 +100,9 @@ final class Watchdog: Sendable {
             metrics.started()
             var response = HTTPResponse(status: .internalServerError)
             defer {
-                let elapsed = ContinuousClock.now - started
                 metrics.finished(
                     code: response.status.code, method: request.method.rawValue,
-                    seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                    seconds: (ContinuousClock.now - started).seconds)
             }
             if settings.maxInflight > 0 && current > settings.maxInflight {
                 response = HTTPResponse(

@@ -43,7 +43,7 @@ struct WatchdogSettings: Sendable {
         func duration(_ key: String, _ fallback: Duration) throws -> Duration {
             guard let text = value(key) else { return fallback }
             if let seconds = Int(text) { return .seconds(seconds) }
-            guard let parsed = WatchdogSettings.goDuration(text) else {
+            guard let parsed = Duration(goSyntax: text) else {
                 throw Invalid(description: "\(key)=\(text) is not a duration; use seconds or e.g. 500ms, 30s, 1m")
             }
             return parsed
@@ -112,23 +112,6 @@ struct WatchdogSettings: Sendable {
             cursor += 1
         }
         return result
-    }
-
-    /// Go's time.ParseDuration for what watchdogs are given: `500ms`, `30s`, `1m30s`, `2h`.
-    static func goDuration(_ text: String) -> Duration? {
-        let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
-        var rest = Substring(text)
-        var seconds = 0.0
-        while !rest.isEmpty {
-            let digits = rest.prefix { $0.isNumber || $0 == "." }
-            rest = rest.dropFirst(digits.count)
-            guard let number = Double(digits),
-                let unit = units.first(where: { rest.hasPrefix($0.0) && !(rest.hasPrefix("ms") && $0.0 == "m") })
-            else { return nil }
-            rest = rest.dropFirst(unit.0.count)
-            seconds += number * unit.1
-        }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import SkiffHTTP
+import SkiffPOSIX
 import SkiffRuntime
 import Synchronization
 
@@ -67,10 +68,10 @@ struct FunctionProxy: Sendable {
         } catch let error as HTTPClientError {
             let code = error == .requestTimeout ? 504 : 502
             metrics.completed(
-                address.qualified, code: code, seconds: Self.seconds(ContinuousClock.now - started - coldStart))
+                address.qualified, code: code, seconds: (ContinuousClock.now - started - coldStart).seconds)
             if code == 504 {
                 throw GatewayError(
-                    504, "Function \(address.qualified) timed out after \(Self.seconds(timeout))s", proxy: true)
+                    504, "Function \(address.qualified) timed out after \(timeout.seconds)s", proxy: true)
             }
             throw GatewayError(502, "Can't reach service for: \(address.name).", proxy: true)
         }
@@ -85,7 +86,7 @@ struct FunctionProxy: Sendable {
         // the client's business.
         metrics.completed(
             address.qualified, code: answer.status.code,
-            seconds: Self.seconds(ContinuousClock.now - started - coldStart))
+            seconds: (ContinuousClock.now - started - coldStart).seconds)
         return response
     }
 
@@ -100,10 +101,6 @@ struct FunctionProxy: Sendable {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return String(Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 

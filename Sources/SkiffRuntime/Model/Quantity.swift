@@ -1,3 +1,5 @@
+import SkiffPOSIX
+
 /// Kubernetes resource quantities, as OpenFaaS limits use them: `128Mi`, `1G`, `500m`, `0.5`, `1e3`.
 public enum Quantity {
     /// Bytes for a memory quantity, rounded up to a whole byte.
@@ -46,28 +48,13 @@ public enum Quantity {
     }
 }
 
-/// Go's `time.ParseDuration` subset that watchdog settings use: `30s`, `1m30s`, `500ms`, `2h`.
+/// Go duration settings (`grace_period`, timeouts), with an error that names the field.
 public enum GoDuration {
     public static func parse(_ text: String, field: String) throws(FunctionRuntimeError) -> Duration {
-        let units: [(String, Double)] = [
-            ("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600),
-        ]
-        var rest = Substring(text.trimmingSpaces())
-        var seconds = 0.0
-        guard !rest.isEmpty else { throw .invalid("\(field) is empty; use a duration such as 30s or 1m") }
-        if rest == "0" { return .zero }
-        while !rest.isEmpty {
-            let digits = rest.prefix { $0.isNumber || $0 == "." }
-            rest = rest.dropFirst(digits.count)
-            guard let value = Double(digits),
-                let unit = units.first(where: { rest.hasPrefix($0.0) && !(rest.hasPrefix("ms") && $0.0 == "m") })
-            else {
-                throw .invalid("\(field) '\(text)' is not a duration; use a number with a unit such as 500ms, 30s, 1m")
-            }
-            rest = rest.dropFirst(unit.0.count)
-            seconds += value * unit.1
+        guard let duration = Duration(goSyntax: text.trimmingSpaces()) else {
+            throw .invalid("\(field) '\(text)' is not a duration; use a number with a unit such as 500ms, 30s, 1m")
         }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
+        return duration
     }
 }
 

@@ -29,9 +29,7 @@ func run(_ executable: String, _ arguments: [String]) async throws -> ChildProce
     try await ChildProcess(executable, arguments, timeout: .seconds(60)).runChecked()
 }
 
-func milliseconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-}
+func milliseconds(_ duration: Duration) -> Double { duration.seconds * 1000 }
 
 func percentile(_ values: [Double], _ p: Double) -> Double {
     let sorted = values.sorted()
