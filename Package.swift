@@ -2,6 +2,8 @@
 // Skiff takes no package dependencies: only the toolchain and Debian's libsystemd.
 // Targets are the architecture; imports flow one way:
 //   skiff (executable) → SkiffGateway → SkiffRuntime → SkiffHTTP → SkiffPOSIX → CLinux
+//                                     → SkiffMetrics
+//   skiff-watchdog     → SkiffHTTP, SkiffMetrics, SkiffService
 //                                     → SkiffImage, SkiffSystemd → CSystemd, SkiffLog
 //                      → SkiffService → SkiffPOSIX
 import PackageDescription
@@ -29,6 +31,9 @@ let package = Package(
         .target(name: "SkiffLog", swiftSettings: strict),
         // systemd integration: sd_notify (READY, STATUS, STOPPING, WATCHDOG) and journald entries with fields.
         .target(name: "SkiffSystemd", dependencies: ["CSystemd", "SkiffLog"], swiftSettings: strict),
+        // Prometheus text exposition (counters, gauges, histograms) for the gateway and the watchdog; the metrics
+        // store will grow here.
+        .target(name: "SkiffMetrics", swiftSettings: strict),
         // OCI images without a registry: image references, SHA-256, tar, the OCI model and image archives.
         .target(name: "SkiffImage", swiftSettings: strict),
         // Functions as containerd containers: ctr, CNI, replicas, readiness, restarts, desired state, logs.
@@ -38,7 +43,8 @@ let package = Package(
             swiftSettings: strict),
         // The OpenFaaS-compatible gateway: system API, auth, secrets, logs, metrics, the invocation proxy.
         .target(
-            name: "SkiffGateway", dependencies: ["SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog"],
+            name: "SkiffGateway",
+            dependencies: ["SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffMetrics"],
             swiftSettings: strict),
         // The daemon's root: the Service protocol and the service group that runs every long-lived part.
         .target(name: "SkiffService", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
@@ -50,7 +56,8 @@ let package = Package(
         // The in-image watchdog: the function's HTTP server on port 8080. The Swift runtime is linked statically so
         // that it needs nothing but glibc inside an image.
         .executableTarget(
-            name: "skiff-watchdog", dependencies: ["SkiffHTTP", "SkiffPOSIX", "SkiffService"], swiftSettings: strict,
+            name: "skiff-watchdog", dependencies: ["SkiffHTTP", "SkiffPOSIX", "SkiffService", "SkiffMetrics"],
+            swiftSettings: strict,
             linkerSettings: [
                 .unsafeFlags(["-static-executable"])
             ]),
@@ -80,6 +87,7 @@ let package = Package(
                 "SkiffGateway", "SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffTestSupport",
             ],
             exclude: ["Fixtures"]),
+        .testTarget(name: "SkiffMetricsTests", dependencies: ["SkiffMetrics"]),
         .testTarget(name: "SkiffImageTests", dependencies: ["SkiffImage", "SkiffPOSIX"]),
         .testTarget(name: "SkiffSystemdTests", dependencies: ["SkiffSystemd", "SkiffLog", "SkiffTestSupport"]),
         .testTarget(

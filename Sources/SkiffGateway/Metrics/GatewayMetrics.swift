@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SkiffMetrics
 import Synchronization
 
 /// The gateway's Prometheus metrics, named and labelled as OpenFaaS names them so that existing dashboards and
@@ -7,22 +8,16 @@ import Synchronization
 /// (histogram), `gateway_function_invocation_started{function_name}`, `gateway_service_count{function_name}`;
 /// plus the process's own `process_*` family. Two short lock holds per invocation.
 public final class GatewayMetrics: Sendable {
-    static let buckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-
     private struct Series: Hashable {
         var function: String
         var code: Int
-    }
 
-    private struct Histogram {
-        var counts = [UInt64](repeating: 0, count: GatewayMetrics.buckets.count)
-        var sum = 0.0
-        var count: UInt64 = 0
+        var labels: [(String, String)] { [("code", String(code)), ("function_name", function)] }
     }
 
     private struct State {
         var total: [Series: UInt64] = [:]
-        var seconds: [Series: Histogram] = [:]
+        var seconds: [Series: PrometheusHistogram] = [:]
         var started: [String: UInt64] = [:]
     }
 
@@ -41,11 +36,7 @@ public final class GatewayMetrics: Sendable {
         let series = Series(function: function, code: code)
         state.withLock { state in
             state.total[series, default: 0] += 1
-            var histogram = state.seconds[series] ?? Histogram()
-            for (index, bound) in Self.buckets.enumerated() where seconds <= bound { histogram.counts[index] += 1 }
-            histogram.sum += seconds
-            histogram.count += 1
-            state.seconds[series] = histogram
+            state.seconds[series, default: PrometheusHistogram()].observe(seconds)
         }
     }
 
@@ -59,57 +50,37 @@ public final class GatewayMetrics: Sendable {
     /// The exposition text. `replicas` gives `gateway_service_count` per function.
     public func render(replicas: [String: Int]) -> String {
         let snapshot = state.withLock { $0 }
-        var out = ""
-        out += "# HELP gateway_function_invocation_total Function metrics\n"
-        out += "# TYPE gateway_function_invocation_total counter\n"
+        var out = PrometheusText()
+        out.family("gateway_function_invocation_total", type: "counter", help: "Function metrics")
         for (series, value) in snapshot.total.sorted(by: Self.order) {
-            out +=
-                "gateway_function_invocation_total{code=\"\(series.code)\",function_name=\"\(Self.escape(series.function))\"} \(value)\n"
+            out.sample("gateway_function_invocation_total", series.labels, Double(value))
         }
-        out += "# HELP gateway_functions_seconds Function time taken\n"
-        out += "# TYPE gateway_functions_seconds histogram\n"
+        out.family("gateway_functions_seconds", type: "histogram", help: "Function time taken")
         for (series, histogram) in snapshot.seconds.sorted(by: Self.order) {
-            let labels = "code=\"\(series.code)\",function_name=\"\(Self.escape(series.function))\""
-            for (index, bound) in Self.buckets.enumerated() {
-                out +=
-                    "gateway_functions_seconds_bucket{\(labels),le=\"\(Self.number(bound))\"} \(histogram.counts[index])\n"
-            }
-            out += "gateway_functions_seconds_bucket{\(labels),le=\"+Inf\"} \(histogram.count)\n"
-            out += "gateway_functions_seconds_sum{\(labels)} \(Self.number(histogram.sum))\n"
-            out += "gateway_functions_seconds_count{\(labels)} \(histogram.count)\n"
+            out.histogram("gateway_functions_seconds", series.labels, histogram)
         }
-        out += "# HELP gateway_function_invocation_started The total number of function HTTP requests started.\n"
-        out += "# TYPE gateway_function_invocation_started counter\n"
+        out.family(
+            "gateway_function_invocation_started", type: "counter",
+            help: "The total number of function HTTP requests started.")
         for (function, value) in snapshot.started.sorted(by: { $0.key < $1.key }) {
-            out += "gateway_function_invocation_started{function_name=\"\(Self.escape(function))\"} \(value)\n"
+            out.sample("gateway_function_invocation_started", [("function_name", function)], Double(value))
         }
-        out += "# HELP gateway_service_count Current count of replicas for function\n"
-        out += "# TYPE gateway_service_count gauge\n"
+        out.family("gateway_service_count", type: "gauge", help: "Current count of replicas for function")
         for (function, count) in replicas.sorted(by: { $0.key < $1.key }) {
-            out += "gateway_service_count{function_name=\"\(Self.escape(function))\"} \(count)\n"
+            out.sample("gateway_service_count", [("function_name", function)], Double(count))
         }
-        out += ProcessMetrics.render(startTime: startTime)
-        return out
+        ProcessMetrics.render(startTime: startTime, into: &out)
+        return out.text
     }
 
     private static func order(_ lhs: (key: Series, value: some Any), _ rhs: (key: Series, value: some Any)) -> Bool {
         (lhs.key.function, lhs.key.code) < (rhs.key.function, rhs.key.code)
     }
-
-    static func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
-    }
-
-    static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
-    }
 }
 
 /// The standard `process_*` metrics from /proc/self.
 enum ProcessMetrics {
-    static func render(startTime: Date) -> String {
-        var out = ""
+    static func render(startTime: Date, into out: inout PrometheusText) {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
         if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
@@ -120,30 +91,26 @@ enum ProcessMetrics {
             if fields.count > 22, let user = Double(fields[11]), let system = Double(fields[12]),
                 let virtual = Double(fields[20]), let resident = Double(fields[21])
             {
-                out += "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
-                out += "# TYPE process_cpu_seconds_total counter\n"
-                out += "process_cpu_seconds_total \((user + system) / ticks)\n"
-                out += "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
-                out += "# TYPE process_virtual_memory_bytes gauge\n"
-                out += "process_virtual_memory_bytes \(GatewayMetrics.number(virtual))\n"
-                out += "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-                out += "# TYPE process_resident_memory_bytes gauge\n"
-                out += "process_resident_memory_bytes \(GatewayMetrics.number(resident * pageSize))\n"
+                out.family(
+                    "process_cpu_seconds_total", type: "counter",
+                    help: "Total user and system CPU time spent in seconds.")
+                out.sample("process_cpu_seconds_total", [], (user + system) / ticks)
+                out.family("process_virtual_memory_bytes", type: "gauge", help: "Virtual memory size in bytes.")
+                out.sample("process_virtual_memory_bytes", [], virtual)
+                out.family("process_resident_memory_bytes", type: "gauge", help: "Resident memory size in bytes.")
+                out.sample("process_resident_memory_bytes", [], resident * pageSize)
             }
         }
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
-        out += "# HELP process_open_fds Number of open file descriptors.\n"
-        out += "# TYPE process_open_fds gauge\n"
-        out += "process_open_fds \(fds)\n"
+        out.family("process_open_fds", type: "gauge", help: "Number of open file descriptors.")
+        out.sample("process_open_fds", [], Double(fds))
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
-            out += "# HELP process_max_fds Maximum number of open file descriptors.\n"
-            out += "# TYPE process_max_fds gauge\n"
-            out += "process_max_fds \(limit.rlim_cur)\n"
+            out.family("process_max_fds", type: "gauge", help: "Maximum number of open file descriptors.")
+            out.sample("process_max_fds", [], Double(limit.rlim_cur))
         }
-        out += "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
-        out += "# TYPE process_start_time_seconds gauge\n"
-        out += "process_start_time_seconds \(GatewayMetrics.number(startTime.timeIntervalSince1970.rounded()))\n"
-        return out
+        out.family(
+            "process_start_time_seconds", type: "gauge", help: "Start time of the process since unix epoch in seconds.")
+        out.sample("process_start_time_seconds", [], startTime.timeIntervalSince1970.rounded())
     }
 }
