@@ -24,6 +24,7 @@ struct FunctionProxy: Sendable {
             throw GatewayError(404, "404 page not found")
         }
         let address = try FunctionAddress(function, defaultNamespace: configuration.defaultNamespace)
+        let qualified = address.qualified  // once: metrics and messages use it on every call
         var endpoints = runtime.endpoints(name: address.name, namespace: address.namespace)
         var coldStart = Duration.zero
         if endpoints.isEmpty {
@@ -31,14 +32,14 @@ struct FunctionProxy: Sendable {
                 endpoints = try await runtime.ensureAvailable(
                     name: address.name, namespace: address.namespace, timeout: configuration.coldStartTimeout)
             } catch FunctionRuntimeError.notFound {
-                throw GatewayError(404, "error finding function \(address.qualified): not found", proxy: true)
+                throw GatewayError(404, "error finding function \(qualified): not found", proxy: true)
             } catch {
                 throw GatewayError(503, "No endpoints available for: \(address.name).", proxy: true)
             }
             coldStart = ContinuousClock.now - started
         }
         let timeout = await timeouts.timeout(for: address)
-        metrics.started(address.qualified)
+        metrics.started(qualified)
         let endpoint = balancer.acquire(endpoints)
         defer { balancer.release(endpoint) }
 
@@ -68,10 +69,10 @@ struct FunctionProxy: Sendable {
         } catch let error as HTTPClientError {
             let code = error == .requestTimeout ? 504 : 502
             metrics.completed(
-                address.qualified, code: code, seconds: (ContinuousClock.now - started - coldStart).seconds)
+                qualified, code: code, seconds: (ContinuousClock.now - started - coldStart).seconds)
             if code == 504 {
                 throw GatewayError(
-                    504, "Function \(address.qualified) timed out after \(timeout.seconds)s", proxy: true)
+                    504, "Function \(qualified) timed out after \(timeout.seconds)s", proxy: true)
             }
             throw GatewayError(502, "Can't reach service for: \(address.name).", proxy: true)
         }
@@ -85,7 +86,7 @@ struct FunctionProxy: Sendable {
         // Counted when the head arrives: functions compute before they answer, and a streamed body's end is
         // the client's business.
         metrics.completed(
-            address.qualified, code: answer.status.code,
+            qualified, code: answer.status.code,
             seconds: (ContinuousClock.now - started - coldStart).seconds)
         return response
     }

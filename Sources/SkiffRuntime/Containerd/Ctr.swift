@@ -11,14 +11,23 @@ struct Ctr: Sendable {
 
     // MARK: Running ctr
 
+    /// Runs ctr and returns its output. A failure whose stderr `tolerated` accepts (the thing is already gone,
+    /// or already exists) returns nil instead of throwing; any other failure throws with ctr's own words.
     @discardableResult
-    func run(_ namespace: String?, _ arguments: [String], timeout: Duration? = nil) async throws -> String {
+    func run(
+        _ namespace: String?, _ arguments: [String], timeout: Duration? = nil,
+        tolerating tolerated: (String) -> Bool = { _ in false }
+    ) async throws -> String? {
         let outcome = try await outcome(namespace, arguments, timeout: timeout)
-        guard outcome.succeeded else {
-            throw FunctionRuntimeError.system(
-                ChildProcessError(command: commandLine(namespace, arguments), outcome: outcome).description)
-        }
-        return outcome.outputText
+        if outcome.succeeded { return outcome.outputText }
+        if !outcome.timedOut && tolerated(outcome.errorText) { return nil }
+        throw FunctionRuntimeError.system(
+            ChildProcessError(command: commandLine(namespace, arguments), outcome: outcome).description)
+    }
+
+    /// Like ``run(_:_:timeout:tolerating:)`` for commands whose output is needed.
+    func output(_ namespace: String?, _ arguments: [String], timeout: Duration? = nil) async throws -> String {
+        try await run(namespace, arguments, timeout: timeout) ?? ""
     }
 
     func outcome(_ namespace: String?, _ arguments: [String], timeout: Duration? = nil) async throws
@@ -62,7 +71,7 @@ struct Ctr: Sendable {
     /// Every containerd namespace with its labels.
     func namespaces() async throws -> [String: [String: String]] {
         var result: [String: [String: String]] = [:]
-        for line in try await run(nil, ["namespaces", "ls"]).split(separator: "\n").dropFirst() {
+        for line in try await output(nil, ["namespaces", "ls"]).split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard let name = fields.first else { continue }
             var labels: [String: String] = [:]
@@ -78,25 +87,24 @@ struct Ctr: Sendable {
     }
 
     func createNamespace(_ name: String, labels: [String: String]) async throws {
-        let pairs = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let outcome = try await outcome(nil, ["namespaces", "create", name] + pairs)
-        if !outcome.succeeded {
-            guard outcome.errorText.contains("already exists") else {
-                try await run(nil, ["namespaces", "create", name] + pairs)
-                return
-            }
-            try await run(nil, ["namespaces", "label", name] + pairs)
+        let created = try await run(nil, ["namespaces", "create", name] + Self.pairs(labels)) {
+            $0.contains("already exists")
         }
+        if created == nil { try await labelNamespace(name, labels: labels) }
     }
 
     func labelNamespace(_ name: String, labels: [String: String]) async throws {
-        let pairs = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        try await run(nil, ["namespaces", "label", name] + pairs)
+        try await run(nil, ["namespaces", "label", name] + Self.pairs(labels))
+    }
+
+    /// `key=value` arguments in a stable order.
+    private static func pairs(_ labels: [String: String]) -> [String] {
+        labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
     }
 
     /// Deletes the namespace's images first: containerd refuses to delete a namespace that holds any.
     func deleteNamespace(_ name: String) async throws {
-        let images = try await run(name, ["images", "ls", "-q"]).split(separator: "\n").map(String.init)
+        let images = try await output(name, ["images", "ls", "-q"]).split(separator: "\n").map(String.init)
         if !images.isEmpty { try await run(name, ["images", "rm", "--sync"] + images) }
         var lastError: (any Error)?
         for _ in 0..<20 {
@@ -121,7 +129,7 @@ struct Ctr: Sendable {
 
     /// The image's top descriptor, or nil when the namespace has no image by that name.
     func image(_ namespace: String, _ reference: String) async throws -> ImageTarget? {
-        let output = try await run(namespace, ["images", "ls", "name==\(reference)"])
+        let output = try await output(namespace, ["images", "ls", "name==\(reference)"])
         for line in output.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 3, fields[0] == reference else { continue }
@@ -140,7 +148,7 @@ struct Ctr: Sendable {
     }
 
     func importImage(_ namespace: String, archive: String) async throws -> [String] {
-        let output = try await run(namespace, ["images", "import", archive], timeout: .seconds(600))
+        let output = try await output(namespace, ["images", "import", archive], timeout: .seconds(600))
         // "unpacking docker.io/local/echo:latest (sha256:…)...done"
         return output.split(separator: "\n").compactMap { line in
             guard line.hasPrefix("unpacking ") else { return nil }
@@ -172,7 +180,7 @@ struct Ctr: Sendable {
 
     /// A writable snapshot on top of `parent` (an image's chain id), and how to mount it.
     func prepareSnapshot(_ namespace: String, key: String, parent: String) async throws -> [Mount] {
-        let output = try await run(namespace, ["snapshots", "prepare", "--mounts", key, parent])
+        let output = try await output(namespace, ["snapshots", "prepare", "--mounts", key, parent])
         do {
             return try JSONDecoder().decode([Mount].self, from: Data(output.utf8))
         } catch {
@@ -182,7 +190,7 @@ struct Ctr: Sendable {
 
     /// How to mount an existing snapshot (after a reboot unmounted it): ctr prints a `mount` command line.
     func snapshotMounts(_ namespace: String, key: String) async throws -> [Mount] {
-        let output = try await run(namespace, ["snapshots", "mounts", "/", key])
+        let output = try await output(namespace, ["snapshots", "mounts", "/", key])
         return output.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ").map(String.init)
             guard fields.first == "mount", let type = fields.firstIndex(of: "-t"), type + 2 < fields.count else {
@@ -196,10 +204,7 @@ struct Ctr: Sendable {
     }
 
     func removeSnapshot(_ namespace: String, key: String) async throws {
-        let outcome = try await outcome(namespace, ["snapshots", "rm", key])
-        if !outcome.succeeded && !outcome.errorText.contains("not found") {
-            try await run(namespace, ["snapshots", "rm", key])
-        }
+        try await run(namespace, ["snapshots", "rm", key]) { $0.contains("not found") }
     }
 
     // MARK: Containers
@@ -211,7 +216,7 @@ struct Ctr: Sendable {
 
     /// Ids of the containers whose label `key` equals `value`.
     func containers(_ namespace: String, label key: String, equals value: String) async throws -> [String] {
-        let output = try await run(namespace, ["containers", "ls", "-q", "labels.\"\(key)\"==\(value)"])
+        let output = try await output(namespace, ["containers", "ls", "-q", "labels.\"\(key)\"==\(value)"])
         return output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
     }
 
@@ -228,7 +233,7 @@ struct Ctr: Sendable {
     }
 
     func containerInfo(_ namespace: String, _ id: String) async throws -> ContainerInfo {
-        let output = try await run(namespace, ["containers", "info", id])
+        let output = try await output(namespace, ["containers", "info", id])
         do {
             return try JSONDecoder().decode(ContainerInfo.self, from: Data(output.utf8))
         } catch {
@@ -237,15 +242,11 @@ struct Ctr: Sendable {
     }
 
     func setLabels(_ namespace: String, _ id: String, _ labels: [String: String]) async throws {
-        let pairs = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        try await run(namespace, ["containers", "label", id] + pairs)
+        try await run(namespace, ["containers", "label", id] + Self.pairs(labels))
     }
 
     func deleteContainer(_ namespace: String, _ id: String) async throws {
-        let outcome = try await outcome(namespace, ["containers", "delete", id])
-        if !outcome.succeeded && !outcome.errorText.contains("not found") {
-            try await run(namespace, ["containers", "delete", id])
-        }
+        try await run(namespace, ["containers", "delete", id]) { $0.contains("not found") }
     }
 
     // MARK: Tasks
@@ -269,7 +270,7 @@ struct Ctr: Sendable {
 
     func tasks(_ namespace: String) async throws -> [String: TaskInfo] {
         var result: [String: TaskInfo] = [:]
-        for line in try await run(namespace, ["tasks", "ls"]).split(separator: "\n").dropFirst() {
+        for line in try await output(namespace, ["tasks", "ls"]).split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 3, let pid = Int32(fields[1]) else { continue }
             result[String(fields[0])] = TaskInfo(id: String(fields[0]), pid: pid, status: String(fields[2]))
@@ -279,23 +280,15 @@ struct Ctr: Sendable {
 
     /// Signals every process of the task. A task that is already gone is not an error.
     func kill(_ namespace: String, _ id: String, signal: String) async throws {
-        let outcome = try await outcome(namespace, ["tasks", "kill", "--all", "--signal", signal, id])
-        if !outcome.succeeded && !Self.isGone(outcome) {
-            try await run(namespace, ["tasks", "kill", "--all", "--signal", signal, id])
-        }
+        try await run(namespace, ["tasks", "kill", "--all", "--signal", signal, id], tolerating: Self.isGone)
     }
 
     /// Deletes a stopped task (with `force`, a running one too). A missing task is not an error.
     func deleteTask(_ namespace: String, _ id: String, force: Bool = false) async throws {
-        let arguments = ["tasks", "delete"] + (force ? ["--force"] : []) + [id]
-        let outcome = try await outcome(namespace, arguments)
-        if !outcome.succeeded && !Self.isGone(outcome) {
-            try await run(namespace, arguments)
-        }
+        try await run(namespace, ["tasks", "delete"] + (force ? ["--force"] : []) + [id], tolerating: Self.isGone)
     }
 
-    private static func isGone(_ outcome: ChildProcess.Outcome) -> Bool {
-        let text = outcome.errorText
-        return text.contains("not found") || text.contains("process already finished")
+    private static func isGone(_ errorText: String) -> Bool {
+        errorText.contains("not found") || errorText.contains("process already finished")
     }
 }
