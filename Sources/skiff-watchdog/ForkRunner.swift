@@ -7,6 +7,13 @@ import SkiffPOSIX
 /// when `exec_timeout` ends it. The request's headers reach the process as CGI-style `Http_*` variables.
 struct ForkRunner: Sendable {
     let settings: WatchdogSettings
+    /// `fprocess`'s command found on PATH once, not per request.
+    let executable: String?
+
+    init(settings: WatchdogSettings) {
+        self.settings = settings
+        executable = ExecutableSearch.find(settings.process[0])
+    }
 
     func respond(to request: HTTPRequest) async throws -> HTTPResponse {
         let method = request.method
@@ -15,7 +22,7 @@ struct ForkRunner: Sendable {
         }
         let started = ContinuousClock.now
         let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
-        guard let executable = ExecutableSearch.find(settings.process[0]) else {
+        guard let executable else {
             return .text(.internalServerError, "cannot find \(settings.process[0]) on PATH")
         }
         var process = ChildProcess(
