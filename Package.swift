@@ -2,7 +2,9 @@
 // Skiff takes no package dependencies: only the toolchain and Debian's libsystemd.
 // Targets are the architecture; imports flow one way:
 //   skiff (executable) → SkiffGateway → SkiffRuntime → SkiffHTTP → SkiffPOSIX → CLinux
-//                                     → SkiffMetrics
+//                                     → SkiffMetrics, SkiffAPI
+//                      → SkiffClient  → SkiffAPI, SkiffHTTP, SkiffStack
+//                      → SkiffBuild   → SkiffStack, SkiffImage, SkiffRuntime
 //   skiff-watchdog     → SkiffHTTP, SkiffMetrics, SkiffService
 //                                     → SkiffImage, SkiffSystemd → CSystemd, SkiffLog
 //                      → SkiffService → SkiffPOSIX
@@ -41,17 +43,30 @@ let package = Package(
             name: "SkiffRuntime",
             dependencies: ["SkiffHTTP", "SkiffPOSIX", "SkiffImage", "SkiffLog", "SkiffSystemd"],
             swiftSettings: strict),
+        // The OpenFaaS API's JSON bodies, shared by the gateway and the CLI.
+        .target(name: "SkiffAPI", swiftSettings: strict),
         // The OpenFaaS-compatible gateway: system API, auth, secrets, logs, metrics, the invocation proxy.
         .target(
             name: "SkiffGateway",
-            dependencies: ["SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffMetrics"],
+            dependencies: ["SkiffAPI", "SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffMetrics"],
+            swiftSettings: strict),
+        // Stack files (stack.yml) and the YAML subset they are written in, with faas-cli's ${VAR} substitution.
+        .target(name: "SkiffStack", swiftSettings: strict),
+        // Templates and daemonless image builds: base layers + watchdog + template + dependencies + handler.
+        .target(name: "SkiffBuild", dependencies: ["SkiffStack", "SkiffImage", "SkiffRuntime"], swiftSettings: strict),
+        // The gateway's HTTP client for the CLI verbs: auth, JSON calls, streamed logs and invocations.
+        .target(
+            name: "SkiffClient", dependencies: ["SkiffAPI", "SkiffHTTP", "SkiffPOSIX", "SkiffStack"],
             swiftSettings: strict),
         // The daemon's root: the Service protocol and the service group that runs every long-lived part.
         .target(name: "SkiffService", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // The one executable: `skiff serve` and the client verbs. Wires the targets together.
         .executableTarget(
             name: "skiff",
-            dependencies: ["SkiffGateway", "SkiffHTTP", "SkiffService", "SkiffRuntime", "SkiffSystemd", "SkiffLog"],
+            dependencies: [
+                "SkiffGateway", "SkiffHTTP", "SkiffService", "SkiffRuntime", "SkiffSystemd", "SkiffLog", "SkiffAPI",
+                "SkiffClient", "SkiffBuild", "SkiffStack", "SkiffImage",
+            ],
             swiftSettings: strict),
         // The in-image watchdog: the function's HTTP server on port 8080. The Swift runtime is linked statically so
         // that it needs nothing but glibc inside an image.
@@ -84,10 +99,15 @@ let package = Package(
         .testTarget(
             name: "SkiffGatewayTests",
             dependencies: [
-                "SkiffGateway", "SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffTestSupport",
+                "SkiffGateway", "SkiffAPI", "SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog",
+                "SkiffTestSupport",
             ],
             exclude: ["Fixtures"]),
         .testTarget(name: "SkiffMetricsTests", dependencies: ["SkiffMetrics"]),
+        .testTarget(name: "SkiffStackTests", dependencies: ["SkiffStack"]),
+        .testTarget(
+            name: "SkiffBuildTests",
+            dependencies: ["SkiffBuild", "SkiffStack", "SkiffImage", "SkiffRuntime", "SkiffTestSupport"]),
         .testTarget(name: "SkiffImageTests", dependencies: ["SkiffImage", "SkiffPOSIX"]),
         .testTarget(name: "SkiffSystemdTests", dependencies: ["SkiffSystemd", "SkiffLog", "SkiffTestSupport"]),
         .testTarget(

@@ -12,22 +12,25 @@ public struct OCIArchive: Sendable {
     ///   - reference: the name containerd registers (`io.containerd.image.name`).
     ///   - layers: uncompressed layer tars, lowest first.
     public init(reference: ImageReference, config run: ImageConfiguration.RunConfig, layers: [[UInt8]]) throws {
+        let image = OCIImage(
+            configuration: ImageConfiguration(config: run, diffIDs: []), layers: layers.map(OCIImage.Layer.init(tar:)))
+        try self.init(reference: reference, image: image)
+    }
+
+    /// An image whose layers may come from another image (kept byte for byte, compressed or not); the config's
+    /// diff ids are taken from the layers.
+    public init(reference: ImageReference, image: OCIImage) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var blobs: [(digest: String, bytes: [UInt8])] = []
-        var layerDescriptors: [Descriptor] = []
-        var diffIDs: [String] = []
-        for layer in layers {
-            let digest = "sha256:" + SHA256.hex(layer)
-            blobs.append((digest, layer))
-            diffIDs.append(digest)
-            layerDescriptors.append(Descriptor(mediaType: MediaType.ociLayer, digest: digest, size: layer.count))
-        }
-        let config = Array(try encoder.encode(ImageConfiguration(config: run, diffIDs: diffIDs)))
+        var blobs: [(digest: String, bytes: [UInt8])] = image.layers.map { ($0.descriptor.digest, $0.bytes) }
+        var configuration = image.configuration
+        configuration.rootfs.diffIDs = image.layers.map(\.diffID)
+        let config = Array(try encoder.encode(configuration))
         let configDescriptor = Descriptor(
             mediaType: MediaType.ociConfig, digest: "sha256:" + SHA256.hex(config), size: config.count)
         blobs.append((configDescriptor.digest, config))
-        let manifest = Array(try encoder.encode(ImageManifest(config: configDescriptor, layers: layerDescriptors)))
+        let manifest = Array(
+            try encoder.encode(ImageManifest(config: configDescriptor, layers: image.layers.map(\.descriptor))))
         let manifestDigest = "sha256:" + SHA256.hex(manifest)
         blobs.append((manifestDigest, manifest))
         var manifestDescriptor = Descriptor(

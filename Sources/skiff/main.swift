@@ -1,22 +1,33 @@
 // The skiff executable: `skiff serve` is the daemon; client verbs live beside it.
-// This file only dispatches to Commands/; each command is one file there.
+// This file only dispatches to Commands/ (the daemon's) and Commands/Client/ (one file per verb).
 import Glibc
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let verb = arguments.first ?? "help"
 let rest = Array(arguments.dropFirst())
 
+let clientVerbs: [String: any ClientCommand.Type] = [
+    "login": LoginCommand.self, "logout": LogoutCommand.self, "new": NewCommand.self, "build": BuildCommand.self,
+    "deploy": DeployCommand.self, "up": UpCommand.self, "list": ListCommand.self, "ls": ListCommand.self,
+    "describe": DescribeCommand.self, "invoke": InvokeCommand.self, "remove": RemoveCommand.self,
+    "rm": RemoveCommand.self, "logs": LogsCommand.self, "scale": ScaleCommand.self, "secret": SecretCommand.self,
+    "namespace": NamespaceCommand.self, "version": VersionCommand.self,
+]
+
 switch verb {
 case "serve":
     exit(await ServeCommand.run(rest))
 case "collect-logs":
     exit(CollectLogsCommand.run(rest))
-case "version", "--version":
-    exit(VersionCommand.run(rest))
+case "--version":
+    exit(await VersionCommand.main([]))
 case "help", "--help", "-h":
     print(Usage.text)
     exit(0)
 default:
-    Console.error("skiff: unknown command '\(verb)'\n\n\(Usage.text)")
-    exit(2)
+    guard let command = clientVerbs[verb] else {
+        Console.error("skiff: unknown command '\(verb)'\n\n\(Usage.text)")
+        exit(2)
+    }
+    exit(await command.main(rest))
 }

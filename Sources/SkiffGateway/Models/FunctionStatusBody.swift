@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffRuntime
 
 /// A function as list and describe return it. Encoded the way Go's encoding/json with `omitempty` would

@@ -1,3 +1,4 @@
+import SkiffAPI
 import SkiffHTTP
 
 /// /healthz, /metrics and /system/info.

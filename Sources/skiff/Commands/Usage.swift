@@ -1,17 +1,25 @@
 enum Usage {
     static let text = """
-        usage: skiff <command> [options]
+        usage: skiff <command> [options]        (skiff <command> --help for its options)
 
-        commands:
-          serve      run the daemon: the OpenFaaS-compatible gateway and the function runtime
-          version    print the client version
-          help       show this text
+        the appliance:
+          serve       run the daemon: the OpenFaaS-compatible gateway and the function runtime
 
-        run 'skiff serve --help' for the daemon's options.
+        functions (talk to the gateway: --gateway, else $OPENFAAS_URL, else the stack file, else :8080):
+          login       save the admin credentials (--password-stdin)
+          logout      forget them
+          new         create a handler folder and NAME.yml from a template (--lang)
+          build       build images from a stack file, without Docker
+          deploy      deploy from a stack file or from --image/--name
+          up          build and deploy
+          list        list functions (--json for scripts)
+          describe    show one function
+          invoke      call a function with standard input as the body
+          logs        print a function's logs (--follow)
+          scale       set a function's replicas
+          remove      remove functions
+          secret      create, update, list, remove secrets
+          namespace   list namespaces
+          version     the client's version and the gateway's
         """
-}
-
-/// Skiff's version, stamped by scripts at release time.
-enum SkiffVersion {
-    static let release = "0.1.0-dev"
 }

@@ -1,0 +1,81 @@
+import Foundation
+import SkiffPOSIX
+
+/// The image side of containerd for `skiff build`: find, export, import and pull images, and run a throwaway
+/// container from one (a build step such as `pip install`). Like the runtime, it speaks through ctr.
+public struct ContainerdImages: Sendable {
+    private let ctr: Ctr
+
+    public init(address: String = "/run/containerd/containerd.sock", ctrPath: String = "/usr/bin/ctr") {
+        ctr = Ctr(path: ctrPath, address: address)
+    }
+
+    public func checkServer() async throws { try await ctr.checkServer() }
+
+    /// The namespaces containerd has, to look for an image in.
+    public func namespaces() async throws -> [String] { try await ctr.namespaces().keys.sorted() }
+
+    public func contains(_ reference: String, namespace: String) async throws -> Bool {
+        try await ctr.image(namespace, reference) != nil
+    }
+
+    public func digest(of reference: String, namespace: String) async throws -> String? {
+        try await ctr.image(namespace, reference)?.digest
+    }
+
+    public func export(_ reference: String, namespace: String, to archive: String) async throws {
+        try await ctr.exportImage(namespace, reference, to: archive)
+    }
+
+    /// Returns the names containerd registered.
+    @discardableResult
+    public func importArchive(_ archive: String, namespace: String) async throws -> [String] {
+        try await ctr.importImage(namespace, archive: archive)
+    }
+
+    public func pull(_ reference: String, namespace: String) async throws {
+        try await ctr.pull(namespace, reference)
+    }
+
+    public struct Mount: Sendable {
+        public var source: String
+        public var destination: String
+        public var readOnly: Bool
+
+        public init(source: String, destination: String, readOnly: Bool) {
+            self.source = source
+            self.destination = destination
+            self.readOnly = readOnly
+        }
+    }
+
+    /// Runs `/bin/sh -c command` in a new container of `image` on the host's network (so that package managers
+    /// can reach their index), then removes the container. Returns the combined output; throws with it when the
+    /// command fails.
+    public func runThrowaway(
+        image: String, namespace: String, command: String, workingDirectory: String, mounts: [Mount],
+        environment: [String: String] = [:], timeout: Duration = .seconds(900)
+    ) async throws -> String {
+        let id = "skiff-build-\(UUID().uuidString.prefix(12).lowercased())"
+        var arguments = ["run", "--rm", "--net-host", "--cwd", workingDirectory]
+        for mount in mounts {
+            arguments += [
+                "--mount",
+                "type=bind,src=\(mount.source),dst=\(mount.destination),options=rbind:\(mount.readOnly ? "ro" : "rw")",
+            ]
+        }
+        for (key, value) in environment.sorted(by: { $0.key < $1.key }) { arguments += ["--env", "\(key)=\(value)"] }
+        arguments += [image, id, "/bin/sh", "-c", command]
+        let outcome = try await ctr.outcome(namespace, arguments, timeout: timeout)
+        let output = outcome.outputText + outcome.errorText
+        guard outcome.succeeded else {
+            // A task that timed out may leave its container behind.
+            _ = try? await ctr.outcome(namespace, ["tasks", "kill", "-s", "SIGKILL", id], timeout: .seconds(10))
+            _ = try? await ctr.outcome(namespace, ["tasks", "delete", "-f", id], timeout: .seconds(10))
+            _ = try? await ctr.outcome(namespace, ["containers", "delete", id], timeout: .seconds(10))
+            let reason = outcome.timedOut ? "did not finish in \(timeout)" : "failed (exit \(outcome.exitCode))"
+            throw FunctionRuntimeError.system("`\(command)` in \(image) \(reason):\n\(output)")
+        }
+        return output
+    }
+}

@@ -1,0 +1,79 @@
+import SkiffAPI
+import SkiffClient
+
+/// `skiff deploy`: from flags (like `faas-cli deploy --image`) or from a stack file.
+enum DeployCommand: ClientCommand {
+    static let usage = "skiff deploy -f stack.yml [--filter NAME] | skiff deploy --image IMAGE --name NAME [options]"
+    static let summary = "Deploys or updates functions (a rolling update when the function exists)."
+    static let options: [Arguments.Option] = deployOptions
+
+    static let deployOptions: [Arguments.Option] = [
+        CommonOptions.gateway, CommonOptions.namespace, CommonOptions.stack, CommonOptions.filter,
+        .value("--image", name: "IMAGE", help: "the image (flag form)"),
+        .value("--name", name: "NAME", help: "the function's name (flag form)"),
+        .value("--fprocess", name: "CMD", help: "the watchdog's fprocess"),
+        .value("--env", "-e", name: "K=V", help: "an environment variable (repeatable)"),
+        .value("--label", "-l", name: "K=V", help: "a label (repeatable), e.g. com.openfaas.scale.min=2"),
+        .value("--annotation", name: "K=V", help: "an annotation (repeatable)"),
+        .value("--secret", name: "NAME", help: "a secret the function reads (repeatable)"),
+        .value("--constraint", name: "EXPR", help: "a placement constraint (kept, not used on one node)"),
+        .value("--memory-limit", name: "QTY", help: "memory limit, e.g. 128Mi"),
+        .value("--cpu-limit", name: "QTY", help: "CPU limit, e.g. 500m"),
+        .value("--memory-request", name: "QTY", help: "memory request"),
+        .value("--cpu-request", name: "QTY", help: "CPU request"),
+        .flag("--readonly", help: "read-only root filesystem"),
+    ]
+
+    static func run(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
+        try await deploy(arguments, context)
+    }
+
+    static func deploy(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
+        let stack = try context.stack()
+        var deployments: [FunctionDeployment] = []
+        if let stack {
+            for function in try context.selectedFunctions(stack.file) {
+                deployments.append(
+                    try StackFunctions.deployment(
+                        function, directory: stack.directory, namespace: arguments.value("--namespace")))
+            }
+        } else {
+            guard let image = arguments.value("--image"), let name = arguments.value("--name") else {
+                throw Arguments.UsageError(description: "give -f stack.yml, or --image and --name")
+            }
+            var deployment = FunctionDeployment(service: name, image: image)
+            deployment.namespace = arguments.value("--namespace")
+            deployment.envProcess = arguments.value("--fprocess")
+            deployment.envVars = Dictionary(try arguments.pairs("--env")) { _, last in last }
+            deployment.labels = Dictionary(try arguments.pairs("--label")) { _, last in last }
+            deployment.annotations = Dictionary(try arguments.pairs("--annotation")) { _, last in last }
+            deployment.secrets = arguments.values("--secret")
+            deployment.constraints = arguments.values("--constraint")
+            if arguments.value("--memory-limit") != nil || arguments.value("--cpu-limit") != nil {
+                deployment.limits = FunctionResources(
+                    memory: arguments.value("--memory-limit"), cpu: arguments.value("--cpu-limit"))
+            }
+            if arguments.value("--memory-request") != nil || arguments.value("--cpu-request") != nil {
+                deployment.requests = FunctionResources(
+                    memory: arguments.value("--memory-request"), cpu: arguments.value("--cpu-request"))
+            }
+            deployment.readOnlyRootFilesystem = arguments.isSet("--readonly")
+            deployments.append(deployment)
+        }
+        let client = try context.gateway(stack: stack?.file)
+        var failed = false
+        for deployment in deployments {
+            do {
+                let outcome = try await client.deploy(deployment)
+                let namespace = deployment.namespace.map { ".\($0)" } ?? ""
+                print(
+                    "\(outcome == .created ? "deployed" : "updated"): \(deployment.service) → "
+                        + "\(client.gateway)/function/\(deployment.service)\(namespace)")
+            } catch {
+                Console.error("skiff: \(error)")
+                failed = true
+            }
+        }
+        return failed ? 1 : 0
+    }
+}

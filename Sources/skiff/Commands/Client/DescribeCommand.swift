@@ -1,0 +1,54 @@
+import Foundation
+import SkiffAPI
+
+/// `skiff describe NAME`: one function's settings and state.
+enum DescribeCommand: ClientCommand {
+    static let usage = "skiff describe NAME [-n NS] [--json]"
+    static let summary = "Shows a function's image, replicas, readiness, settings and invocation count."
+    static let options: [Arguments.Option] = [CommonOptions.gateway, CommonOptions.namespace, CommonOptions.json]
+
+    static func run(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
+        guard let name = arguments.positionals.first, arguments.positionals.count == 1 else {
+            throw Arguments.UsageError(description: "name one function")
+        }
+        let client = try context.gateway()
+        let namespace = arguments.value("--namespace")
+        let body = try await client.call(
+            .get, "/system/function/\(name)?" + (namespace.map { "namespace=\($0)&" } ?? "") + "usage=1",
+            accepted: [200], what: "describe \(name)")
+        if arguments.isSet("--json") {
+            writeStandardOutput(body + [0x0A])
+            return 0
+        }
+        let function = try JSONDecoder().decode(FunctionSummary.self, from: Data(body))
+        // The describe answer has no invocation count in OpenFaaS; the list has it.
+        let listed = try await client.functions(namespace: namespace).first { $0.name == name }
+        func map(_ values: [String: String]?) -> String {
+            (values ?? [:]).sorted { $0.key < $1.key }.map { "\n  \($0.key): \($0.value)" }.joined()
+        }
+        var lines = [
+            ("Name", function.name),
+            ("Status", (function.availableReplicas ?? 0) > 0 ? "Ready" : "Not Ready"),
+            ("Replicas", String(function.replicas ?? 0)),
+            ("Available Replicas", String(function.availableReplicas ?? 0)),
+            ("Invocations", String(Int(listed?.invocationCount ?? 0))),
+            ("Image", function.image),
+            ("Namespace", function.namespace ?? ""),
+            ("Function Process", function.envProcess ?? ""),
+            ("Created", function.createdAt ?? ""),
+        ]
+        if let secrets = function.secrets, !secrets.isEmpty {
+            lines.append(("Secrets", secrets.joined(separator: ", ")))
+        }
+        if let limits = function.limits {
+            lines.append(("Limits", "memory \(limits.memory ?? "-"), cpu \(limits.cpu ?? "-")"))
+        }
+        for (title, text) in lines where !text.isEmpty { print("\(title): \(text)") }
+        for (title, values) in [
+            ("Environment", function.envVars), ("Labels", function.labels), ("Annotations", function.annotations),
+        ] where !(values ?? [:]).isEmpty {
+            print("\(title):\(map(values))")
+        }
+        return 0
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import SkiffAPI
+
+/// `skiff list`: the functions, as a table or (`--json`) the gateway's JSON array unchanged.
+enum ListCommand: ClientCommand {
+    static let usage = "skiff list [-n NS] [--json] [--verbose]"
+    static let summary = "Lists the deployed functions with their invocation count and replicas."
+    static let options: [Arguments.Option] = [
+        CommonOptions.gateway, CommonOptions.namespace, CommonOptions.json,
+        .flag("--verbose", "-v", help: "also show the image and the ready replicas"),
+    ]
+
+    static func run(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
+        let client = try context.gateway()
+        let namespace = arguments.value("--namespace")
+        let body = try await client.call(
+            .get, "/system/functions" + (namespace.map { "?namespace=\($0)" } ?? ""), what: "list functions")
+        if arguments.isSet("--json") {
+            writeStandardOutput(body + [0x0A])
+            return 0
+        }
+        let functions = try JSONDecoder().decode([FunctionSummary]?.self, from: Data(body)) ?? []
+        let verbose = arguments.isSet("--verbose")
+        let rows = functions.sorted { $0.name < $1.name }.map { function in
+            var row = [function.name, String(Int(function.invocationCount ?? 0)), String(function.replicas ?? 0)]
+            if verbose { row += [String(function.availableReplicas ?? 0), function.image] }
+            return row
+        }
+        var header = ["Function", "Invocations", "Replicas"]
+        if verbose { header += ["Ready", "Image"] }
+        print(table(header, rows))
+        return 0
+    }
+}
