@@ -10,6 +10,11 @@ public struct StackFile: Sendable, Equatable {
     public struct Resources: Sendable, Equatable {
         public var memory: String?
         public var cpu: String?
+
+        public init(memory: String?, cpu: String?) {
+            self.memory = memory
+            self.cpu = cpu
+        }
     }
 
     public struct Function: Sendable, Equatable {

@@ -358,6 +358,7 @@ private struct FlowReader {
                 result.append(character)
                 continue
             }
+            let backslash = text.index(before: index)
             guard index < text.endIndex else { break }
             let escape = text[index]
             index = text.index(after: index)
@@ -375,10 +376,12 @@ private struct FlowReader {
                     index = text.index(after: index)
                 }
                 guard hex.count == width, let code = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(code) else {
+                    index = backslash
                     throw error("\\\(escape) needs \(width) hexadecimal digits naming a character")
                 }
                 result.unicodeScalars.append(scalar)
             default:
+                index = backslash
                 throw error("unknown escape \\\(escape) in a double-quoted value")
             }
         }

@@ -7,8 +7,8 @@ import Synchronization
 /// Serves `/_/health`, `/_/ready` and, on every other path and method, the function: forked per request (fork
 /// mode) or proxied to the long-lived process (http mode). Healthy only once it can really serve: the lock file
 /// exists and, in http mode, the upstream accepts connections (of-watchdog reports healthy before that and the
-/// first requests after a cold start fail). SIGTERM: unhealthy at once, a drain of at most `write_timeout`, then
-/// exit; in http mode the process gets SIGTERM immediately, as of-watchdog does.
+/// first requests after a cold start fail). SIGTERM: unhealthy at once but still serving for
+/// `healthcheck_interval`, then a drain of at most `write_timeout`, then exit; in http mode the process gets SIGTERM immediately, as of-watchdog does.
 final class Watchdog: Sendable {
     let settings: WatchdogSettings
     private let inflight = Atomic<Int>(0)
@@ -65,7 +65,11 @@ final class Watchdog: Sendable {
         unlink(WatchdogSettings.lockPath())
         let pid = upstreamPID.load(ordering: .acquiring)
         if pid > 0 { kill(pid, SIGTERM) }
-        WatchdogLog.line("skiff-watchdog: SIGTERM received, draining \(inflight.load(ordering: .relaxed)) calls")
+        WatchdogLog.line(
+            "skiff-watchdog: SIGTERM received; unhealthy for \(settings.healthcheckInterval) while still serving, then "
+                + "draining \(inflight.load(ordering: .relaxed)) calls")
+        // Load balancers that probe /_/health notice in this time; requests keep being served meanwhile.
+        try? await Task.sleep(for: settings.healthcheckInterval)
         await server.shutdown(gracePeriod: settings.writeTimeout)
         await metricsServer?.shutdown(gracePeriod: .zero)
         serving.cancel()

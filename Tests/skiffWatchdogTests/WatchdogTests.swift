@@ -87,7 +87,9 @@ struct WatchdogTests {
         defer { unlink(script) }
         // Run through sh rather than exec'd: a file just written can be "text file busy" while another test's
         // child, forked at that moment, still holds the writer's descriptor.
-        let watchdog = try WatchdogProcess(["fprocess": "sh \(script)", "exec_timeout": "1s"])
+        let watchdog = try WatchdogProcess([
+            "fprocess": "sh \(script)", "exec_timeout": "1s", "healthcheck_interval": "200ms",
+        ])
         defer { watchdog.stop() }
         _ = try await watchdog.waitUntilListening()
         #expect(watchdog.lockExists)
@@ -222,6 +224,94 @@ struct WatchdogTests {
         let page = try await watchdog.call(.get, "/page.html?x=1")
         #expect(page.status == 200 && page.text == "from upstream\n" && page.headers["X-Duration-Seconds"] != nil)
         #expect(try await watchdog.call(.get, "/missing.html").status == 404)
+    }
+
+    /// A busybox httpd upstream with a CGI script that sleeps `?N` seconds before answering.
+    func slowUpstream() async throws -> (root: String, port: Int) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-wd-cgi-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: root + "/cgi-bin", withIntermediateDirectories: true)
+        let script = "#!/bin/sh\nsleep \"${QUERY_STRING:-0}\"\nprintf 'Content-Type: text/plain\\r\\n\\r\\nslept\\n'\n"
+        try script.write(toFile: root + "/slow.txt", atomically: true, encoding: .utf8)
+        // httpd execs the CGI itself, so it cannot go through sh: a file this process writes can be "text file
+        // busy" while another test's child, forked at that moment, holds the descriptor. `install` writes it.
+        _ = try await ChildProcess("/usr/bin/install", ["-m", "755", root + "/slow.txt", root + "/cgi-bin/slow"])
+            .runChecked()
+        return (root, try freePort())
+    }
+
+    @Test func httpModeTimeoutsReadinessAndFlags() async throws {
+        let upstream = try await slowUpstream()
+        defer { try? FileManager.default.removeItem(atPath: upstream.root) }
+        let watchdog = try WatchdogProcess([
+            "mode": "http", "fprocess": "busybox httpd -f -p 127.0.0.1:\(upstream.port) -h \(upstream.root)",
+            "upstream_url": "http://127.0.0.1:\(upstream.port)", "exec_timeout": "2s",
+        ])
+        defer { watchdog.stop() }
+        _ = try await watchdog.waitUntilListening()
+        // /_/ready is the watchdog's in http mode: 200 once the upstream answers and the lock file exists.
+        #expect(try await eventually { (try? await watchdog.call(.get, "/_/ready"))?.status == 200 })
+        #expect(watchdog.lockExists)
+        #expect(try await watchdog.call(.post, "/_/ready").status == 405)
+        let quick = try await watchdog.call(.get, "/cgi-bin/slow?0")
+        #expect(quick.status == 200 && quick.text == "slept\n", "\(quick)")
+        // exec_timeout bounds every call: 504.
+        #expect(try await watchdog.call(.get, "/cgi-bin/slow?4").status == 504)
+        // X-Timeout shortens it for one call.
+        let started = ContinuousClock.now
+        let shortened = try await watchdog.call(.get, "/cgi-bin/slow?1", headers: [("X-Timeout", "300ms")])
+        #expect(shortened.status == 504 && ContinuousClock.now - started < .milliseconds(900))
+
+        // The exec-probe flags of the OpenFaaS watchdogs.
+        var probe = ChildProcess(watchdogBinary(), ["-run-healthcheck"])
+        probe.environment = ["TMPDIR": watchdog.tmp]
+        #expect(try await probe.run().succeeded)
+        probe.environment = ["TMPDIR": "/nonexistent"]
+        let unhealthy = try await probe.run()
+        #expect(unhealthy.exitCode == 1 && unhealthy.outputText.contains("unable to find lock file."))
+        let version = try await ChildProcess(watchdogBinary(), ["-version"]).run()
+        #expect(version.succeeded && version.outputText.contains("skiff-watchdog"))
+    }
+
+    @Test func httpModeExitsWhenItsProcessDies() async throws {
+        let upstream = try await slowUpstream()
+        defer { try? FileManager.default.removeItem(atPath: upstream.root) }
+        let watchdog = try WatchdogProcess([
+            "mode": "http", "fprocess": "busybox httpd -f -p 127.0.0.1:\(upstream.port) -h \(upstream.root)",
+            "upstream_url": "http://127.0.0.1:\(upstream.port)",
+        ])
+        defer { watchdog.stop() }
+        _ = try await watchdog.waitUntilListening()
+        #expect(try await eventually { (try? await watchdog.call(.get, "/_/health"))?.status == 200 })
+        // Kill the function's process (the watchdog's child): the container must end, so the watchdog exits non-zero.
+        let children = try await ChildProcess("/usr/bin/pgrep", ["-P", String(watchdog.child.pid)]).run()
+        let child = try #require(Int32(children.outputText.split(separator: "\n").first ?? ""))
+        kill(child, SIGKILL)
+        var exitedWithError = false
+        do {
+            for try await _ in watchdog.child.lines {}
+        } catch {
+            exitedWithError = true
+        }
+        #expect(exitedWithError)
+    }
+
+    /// In fork mode nothing but the watchdog sees SIGTERM, so a call in flight runs to its end. (In http mode the
+    /// long-lived process gets SIGTERM too and may end first, as with of-watchdog.)
+    @Test func sigtermDrainLetsTheCallInFlightFinish() async throws {
+        let watchdog = try WatchdogProcess([
+            "fprocess": "sleep 2", "healthcheck_interval": "1s", "write_timeout": "10s",
+        ])
+        defer { watchdog.stop() }
+        _ = try await watchdog.waitUntilListening()
+        #expect(try await eventually { (try? await watchdog.call(.get, "/_/health"))?.status == 200 })
+        async let inFlight = watchdog.call(.post, "/")
+        try await Task.sleep(for: .milliseconds(300))
+        kill(watchdog.child.pid, SIGTERM)
+        // Marked unhealthy at once (the lock file goes) while it still serves, until the interval has passed.
+        #expect(try await eventually(timeout: .seconds(1)) { !watchdog.lockExists })
+        #expect(try await watchdog.call(.get, "/_/health").status == 503)
+        let answer = try await inFlight
+        #expect(answer.status == 200)
     }
 
     /// The static binary in an image that has no libc at all (busybox-static), run by containerd: the
