@@ -44,3 +44,13 @@ public struct RuntimeConfiguration: Sendable {
         case files
     }
 }
+
+extension RuntimeConfiguration {
+    /// The functions' network as a CNI conflist, for `skiff install` to leave in /etc/cni/net.d.
+    public func cniConflist() throws -> [UInt8] {
+        try CNINetwork(
+            bridge: bridgeName, subnet: try Subnet(parsing: subnet), pluginDirectory: cniPluginDirectory,
+            stateDirectory: stateDirectory
+        ).conflist()
+    }
+}

@@ -140,7 +140,7 @@ struct ToolchainTests {
         // scale, secrets, logs, namespaces, version.
         try await session.run(["scale", "hello", "--replicas", "2", "-n", namespace])
         #expect(
-            try await eventually {
+            await eventually {
                 (try? await session.run(["describe", "hello", "-n", namespace]))?.contains("Available Replicas: 2")
                     == true
             })
@@ -150,7 +150,7 @@ struct ToolchainTests {
         #expect(duplicate.exitCode == 1 && duplicate.errorText.contains("409"))
         try await session.run(["secret", "remove", "api-key", "-n", namespace])
         #expect(
-            try await eventually {
+            await eventually {
                 (try? await session.run(["logs", "hello", "-n", namespace]))?.contains("skiff-watchdog") == true
             })
         #expect(try await session.run(["namespace", "list"]).contains(namespace))

@@ -183,11 +183,13 @@ struct WatchdogTests {
     }
 
     @Test func maxInflightAnswers429() async throws {
-        let watchdog = try WatchdogProcess(["fprocess": "sleep 1", "max_inflight": "1"])
+        let watchdog = try WatchdogProcess(["fprocess": "sleep 3", "max_inflight": "1"])
         defer { watchdog.stop() }
         _ = try await watchdog.waitUntilListening()
         async let first = watchdog.call(.get, "/")
-        try await Task.sleep(for: .milliseconds(200))
+        // /_/ready says 429 while the limit is met: then the first call is surely in flight, however loaded the
+        // machine is.
+        #expect(await eventually { (try? await watchdog.call(.get, "/_/ready"))?.status == 429 })
         let second = try await watchdog.call(.get, "/")
         #expect(second.status == 429 && second.headers["X-OpenFaaS-Internal"] == "faas-middleware")
         #expect(try await first.status == 200)
@@ -249,17 +251,16 @@ struct WatchdogTests {
         defer { watchdog.stop() }
         _ = try await watchdog.waitUntilListening()
         // /_/ready is the watchdog's in http mode: 200 once the upstream answers and the lock file exists.
-        #expect(try await eventually { (try? await watchdog.call(.get, "/_/ready"))?.status == 200 })
+        #expect(await eventually { (try? await watchdog.call(.get, "/_/ready"))?.status == 200 })
         #expect(watchdog.lockExists)
         #expect(try await watchdog.call(.post, "/_/ready").status == 405)
         let quick = try await watchdog.call(.get, "/cgi-bin/slow?0")
         #expect(quick.status == 200 && quick.text == "slept\n", "\(quick)")
         // exec_timeout bounds every call: 504.
         #expect(try await watchdog.call(.get, "/cgi-bin/slow?4").status == 504)
-        // X-Timeout shortens it for one call.
-        let started = ContinuousClock.now
+        // X-Timeout shortens it for one call (this call would succeed after 1 s within exec_timeout).
         let shortened = try await watchdog.call(.get, "/cgi-bin/slow?1", headers: [("X-Timeout", "300ms")])
-        #expect(shortened.status == 504 && ContinuousClock.now - started < .milliseconds(900))
+        #expect(shortened.status == 504)
 
         // The exec-probe flags of the OpenFaaS watchdogs.
         var probe = ChildProcess(watchdogBinary(), ["-run-healthcheck"])
@@ -281,7 +282,7 @@ struct WatchdogTests {
         ])
         defer { watchdog.stop() }
         _ = try await watchdog.waitUntilListening()
-        #expect(try await eventually { (try? await watchdog.call(.get, "/_/health"))?.status == 200 })
+        #expect(await eventually { (try? await watchdog.call(.get, "/_/health"))?.status == 200 })
         // Kill the function's process (the watchdog's child): the container must end, so the watchdog exits non-zero.
         let children = try await ChildProcess("/usr/bin/pgrep", ["-P", String(watchdog.child.pid)]).run()
         let child = try #require(Int32(children.outputText.split(separator: "\n").first ?? ""))
@@ -303,12 +304,12 @@ struct WatchdogTests {
         ])
         defer { watchdog.stop() }
         _ = try await watchdog.waitUntilListening()
-        #expect(try await eventually { (try? await watchdog.call(.get, "/_/health"))?.status == 200 })
+        #expect(await eventually { (try? await watchdog.call(.get, "/_/health"))?.status == 200 })
         async let inFlight = watchdog.call(.post, "/")
         try await Task.sleep(for: .milliseconds(300))
         kill(watchdog.child.pid, SIGTERM)
         // Marked unhealthy at once (the lock file goes) while it still serves, until the interval has passed.
-        #expect(try await eventually(timeout: .seconds(1)) { !watchdog.lockExists })
+        #expect(await eventually(timeout: .seconds(1)) { !watchdog.lockExists })
         #expect(try await watchdog.call(.get, "/_/health").status == 503)
         let answer = try await inFlight
         #expect(answer.status == 200)

@@ -1,5 +1,6 @@
 import Foundation
 import SkiffHTTP
+import SkiffLog
 import SkiffPOSIX
 import SkiffRuntime
 import Synchronization
@@ -16,6 +17,9 @@ struct FunctionProxy: Sendable {
     let timeouts: TimeoutCache
     let configuration: GatewayConfiguration
     let servedBy: String
+    /// Only the exceptional calls are logged (cold starts, timeouts, unreachable replicas), each with its call id,
+    /// so that `journalctl -u skiff CALL_ID=…` finds them; the successful path logs nothing.
+    let logger: Logger
 
     func respond(to request: HTTPRequest) async throws -> HTTPResponse {
         let started = ContinuousClock.now
@@ -37,6 +41,12 @@ struct FunctionProxy: Sendable {
                 throw GatewayError(503, "No endpoints available for: \(address.name).", proxy: true)
             }
             coldStart = ContinuousClock.now - started
+            logger.info(
+                "scaled from zero",
+                [
+                    "function": address.name, "namespace": address.namespace,
+                    "call_id": request.headers["X-Call-Id"] ?? "", "seconds": String(format: "%.3f", coldStart.seconds),
+                ])
         }
         let timeout = await timeouts.timeout(for: address)
         metrics.started(qualified)
@@ -70,6 +80,12 @@ struct FunctionProxy: Sendable {
             let code = error == .requestTimeout ? 504 : 502
             metrics.completed(
                 qualified, code: code, seconds: (ContinuousClock.now - started - coldStart).seconds)
+            logger.warning(
+                code == 504 ? "function timed out" : "function unreachable",
+                [
+                    "function": address.name, "namespace": address.namespace, "call_id": callID ?? "",
+                    "replica": "\(endpoint.host):\(endpoint.port)", "status": String(code),
+                ])
             if code == 504 {
                 throw GatewayError(
                     504, "Function \(qualified) timed out after \(timeout.seconds)s", proxy: true)

@@ -60,6 +60,14 @@ struct CNINetwork: Sendable {
         ]
     }
 
+    /// The chain as a CNI network configuration list, the file CNI tools (cnitool, nerdctl) read from
+    /// /etc/cni/net.d. Skiff runs the plugins itself and does not read it back.
+    func conflist() throws -> [UInt8] {
+        var text = "{\"cniVersion\":\"\(Self.cniVersion)\",\"name\":\"\(name)\",\"plugins\":["
+        text += try plugins().map { String(decoding: $0.config, as: UTF8.self) }.joined(separator: ",")
+        return Array((text + "]}\n").utf8)
+    }
+
     /// Attaches the namespace to the bridge and returns the address host-local gave it.
     func add(id: String, networkNamespace: String, interface: String = "eth0") async throws -> String {
         var previous: [UInt8]?

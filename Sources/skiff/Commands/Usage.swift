@@ -4,6 +4,8 @@ enum Usage {
 
         the appliance:
           serve       run the daemon: the OpenFaaS-compatible gateway and the function runtime
+          install     install the service on this machine (or into --root DIR); again to upgrade
+          uninstall   remove it (state kept unless --purge)
 
         functions (talk to the gateway: --gateway, else $OPENFAAS_URL, else the stack file, else :8080):
           login       save the admin credentials (--password-stdin)

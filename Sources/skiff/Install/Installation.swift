@@ -1,0 +1,115 @@
+import Foundation
+import Glibc
+import SkiffBuild
+import SkiffGateway
+import SkiffImage
+import SkiffRuntime
+
+/// Where an installation puts things, below `root` ("" for the machine itself, a folder with `--root`).
+struct Installation {
+    let root: String
+    var isSystem: Bool { root.isEmpty }
+
+    var binDirectory: String { root + "/usr/local/bin" }
+    var shareDirectory: String { root + "/usr/local/share/skiff" }
+    var templatesDirectory: String { shareDirectory + "/templates" }
+    var documentation: String { root + "/usr/local/share/doc/skiff/README.md" }
+    var unit: String { root + "/etc/systemd/system/skiff.service" }
+    var configDirectory: String { root + "/etc/skiff" }
+    var configFile: String { configDirectory + "/skiff.conf" }
+    var sysctlFile: String { root + "/etc/sysctl.d/60-skiff.conf" }
+    var cniConflist: String { root + "/etc/cni/net.d/10-skiff.conflist" }
+
+    /// `skiff serve`'s settings as the installed config file gives them (defaults otherwise).
+    func serveOptions() throws -> ServeOptions {
+        try ServeOptions.parse(
+            [], environment: ["SKIFF_CONFIG": configFile],
+            readFile: { try? String(contentsOfFile: $0, encoding: .utf8) })
+    }
+
+    var stateDirectory: String {
+        get throws { root + (try serveOptions().stateDirectory) }
+    }
+
+    /// What happened to one path, for the report.
+    enum Change: String {
+        case written, unchanged, kept, removed, absent
+    }
+
+    /// Writes `bytes` through a temporary file and a rename (a running binary can be replaced this way), only
+    /// when the content or mode differs.
+    @discardableResult
+    static func put(_ bytes: [UInt8], at path: String, mode: mode_t) throws -> Change {
+        let manager = FileManager.default
+        if let existing = manager.contents(atPath: path), Array(existing) == bytes,
+            let attributes = try? manager.attributesOfItem(atPath: path),
+            (attributes[.posixPermissions] as? NSNumber)?.uint16Value == UInt16(mode)
+        {
+            return .unchanged
+        }
+        try manager.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let temporary = path + ".skiff-new"
+        guard manager.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: mode])
+        else {
+            throw InstallError("cannot write \(temporary); are you root?")
+        }
+        chmod(temporary, mode)
+        guard rename(temporary, path) == 0 else {
+            throw InstallError("cannot move \(temporary) to \(path): \(String(cString: strerror(errno)))")
+        }
+        return .written
+    }
+
+    static func remove(_ path: String) -> Change {
+        guard FileManager.default.fileExists(atPath: path) else { return .absent }
+        return (try? FileManager.default.removeItem(atPath: path)) == nil ? .kept : .removed
+    }
+
+    /// Copies a folder tree (templates), replacing what was there.
+    static func replaceTree(_ source: String, with destination: String) throws -> Change {
+        let manager = FileManager.default
+        if URL(fileURLWithPath: source).standardized.path == URL(fileURLWithPath: destination).standardized.path {
+            return .unchanged
+        }
+        if manager.fileExists(atPath: destination), let old = try? treeImage(destination),
+            let new = try? treeImage(source), old == new
+        {
+            return .unchanged
+        }
+        try manager.createDirectory(
+            atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let staging = destination + ".skiff-new"
+        try? manager.removeItem(atPath: staging)
+        try manager.copyItem(atPath: source, toPath: staging)
+        try? manager.removeItem(atPath: destination)
+        try manager.moveItem(atPath: staging, toPath: destination)
+        return .written
+    }
+
+    /// A tree's paths, contents and executable bits as one byte string, to tell whether two trees are the same.
+    private static func treeImage(_ path: String) throws -> [UInt8] {
+        var layer = DirectoryLayer()
+        try layer.addTree(from: path, to: "tree")
+        return layer.tar()
+    }
+
+    /// A command run for its effect during a system install (systemctl, sysctl); its failure is reported.
+    static func run(_ command: [String]) -> Bool {
+        var pid: pid_t = 0
+        let arguments = command.map { strdup($0) } + [nil]
+        defer { arguments.forEach { free($0) } }
+        guard posix_spawnp(&pid, command[0], nil, nil, arguments, environ) == 0 else { return false }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status == 0
+    }
+
+    /// Whether systemd manages this machine (PID 1 is systemd), so that systemctl can take over.
+    static var systemdIsRunning: Bool { FileManager.default.fileExists(atPath: "/run/systemd/system") }
+}
+
+struct InstallError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

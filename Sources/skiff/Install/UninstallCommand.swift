@@ -1,0 +1,51 @@
+import Foundation
+import Glibc
+
+/// `skiff uninstall`: the service, binaries, templates and system files go; state and settings stay unless
+/// --purge.
+enum UninstallCommand: ClientCommand {
+    static let usage = "skiff uninstall [--root DIR] [--purge]"
+    static let summary = """
+        Stops and disables the service and removes what `skiff install` wrote. The state folder (functions, \
+        secrets, the admin password) and /etc/skiff stay unless --purge. Function containers stay in containerd \
+        until removed: run `skiff remove` for each before --purge. IPv4 forwarding is left on.
+        """
+    static let options: [Arguments.Option] = [
+        .value("--root", name: "DIR", help: "uninstall from this folder tree instead of /"),
+        .flag("--purge", help: "also delete the state folder and /etc/skiff"),
+    ]
+
+    static func run(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
+        let root = arguments.value("--root").map { URL(fileURLWithPath: $0).standardized.path } ?? ""
+        let installation = Installation(root: root)
+        if installation.isSystem && getuid() != 0 {
+            Console.error("skiff uninstall: run it as root, or with --root DIR")
+            return 1
+        }
+        let state = try installation.stateDirectory
+        if installation.isSystem && Installation.systemdIsRunning {
+            _ = Installation.run(["systemctl", "disable", "--now", "skiff"])
+        }
+        var report: [(Installation.Change, String)] = []
+        for path in [
+            installation.unit, installation.binDirectory + "/skiff", installation.binDirectory + "/skiff-watchdog",
+            installation.shareDirectory, installation.documentation, installation.sysctlFile, installation.cniConflist,
+        ] {
+            report.append((Installation.remove(path), path))
+        }
+        if installation.isSystem && Installation.systemdIsRunning {
+            _ = Installation.run(["systemctl", "daemon-reload"])
+        }
+        if arguments.isSet("--purge") {
+            report.append((Installation.remove(state), state))
+            report.append((Installation.remove(installation.configDirectory), installation.configDirectory))
+        } else {
+            report.append((.kept, state))
+            report.append((.kept, installation.configDirectory))
+        }
+        for (change, path) in report {
+            print("  \(change.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(path)")
+        }
+        return 0
+    }
+}
