@@ -101,7 +101,7 @@ enum InstallCommand: ClientCommand {
             print("installed into \(root); nothing outside it was touched. Once it runs, log in with:\n\(loginLines)")
             return 0
         }
-        if !Installation.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]) {
+        if !(await Installation.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"])) {
             Console.error("skiff install: could not turn on IPv4 forwarding now (sysctl); it is on after a reboot")
         }
         var started = false
@@ -110,14 +110,14 @@ enum InstallCommand: ClientCommand {
         } else if !Installation.systemdIsRunning {
             print("systemd is not running on this machine, so nothing was enabled; start the daemon with `skiff serve`")
         } else {
-            _ = Installation.run(["systemctl", "daemon-reload"])
-            if !Installation.run(["systemctl", "enable", "--now", "containerd"]) {
+            _ = await Installation.run(["systemctl", "daemon-reload"])
+            if !(await Installation.run(["systemctl", "enable", "--now", "containerd"])) {
                 Console.error("skiff install: could not enable containerd; is it installed (apt install containerd)?")
                 return 1
             }
             // restart, not start: an upgrade must load the new binary. Functions keep running (see the unit).
-            guard Installation.run(["systemctl", "enable", "skiff"]),
-                Installation.run(["systemctl", "restart", "skiff"])
+            guard await Installation.run(["systemctl", "enable", "skiff"]),
+                await Installation.run(["systemctl", "restart", "skiff"])
             else {
                 Console.error("skiff install: skiff did not start; see journalctl -u skiff")
                 return 1

@@ -3,6 +3,7 @@ import Glibc
 import SkiffBuild
 import SkiffGateway
 import SkiffImage
+import SkiffPOSIX
 import SkiffRuntime
 
 /// Where an installation puts things, below `root` ("" for the machine itself, a folder with `--root`).
@@ -94,15 +95,17 @@ struct Installation {
         return layer.tar()
     }
 
-    /// A command run for its effect during a system install (systemctl, sysctl); its failure is reported.
-    static func run(_ command: [String]) -> Bool {
-        var pid: pid_t = 0
-        let arguments = command.map { strdup($0) } + [nil]
-        defer { arguments.forEach { free($0) } }
-        guard posix_spawnp(&pid, command[0], nil, nil, arguments, environ) == 0 else { return false }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status == 0
+    /// A command run for its effect during a system install (systemctl, sysctl); false when it failed, with its
+    /// own words on standard error.
+    static func run(_ command: [String]) async -> Bool {
+        let executable = ["/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/"].map { $0 + command[0] }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let executable else { return false }
+        guard
+            let outcome = try? await ChildProcess(executable, Array(command.dropFirst()), timeout: .seconds(120)).run()
+        else { return false }
+        if !outcome.succeeded { Console.error(outcome.errorText.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        return outcome.succeeded
     }
 
     /// Whether systemd manages this machine (PID 1 is systemd), so that systemctl can take over.

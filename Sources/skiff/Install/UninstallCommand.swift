@@ -24,7 +24,7 @@ enum UninstallCommand: ClientCommand {
         }
         let state = try installation.stateDirectory
         if installation.isSystem && Installation.systemdIsRunning {
-            _ = Installation.run(["systemctl", "disable", "--now", "skiff"])
+            _ = await Installation.run(["systemctl", "disable", "--now", "skiff"])
         }
         var report: [(Installation.Change, String)] = []
         for path in [
@@ -34,7 +34,7 @@ enum UninstallCommand: ClientCommand {
             report.append((Installation.remove(path), path))
         }
         if installation.isSystem && Installation.systemdIsRunning {
-            _ = Installation.run(["systemctl", "daemon-reload"])
+            _ = await Installation.run(["systemctl", "daemon-reload"])
         }
         if arguments.isSet("--purge") {
             report.append((Installation.remove(state), state))
