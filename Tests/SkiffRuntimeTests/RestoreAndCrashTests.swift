@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SkiffHTTP
 import SkiffPOSIX
 import SkiffRuntime
 import SkiffTestSupport
@@ -73,16 +74,21 @@ struct RestoreAndCrashTests {
             harness.abandon()
             let tasks = try await harness.taskTable()
             for signal in [SIGTERM, SIGKILL] {
-                // The real daemon over the same state: it adopts the replica, then gets stopped or killed.
-                let daemon = try ChildProcess(
+                // The real daemon over the same state, run the way systemd runs the unit (NOTIFY_SOCKET, and
+                // WATCHDOG_USEC/WATCHDOG_PID for WatchdogSec=): it adopts the replica, then is stopped or killed.
+                let notify = try NotifySocket()
+                var process = ChildProcess(
                     "/bin/sh",
                     [
-                        "-c", #"exec "$0" "$@" 2>&1"#, skiffBinary(), "serve", "--listen", "127.0.0.1:0", "--state-dir",
-                        harness.stateDirectory, "--bridge", harness.bridge, "--subnet", harness.subnet, "--namespace",
-                        ns,
-                        "--log-sink", "files",
-                    ]
-                ).start()
+                        "-c", #"export WATCHDOG_PID=$$; exec "$0" "$@" 2>&1"#, skiffBinary(), "serve", "--listen",
+                        "127.0.0.1:0", "--state-dir", harness.stateDirectory, "--bridge", harness.bridge, "--subnet",
+                        harness.subnet, "--namespace", ns, "--log-sink", "files",
+                    ])
+                var environment = ProcessInfo.processInfo.environment
+                environment["NOTIFY_SOCKET"] = notify.path
+                environment["WATCHDOG_USEC"] = "400000"
+                process.environment = environment
+                let daemon = try process.start()
                 var output: [String] = []
                 var lines = daemon.lines.makeAsyncIterator()
                 while let line = try await lines.next() {
@@ -90,6 +96,16 @@ struct RestoreAndCrashTests {
                     if line.contains("skiff: ready") { break }
                 }
                 #expect(output.contains { $0.contains("restored 1 functions") }, "\(output)")
+                let port = try #require(
+                    output.first { $0.hasPrefix("skiff serve: listening on 127.0.0.1:") }?.split(separator: ":").last
+                        .flatMap { Int($0) })
+                // READY=1 only once the listener answers and the replica has been reconciled.
+                let ready = try await notify.receive(until: { $0.contains { $0.hasPrefix("READY=1") } })
+                #expect(ready.contains { $0.hasPrefix("READY=1") })
+                let health = try await testClient.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"))
+                #expect(health.head.status.code == 200)
+                let pings = try await notify.receive(until: { $0.filter { $0 == "WATCHDOG=1" }.count >= 2 })
+                #expect(pings.filter { $0 == "WATCHDOG=1" }.count >= 2)
                 kill(daemon.pid, signal)
                 // The stream ends when the daemon has exited: normally (status 0) after SIGTERM, with an error after
                 // SIGKILL.
@@ -98,6 +114,10 @@ struct RestoreAndCrashTests {
                     #expect(signal == SIGTERM)
                 } catch {
                     #expect(signal == SIGKILL)
+                }
+                if signal == SIGTERM {
+                    let stopping = try await notify.receive(until: { $0.contains("STOPPING=1") })
+                    #expect(stopping.contains("STOPPING=1"))
                 }
                 #expect(try await harness.taskTable() == tasks)
                 let endpoint = try #require(harness.runtime.endpoints(name: "stay", namespace: ns).first)

@@ -22,8 +22,13 @@ final class DaemonProcess: Sendable {
     /// Daemons of concurrent tests must not share a bridge, subnet or namespace.
     static let counter = Mutex<Int>(0)
 
-    /// - Parameter prefix: shell commands run first in the same shell (e.g. setting up a fake journald).
-    init(environment extra: [String: String] = [:], wrapper: [String] = [], prefix: String = "") throws {
+    /// - Parameters:
+    ///   - prefix: shell commands run first in the same shell (e.g. setting up a fake journald).
+    ///   - binary: the skiff to run (the release tarball's, say); the one built beside the tests by default.
+    init(
+        environment extra: [String: String] = [:], wrapper: [String] = [], prefix: String = "",
+        binary: String = skiffBinary(), replaceEnvironment: Bool = false
+    ) throws {
         let number = Self.counter.withLock { value -> Int in
             value += 1
             return value
@@ -34,12 +39,12 @@ final class DaemonProcess: Sendable {
         var process = ChildProcess(
             wrapper.first ?? "/bin/sh",
             Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : ["/bin/sh"]) + [
-                "-c", prefix + #"exec "$0" "$@" 2>&1"#, skiffBinary(), "serve", "--listen", "127.0.0.1:0",
+                "-c", prefix + #"exec "$0" "$@" 2>&1"#, binary, "serve", "--listen", "127.0.0.1:0",
                 "--state-dir",
                 state.path, "--bridge", bridge, "--subnet", subnet, "--namespace", namespace,
                 "--log-sink", "files",
             ])
-        var environment = ProcessInfo.processInfo.environment
+        var environment = replaceEnvironment ? [:] : ProcessInfo.processInfo.environment
         environment.merge(extra) { $1 }
         process.environment = environment
         child = try process.start()

@@ -1,6 +1,6 @@
 import SkiffClient
 
-/// Skiff's version, stamped by scripts/release.
+/// Skiff's version: raised here for a release; scripts/release names the tarball after it.
 enum SkiffVersion {
     static let release = "0.1.0-dev"
 }
