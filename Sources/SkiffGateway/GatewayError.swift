@@ -9,11 +9,14 @@ struct GatewayError: Error, Sendable {
     var message: String
     /// Marks errors raised by the proxy itself (not the function's own answer), as faasd's provider does.
     var isProxyError = false
+    /// The invocation's call id, returned with the proxy's own errors so a caller can find the log line.
+    var callID: String?
 
-    init(_ code: Int, _ message: String, proxy: Bool = false) {
+    init(_ code: Int, _ message: String, proxy: Bool = false, callID: String? = nil) {
         status = HTTPStatus(code: code)
         self.message = message
         isProxyError = proxy
+        self.callID = callID
     }
 
     var response: HTTPResponse {
@@ -21,6 +24,7 @@ struct GatewayError: Error, Sendable {
             "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff",
         ]
         if isProxyError { headers.add(name: "X-OpenFaaS-Internal", value: "proxy") }
+        if let callID { headers.add(name: "X-Call-Id", value: callID) }
         return HTTPResponse(status: status, headers: headers, body: .string(message.isEmpty ? "" : message + "\n"))
     }
 

@@ -226,6 +226,11 @@ struct GatewayEndToEndTests {
             let timedOut = try await gw.call(.get, "/function/slow/cgi-bin/info?slow", auth: false)
             #expect(timedOut.status == 504 && timedOut.text.contains("timed out after 1"))
             #expect(timedOut.headers["X-OpenFaaS-Internal"] == "proxy")
+            // The daemon's log says which call timed out, with fields journald keeps (CALL_ID, FUNCTION, …).
+            let callID = try #require(timedOut.headers["X-Call-Id"])
+            let logged = gw.runtime.logs.all.first { $0.message == "function timed out" }
+            #expect(logged?.metadata["call_id"] == callID && logged?.metadata["function"] == "slow")
+            #expect(logged?.metadata["namespace"] == gw.namespace && logged?.metadata["status"] == "504")
 
             // Logs as NDJSON.
             _ = try await gw.call(.get, "/function/slow/cgi-bin/info?log=hello-logs", auth: false)

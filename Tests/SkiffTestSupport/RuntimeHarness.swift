@@ -158,30 +158,49 @@ public final class RuntimeHarness: Sendable {
         for function in (try? await runtime.list(namespace: namespace)) ?? [] {
             try? await runtime.remove(name: function.definition.name, namespace: namespace)
         }
-        for id in (try? await containerIDs()) ?? [] {
-            _ = try? await ctr(["tasks", "delete", "--force", id])
-            _ = try? await ctr(["containers", "delete", id])
-        }
-        for key in (try? await snapshotKeys()) ?? [] { _ = try? await ctr(["snapshots", "rm", key]) }
-        for name in networkNamespaces() {
+        await removeInstance(namespace: namespace, bridge: bridge, stateDirectory: stateDirectory)
+    }
+}
+
+/// Removes everything a Skiff instance made, whether or not its daemon is still there to do it: tasks,
+/// containers, snapshots, network namespaces, images, the containerd namespace, the bridge, mounts and the state
+/// directory.
+public func removeInstance(namespace: String, bridge: String, stateDirectory: String) async {
+    func ctr(_ arguments: [String]) async -> String {
+        (try? await ChildProcess("/usr/bin/ctr", ["-n", namespace] + arguments, timeout: .seconds(30)).run())?
+            .outputText ?? ""
+    }
+    for id in await ctr(["containers", "ls", "-q"]).split(separator: "\n") {
+        _ = await ctr(["tasks", "delete", "--force", String(id)])
+        _ = await ctr(["containers", "delete", String(id)])
+    }
+    for line in await ctr(["snapshots", "ls"]).split(separator: "\n").dropFirst() {
+        let key = String(line.split(separator: " ")[0])
+        if key.hasPrefix("skiff/") { _ = await ctr(["snapshots", "rm", key]) }
+    }
+    let instance = (try? String(contentsOfFile: stateDirectory + "/instance-id", encoding: .utf8))?
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+    if let instance, !instance.isEmpty {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
+        where name.hasPrefix("skiff-\(instance)-") {
             _ = try? await ChildProcess("/usr/sbin/ip", ["netns", "delete", name]).run()
         }
-        for image in ((try? await ctr(["images", "ls", "-q"])) ?? "").split(separator: "\n") {
-            _ = try? await ctr(["images", "rm", "--sync", String(image)])
-        }
-        // containerd removes content in the background; the namespace can be deleted once it is empty.
-        _ = await eventually(timeout: .seconds(5)) {
-            (try? await ChildProcess("/usr/bin/ctr", ["namespaces", "rm", self.namespace]).run().succeeded) ?? true
-        }
-        _ = try? await ChildProcess("/usr/sbin/ip", ["link", "delete", bridge]).run()
-        let rootfs = "\(stateDirectory)/rootfs"
-        for ns in (try? FileManager.default.contentsOfDirectory(atPath: rootfs)) ?? [] {
-            for id in (try? FileManager.default.contentsOfDirectory(atPath: "\(rootfs)/\(ns)")) ?? [] {
-                umount2("\(rootfs)/\(ns)/\(id)", Int32(MNT_DETACH))
-            }
-        }
-        try? FileManager.default.removeItem(atPath: stateDirectory)
     }
+    for image in await ctr(["images", "ls", "-q"]).split(separator: "\n") {
+        _ = await ctr(["images", "rm", "--sync", String(image)])
+    }
+    // containerd removes content in the background; the namespace can be deleted once it is empty.
+    _ = await eventually(timeout: .seconds(5)) {
+        (try? await ChildProcess("/usr/bin/ctr", ["namespaces", "rm", namespace]).run().succeeded) ?? true
+    }
+    _ = try? await ChildProcess("/usr/sbin/ip", ["link", "delete", bridge]).run()
+    let rootfs = "\(stateDirectory)/rootfs"
+    for ns in (try? FileManager.default.contentsOfDirectory(atPath: rootfs)) ?? [] {
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: "\(rootfs)/\(ns)")) ?? [] {
+            umount2("\(rootfs)/\(ns)/\(id)", Int32(MNT_DETACH))
+        }
+    }
+    try? FileManager.default.removeItem(atPath: stateDirectory)
 }
 
 public struct HarnessError: Error, CustomStringConvertible {

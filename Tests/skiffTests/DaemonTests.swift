@@ -70,11 +70,10 @@ final class DaemonProcess: Sendable {
         }
     }
 
+    /// The daemon killed, and everything it made removed (functions included).
     func cleanUp() async {
         kill(child.pid, SIGKILL)
-        _ = try? await ChildProcess("/usr/sbin/ip", ["link", "delete", bridge]).run()
-        _ = try? await ChildProcess("/usr/bin/ctr", ["namespaces", "rm", namespace]).run()
-        try? FileManager.default.removeItem(at: state)
+        await removeInstance(namespace: namespace, bridge: bridge, stateDirectory: state.path)
     }
 }
 

@@ -219,13 +219,16 @@ struct ReleaseTests {
         #expect(try await templates.run().outputText.contains("templates in \(root)/templates"))
 
         let daemon = try DaemonProcess(environment: clean, binary: root + "/bin/skiff", replaceEnvironment: true)
-        defer { Task { await daemon.cleanUp() } }
-        let port = try #require(try await daemon.port())
-        #expect(
-            await eventually(timeout: .seconds(60)) {
-                (try? await testClient.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz")))?.head
-                    .status.code == 200
-            })
-        #expect(await daemon.terminate())
+        let port = try await daemon.port()
+        #expect(port != nil)
+        if let port {
+            #expect(
+                await eventually(timeout: .seconds(60)) {
+                    (try? await testClient.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz")))?.head
+                        .status.code == 200
+                })
+            #expect(await daemon.terminate())
+        }
+        await daemon.cleanUp()
     }
 }

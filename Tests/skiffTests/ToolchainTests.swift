@@ -29,7 +29,10 @@ final class ToolchainSession: Sendable {
         let ready = await eventually(timeout: .seconds(60)) {
             (try? await self.call("/healthz", method: .get))?.status == 200
         }
-        if !ready { throw HarnessError("the daemon did not become ready") }
+        if !ready {
+            await cleanUp()
+            throw HarnessError("the daemon did not become ready")
+        }
     }
 
     var gateway: String { "http://127.0.0.1:\(port)" }
@@ -90,12 +93,26 @@ final class ToolchainSession: Sendable {
     }
 }
 
+/// Runs `body` with a fresh session and always removes it afterwards (functions, images, namespace, bridge).
+func withToolchainSession(_ body: (ToolchainSession) async throws -> Void) async throws {
+    let session = try await ToolchainSession()
+    do {
+        try await body(session)
+    } catch {
+        await session.cleanUp()
+        throw error
+    }
+    await session.cleanUp()
+}
+
 @Suite("skiff new, build, up and the client verbs against a real daemon")
 struct ToolchainTests {
     @Test(.enabled(if: daemonPartsPresent))
     func shellAndBinaryFunctionsFromNewToRemove() async throws {
-        let session = try await ToolchainSession()
-        defer { Task { await session.cleanUp() } }
+        try await withToolchainSession { session in try await shellAndBinary(session) }
+    }
+
+    func shellAndBinary(_ session: ToolchainSession) async throws {
         let namespace = session.daemon.namespace
         // Without a login every /system verb says how to log in, and exits 1.
         let refused = try await session.skiff(["list"])
@@ -184,8 +201,10 @@ struct ToolchainTests {
     func pythonTemplatesWithALocalDependencyAndTheSameDigestTwice() async throws {
         let base = try #require(
             pythonBase, "run scripts/python-base and set SKIFF_TEST_PYTHON_BASE (scripts/test does)")
-        let session = try await ToolchainSession()
-        defer { Task { await session.cleanUp() } }
+        try await withToolchainSession { session in try await pythonTemplates(session, base: base) }
+    }
+
+    func pythonTemplates(_ session: ToolchainSession, base: String) async throws {
         let namespace = session.daemon.namespace
         try await session.login()
 

@@ -55,7 +55,9 @@ final class WatchdogProcess: Sendable {
         return (head.status.code, head.headers, String(decoding: bytes, as: UTF8.self))
     }
 
+    /// Kills the watchdog and the processes it started (an http-mode upstream would otherwise outlive it).
     func stop() {
+        for process in WatchdogTests.children(of: child.pid) { kill(process, SIGKILL) }
         kill(child.pid, SIGKILL)
         try? FileManager.default.removeItem(atPath: tmp)
     }
@@ -144,7 +146,8 @@ struct WatchdogTests {
         defer { unlink(script) }
         let port = try freePort()
         var process = ChildProcess(
-            "/usr/bin/unshare", ["--pid", "--fork", "--mount-proc", "--propagation", "private", watchdogBinary()])
+            "/usr/bin/unshare",
+            ["--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private", watchdogBinary()])
         process.environment = [
             "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "fprocess": "sh \(script)", "port": String(port),
             "metrics_port": "0", "suppress_lock": "true",
@@ -300,7 +303,7 @@ struct WatchdogTests {
     /// long-lived process gets SIGTERM too and may end first, as with of-watchdog.)
     @Test func sigtermDrainLetsTheCallInFlightFinish() async throws {
         let watchdog = try WatchdogProcess([
-            "fprocess": "sleep 2", "healthcheck_interval": "1s", "write_timeout": "10s",
+            "fprocess": "sleep 2", "healthcheck_interval": "5s", "write_timeout": "10s",
         ])
         defer { watchdog.stop() }
         _ = try await watchdog.waitUntilListening()
@@ -309,7 +312,7 @@ struct WatchdogTests {
         try await Task.sleep(for: .milliseconds(300))
         kill(watchdog.child.pid, SIGTERM)
         // Marked unhealthy at once (the lock file goes) while it still serves, until the interval has passed.
-        #expect(await eventually(timeout: .seconds(1)) { !watchdog.lockExists })
+        #expect(await eventually(timeout: .seconds(4)) { !watchdog.lockExists })
         #expect(try await watchdog.call(.get, "/_/health").status == 503)
         let answer = try await inFlight
         #expect(answer.status == 200)

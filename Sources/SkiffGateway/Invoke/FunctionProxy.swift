@@ -88,9 +88,9 @@ struct FunctionProxy: Sendable {
                 ])
             if code == 504 {
                 throw GatewayError(
-                    504, "Function \(qualified) timed out after \(timeout.seconds)s", proxy: true)
+                    504, "Function \(qualified) timed out after \(timeout.seconds)s", proxy: true, callID: callID)
             }
-            throw GatewayError(502, "Can't reach service for: \(address.name).", proxy: true)
+            throw GatewayError(502, "Can't reach service for: \(address.name).", proxy: true, callID: callID)
         }
         var response = HTTPResponse(forwarding: answer)
         if generatedCallID, let callID { response.headers.replaceOrAdd(name: "X-Call-Id", value: callID) }
