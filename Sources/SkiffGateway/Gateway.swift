@@ -30,7 +30,7 @@ public final class Gateway: Sendable {
         self.logger = logger
         timeouts = TimeoutCache(runtime: runtime, fallback: configuration.upstreamTimeout)
         proxy = FunctionProxy(
-            runtime: runtime, client: client, balancer: LoadBalancer(), metrics: metrics, timeouts: timeouts,
+            runtime: runtime, client: client, metrics: metrics, timeouts: timeouts,
             configuration: configuration, servedBy: "skiff/\(configuration.release)", logger: logger)
     }
 

@@ -347,6 +347,12 @@ public final class ContainerdRuntime: FunctionRuntime {
         endpointTable.get(namespace, name)
     }
 
+    public func acquireEndpoint(name: String, namespace: String) -> ReplicaEndpoint? {
+        endpointTable.acquire(namespace, name)
+    }
+
+    public func releaseEndpoint(_ endpoint: ReplicaEndpoint) { endpointTable.release(endpoint) }
+
     public func ensureAvailable(name: String, namespace: String, timeout: Duration) async throws -> [ReplicaEndpoint] {
         let ready = endpointTable.get(namespace, name)
         if !ready.isEmpty { return ready }

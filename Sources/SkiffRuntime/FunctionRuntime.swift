@@ -41,6 +41,14 @@ public protocol FunctionRuntime: Sendable {
     /// Ready replicas right now; cheap enough for every invocation (no suspension, no process).
     func endpoints(name: String, namespace: String) -> [ReplicaEndpoint]
 
+    /// The ready replica with the fewest requests in flight, counted until ``releaseEndpoint(_:)``; nil when
+    /// none is ready. Replicas being stopped are unpublished first and signalled only once their counted
+    /// requests have ended.
+    func acquireEndpoint(name: String, namespace: String) -> ReplicaEndpoint?
+
+    /// Ends a request counted by ``acquireEndpoint(name:namespace:)``.
+    func releaseEndpoint(_ endpoint: ReplicaEndpoint)
+
     /// Ready replicas, scaling from zero first when there are none; waits at most `timeout`.
     func ensureAvailable(name: String, namespace: String, timeout: Duration) async throws -> [ReplicaEndpoint]
 

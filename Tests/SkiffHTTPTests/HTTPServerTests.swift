@@ -246,7 +246,8 @@ struct HTTPServerTests {
             let (text, closed) = await connection.readToClose()
             #expect(text.hasPrefix("HTTP/1.1 408 "))
             #expect(closed)
-            #expect(ContinuousClock.now - started < .seconds(3))
+            // Bounded, not exact: CI runs this beside container builds on two cores, where timers run late.
+            #expect(ContinuousClock.now - started < .seconds(15))
         }
     }
 

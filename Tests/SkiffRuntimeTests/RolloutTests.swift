@@ -40,6 +40,42 @@ struct RolloutTests {
         }
     }
 
+    /// A request already routed to an old replica finishes before that replica is signalled, even though this
+    /// server exits at once on SIGTERM; meanwhile new requests go to the new replica only.
+    @Test func anUpdateWaitsForRequestsInFlightToTheOldReplicas() async throws {
+        try await withRuntime(gracePeriod: .seconds(20)) { harness in
+            let runtime = harness.runtime
+            let ns = harness.namespace
+            try await harness.importImage("docker.io/local/drain:1")
+            try await runtime.deploy(
+                FunctionDefinition(name: "drain", namespace: ns, image: "local/drain:1"), replicas: 1)
+            let old = try #require(runtime.acquireEndpoint(name: "drain", namespace: ns))
+            let slow = Task { try await harness.get(old, "/cgi-bin/info?slow") }
+            try await Task.sleep(for: .milliseconds(300))
+            let update = Task {
+                try await runtime.update(
+                    FunctionDefinition(name: "drain", namespace: ns, image: "local/drain:1", envVars: ["V": "2"]))
+                return ContinuousClock.now
+            }
+            // Once the new replica is published, requests go there, not to the one still draining.
+            #expect(
+                await eventually(timeout: .seconds(20)) {
+                    runtime.endpoints(name: "drain", namespace: ns).first.map { $0.id != old.id } ?? false
+                })
+            let fresh = try #require(runtime.acquireEndpoint(name: "drain", namespace: ns))
+            #expect(fresh.id != old.id)
+            runtime.releaseEndpoint(fresh)
+            let answer = try await slow.value
+            let answered = ContinuousClock.now
+            runtime.releaseEndpoint(old)
+            #expect(answer.status == 200 && answer.body.contains("late"))
+            // The update ends only after the old replica was released and stopped.
+            let finished = try await update.value
+            #expect(finished > answered)
+            #expect(try await harness.info(fresh, "env").contains("V=2"))
+        }
+    }
+
     /// A server that ignores SIGTERM (busybox httpd as PID 1 has no handler) is killed after the grace period.
     @Test func aReplicaIgnoringSIGTERMIsKilledAfterTheGracePeriod() async throws {
         try await withRuntime(gracePeriod: .seconds(1)) { harness in

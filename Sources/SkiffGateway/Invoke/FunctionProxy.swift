@@ -12,7 +12,6 @@ import Synchronization
 struct FunctionProxy: Sendable {
     let runtime: any FunctionRuntime
     let client: HTTPClient
-    let balancer: LoadBalancer
     let metrics: GatewayMetrics
     let timeouts: TimeoutCache
     let configuration: GatewayConfiguration
@@ -29,11 +28,10 @@ struct FunctionProxy: Sendable {
         }
         let address = try FunctionAddress(function, defaultNamespace: configuration.defaultNamespace)
         let qualified = address.qualified  // once: metrics and messages use it on every call
-        var endpoints = runtime.endpoints(name: address.name, namespace: address.namespace)
         var coldStart = Duration.zero
-        if endpoints.isEmpty {
+        if runtime.endpoints(name: address.name, namespace: address.namespace).isEmpty {
             do {
-                endpoints = try await runtime.ensureAvailable(
+                _ = try await runtime.ensureAvailable(
                     name: address.name, namespace: address.namespace, timeout: configuration.coldStartTimeout)
             } catch FunctionRuntimeError.notFound {
                 throw GatewayError(404, "error finding function \(qualified): not found", proxy: true)
@@ -49,9 +47,12 @@ struct FunctionProxy: Sendable {
                 ])
         }
         let timeout = await timeouts.timeout(for: address)
+        // Chosen and counted in one step, so that a replica being retired is either avoided or waited for.
+        guard let endpoint = runtime.acquireEndpoint(name: address.name, namespace: address.namespace) else {
+            throw GatewayError(503, "No endpoints available for: \(address.name).", proxy: true)
+        }
+        defer { runtime.releaseEndpoint(endpoint) }
         metrics.started(qualified)
-        let endpoint = balancer.acquire(endpoints)
-        defer { balancer.release(endpoint) }
 
         var upstream = HTTPClientRequest(
             forwarding: request, host: endpoint.host, port: endpoint.port, target: upstreamTarget(request))

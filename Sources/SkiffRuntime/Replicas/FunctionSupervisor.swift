@@ -127,8 +127,9 @@ actor FunctionSupervisor {
                 }
                 throw error
             }
-            // The new replicas serve; now drain the old ones.
+            // The new replicas serve; the old ones finish the requests they have, then stop.
             let grace = gracePeriod
+            await endpointTable.waitUntilIdle(old.values.map(\.replica.id), deadline: .now + grace)
             await withTaskGroup(of: Void.self) { group in
                 for member in old.values {
                     member.restart?.cancel()
@@ -280,6 +281,7 @@ actor FunctionSupervisor {
         for id in ids { members[id]?.phase = .stopping }
         publish()
         let grace = gracePeriod
+        await endpointTable.waitUntilIdle(ids.compactMap { members[$0]?.replica.id }, deadline: .now + grace)
         await withTaskGroup(of: Void.self) { group in
             for id in ids {
                 guard let member = members[id] else { continue }
@@ -306,6 +308,7 @@ actor FunctionSupervisor {
         let all = members
         members = [:]
         publish()
+        await endpointTable.waitUntilIdle(all.values.map(\.replica.id), deadline: .now + grace)
         await withTaskGroup(of: Void.self) { group in
             for member in all.values {
                 member.restart?.cancel()
