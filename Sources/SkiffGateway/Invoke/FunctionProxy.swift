@@ -16,7 +16,7 @@ struct FunctionProxy: Sendable {
     let timeouts: TimeoutCache
     let configuration: GatewayConfiguration
     let servedBy: String
-    /// Only the exceptional calls are logged (cold starts, timeouts, unreachable replicas), each with its call id,
+    /// Only the exceptional calls are logged (waits for a ready replica, timeouts, unreachable replicas), each with its call id,
     /// so that `journalctl -u skiff CALL_ID=…` finds them; the successful path logs nothing.
     let logger: Logger
 
@@ -28,8 +28,11 @@ struct FunctionProxy: Sendable {
         }
         let address = try FunctionAddress(function, defaultNamespace: configuration.defaultNamespace)
         let qualified = address.qualified  // once: metrics and messages use it on every call
+        let timeout = await timeouts.timeout(for: address)
+        // A replica is chosen and counted in one step, so that one being retired is either avoided or waited for.
+        var acquired = runtime.acquireEndpoint(name: address.name, namespace: address.namespace)
         var coldStart = Duration.zero
-        if runtime.endpoints(name: address.name, namespace: address.namespace).isEmpty {
+        if acquired == nil {
             do {
                 _ = try await runtime.ensureAvailable(
                     name: address.name, namespace: address.namespace, timeout: configuration.coldStartTimeout)
@@ -40,15 +43,14 @@ struct FunctionProxy: Sendable {
             }
             coldStart = ContinuousClock.now - started
             logger.info(
-                "scaled from zero",
+                "waited for a ready replica",
                 [
                     "function": address.name, "namespace": address.namespace,
                     "call_id": request.headers["X-Call-Id"] ?? "", "seconds": String(format: "%.3f", coldStart.seconds),
                 ])
+            acquired = runtime.acquireEndpoint(name: address.name, namespace: address.namespace)
         }
-        let timeout = await timeouts.timeout(for: address)
-        // Chosen and counted in one step, so that a replica being retired is either avoided or waited for.
-        guard let endpoint = runtime.acquireEndpoint(name: address.name, namespace: address.namespace) else {
+        guard let endpoint = acquired else {
             throw GatewayError(503, "No endpoints available for: \(address.name).", proxy: true)
         }
         defer { runtime.releaseEndpoint(endpoint) }
