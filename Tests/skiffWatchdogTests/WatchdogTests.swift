@@ -125,6 +125,39 @@ struct WatchdogTests {
         #expect(!watchdog.lockExists)
     }
 
+    /// The environment rows of the spec that change an answer: content_type, cgi_headers, combine_output,
+    /// suppress_lock and function_process.
+    @Test func environmentVariablesChangeTheAnswerAsTheSpecSays() async throws {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-wd-\(UUID()).sh").path
+        try "#!/bin/sh\necho out\necho err >&2\nenv | grep -c '^Http_' || true\n"
+            .write(toFile: script, atomically: true, encoding: .utf8)
+        defer { unlink(script) }
+
+        // Defaults: the request's Content-Type echoed, stderr combined into the body, Http_* present, lock written.
+        let defaults = try WatchdogProcess(["fprocess": "sh \(script)"])
+        defer { defaults.stop() }
+        _ = try await defaults.waitUntilListening()
+        let plain = try await defaults.call(.post, "/", body: "x", headers: [("Content-Type", "application/x-test")])
+        #expect(plain.headers["Content-Type"] == "application/x-test")
+        #expect(plain.text.contains("out\n") && plain.text.contains("err\n"))
+        #expect(plain.text.split(separator: "\n").contains { (Int($0) ?? 0) > 0 }, "\(plain.text)")
+        #expect(defaults.lockExists)
+
+        // Each setting turned the other way; function_process wins over fprocess.
+        let changed = try WatchdogProcess([
+            "fprocess": "false", "function_process": "sh \(script)", "content_type": "application/json",
+            "cgi_headers": "false", "combine_output": "false", "suppress_lock": "true",
+        ])
+        defer { changed.stop() }
+        _ = try await changed.waitUntilListening()
+        let other = try await changed.call(.post, "/", body: "x", headers: [("Content-Type", "application/x-test")])
+        #expect(other.status == 200)
+        #expect(other.headers["Content-Type"] == "application/json")
+        #expect(other.text == "out\n0\n", "\(other.text)")
+        #expect(!changed.lockExists)
+        #expect(try await changed.call(.get, "/_/health").status == 200)
+    }
+
     @Test func marshalRequestWrapsHeadersAndBodyInJSON() async throws {
         let watchdog = try WatchdogProcess(["fprocess": "cat", "marshal_request": "true"])
         defer { watchdog.stop() }
@@ -279,13 +312,15 @@ struct WatchdogTests {
     @Test func httpModeExitsWhenItsProcessDies() async throws {
         let upstream = try await slowUpstream()
         defer { try? FileManager.default.removeItem(atPath: upstream.root) }
+        // http_upstream_url wins over upstream_url (port 9 has nothing listening).
         let watchdog = try WatchdogProcess([
             "mode": "http", "fprocess": "busybox httpd -f -p 127.0.0.1:\(upstream.port) -h \(upstream.root)",
-            "upstream_url": "http://127.0.0.1:\(upstream.port)",
+            "upstream_url": "http://127.0.0.1:9", "http_upstream_url": "http://127.0.0.1:\(upstream.port)",
         ])
         defer { watchdog.stop() }
         _ = try await watchdog.waitUntilListening()
         #expect(await eventually { (try? await watchdog.call(.get, "/_/health"))?.status == 200 })
+        #expect(try await watchdog.call(.get, "/cgi-bin/slow?0").text == "slept\n")
         // Kill the function's process (the watchdog's child): the container must end, so the watchdog exits non-zero.
         let children = try await ChildProcess("/usr/bin/pgrep", ["-P", String(watchdog.child.pid)]).run()
         let child = try #require(Int32(children.outputText.split(separator: "\n").first ?? ""))
