@@ -26,26 +26,9 @@ struct SystemdTests {
     /// A manager that does not read: sd_notify would block once the socket queue is full. The notifier's callers
     /// must not (the daemon's cooperative threads have to stay free to handle SIGTERM).
     @Test func aSocketNobodyReadsNeverBlocksTheCaller() async throws {
-        let path = "/tmp/skiff-deaf-\(getpid()).sock"
-        unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        defer {
-            close(fd)
-            unlink(path)
-            unsetenv("NOTIFY_SOCKET")
-        }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        #expect(bound == 0)
-        setenv("NOTIFY_SOCKET", path, 1)
+        let deaf = try NotifySocket(reads: false)
+        defer { unsetenv("NOTIFY_SOCKET") }
+        setenv("NOTIFY_SOCKET", deaf.path, 1)
         let notifier = SystemdNotifier()
         let started = ContinuousClock.now
         for _ in 0..<200 {

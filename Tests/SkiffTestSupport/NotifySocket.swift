@@ -9,6 +9,7 @@ import Synchronization
 public final class NotifySocket: Sendable {
     public let path: String
     private let state: State
+    private let isReading: Bool
 
     private final class State: Sendable {
         let fd: Int32
@@ -16,7 +17,8 @@ public final class NotifySocket: Sendable {
         init(fd: Int32) { self.fd = fd }
     }
 
-    public init(path: String? = nil) throws {
+    /// - Parameter reads: false makes a manager that never reads, whose queue fills after a few messages.
+    public init(path: String? = nil, reads: Bool = true) throws {
         let path = path ?? "/tmp/skiff-notify-\(getpid())-\(UUID().uuidString.prefix(8)).sock"
         self.path = path
         unlink(path)
@@ -39,6 +41,8 @@ public final class NotifySocket: Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let state = State(fd: fd)
         self.state = state
+        isReading = reads
+        guard reads else { return }
         _ = try PosixThread(name: "test-notify") {
             var buffer = [UInt8](repeating: 0, count: 65536)
             while !state.received.withLock({ $0.isClosed }) {
@@ -54,6 +58,8 @@ public final class NotifySocket: Sendable {
 
     deinit {
         state.received.withLock { $0.isClosed = true }
+        // The reading thread closes the socket when it sees isClosed; a socket nobody reads is closed here.
+        if !isReading { close(state.fd) }
         unlink(path)
     }
 
