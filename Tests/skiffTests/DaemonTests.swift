@@ -45,6 +45,9 @@ final class DaemonProcess: Sendable {
                 "--log-sink", "files",
             ])
         var environment = replaceEnvironment ? [:] : ProcessInfo.processInfo.environment
+        // Tests in this process set NOTIFY_SOCKET for themselves (setenv is process-wide); a daemon only talks to
+        // a notify socket its own test hands it.
+        for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] { environment[key] = nil }
         environment.merge(extra) { $1 }
         process.environment = environment
         child = try process.start()
