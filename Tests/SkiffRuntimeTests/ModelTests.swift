@@ -85,8 +85,7 @@ struct JournalReadingTests {
             echo '{"MESSAGE":[104,105,255],"__REALTIME_TIMESTAMP":"1700000001500000","SKIFF_STREAM":"stderr"}'
             echo 'not json'
             """
-        try script.write(toFile: "\(folder)/journalctl", atomically: true, encoding: .utf8)
-        chmod("\(folder)/journalctl", 0o755)
+        try await writeExecutable(script, to: "\(folder)/journalctl")
         var configuration = RuntimeConfiguration(stateDirectory: folder, logCollector: "/bin/true")
         configuration.logSink = .journald
         configuration.journalctlPath = "\(folder)/journalctl"

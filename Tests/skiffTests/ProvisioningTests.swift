@@ -9,6 +9,7 @@ import Testing
 /// answers `info` and `exec` the way the real one does.
 struct FakeMultipass {
     let directory: String
+    private let script: String
     var log: String { directory + "/calls.log" }
 
     init(addresses: [String]) throws {
@@ -28,7 +29,7 @@ struct FakeMultipass {
             exec) case "$*" in *basic-auth-password*) echo pw-from-the-vm ;; esac ;;
             esac
             """
-        try script.write(toFile: directory + "/multipass.txt", atomically: true, encoding: .utf8)
+        self.script = script
         let quoted = addresses.map { "                \"\($0)\"" }.joined(separator: ",\n")
         let info = """
             {
@@ -48,12 +49,7 @@ struct FakeMultipass {
         try info.write(toFile: directory + "/info.json", atomically: true, encoding: .utf8)
     }
 
-    /// Installed by a child process, so that no test process holds the executable open for writing.
-    func install() async throws {
-        _ = try await ChildProcess(
-            "/usr/bin/install", ["-m", "755", directory + "/multipass.txt", directory + "/bin/multipass"]
-        ).runChecked()
-    }
+    func install() async throws { try await writeExecutable(script, to: directory + "/bin/multipass") }
 
     func calls() -> [String] {
         ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)

@@ -269,11 +269,7 @@ struct WatchdogTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-wd-cgi-\(UUID())").path
         try FileManager.default.createDirectory(atPath: root + "/cgi-bin", withIntermediateDirectories: true)
         let script = "#!/bin/sh\nsleep \"${QUERY_STRING:-0}\"\nprintf 'Content-Type: text/plain\\r\\n\\r\\nslept\\n'\n"
-        try script.write(toFile: root + "/slow.txt", atomically: true, encoding: .utf8)
-        // httpd execs the CGI itself, so it cannot go through sh: a file this process writes can be "text file
-        // busy" while another test's child, forked at that moment, holds the descriptor. `install` writes it.
-        _ = try await ChildProcess("/usr/bin/install", ["-m", "755", root + "/slow.txt", root + "/cgi-bin/slow"])
-            .runChecked()
+        try await writeExecutable(script, to: root + "/cgi-bin/slow")
         return (root, try freePort())
     }
 
