@@ -195,7 +195,11 @@ public struct ImageBuilder: Sendable {
         } catch {
             throw Failure(description: "base image \"\(text)\" is not a valid image name: \(error)")
         }
-        try await bringBase(reference, into: request.namespace)
+        if !(try await containerd.contains(reference, namespace: request.namespace)) {
+            try await containerd.bring(
+                reference, into: request.namespace, from: try await containerd.namespaces(),
+                scratchDirectory: scratchDirectory)
+        }
         let archive = work + "/base.tar"
         try await containerd.export(reference, namespace: request.namespace, to: archive)
         guard let data = FileManager.default.contents(atPath: archive) else {
@@ -203,27 +207,6 @@ public struct ImageBuilder: Sendable {
         }
         try? FileManager.default.removeItem(atPath: archive)
         return (try OCIImage(archive: Array(data), reference: reference), reference)
-    }
-
-    /// Offline first: the build namespace, then any other namespace, and only then a pull.
-    private func bringBase(_ reference: String, into namespace: String) async throws {
-        if try await containerd.contains(reference, namespace: namespace) { return }
-        for other in try await containerd.namespaces() where other != namespace {
-            guard try await containerd.contains(reference, namespace: other) else { continue }
-            let file = "\(scratchDirectory)/skiff-base-\(UUID().uuidString.prefix(8)).tar"
-            defer { try? FileManager.default.removeItem(atPath: file) }
-            try await containerd.export(reference, namespace: other, to: file)
-            try await containerd.importArchive(file, namespace: namespace)
-            return
-        }
-        do {
-            try await containerd.pull(reference, namespace: namespace)
-        } catch {
-            throw Failure(
-                description: "base image \(reference) is not in containerd and pulling it failed (\(error)). "
-                    + "Import it (ctr -n \(namespace) images import FILE) or pass --base oci-archive:FILE; "
-                    + "scripts/python-base makes a Python base offline")
-        }
     }
 
     private func watchdogLayer(_ binary: String) throws -> [UInt8] {

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffPOSIX
 import SkiffStack
 
 /// Basic credentials for one gateway.
@@ -88,14 +89,11 @@ public struct CredentialStore: Sendable {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let temporary = path + ".tmp"
-        guard
-            FileManager.default.createFile(
-                atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
-        else {
-            throw GatewayError(status: nil, message: "cannot write \(temporary); check the folder's permissions")
+        do {
+            try DurableFile.write(Array(text.utf8), to: path, mode: 0o600)
+        } catch {
+            throw GatewayError(status: nil, message: "cannot write \(path): \(error); check the folder's permissions")
         }
-        _ = rename(temporary, path)
     }
 
     static func normalise(_ gateway: String) -> String {

@@ -86,17 +86,25 @@ public struct GatewayClient: Sendable {
 
     // MARK: Functions
 
+    /// GET /system/functions as the gateway answered it (for `list --json`).
+    public func functionsBody(namespace: String?) async throws -> [UInt8] {
+        try await call(.get, "/system/functions" + Self.query([("namespace", namespace)]), what: "list functions")
+    }
+
     public func functions(namespace: String?) async throws -> [FunctionSummary] {
-        let body = try await call(
-            .get, "/system/functions" + Self.query([("namespace", namespace)]), what: "list functions")
-        return try decode([FunctionSummary]?.self, body, what: "list functions") ?? []
+        try decode([FunctionSummary]?.self, try await functionsBody(namespace: namespace), what: "list functions")
+            ?? []
+    }
+
+    /// GET /system/function/NAME as the gateway answered it (for `describe --json`).
+    public func functionBody(_ name: String, namespace: String?) async throws -> [UInt8] {
+        try await call(
+            .get, "/system/function/\(name)" + Self.query([("namespace", namespace), ("usage", "1")]),
+            accepted: [200], what: "describe \(name)")
     }
 
     public func function(_ name: String, namespace: String?) async throws -> FunctionSummary {
-        let body = try await call(
-            .get, "/system/function/\(name)" + Self.query([("namespace", namespace), ("usage", "1")]),
-            what: "describe \(name)")
-        return try decode(FunctionSummary.self, body, what: "describe \(name)")
+        try decode(FunctionSummary.self, try await functionBody(name, namespace: namespace), what: "describe \(name)")
     }
 
     public enum DeployOutcome: Sendable {

@@ -216,7 +216,7 @@ public final class ContainerdRuntime: FunctionRuntime {
         let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\(gatewayAddress)\tgateway\n"
         try FileManager.default.createDirectory(
             atPath: "\(configuration.stateDirectory)/etc", withIntermediateDirectories: true)
-        try DurableFile.rewriteInPlace(Array(hosts.utf8), at: lifecycle.hostsFile, mode: 0o644)
+        try StateFile.rewriteInPlace(Array(hosts.utf8), at: lifecycle.hostsFile, mode: 0o644)
         // A host using systemd-resolved lists 127.0.0.53, which means nothing inside a network namespace.
         let source = ["/run/systemd/resolve/resolv.conf", "/etc/resolv.conf"].first {
             FileManager.default.fileExists(atPath: $0)
@@ -228,7 +228,7 @@ public final class ContainerdRuntime: FunctionRuntime {
                 !(fields.first == "nameserver" && fields.count > 1
                 && (fields[1].hasPrefix("127.") || fields[1] == "::1"))
         }
-        try DurableFile.rewriteInPlace(
+        try StateFile.rewriteInPlace(
             Array((lines.joined(separator: "\n") + "\n").utf8), at: lifecycle.resolvFile, mode: 0o644)
     }
 

@@ -10,6 +10,8 @@ public struct ContainerdImages: Sendable {
         ctr = Ctr(path: ctrPath, address: address)
     }
 
+    init(ctr: Ctr) { self.ctr = ctr }
+
     public func checkServer() async throws { try await ctr.checkServer() }
 
     /// The namespaces containerd has, to look for an image in.
@@ -33,8 +35,30 @@ public struct ContainerdImages: Sendable {
         try await ctr.importImage(namespace, archive: archive)
     }
 
-    public func pull(_ reference: String, namespace: String) async throws {
-        try await ctr.pull(namespace, reference)
+    /// Brings an image that `namespace` lacks, offline first: copied from the first of `others` that has it
+    /// (export, then import, through a file in `scratchDirectory`), and only then pulled. A failed pull says how
+    /// to get the image in without a registry.
+    public func bring(
+        _ reference: String, into namespace: String, from others: [String], scratchDirectory: String
+    ) async throws {
+        for other in others where other != namespace {
+            guard try await ctr.image(other, reference) != nil else { continue }
+            try FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
+            let archive = "\(scratchDirectory)/export-\(UUID().uuidString).tar"
+            defer { try? FileManager.default.removeItem(atPath: archive) }
+            try await ctr.exportImage(other, reference, to: archive)
+            _ = try await ctr.importImage(namespace, archive: archive)
+            return
+        }
+        do {
+            try await ctr.pull(namespace, reference)
+        } catch let error as FunctionRuntimeError {
+            throw FunctionRuntimeError.image(
+                "image \(reference) is not in containerd (namespace \(namespace)) and pulling it failed: "
+                    + "\(error.description). Import it with `ctr -n \(namespace) images import FILE`, build it with "
+                    + "`skiff build`, or give a base image as --base oci-archive:FILE (scripts/python-base makes a "
+                    + "Python one offline)")
+        }
     }
 
     public struct Mount: Sendable {

@@ -31,7 +31,8 @@ actor ImageStore {
         }
         var target = try await ctr.image(namespace, reference)
         if target == nil {
-            try await bring(reference, into: namespace, from: otherNamespaces)
+            try await ContainerdImages(ctr: ctr).bring(
+                reference, into: namespace, from: otherNamespaces, scratchDirectory: scratchDirectory)
             target = try await ctr.image(namespace, reference)
         }
         guard let target else {
@@ -52,26 +53,6 @@ actor ImageStore {
     /// Imports an OCI or Docker image archive; returns the names containerd registered.
     func importArchive(_ path: String, namespace: String) async throws -> [String] {
         try await ctr.importImage(namespace, archive: path)
-    }
-
-    private func bring(_ reference: String, into namespace: String, from others: [String]) async throws {
-        for other in others where other != namespace {
-            guard try await ctr.image(other, reference) != nil else { continue }
-            try FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
-            let archive = "\(scratchDirectory)/export-\(UUID().uuidString).tar"
-            defer { try? FileManager.default.removeItem(atPath: archive) }
-            try await ctr.exportImage(other, reference, to: archive)
-            _ = try await ctr.importImage(namespace, archive: archive)
-            return
-        }
-        do {
-            try await ctr.pull(namespace, reference)
-        } catch let error as FunctionRuntimeError {
-            throw FunctionRuntimeError.image(
-                "image \(reference) is not in containerd (namespace \(namespace)) and pulling it failed: "
-                    + "\(error.description). Import it with `ctr -n \(namespace) images import FILE` or build it "
-                    + "with `skiff build`")
-        }
     }
 
     private func readConfiguration(_ namespace: String, _ target: Ctr.ImageTarget) async throws -> ImageConfiguration {

@@ -79,7 +79,7 @@ struct ReplicaLifecycle: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let specFile = "\(folder)/config.json"
-        try DurableFile.write(Array(try encoder.encode(spec)), to: specFile)
+        try StateFile.write(Array(try encoder.encode(spec)), to: specFile)
         var labels = definition.labels
         for (key, value) in definition.annotations { labels[FunctionDefinition.annotationPrefix + key] = value }
         labels.merge(replica.labels) { $1 }

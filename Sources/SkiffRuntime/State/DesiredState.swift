@@ -21,7 +21,7 @@ struct DesiredState: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        try DurableFile.write(
+        try StateFile.write(
             Array(try encoder.encode(record)),
             to: path(record.definition.namespace, record.definition.name))
     }

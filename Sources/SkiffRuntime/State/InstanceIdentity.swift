@@ -13,7 +13,7 @@ enum InstanceIdentity {
             }
         }
         let id = RandomName.make(length: 10)
-        try DurableFile.write(Array((id + "\n").utf8), to: path, mode: 0o644)
+        try StateFile.write(Array((id + "\n").utf8), to: path, mode: 0o644)
         return id
     }
 }

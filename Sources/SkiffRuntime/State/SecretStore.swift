@@ -37,7 +37,7 @@ public struct SecretStore: Sendable {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             chmod(path, 0o700)
         }
-        try DurableFile.rewriteInPlace(value, at: "\(directory)/\(namespace)/\(name)", mode: 0o600)
+        try StateFile.rewriteInPlace(value, at: "\(directory)/\(namespace)/\(name)", mode: 0o600)
     }
 
     public func delete(namespace: String, name: String) throws {
@@ -53,7 +53,7 @@ public struct SecretStore: Sendable {
     /// Writes a replica's copy of a secret, owned by the replica's user, mode 0400, in place.
     func copy(namespace: String, name: String, to path: String, uid: UInt32, gid: UInt32) throws {
         let bytes = try value(namespace: namespace, name: name)
-        try DurableFile.rewriteInPlace(bytes, at: path, mode: 0o400)
+        try StateFile.rewriteInPlace(bytes, at: path, mode: 0o400)
         guard chown(path, uid, gid) == 0, chmod(path, 0o400) == 0 else {
             throw FunctionRuntimeError.system("cannot hand the secret copy \(path) to uid \(uid)")
         }

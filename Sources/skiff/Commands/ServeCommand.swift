@@ -111,7 +111,7 @@ enum ServeCommand {
 
     static func runtimeConfiguration(_ options: ServeOptions) throws -> RuntimeConfiguration {
         var configuration = RuntimeConfiguration(
-            stateDirectory: options.stateDirectory, logCollector: executablePath())
+            stateDirectory: options.stateDirectory, logCollector: ThisBinary.path)
         configuration.bridgeName = options.bridge
         configuration.subnet = try Subnet(parsing: options.subnet).description
         configuration.defaultNamespace = options.namespace
@@ -123,10 +123,6 @@ enum ServeCommand {
         return configuration
     }
 
-    /// This binary's own path, which containerd's shim runs as the log collector (`skiff collect-logs`).
-    static func executablePath() -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    }
 }
 
 /// An HTTP listener as a lifecycle service.

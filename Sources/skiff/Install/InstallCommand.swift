@@ -30,8 +30,8 @@ enum InstallCommand: ClientCommand {
         func note(_ change: Installation.Change, _ path: String) { report.append((change, path)) }
 
         // Binaries: this one and the watchdog beside it.
-        let executable = StackFunctions.executablePath()
-        let binDirectory = URL(fileURLWithPath: executable).deletingLastPathComponent().path
+        let executable = ThisBinary.path
+        let binDirectory = ThisBinary.directory
         for name in ["skiff", "skiff-watchdog"] {
             let source = binDirectory + "/" + name
             guard let data = FileManager.default.contents(atPath: source) else {

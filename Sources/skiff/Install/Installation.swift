@@ -37,8 +37,8 @@ struct Installation {
         case written, unchanged, kept, removed, absent
     }
 
-    /// Writes `bytes` through a temporary file and a rename (a running binary can be replaced this way), only
-    /// when the content or mode differs.
+    /// Writes `bytes` durably through a rename (a running binary can be replaced this way), only when the
+    /// content or mode differs.
     @discardableResult
     static func put(_ bytes: [UInt8], at path: String, mode: mode_t) throws -> Change {
         let manager = FileManager.default
@@ -48,16 +48,10 @@ struct Installation {
         {
             return .unchanged
         }
-        try manager.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let temporary = path + ".skiff-new"
-        guard manager.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: mode])
-        else {
-            throw InstallError("cannot write \(temporary); are you root?")
-        }
-        chmod(temporary, mode)
-        guard rename(temporary, path) == 0 else {
-            throw InstallError("cannot move \(temporary) to \(path): \(String(cString: strerror(errno)))")
+        do {
+            try DurableFile.write(bytes, to: path, mode: mode)
+        } catch {
+            throw InstallError("cannot write \(path): \(error); are you root?")
         }
         return .written
     }

@@ -136,15 +136,7 @@ func readStandardInput() -> [UInt8] {
 }
 
 /// Writes bytes to standard output unbuffered (a streamed answer shows as it arrives).
-func writeStandardOutput(_ bytes: [UInt8]) {
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes[offset...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-        if written < 0 && errno == EINTR { continue }
-        if written <= 0 { return }
-        offset += written
-    }
-}
+func writeStandardOutput(_ bytes: [UInt8]) { _ = writeAll(1, bytes) }
 
 /// A plain table: columns padded to their widest cell.
 func table(_ header: [String], _ rows: [[String]]) -> String {

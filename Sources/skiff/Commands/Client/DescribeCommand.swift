@@ -13,14 +13,11 @@ enum DescribeCommand: ClientCommand {
         }
         let client = try context.gateway()
         let namespace = arguments.value("--namespace")
-        let body = try await client.call(
-            .get, "/system/function/\(name)?" + (namespace.map { "namespace=\($0)&" } ?? "") + "usage=1",
-            accepted: [200], what: "describe \(name)")
         if arguments.isSet("--json") {
-            writeStandardOutput(body + [0x0A])
+            writeStandardOutput(try await client.functionBody(name, namespace: namespace) + [0x0A])
             return 0
         }
-        let function = try JSONDecoder().decode(FunctionSummary.self, from: Data(body))
+        let function = try await client.function(name, namespace: namespace)
         // The describe answer has no invocation count in OpenFaaS; the list has it.
         let listed = try await client.functions(namespace: namespace).first { $0.name == name }
         func map(_ values: [String: String]?) -> String {

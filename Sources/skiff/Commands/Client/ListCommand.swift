@@ -13,13 +13,11 @@ enum ListCommand: ClientCommand {
     static func run(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
         let client = try context.gateway()
         let namespace = arguments.value("--namespace")
-        let body = try await client.call(
-            .get, "/system/functions" + (namespace.map { "?namespace=\($0)" } ?? ""), what: "list functions")
         if arguments.isSet("--json") {
-            writeStandardOutput(body + [0x0A])
+            writeStandardOutput(try await client.functionsBody(namespace: namespace) + [0x0A])
             return 0
         }
-        let functions = try JSONDecoder().decode([FunctionSummary]?.self, from: Data(body)) ?? []
+        let functions = try await client.functions(namespace: namespace)
         let verbose = arguments.isSet("--verbose")
         let rows = functions.sorted { $0.name < $1.name }.map { function in
             var row = [function.name, String(Int(function.invocationCount ?? 0)), String(function.replicas ?? 0)]

@@ -13,7 +13,7 @@ enum NewCommand: ClientCommand {
     ]
 
     static func run(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
-        let locator = TemplateLocator(environment: context.environment, executable: StackFunctions.executablePath())
+        let locator = TemplateLocator(environment: context.environment, executable: ThisBinary.path)
         if arguments.isSet("--list") {
             let directory = try locator.directory()
             print("templates in \(directory):")

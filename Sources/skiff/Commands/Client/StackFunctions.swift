@@ -52,7 +52,7 @@ enum StackFunctions {
             throw Arguments.UsageError(description: "functions.\(function.name).image is missing in the stack file")
         }
         let handler = function.handler ?? "./\(function.name)"
-        let locator = TemplateLocator(environment: context.environment, executable: executablePath())
+        let locator = TemplateLocator(environment: context.environment, executable: ThisBinary.path)
         let template = try locator.template(lang)
         var request = ImageBuilder.Request(
             functionName: function.name,
@@ -77,16 +77,9 @@ enum StackFunctions {
         return result
     }
 
-    /// The running binary, so that templates and the watchdog are found beside it.
-    static func executablePath() -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    }
-
     /// `SKIFF_WATCHDOG`, else `skiff-watchdog` beside this binary (as the release and `swift build` place it).
     static func watchdogPath(_ environment: [String: String]) -> String {
         if let explicit = environment["SKIFF_WATCHDOG"], !explicit.isEmpty { return explicit }
-        return URL(fileURLWithPath: executablePath()).deletingLastPathComponent().appendingPathComponent(
-            "skiff-watchdog"
-        ).path
+        return ThisBinary.directory + "/skiff-watchdog"
     }
 }

@@ -1,0 +1,57 @@
+import Glibc
+
+/// Writes that survive a crash or power loss at any moment: a temporary file, fsync, rename over the target,
+/// fsync of the directory. A reader sees the old content or the new, never a torn one. The mode is set exactly
+/// (not filtered by the umask) and missing parent folders are created (0755). Used for the daemon's state,
+/// installed files and saved logins.
+public enum DurableFile {
+    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws(SystemError) {
+        let directory = parent(of: path)
+        try makeDirectories(directory)
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SystemError(call: "open(\(temporary))", errno: errno) }
+        let ok = writeAll(fd, bytes) && fchmod(fd, mode) == 0 && fsync(fd) == 0
+        let failure = errno
+        close(fd)
+        guard ok else {
+            unlink(temporary)
+            throw SystemError(call: "write(\(temporary))", errno: failure)
+        }
+        guard rename(temporary, path) == 0 else {
+            let failure = errno
+            unlink(temporary)
+            throw SystemError(call: "rename(\(temporary), \(path))", errno: failure)
+        }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+
+    /// Rewrites a file's content in place (same inode). Needed for files bind-mounted into containers: a
+    /// rename would leave running containers looking at the old inode.
+    public static func rewriteInPlace(_ bytes: [UInt8], at path: String, mode: mode_t = 0o600) throws(SystemError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SystemError(call: "open(\(path))", errno: errno) }
+        defer { close(fd) }
+        guard writeAll(fd, bytes), fsync(fd) == 0 else { throw SystemError(call: "write(\(path))", errno: errno) }
+    }
+
+    /// `mkdir -p`.
+    static func makeDirectories(_ path: String) throws(SystemError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw SystemError(call: "mkdir(\(prefix))", errno: errno)
+            }
+        }
+    }
+
+    private static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}
