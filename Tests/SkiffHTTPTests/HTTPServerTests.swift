@@ -53,6 +53,26 @@ func makeTestRouter() throws -> HTTPRouter {
 
 @Suite("HTTP server on loopback")
 struct HTTPServerTests {
+    /// Connections opened back to back are all accepted by whichever loop wakes first; each goes to the loop
+    /// serving the fewest, so keep-alive clients that connect together (a load generator, a pool) use every core.
+    @Test func connectionsOpenedTogetherAreSpreadOverTheLoops() async throws {
+        var router = HTTPRouter()
+        try router.add(.get, "/loop") { _ in HTTPResponse(body: .string("loop=\(EventLoop.current?.index ?? -1);")) }
+        try await withServer(router) { _, port in
+            let connections = try (0..<8).map { _ in try RawConnection(port: port) }
+            var perLoop: [String: Int] = [:]
+            for connection in connections {
+                connection.send("GET /loop HTTP/1.1\r\nHost: x\r\n\r\n")
+                let answer = await connection.read(untilSuffix: ";")
+                let loop = answer.split(separator: "=").last.map { String($0.dropLast()) } ?? "?"
+                perLoop[loop, default: 0] += 1
+            }
+            #expect(testGroup.loops.count == 2)
+            #expect(perLoop.keys.sorted() == ["0", "1"], "\(perLoop)")
+            #expect(perLoop.values.allSatisfy { $0 >= 3 }, "\(perLoop)")
+        }
+    }
+
     @Test func servesAndReportsBoundPort() async throws {
         try await withServer(makeTestRouter()) { server, port in
             #expect(port > 0)

@@ -3,13 +3,20 @@ import SkiffPOSIX
 
 /// Accepts connections on one listening socket for one loop. The same socket is registered with every loop
 /// (EPOLLEXCLUSIVE), so a second server on the same port fails to bind instead of silently sharing it.
+///
+/// Whichever loop wakes up accepts the whole backlog, so each accepted connection goes to the loop serving the
+/// fewest (this one on a tie): without that, a burst of connects (a load generator, a pool warming up) lands on
+/// one loop and the other cores stay idle for the connections' whole keep-alive life.
 final class HTTPListener: EventLoopHandler {
     let fd: Int32
     let context: ServerLoopContext
+    /// Every loop's context of this server, this one included.
+    let siblings: [ServerLoopContext]
 
-    init(fd: Int32, context: ServerLoopContext) {
+    init(fd: Int32, context: ServerLoopContext, siblings: [ServerLoopContext]) {
         self.fd = fd
         self.context = context
+        self.siblings = siblings
     }
 
     private static let overloaded: [UInt8] = {
@@ -36,7 +43,23 @@ final class HTTPListener: EventLoopHandler {
                 continue
             }
             Socket.setNoDelay(client)
-            context.adopt(client)
+            let target = leastLoaded()
+            target.load.add(1, ordering: .relaxed)
+            if target === context {
+                target.adopt(client)
+            } else {
+                target.loop.execute { target.adopt(client) }
+            }
         }
+    }
+
+    private func leastLoaded() -> ServerLoopContext {
+        var best = context
+        var bestLoad = context.load.load(ordering: .relaxed)
+        for sibling in siblings where sibling !== context {
+            let load = sibling.load.load(ordering: .relaxed)
+            if load < bestLoad { (best, bestLoad) = (sibling, load) }
+        }
+        return best
     }
 }

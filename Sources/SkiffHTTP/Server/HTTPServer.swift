@@ -1,8 +1,9 @@
 import SkiffPOSIX
 import Synchronization
 
-/// An HTTP/1.1 server on an event loop group. Each loop accepts from the shared listening sockets and serves its
-/// connections itself; handlers are `async` and start on the connection's loop.
+/// An HTTP/1.1 server on an event loop group. Each loop accepts from the shared listening sockets and hands each
+/// connection to the loop serving the fewest, which serves it from then on; handlers are `async` and start on
+/// the connection's loop.
 ///
 /// Lifecycle: ``start()`` binds and reports the addresses; ``run()`` is the service entry point (it starts if
 /// needed, waits until its task is cancelled, then shuts down gracefully); ``shutdown(gracePeriod:)`` stops
@@ -76,7 +77,8 @@ public final class HTTPServer: Sendable {
             try await context.loop.submit {
                 for fd in bound {
                     try context.loop.register(
-                        fd, interest: .acceptExclusive, handler: HTTPListener(fd: fd, context: context))
+                        fd, interest: .acceptExclusive,
+                        handler: HTTPListener(fd: fd, context: context, siblings: contexts))
                 }
             }
         }

@@ -1,7 +1,9 @@
 import SkiffPOSIX
+import Synchronization
 
 /// One server's state on one event loop: its connections, the read buffer they share, the cached Date line,
-/// and the once-a-second sweep that enforces head, idle, body and write timeouts. Loop thread only.
+/// and the once-a-second sweep that enforces head, idle, body and write timeouts. Loop thread only, except
+/// ``load``.
 final class ServerLoopContext: @unchecked Sendable {
     // @unchecked: created off-loop, then touched only on `loop` (every entry point runs there).
     let loop: EventLoop
@@ -11,6 +13,9 @@ final class ServerLoopContext: @unchecked Sendable {
     /// One read buffer per loop: a connection keeps bytes of its own only when a message is incomplete.
     let scratch: UnsafeMutableRawBufferPointer
     private(set) var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
+    /// Connections this loop serves or has been handed and not yet adopted; read by every loop's listener to
+    /// choose where an accepted connection goes.
+    let load = Atomic<Int>(0)
     private(set) var isShuttingDown = false
     private var dateLine: [UInt8] = []
     private var dateSecond: UInt64 = .max
@@ -46,12 +51,14 @@ final class ServerLoopContext: @unchecked Sendable {
         return dateLine
     }
 
+    /// Takes over an accepted connection. The caller has already counted it in ``load``.
     func adopt(_ fd: Int32) {
         let connection = HTTPServerConnection(fd: fd, context: self)
         do {
             try loop.register(fd, interest: .read, handler: connection)
         } catch {
             Socket.close(fd)
+            load.subtract(1, ordering: .relaxed)
             server.connectionClosed()
             return
         }
@@ -60,7 +67,10 @@ final class ServerLoopContext: @unchecked Sendable {
     }
 
     func connectionClosed(_ connection: HTTPServerConnection) {
-        if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil { server.connectionClosed() }
+        if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil {
+            load.subtract(1, ordering: .relaxed)
+            server.connectionClosed()
+        }
     }
 
     private func scheduleSweep() {
