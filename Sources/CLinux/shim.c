@@ -32,3 +32,19 @@ int cl_install_signal_pipe(int signo, int write_fd) {
     action.sa_flags = SA_RESTART;
     return sigaction(signo, &action, NULL);
 }
+
+// A socket that belongs to another network namespace: the calling thread enters `netns_fd`, creates the socket
+// and returns to `home_fd` before anything else runs on it. The socket keeps its namespace for its whole life.
+// Returns the socket, or -1 with errno set; if the thread cannot return home it aborts, because every later
+// socket it made would silently live in the wrong namespace.
+#include <sched.h>
+#include <stdlib.h>
+
+int cl_socket_in_netns(int netns_fd, int home_fd, int family, int type) {
+    if (setns(netns_fd, CLONE_NEWNET) != 0) return -1;
+    int fd = socket(family, type, 0);
+    int saved = errno;
+    if (setns(home_fd, CLONE_NEWNET) != 0) abort();
+    errno = saved;
+    return fd;
+}

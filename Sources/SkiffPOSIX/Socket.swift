@@ -35,15 +35,37 @@ public enum Socket {
 
     /// Starts a non-blocking connect. Returns the descriptor and whether the connect is still in progress
     /// (completion is signalled by writability; then read ``pendingError(_:)``).
-    public static func connect(to address: SocketAddress) throws(SystemError) -> (fd: Int32, inProgress: Bool) {
-        let fd = try systemCall(
-            "socket", { socket(address.family, cl_SOCK_STREAM | cl_SOCK_NONBLOCK | cl_SOCK_CLOEXEC, 0) })
+    ///
+    /// With `networkNamespace` (a namespace file such as `/run/netns/NAME`), the socket is made inside that
+    /// namespace and connects there: `127.0.0.1` is then that namespace's loopback. The socket stays in it for its
+    /// whole life; the calling thread is back in its own namespace before this returns.
+    public static func connect(to address: SocketAddress, networkNamespace: String? = nil) throws(SystemError) -> (
+        fd: Int32, inProgress: Bool
+    ) {
+        let type = cl_SOCK_STREAM | cl_SOCK_NONBLOCK | cl_SOCK_CLOEXEC
+        let fd: Int32
+        if let networkNamespace {
+            fd = try namespacedSocket(family: address.family, type: type, networkNamespace: networkNamespace)
+        } else {
+            fd = try systemCall("socket", { socket(address.family, type, 0) })
+        }
         let result = try address.withSockAddr { (p, len) throws(SystemError) in Glibc.connect(fd, p, len) }
         if result == 0 { return (fd, false) }
         let code = cl_errno()
         if code == EINPROGRESS || code == EINTR { return (fd, true) }
         close(fd)
         throw SystemError(call: "connect(\(address))", errno: code)
+    }
+
+    private static func namespacedSocket(family: Int32, type: Int32, networkNamespace path: String) throws(SystemError)
+        -> Int32
+    {
+        let target = try systemCall("open(\(path))", { open(path, O_RDONLY | O_CLOEXEC) })
+        defer { close(target) }
+        let home = try systemCall(
+            "open(/proc/thread-self/ns/net)", { open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC) })
+        defer { close(home) }
+        return try systemCall("setns(\(path)) and socket", { cl_socket_in_netns(target, home, family, type) })
     }
 
     /// The error a non-blocking connect finished with (0 when it succeeded).

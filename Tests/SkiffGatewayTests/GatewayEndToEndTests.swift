@@ -48,6 +48,8 @@ struct GatewayEndToEndTests {
                     && headers.text.contains("HTTP_X_FORWARDED_FOR=127.0.0.1"))
             #expect(headers.text.contains("HTTP_X_FORWARDED_HOST=127.0.0.1:\(gw.port)"))
             #expect(headers.headers["X-Call-Id"] == nil)
+            // The proxy dials the replica from inside its network namespace, over the replica's own loopback.
+            #expect(try await gw.call(.get, "/function/echo/cgi-bin/info?peer", auth: false).text == "127.0.0.1\n")
             let binary = (0...255).map { UInt8($0) }
             let echoed = try await gw.call(.post, "/function/echo/cgi-bin/info?body", body: binary, auth: false)
             #expect(echoed.body == binary)

@@ -135,12 +135,16 @@ struct ReadinessProbeTests {
             configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: testGroup, responder: router)
         let port = try await server.start()[0].port
         let probe = ReadinessProbe(client: testClient, port: port)
-        #expect(await !probe.check("127.0.0.1"))
-        let ready = try await probe.waitUntilReady("127.0.0.1", deadline: .now + .seconds(5)) { true }
-        #expect(ready)
+        // No such network namespace, so no loopback route: the probe goes on to the address.
+        let replica = Replica(
+            id: "probe-1", namespace: "t", function: "probe", generation: "1",
+            networkNamespace: "skiff-no-such-namespace-\(getpid())", address: "127.0.0.1", snapshotKey: "")
+        #expect(await probe.check(replica) == nil)
+        let route = try await probe.waitUntilReady(replica, deadline: .now + .seconds(5)) { true }
+        #expect(route == .bridge)
         #expect(statuses.withLock { $0 } == [404])
         await server.shutdown(gracePeriod: .seconds(1))
         // Nothing listening: not ready, and the probe gives up at its deadline.
-        #expect(try await !probe.waitUntilReady("127.0.0.1", deadline: .now + .milliseconds(300)) { true })
+        #expect(try await probe.waitUntilReady(replica, deadline: .now + .milliseconds(300)) { true } == nil)
     }
 }

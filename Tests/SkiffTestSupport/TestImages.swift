@@ -28,6 +28,7 @@ public enum TestImages {
         sha) sha256sum ;;
         whoami) head -1 /proc/self/cgroup ;;
         headers) env | grep '^HTTP_' | sort ;;
+        peer) echo "$REMOTE_ADDR" | sed -e 's/^\\[::ffff://' -e 's/]$//' ;;
         slow) echo late ;;
         esac
         """
@@ -49,7 +50,7 @@ public enum TestImages {
         } else {
             files.append(.init(path: "www/index.html", kind: .file(Array("hello from skiff\n".utf8))))
         }
-        let layer = try BusyboxLayer.make(files: files)
+        let layer = try BusyboxLayer.make(applets: BusyboxLayer.commonApplets + ["ip", "awk"], files: files)
         let config = ImageConfiguration.RunConfig(
             user: user, env: ["PATH=/bin"], cmd: command ?? ["/bin/sh", "-c", serve], workingDir: "/")
         return try OCIArchive(

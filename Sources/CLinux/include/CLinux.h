@@ -57,6 +57,8 @@ static inline int cl_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXE
 int cl_accept4(int fd);
 int cl_pipe2(int fds[2], int flags);
 int cl_set_thread_name(const char *name);
+/// A socket created inside the network namespace `netns_fd`; the thread returns to `home_fd` (see shim.c).
+int cl_socket_in_netns(int netns_fd, int home_fd, int family, int type);
 /// Routes `signo` to a handler that writes the signal number as one byte to `write_fd` (see SignalPipe).
 int cl_install_signal_pipe(int signo, int write_fd);
 static inline int cl_errno(void) { return errno; }

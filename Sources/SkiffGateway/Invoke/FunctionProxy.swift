@@ -57,7 +57,8 @@ struct FunctionProxy: Sendable {
         metrics.started(qualified)
 
         var upstream = HTTPClientRequest(
-            forwarding: request, host: endpoint.host, port: endpoint.port, target: upstreamTarget(request))
+            forwarding: request, host: endpoint.upstreamHost, port: endpoint.port, target: upstreamTarget(request))
+        upstream.networkNamespace = endpoint.networkNamespace
         var callID = request.headers["X-Call-Id"]
         let generatedCallID = callID == nil
         if callID == nil {
@@ -87,7 +88,7 @@ struct FunctionProxy: Sendable {
                 code == 504 ? "function timed out" : "function unreachable",
                 [
                     "function": address.name, "namespace": address.namespace, "call_id": callID ?? "",
-                    "replica": "\(endpoint.host):\(endpoint.port)", "status": String(code),
+                    "replica": endpoint.id, "address": "\(endpoint.host):\(endpoint.port)", "status": String(code),
                 ])
             if code == 504 {
                 throw GatewayError(

@@ -3,11 +3,21 @@ import SkiffPOSIX
 /// One loop's idle keep-alive connections by address, and the read buffer its connections share.
 /// Loop thread only.
 final class ClientPool: @unchecked Sendable {
+    /// Where a connection goes: an address, dialled from the daemon's network namespace or from another one.
+    struct Key: Hashable, CustomStringConvertible {
+        var address: SocketAddress
+        var networkNamespace: String?
+
+        var description: String {
+            networkNamespace.map { "\(address) inside \($0)" } ?? address.description
+        }
+    }
+
     // @unchecked: created off-loop, then used only on `loop` (HTTPClient hops there before calling in).
     let loop: EventLoop
     let configuration: HTTPClient.Configuration
     let scratch: UnsafeMutableRawBufferPointer
-    private var idle: [SocketAddress: [HTTPClientConnection]] = [:]
+    private var idle: [Key: [HTTPClientConnection]] = [:]
     private var sweepTimer: TimerHandle?
 
     init(loop: EventLoop, configuration: HTTPClient.Configuration) {
@@ -21,7 +31,7 @@ final class ClientPool: @unchecked Sendable {
     func execute(_ request: HTTPClientRequest, address: SocketAddress, timeout: Duration?) async throws
         -> HTTPClientResponse
     {
-        let key = address
+        let key = Key(address: address, networkNamespace: request.networkNamespace)
         let deadline = timeout.map { monotonicNanoseconds() &+ $0.nanoseconds }
         // A pooled connection may have been closed by the server a moment ago; a request whose body can be
         // sent again gets one more try on a fresh connection, as browsers and Go's client do.
@@ -36,12 +46,11 @@ final class ClientPool: @unchecked Sendable {
             }
         }
         let connection = try await HTTPClientConnection.connect(
-            to: address, key: key, pool: self,
-            timeout: configuration.connectTimeout, deadline: deadline)
+            key, pool: self, timeout: configuration.connectTimeout, deadline: deadline)
         return try await connection.send(request, deadline: deadline)
     }
 
-    private func takeIdle(_ key: SocketAddress) -> HTTPClientConnection? {
+    private func takeIdle(_ key: Key) -> HTTPClientConnection? {
         while var list = idle[key], let connection = list.popLast() {
             idle[key] = list.isEmpty ? nil : list
             if connection.isUsable { return connection }

@@ -9,6 +9,10 @@ public struct HTTPClientRequest: Sendable {
     /// Sent with Content-Length when its length is known (fixed bytes, or a stream with a declared length),
     /// otherwise chunked.
     public var body: HTTPBody
+    /// Connect from inside this network namespace (a file such as `/run/netns/NAME`) rather than the daemon's
+    /// own, so that `127.0.0.1` is that namespace's loopback. Connections are pooled per namespace. Needs
+    /// CAP_SYS_ADMIN.
+    public var networkNamespace: String?
 
     public init(
         method: HTTPMethod = .get, host: String, port: Int, target: String = "/",

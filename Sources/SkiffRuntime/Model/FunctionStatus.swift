@@ -41,6 +41,20 @@ public struct ExitRecord: Sendable, Equatable {
 /// Where a ready replica answers; the gateway balances over these.
 public struct ReplicaEndpoint: Sendable, Hashable {
     public var id: String
+    /// The replica's address on the bridge.
     public var host: String
     public var port: Int
+    /// Set when the replica answers on its own loopback: its network namespace (`/run/netns/NAME`), from inside
+    /// which the gateway dials ``upstreamHost``. Nil: dial ``host`` over the bridge.
+    public var networkNamespace: String?
+
+    public init(id: String, host: String, port: Int, networkNamespace: String? = nil) {
+        self.id = id
+        self.host = host
+        self.port = port
+        self.networkNamespace = networkNamespace
+    }
+
+    /// Where to connect, from ``networkNamespace`` when it is set.
+    public var upstreamHost: String { networkNamespace == nil ? host : "127.0.0.1" }
 }

@@ -29,6 +29,8 @@ actor FunctionSupervisor {
         var lastExit: ExitRecord?
         var startedAt: ContinuousClock.Instant?
         var isBringingUp = false
+        /// How the gateway reaches it once ready.
+        var route = ReplicaRoute.bridge
         var restart: Task<Void, Never>?
         /// Order of creation, for choosing which replicas to stop first.
         var serial: Int
@@ -256,11 +258,12 @@ actor FunctionSupervisor {
             let pid = try await lifecycle.start(member.replica)
             members[id]?.pid = pid
             members[id]?.startedAt = .now
-            let ready = try await probe.waitUntilReady(member.replica.address, deadline: deadline) {
+            let route = try await probe.waitUntilReady(member.replica, deadline: deadline) {
                 ReplicaLifecycle.isRunning(pid)
             }
             guard members[id]?.phase == .starting else { return "it stopped while starting" }
-            if ready {
+            if let route {
+                members[id]?.route = route
                 members[id]?.phase = .ready
                 publish()
                 return nil
@@ -321,8 +324,11 @@ actor FunctionSupervisor {
         let ready = members.values.filter { $0.phase == .ready }.sorted { $0.serial < $1.serial }
         endpointTable.set(
             namespace, name,
-            ready.map { ReplicaEndpoint(id: $0.replica.id, host: $0.replica.address, port: configuration.functionPort) }
-        )
+            ready.map {
+                ReplicaEndpoint(
+                    id: $0.replica.id, host: $0.replica.address, port: configuration.functionPort,
+                    networkNamespace: $0.route == .loopback ? NetworkNamespaces.path($0.replica.networkNamespace) : nil)
+            })
     }
 
     // MARK: Crashes
@@ -402,14 +408,14 @@ actor FunctionSupervisor {
             let deadline = ContinuousClock.now + configuration.deployTimeout
             await withTaskGroup(of: Void.self) { group in
                 for (id, member) in members where member.phase == .starting {
-                    let address = member.replica.address
+                    let replica = member.replica
                     let pid = member.pid ?? 0
                     group.addTask {
-                        let ready =
-                            (try? await self.probe.waitUntilReady(address, deadline: deadline) {
+                        let route =
+                            (try? await self.probe.waitUntilReady(replica, deadline: deadline) {
                                 ReplicaLifecycle.isRunning(pid)
-                            }) ?? false
-                        await self.adopted(id, ready: ready)
+                            }) ?? nil
+                        await self.adopted(id, route: route)
                     }
                 }
             }
@@ -417,9 +423,10 @@ actor FunctionSupervisor {
         }
     }
 
-    private func adopted(_ id: String, ready: Bool) {
+    private func adopted(_ id: String, route: ReplicaRoute?) {
         guard members[id]?.phase == .starting else { return }
-        if ready {
+        if let route {
+            members[id]?.route = route
             members[id]?.phase = .ready
             publish()
         } else {

@@ -1,30 +1,51 @@
 import SkiffHTTP
 
-/// A replica is ready once its port accepts a connection and `GET /_/health` answers anything but 503 (a
-/// watchdog says "not ready" with 503; servers without a watchdog answer something else, often 404).
+/// How the gateway reaches a ready replica.
+enum ReplicaRoute: Sendable, Equatable {
+    /// From inside the replica's network namespace, over its own loopback: no bridge, no veth pair and none of
+    /// the host's netfilter hooks on the way, which is measurably cheaper per request than the bridge.
+    case loopback
+    /// Over the bridge to the replica's address: for a function that listens on its address but not on
+    /// 127.0.0.1.
+    case bridge
+}
+
+/// Polls a replica's `/_/health` (the watchdog's, or any server's: only 503 means "not yet") on the function port:
+/// first over the replica's own loopback, then, when nothing listens there, over the bridge.
 struct ReadinessProbe: Sendable {
     let client: HTTPClient
     let port: Int
 
-    /// Polls until ready or `deadline`; quickly at first, because a cold start waits on this.
-    func waitUntilReady(_ address: String, deadline: ContinuousClock.Instant, isAlive: () async -> Bool)
-        async throws -> Bool
+    /// Polls until ready or `deadline`; quickly at first, because a cold start waits on this. Returns the route
+    /// that answered, or nil when the replica did not become ready in time or stopped living.
+    func waitUntilReady(_ replica: Replica, deadline: ContinuousClock.Instant, isAlive: () async -> Bool)
+        async throws -> ReplicaRoute?
     {
         var delay = Duration.milliseconds(2)
         while ContinuousClock.now < deadline {
             try Task.checkCancellation()
-            if await check(address) { return true }
-            guard await isAlive() else { return false }
+            if let route = await check(replica) { return route }
+            guard await isAlive() else { return nil }
             try await Task.sleep(for: delay)
             delay = min(delay * 2, .milliseconds(100))
         }
-        return false
+        return nil
     }
 
-    func check(_ address: String) async -> Bool {
-        let request = HTTPClientRequest(method: .get, host: address, port: port, target: "/_/health")
+    func check(_ replica: Replica) async -> ReplicaRoute? {
+        switch await answer(host: "127.0.0.1", networkNamespace: NetworkNamespaces.path(replica.networkNamespace)) {
+        case .some(true): return .loopback
+        case .some(false): return nil
+        case nil: return await answer(host: replica.address, networkNamespace: nil) == true ? .bridge : nil
+        }
+    }
+
+    /// true: ready; false: answered but not ready; nil: no answer (nothing listening, unreachable, timed out).
+    private func answer(host: String, networkNamespace: String?) async -> Bool? {
+        var request = HTTPClientRequest(method: .get, host: host, port: port, target: "/_/health")
+        request.networkNamespace = networkNamespace
         guard let response = try? await client.fetch(request, timeout: .seconds(2), maxBytes: 64 * 1024) else {
-            return false
+            return nil
         }
         return response.head.status.code != 503
     }
