@@ -85,3 +85,21 @@ make_oci_image() {
     tar -C "$dir/oci" -cf "$out" .
     rm -rf "$dir"
 }
+
+# write_nginx_conf DIR WORKERS HTTP_BODY: DIR/nginx.conf for a foreground nginx with its pid, logs and temp files
+# under DIR, whose http block holds HTTP_BODY. Run it with: nginx -c DIR/nginx.conf -p DIR. The benches use it as
+# the reference C server and proxy.
+write_nginx_conf() {
+    cat >"$1/nginx.conf" <<CONF
+worker_processes $2;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/nginx-error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    $3
+}
+CONF
+}
