@@ -40,6 +40,7 @@ struct RestoreAndCrashTests {
             for name in first.networkNamespaces() {
                 _ = try await ChildProcess("/usr/sbin/ip", ["netns", "delete", name]).runChecked()
             }
+            await removeNetworkRules(bridge: first.bridge, subnet: first.subnet)
             let rootfs = "\(first.stateDirectory)/rootfs/\(ns)"
             for id in try FileManager.default.contentsOfDirectory(atPath: rootfs) {
                 _ = try await ChildProcess("/bin/umount", ["\(rootfs)/\(id)"]).runChecked()

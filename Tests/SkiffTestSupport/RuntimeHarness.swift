@@ -158,14 +158,14 @@ public final class RuntimeHarness: Sendable {
         for function in (try? await runtime.list(namespace: namespace)) ?? [] {
             try? await runtime.remove(name: function.definition.name, namespace: namespace)
         }
-        await removeInstance(namespace: namespace, bridge: bridge, stateDirectory: stateDirectory)
+        await removeInstance(namespace: namespace, bridge: bridge, subnet: subnet, stateDirectory: stateDirectory)
     }
 }
 
 /// Removes everything a Skiff instance made, whether or not its daemon is still there to do it: tasks,
 /// containers, snapshots, network namespaces, images, the containerd namespace, the bridge, mounts and the state
 /// directory.
-public func removeInstance(namespace: String, bridge: String, stateDirectory: String) async {
+public func removeInstance(namespace: String, bridge: String, subnet: String, stateDirectory: String) async {
     func ctr(_ arguments: [String]) async -> String {
         (try? await ChildProcess("/usr/bin/ctr", ["-n", namespace] + arguments, timeout: .seconds(30)).run())?
             .outputText ?? ""
@@ -194,6 +194,7 @@ public func removeInstance(namespace: String, bridge: String, stateDirectory: St
         (try? await ChildProcess("/usr/bin/ctr", ["namespaces", "rm", namespace]).run().succeeded) ?? true
     }
     _ = try? await ChildProcess("/usr/sbin/ip", ["link", "delete", bridge]).run()
+    await removeNetworkRules(bridge: bridge, subnet: subnet)
     let rootfs = "\(stateDirectory)/rootfs"
     for ns in (try? FileManager.default.contentsOfDirectory(atPath: rootfs)) ?? [] {
         for id in (try? FileManager.default.contentsOfDirectory(atPath: "\(rootfs)/\(ns)")) ?? [] {
@@ -201,6 +202,30 @@ public func removeInstance(namespace: String, bridge: String, stateDirectory: St
         }
     }
     try? FileManager.default.removeItem(atPath: stateDirectory)
+}
+
+/// Removes the iptables rules the CNI plugins made for one instance's network: the bridge plugin's masquerade
+/// rules and chains (commented with the network's name) and the firewall plugin's per-address rules in the /24
+/// `subnet`. Their DEL removes them only while the replica's network namespace exists; a reboot empties them. A
+/// test that simulates a reboot, or removes an instance whose daemon is gone, removes them here. Rules are
+/// deleted by their full text, never by position, because parallel tests change the chains at the same time.
+public func removeNetworkRules(bridge: String, subnet: String) async {
+    func shell(_ script: String) async -> [Substring] {
+        let outcome = try? await ChildProcess("/bin/sh", ["-c", script], timeout: .seconds(30)).run()
+        return (outcome?.outputText ?? "").split(separator: "\n")
+    }
+    let marker = "name: \\\"skiff-\(bridge)\\\""
+    for rule in await shell("/usr/sbin/iptables -w -t nat -S POSTROUTING") where rule.contains(marker) {
+        _ = await shell("/usr/sbin/iptables -w -t nat -D \(rule.dropFirst(3))")
+        if let chain = rule.split(separator: " ").last, chain.hasPrefix("CNI-") {
+            _ = await shell("/usr/sbin/iptables -w -t nat -F \(chain) && /usr/sbin/iptables -w -t nat -X \(chain)")
+        }
+    }
+    let prefix = subnet.split(separator: ".").prefix(3).joined(separator: ".") + "."
+    for rule in await shell("/usr/sbin/iptables -w -S CNI-FORWARD 2>/dev/null")
+    where rule.contains(" -s \(prefix)") || rule.contains(" -d \(prefix)") {
+        _ = await shell("/usr/sbin/iptables -w -D \(rule.dropFirst(3))")
+    }
 }
 
 public struct HarnessError: Error, CustomStringConvertible {

@@ -76,7 +76,7 @@ final class DaemonProcess: Sendable {
     /// The daemon killed, and everything it made removed (functions included).
     func cleanUp() async {
         kill(child.pid, SIGKILL)
-        await removeInstance(namespace: namespace, bridge: bridge, stateDirectory: state.path)
+        await removeInstance(namespace: namespace, bridge: bridge, subnet: subnet, stateDirectory: state.path)
     }
 }
 
