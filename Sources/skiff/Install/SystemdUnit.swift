@@ -36,6 +36,8 @@ enum SystemdUnit {
         # Hardening that leaves container management working. Options that give the service its own mount namespace
         # (ProtectSystem, ProtectHome, PrivateTmp, ReadWritePaths, …) are left out on purpose: Skiff mounts container
         # root filesystems and network namespaces that containerd and runc, outside this service, must see.
+        # RestrictNamespaces is left out as well: the gateway enters functions' network namespaces (setns) to reach
+        # them over their own loopback.
         NoNewPrivileges=yes
         LockPersonality=yes
         RestrictRealtime=yes
