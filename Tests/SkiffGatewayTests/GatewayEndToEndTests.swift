@@ -109,6 +109,39 @@ struct GatewayEndToEndTests {
         }
     }
 
+    /// A replica stays counted busy until its answer has been relayed to the end, so an update that retires it
+    /// waits for a stream in progress instead of cutting it off after the head.
+    @Test func aStreamInProgressOutlivesAnUpdateOfItsFunction() async throws {
+        try await withGateway { gw in
+            try await gw.runtime.importImage("docker.io/local/stream:1")
+            let deployed = try await gw.call(
+                .post, "/system/functions", json: gw.deployBody("stream", image: "local/stream:1"))
+            #expect(deployed.status == 200, "\(deployed.text)")
+            let old = try #require(gw.runtime.runtime.endpoints(name: "stream", namespace: gw.namespace).first)
+
+            let response = try await testClient.execute(
+                HTTPClientRequest(host: "127.0.0.1", port: gw.port, target: "/function/stream/cgi-bin/info?stream"),
+                timeout: .seconds(30))
+            #expect(response.status.code == 200)
+            var chunks = response.body.makeAsyncIterator()
+            var received = ""
+            while !received.contains("line 1"), let chunk = try await chunks.next() {
+                received += String(decoding: chunk, as: UTF8.self)
+            }
+            let updated = try await gw.call(
+                .put, "/system/functions",
+                json: gw.deployBody("stream", image: "local/stream:1", extra: #","envVars":{"V":"2"}"#))
+            #expect(updated.status == 200, "\(updated.text)")
+            while let chunk = try await chunks.next() { received += String(decoding: chunk, as: UTF8.self) }
+            #expect(received == "line 1\nline 2\nline 3\nline 4\n")
+            // And the old replica did go once its stream had ended.
+            let oldGone = await eventually(timeout: .seconds(10)) {
+                !((try? await gw.runtime.containerIDs()) ?? [old.id]).contains(old.id)
+            }
+            #expect(oldGone)
+        }
+    }
+
     @Test func authEveryBadInputAndNothingLeftBehind() async throws {
         try await withGateway { gw in
             try await gw.runtime.importImage("docker.io/local/bad:1")

@@ -287,3 +287,32 @@ struct HTTPClientTests {
         }
     }
 }
+
+@Suite("relaying a proxied body")
+struct ForwardedBodyTests {
+    /// What a proxy holds for an answer (a replica counted busy) is let go exactly once: at once for a body that
+    /// arrived whole, after the last chunk of a stream, and when a streamed answer is dropped unsent.
+    @Test func theRelayedActionRunsExactlyOnce() async throws {
+        let runs = Mutex(0)
+        _ = HTTPResponseBody.forwarding(.bytes(Array("whole".utf8))) { runs.withLock { $0 += 1 } }
+        #expect(runs.withLock { $0 } == 1)
+
+        var body: HTTPResponseBody? = .forwarding(.producing { nil }) { runs.withLock { $0 += 1 } }
+        #expect(runs.withLock { $0 } == 1)
+        body = nil
+        #expect(body == nil && runs.withLock { $0 } == 2)
+
+        let chunks = Mutex([Array("a".utf8), Array("b".utf8)])
+        let streamed = HTTPResponseBody.forwarding(
+            .producing { chunks.withLock { $0.isEmpty ? nil : $0.removeFirst() } }
+        ) { runs.withLock { $0 += 1 } }
+        var router = HTTPRouter()
+        try router.add(.get, "/") { _ in HTTPResponse(body: streamed) }
+        try await withServer(router) { _, port in
+            let client = HTTPClient(group: testGroup)
+            let (_, bytes) = try await client.fetch(HTTPClientRequest(host: "127.0.0.1", port: port))
+            #expect(bytes == Array("ab".utf8))
+        }
+        #expect(runs.withLock { $0 } == 3)
+    }
+}

@@ -30,6 +30,7 @@ public enum TestImages {
         headers) env | grep '^HTTP_' | sort ;;
         peer) echo "$REMOTE_ADDR" | sed -e 's/^\\[::ffff://' -e 's/]$//' ;;
         slow) echo late ;;
+        stream) for i in 1 2 3 4; do echo "line $i"; [ $i = 4 ] || sleep 1; done ;;
         esac
         """
 

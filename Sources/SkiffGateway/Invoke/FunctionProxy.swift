@@ -53,7 +53,10 @@ struct FunctionProxy: Sendable {
         guard let endpoint = acquired else {
             throw GatewayError(503, "No endpoints available for: \(address.name).", proxy: true)
         }
-        defer { runtime.releaseEndpoint(endpoint) }
+        // The replica is counted busy until its answer has been relayed to the end (a stream included), so that
+        // an update or scale-down waits for it; released here only if no answer takes that over.
+        var releasedByAnswer = false
+        defer { if !releasedByAnswer { runtime.releaseEndpoint(endpoint) } }
         metrics.started(qualified)
 
         var upstream = HTTPClientRequest(
@@ -96,7 +99,9 @@ struct FunctionProxy: Sendable {
             }
             throw GatewayError(502, "Can't reach service for: \(address.name).", proxy: true, callID: callID)
         }
-        var response = HTTPResponse(forwarding: answer)
+        let runtime = self.runtime
+        var response = HTTPResponse(forwarding: answer) { runtime.releaseEndpoint(endpoint) }
+        releasedByAnswer = true
         if generatedCallID, let callID { response.headers.replaceOrAdd(name: "X-Call-Id", value: callID) }
         response.headers.replaceOrAdd(name: "X-Start-Time", value: startNanoseconds)
         response.headers.replaceOrAdd(name: "X-Served-By", value: servedBy)

@@ -10,8 +10,10 @@ extension HTTPClientRequest {
 
 extension HTTPResponse {
     /// An upstream response relayed to the client: status, end-to-end headers, and the body as it arrives.
-    public init(forwarding response: HTTPClientResponse) {
+    /// `relayed` runs once the body has been passed on (see ``HTTPResponseBody/forwarding(_:relayed:)``).
+    public init(forwarding response: HTTPClientResponse, relayed: (@Sendable () -> Void)? = nil) {
         self.init(
-            status: response.status, headers: response.headers.removingHopByHop(), body: .forwarding(response.body))
+            status: response.status, headers: response.headers.removingHopByHop(),
+            body: .forwarding(response.body, relayed: relayed))
     }
 }

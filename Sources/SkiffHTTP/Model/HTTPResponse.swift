@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A response a handler returns. The body is bytes, or a closure that writes a stream.
 public struct HTTPResponse: Sendable {
     public var status: HTTPStatus
@@ -38,10 +40,16 @@ public struct HTTPResponseBody: Sendable {
     }
 
     /// Relays an incoming body (a proxied response): fixed bytes as they are, a stream chunk by chunk with its
-    /// declared length kept.
-    public static func forwarding(_ body: HTTPBody) -> HTTPResponseBody {
-        if case .bytes(let bytes) = body.storage { return .bytes(bytes) }
+    /// declared length kept. `relayed` runs exactly once, when the body has been passed on or failed: at once for
+    /// fixed bytes, after the last chunk (or the error) for a stream, or when the response is dropped unsent.
+    public static func forwarding(_ body: HTTPBody, relayed: (@Sendable () -> Void)? = nil) -> HTTPResponseBody {
+        if case .bytes(let bytes) = body.storage {
+            relayed?()
+            return .bytes(bytes)
+        }
+        let done = relayed.map(RunOnce.init)
         return .stream(length: body.declaredLength) { writer in
+            defer { done?.run() }
             for try await chunk in body { try await writer.write(chunk) }
         }
     }
@@ -75,4 +83,21 @@ enum ErrorResponse {
         }
         return .text(.internalServerError, "internal error: \(error)")
     }
+}
+
+/// An action that runs once: when asked, or when the last reference goes (a streamed body the server never
+/// started, e.g. for a client that left first), so that what it releases is never left held.
+final class RunOnce: Sendable {
+    private let action: Mutex<(@Sendable () -> Void)?>
+
+    init(_ action: @escaping @Sendable () -> Void) { self.action = Mutex(action) }
+
+    func run() {
+        action.withLock { taken in
+            defer { taken = nil }
+            return taken
+        }?()
+    }
+
+    deinit { run() }
 }
