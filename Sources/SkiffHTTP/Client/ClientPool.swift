@@ -17,7 +17,13 @@ final class ClientPool: @unchecked Sendable {
     let loop: EventLoop
     let configuration: HTTPClient.Configuration
     let scratch: UnsafeMutableRawBufferPointer
-    private var idle: [Key: [HTTPClientConnection]] = [:]
+    /// A class, so that taking and returning a connection mutate the list found by a plain lookup: changing an
+    /// array stored in the dictionary goes through an accessor that allocates, on every proxied request.
+    private final class IdleList {
+        var connections: [HTTPClientConnection] = []
+    }
+
+    private var idle: [Key: IdleList] = [:]
     private var sweepTimer: TimerHandle?
 
     init(loop: EventLoop, configuration: HTTPClient.Configuration) {
@@ -50,33 +56,38 @@ final class ClientPool: @unchecked Sendable {
         return try await connection.send(request, deadline: deadline)
     }
 
+    // Lists are kept when empty (the sweep drops those): taking a connection and giving it back happen on every
+    // proxied request, and must not allocate.
     private func takeIdle(_ key: Key) -> HTTPClientConnection? {
-        while var list = idle[key], let connection = list.popLast() {
-            idle[key] = list.isEmpty ? nil : list
+        guard let list = idle[key] else { return nil }
+        while let connection = list.connections.popLast() {
             if connection.isUsable { return connection }
         }
         return nil
     }
 
     func release(_ connection: HTTPClientConnection) {
-        var list = idle[connection.key] ?? []
-        guard list.count < configuration.maxIdlePerHost else {
+        let list: IdleList
+        if let existing = idle[connection.key] {
+            list = existing
+        } else {
+            list = IdleList()
+            idle[connection.key] = list
+        }
+        guard list.connections.count < configuration.maxIdlePerHost else {
             connection.close()
             return
         }
-        list.append(connection)
-        idle[connection.key] = list
+        list.connections.append(connection)
         if sweepTimer == nil { scheduleSweep() }
     }
 
     func remove(_ connection: HTTPClientConnection) {
-        guard var list = idle[connection.key] else { return }
-        list.removeAll { $0 === connection }
-        idle[connection.key] = list.isEmpty ? nil : list
+        idle[connection.key]?.connections.removeAll { $0 === connection }
     }
 
     func closeIdle() {
-        let all = idle.values.flatMap { $0 }
+        let all = idle.values.flatMap(\.connections)
         idle.removeAll()
         for connection in all { connection.close() }
     }
@@ -89,9 +100,10 @@ final class ClientPool: @unchecked Sendable {
             self.sweepTimer = nil
             let limit = self.configuration.idleTimeout.nanoseconds
             let now = self.loop.now
-            for connection in self.idle.values.flatMap({ $0 }) where now &- connection.idleSince > limit {
+            for connection in self.idle.values.flatMap(\.connections) where now &- connection.idleSince > limit {
                 connection.close()
             }
+            self.idle = self.idle.filter { !$0.value.connections.isEmpty }
             if !self.idle.isEmpty { self.scheduleSweep() }
         }
     }

@@ -26,6 +26,12 @@ public struct HTTPHeaders: Sendable, Equatable {
         self.fields = fields
     }
 
+    /// Room for `fields` more fields of `bytes` more name and value bytes, so that adding them allocates once.
+    public mutating func reserveCapacity(fields: Int, bytes: Int) {
+        storage.reserveCapacity(storage.count + bytes)
+        self.fields.reserveCapacity(self.fields.count + fields)
+    }
+
     public var count: Int { fields.count }
     public var isEmpty: Bool { fields.isEmpty }
 
@@ -59,6 +65,7 @@ public struct HTTPHeaders: Sendable, Equatable {
     /// Removes every field of that name.
     public mutating func remove(name: String) {
         let storage = self.storage
+        guard fields.contains(where: { HTTPTokens.equalsIgnoringCase(storage[$0.name], name) }) else { return }
         fields.removeAll { HTTPTokens.equalsIgnoringCase(storage[$0.name], name) }
     }
 
@@ -97,6 +104,8 @@ public struct HTTPHeaders: Sendable, Equatable {
     /// Keeps only the fields for which `isIncluded(nameBytes)` is true.
     public mutating func filterFields(_ isIncluded: (ArraySlice<UInt8>) -> Bool) {
         let storage = self.storage
+        // Most messages keep every field: leave a shared copy shared instead of copying it to remove nothing.
+        guard fields.contains(where: { !isIncluded(storage[$0.name]) }) else { return }
         fields.removeAll { !isIncluded(storage[$0.name]) }
     }
 

@@ -46,6 +46,9 @@ public struct HTTPParameters: Sendable, Equatable {
 
     public init() {}
 
+    /// Room for `capacity` parameters, so that a match allocates once.
+    init(capacity: Int) { pairs.reserveCapacity(capacity) }
+
     public subscript(name: String) -> Substring? {
         pairs.first { $0.name == name }?.value
     }

@@ -300,6 +300,7 @@ public struct HTTPParser: Sendable {
         var storage: [UInt8] = []
         storage.reserveCapacity(lines.remaining)
         var ranges: [HTTPHeaders.Field] = []
+        ranges.reserveCapacity(16)  // one allocation for a typical head instead of one per doubling
         var result = Fields(headers: HTTPHeaders())
         var teItems: [Slice<UnsafeBufferPointer<UInt8>>] = []
         while let line = lines.next() {

@@ -27,6 +27,9 @@ public struct HTTPRouter: HTTPResponder {
 
     private var root = Node()
     private var middleware: [any HTTPMiddleware] = []
+    /// The middleware wrapped around the routes, built when either changes rather than per request (wrapping
+    /// allocates a box for every layer).
+    private var chain: (any HTTPResponder)?
 
     public init() {}
 
@@ -38,6 +41,7 @@ public struct HTTPRouter: HTTPResponder {
         let parsed = try RoutePattern(pattern)
         let route = Route(responder: responder, maxBodyBytes: maxBodyBytes)
         try Self.insert(route, method: method, pattern: pattern, segments: parsed.segments[...], into: &root)
+        rebuildChain()
     }
 
     /// Adds a route answered by a closure.
@@ -51,6 +55,11 @@ public struct HTTPRouter: HTTPResponder {
     /// Middleware around every request, matched or not (so a 404 is counted and logged too).
     public mutating func use(_ middleware: any HTTPMiddleware) {
         self.middleware.append(middleware)
+        rebuildChain()
+    }
+
+    private mutating func rebuildChain() {
+        chain = middleware.isEmpty ? nil : middleware.wrapping(RouterDispatch(root: root))
     }
 
     private static func insert(
@@ -90,21 +99,23 @@ public struct HTTPRouter: HTTPResponder {
     // MARK: Answering
 
     public func respond(to request: HTTPRequest) async throws -> HTTPResponse {
-        if middleware.isEmpty { return try await dispatch(request) }
-        return try await middleware.wrapping(RouterDispatch(router: self)).respond(to: request)
+        if let chain { return try await chain.respond(to: request) }
+        return try await Self.dispatch(request, root: root)
     }
 
     private struct RouterDispatch: HTTPResponder {
-        let router: HTTPRouter
-        func respond(to request: HTTPRequest) async throws -> HTTPResponse { try await router.dispatch(request) }
+        let root: Node
+        func respond(to request: HTTPRequest) async throws -> HTTPResponse {
+            try await HTTPRouter.dispatch(request, root: root)
+        }
     }
 
     private static let notFound: HTTPResponse = .text(.notFound, "404 page not found")
 
-    func dispatch(_ request: HTTPRequest) async throws -> HTTPResponse {
+    static func dispatch(_ request: HTTPRequest, root: Node) async throws -> HTTPResponse {
         var request = request
         let path = request.head.path
-        var parameters = HTTPParameters()
+        var parameters = HTTPParameters(capacity: 4)
         guard let methods = Self.match(path.utf8.dropFirst(), in: root, parameters: &parameters) else {
             return Self.notFound
         }

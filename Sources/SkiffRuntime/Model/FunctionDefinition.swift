@@ -80,8 +80,9 @@ public struct FunctionDefinition: Codable, Sendable, Equatable {
 /// DNS-1123 labels: what OpenFaaS and Kubernetes accept as function, secret and namespace names. Also what
 /// keeps a name safe as a file name under the state directory.
 public enum ResourceName {
+    /// Checked on every invocation (the function's name in the URL), so it reads the UTF-8 view without copying.
     public static func isValid(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
+        let bytes = name.utf8
         guard let first = bytes.first, let last = bytes.last, bytes.count <= 63 else { return false }
         func alnum(_ b: UInt8) -> Bool {
             (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
