@@ -86,6 +86,16 @@ make_oci_image() {
     rm -rf "$dir"
 }
 
+# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# wait_http URL: waits up to 10 s until URL answers 2xx; fails otherwise.
+wait_http() {
+    for _ in $(seq 1 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done
+    echo "skiff: $1 did not answer within 10 s" >&2
+    return 1
+}
+
 # write_nginx_conf DIR WORKERS HTTP_BODY: DIR/nginx.conf for a foreground nginx with its pid, logs and temp files
 # under DIR, whose http block holds HTTP_BODY. Run it with: nginx -c DIR/nginx.conf -p DIR. The benches use it as
 # the reference C server and proxy.

@@ -86,6 +86,22 @@ struct ProvisioningTests {
         return try await process.run()
     }
 
+    /// A stand-in multipass whose VM has `addresses`, and a /healthz stand-in for launch.sh to wait for; both
+    /// removed afterwards.
+    func withLaunchFixture(
+        addresses: [String], _ body: (FakeMultipass, _ port: Int) async throws -> Void
+    ) async throws {
+        let fake = try FakeMultipass(addresses: addresses)
+        try await fake.install()
+        let healthz = try await startHealthz()
+        defer {
+            healthz.stop()
+            try? FileManager.default.removeItem(atPath: fake.directory)
+            try? FileManager.default.removeItem(atPath: healthz.directory)
+        }
+        try await body(fake, healthz.port)
+    }
+
     @Test(.enabled(if: RealParts.isCI || FileManager.default.fileExists(atPath: "/usr/bin/cloud-init")))
     func theCloudConfigValidates() async throws {
         let outcome = try await ChildProcess(
@@ -102,63 +118,52 @@ struct ProvisioningTests {
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/bin/busybox") || RealParts.isCI))
     func launchWithATarballOnABridgedNetwork() async throws {
         // multipass's own network first, the bridged LAN address second (only the second listens here).
-        let fake = try FakeMultipass(addresses: ["127.0.0.3", "127.0.0.1"])
-        try await fake.install()
-        let healthz = try await startHealthz()
-        defer {
-            healthz.stop()
-            try? FileManager.default.removeItem(atPath: fake.directory)
-            try? FileManager.default.removeItem(atPath: healthz.directory)
+        try await withLaunchFixture(addresses: ["127.0.0.3", "127.0.0.1"]) { fake, port in
+            let tarball = fake.directory + "/skiff-test.tar.gz"
+            try "not really a tarball".write(toFile: tarball, atomically: true, encoding: .utf8)
+            let outcome = try await launch(["lab", "--tarball", tarball, "--bridged"], fake: fake, port: port)
+            #expect(outcome.succeeded, "\(outcome.errorText)")
+            let calls = fake.calls()
+            let launched = try #require(calls.first)
+            #expect(launched.hasPrefix("launch 24.04 --name lab --cpus 2 --memory 4G --disk 20G --cloud-init "))
+            #expect(launched.hasSuffix(" --bridged"))
+            #expect(calls.contains("transfer \(tarball) lab:/tmp/skiff.tar.gz"))
+            #expect(calls.contains { $0.hasPrefix("exec lab -- sudo sh -c mkdir -p /var/lib/skiff-release") })
+            #expect(calls.contains("info lab --format json"))
+            #expect(calls.last == "exec lab -- sudo cat /var/lib/skiff/secrets/basic-auth-password")
+            #expect(
+                FileManager.default.contents(atPath: fake.directory + "/transferred")
+                    == Data("not really a tarball".utf8))
+            // The cloud-config handed to multipass is the project's, unchanged.
+            #expect(
+                FileManager.default.contents(atPath: fake.directory + "/cloud-init.yaml")
+                    == FileManager.default.contents(atPath: sourceRoot + "/cloud-init/cloud-config.yaml"))
+            let url = "http://127.0.0.1:\(port)"
+            #expect(outcome.outputText.contains("gateway:  \(url)"))
+            #expect(outcome.outputText.contains("password: pw-from-the-vm"))
+            #expect(outcome.outputText.contains("export OPENFAAS_URL=\(url)"))
+            #expect(outcome.outputText.contains("echo 'pw-from-the-vm' | faas-cli login --password-stdin"))
         }
-        let tarball = fake.directory + "/skiff-test.tar.gz"
-        try "not really a tarball".write(toFile: tarball, atomically: true, encoding: .utf8)
-        let outcome = try await launch(["lab", "--tarball", tarball, "--bridged"], fake: fake, port: healthz.port)
-        #expect(outcome.succeeded, "\(outcome.errorText)")
-        let calls = fake.calls()
-        let launched = try #require(calls.first)
-        #expect(launched.hasPrefix("launch 24.04 --name lab --cpus 2 --memory 4G --disk 20G --cloud-init "))
-        #expect(launched.hasSuffix(" --bridged"))
-        #expect(calls.contains("transfer \(tarball) lab:/tmp/skiff.tar.gz"))
-        #expect(calls.contains { $0.hasPrefix("exec lab -- sudo sh -c mkdir -p /var/lib/skiff-release") })
-        #expect(calls.contains("info lab --format json"))
-        #expect(calls.last == "exec lab -- sudo cat /var/lib/skiff/secrets/basic-auth-password")
-        #expect(
-            FileManager.default.contents(atPath: fake.directory + "/transferred") == Data("not really a tarball".utf8))
-        // The cloud-config handed to multipass is the project's, unchanged.
-        #expect(
-            FileManager.default.contents(atPath: fake.directory + "/cloud-init.yaml")
-                == FileManager.default.contents(atPath: sourceRoot + "/cloud-init/cloud-config.yaml"))
-        let url = "http://127.0.0.1:\(healthz.port)"
-        #expect(outcome.outputText.contains("gateway:  \(url)"))
-        #expect(outcome.outputText.contains("password: pw-from-the-vm"))
-        #expect(outcome.outputText.contains("export OPENFAAS_URL=\(url)"))
-        #expect(outcome.outputText.contains("echo 'pw-from-the-vm' | faas-cli login --password-stdin"))
     }
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/bin/busybox") || RealParts.isCI))
     func launchWithAReleaseURLWritesItIntoTheCloudConfig() async throws {
-        let fake = try FakeMultipass(addresses: ["127.0.0.1"])
-        try await fake.install()
-        let healthz = try await startHealthz()
-        defer {
-            healthz.stop()
-            try? FileManager.default.removeItem(atPath: fake.directory)
-            try? FileManager.default.removeItem(atPath: healthz.directory)
-        }
-        let release = "https://releases.example/skiff-0.1.0-linux-amd64.tar.gz"
-        let outcome = try await launch(["--release-url", release], fake: fake, port: healthz.port)
-        #expect(outcome.succeeded, "\(outcome.errorText)")
-        #expect(fake.calls().first?.hasPrefix("launch 24.04 --name skiff ") == true)
-        #expect(!fake.calls().contains { $0.hasPrefix("transfer") })
-        let config = try String(contentsOfFile: fake.directory + "/cloud-init.yaml", encoding: .utf8)
-        #expect(
-            config.contains(
-                "path: /etc/skiff/release-url\n    permissions: \"0644\"\n    content: |\n      \(release)\n"))
-        if FileManager.default.fileExists(atPath: "/usr/bin/cloud-init") {
-            let valid = try await ChildProcess(
-                "/usr/bin/cloud-init", ["schema", "--config-file", fake.directory + "/cloud-init.yaml"]
-            ).run()
-            #expect(valid.succeeded, "\(valid.errorText)")
+        try await withLaunchFixture(addresses: ["127.0.0.1"]) { fake, port in
+            let release = "https://releases.example/skiff-0.1.0-linux-amd64.tar.gz"
+            let outcome = try await launch(["--release-url", release], fake: fake, port: port)
+            #expect(outcome.succeeded, "\(outcome.errorText)")
+            #expect(fake.calls().first?.hasPrefix("launch 24.04 --name skiff ") == true)
+            #expect(!fake.calls().contains { $0.hasPrefix("transfer") })
+            let config = try String(contentsOfFile: fake.directory + "/cloud-init.yaml", encoding: .utf8)
+            #expect(
+                config.contains(
+                    "path: /etc/skiff/release-url\n    permissions: \"0644\"\n    content: |\n      \(release)\n"))
+            if FileManager.default.fileExists(atPath: "/usr/bin/cloud-init") {
+                let valid = try await ChildProcess(
+                    "/usr/bin/cloud-init", ["schema", "--config-file", fake.directory + "/cloud-init.yaml"]
+                ).run()
+                #expect(valid.succeeded, "\(valid.errorText)")
+            }
         }
     }
 

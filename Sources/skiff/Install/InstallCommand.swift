@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import SkiffBuild
 import SkiffGateway
 import SkiffRuntime
@@ -20,12 +19,7 @@ enum InstallCommand: ClientCommand {
     ]
 
     static func run(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
-        let root = arguments.value("--root").map { URL(fileURLWithPath: $0).standardized.path } ?? ""
-        let installation = Installation(root: root)
-        if installation.isSystem && getuid() != 0 {
-            Console.error("skiff install: run it as root (sudo skiff install), or into a folder with --root DIR")
-            return 1
-        }
+        guard let installation = Installation.chosen(by: arguments, verb: "install") else { return 1 }
         var report: [(Installation.Change, String)] = []
         func note(_ change: Installation.Change, _ path: String) { report.append((change, path)) }
 
@@ -88,9 +82,7 @@ enum InstallCommand: ClientCommand {
         let unit = SystemdUnit.text(binary: "/usr/local/bin/skiff") + "\n"
         note(try Installation.put(Array(unit.utf8), at: installation.unit, mode: 0o644), installation.unit)
 
-        for (change, path) in report {
-            print("  \(change.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(path)")
-        }
+        Installation.printReport(report)
         let port = options.listen.split(separator: ":").last.map(String.init) ?? "8080"
         let loginLines = """
               export OPENFAAS_URL=http://127.0.0.1:\(port)
@@ -98,7 +90,9 @@ enum InstallCommand: ClientCommand {
               sudo cat \(options.stateDirectory)/secrets/basic-auth-password | faas-cli login --password-stdin
             """
         if !installation.isSystem {
-            print("installed into \(root); nothing outside it was touched. Once it runs, log in with:\n\(loginLines)")
+            print(
+                "installed into \(installation.root); nothing outside it was touched. Once it runs, log in with:\n\(loginLines)"
+            )
             return 0
         }
         if !(await Installation.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"])) {

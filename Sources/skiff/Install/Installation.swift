@@ -37,6 +37,25 @@ struct Installation {
         case written, unchanged, kept, removed, absent
     }
 
+    /// The installation `skiff VERB` works on: the tree `--root DIR` names, else the machine itself, which
+    /// needs root. Nil, with what to do printed, when the machine's is asked for without root.
+    static func chosen(by arguments: Arguments, verb: String) -> Installation? {
+        let root = arguments.value("--root").map { URL(fileURLWithPath: $0).standardized.path } ?? ""
+        let installation = Installation(root: root)
+        if installation.isSystem && getuid() != 0 {
+            Console.error("skiff \(verb): run it as root (sudo skiff \(verb)), or on a folder tree with --root DIR")
+            return nil
+        }
+        return installation
+    }
+
+    /// One line per path: what happened to it.
+    static func printReport(_ report: [(Change, String)]) {
+        for (change, path) in report {
+            print("  \(change.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(path)")
+        }
+    }
+
     /// Writes `bytes` durably through a rename (a running binary can be replaced this way), only when the
     /// content or mode differs.
     @discardableResult

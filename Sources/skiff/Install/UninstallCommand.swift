@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 
 /// `skiff uninstall`: the service, binaries, templates and system files go; state and settings stay unless
 /// --purge.
@@ -16,12 +15,7 @@ enum UninstallCommand: ClientCommand {
     ]
 
     static func run(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
-        let root = arguments.value("--root").map { URL(fileURLWithPath: $0).standardized.path } ?? ""
-        let installation = Installation(root: root)
-        if installation.isSystem && getuid() != 0 {
-            Console.error("skiff uninstall: run it as root, or with --root DIR")
-            return 1
-        }
+        guard let installation = Installation.chosen(by: arguments, verb: "uninstall") else { return 1 }
         let state = try installation.stateDirectory
         if installation.isSystem && Installation.systemdIsRunning {
             _ = await Installation.run(["systemctl", "disable", "--now", "skiff"])
@@ -43,9 +37,7 @@ enum UninstallCommand: ClientCommand {
             report.append((.kept, state))
             report.append((.kept, installation.configDirectory))
         }
-        for (change, path) in report {
-            print("  \(change.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(path)")
-        }
+        Installation.printReport(report)
         return 0
     }
 }
