@@ -215,6 +215,58 @@ struct HTTPParserTests {
                 == .response(code: 404, framing: .none, headers: ["Content-Length: 0"]))
     }
 
+    // MARK: Request targets
+
+    /// What authentication and routing both see: origin-form kept, absolute-form reduced to its path.
+    @Test(
+        "targets are normalised once, for every later step",
+        arguments: [
+            ("/system/functions", "/system/functions"), ("/a/b?x=1", "/a/b?x=1"),
+            ("http://host/system/functions", "/system/functions"), ("HTTPS://h:8080/p?q", "/p?q"),
+            ("http://host", "/"), ("http://host?q=1", "/?q=1"), ("/a/...b/c", "/a/...b/c"), ("/a/.x", "/a/.x"),
+            ("/function/f/%2e%2ex", "/function/f/%2e%2ex"),
+        ])
+    func targetsAreNormalised(_ target: String, _ expected: String) throws {
+        let events = try parse(["GET \(target) HTTP/1.1\r\nHost: a\r\n\r\n".bytes])
+        guard case .request(_, let normalised, _, _, _, _) = events.first else {
+            Issue.record("no request for \(target)")
+            return
+        }
+        #expect(normalised == expected)
+    }
+
+    @Test(
+        "targets that are not origin-form, absolute-form or OPTIONS * are refused",
+        arguments: [
+            "xsystem/functions", "system", "*", "/a#b", "/./system", "/function/../system/functions", "/a/.",
+            "/a/..", "/%2e/x", "/%2E%2e/x", "/a/%2e%2E", "ftp://h/p", "http:///p", "http:/p", "//system/./x",
+            "http://h/a/../system",
+        ])
+    func targetsAreRefused(_ target: String) {
+        do {
+            _ = try parse(["GET \(target) HTTP/1.1\r\nHost: a\r\n\r\n".bytes])
+            Issue.record("\(target) was accepted")
+        } catch {
+            #expect(error.kind == .malformed)
+        }
+    }
+
+    @Test func asteriskFormIsForOptionsOnly() throws {
+        let events = try parse(["OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n".bytes])
+        guard case .request(_, let target, _, _, _, _) = events.first else {
+            Issue.record("OPTIONS * was refused")
+            return
+        }
+        #expect(target == "*")
+    }
+
+    /// A function's status line is relayed: a CR or NUL in its reason phrase would split the line the client reads.
+    @Test(arguments: ["HTTP/1.1 200 O\rK\r\n\r\n", "HTTP/1.1 200 O\u{0}K\r\n\r\n", "HTTP/1.1 200 O\u{7F}\r\n\r\n"])
+    func reasonPhrasesWithControlCharactersAreRefused(_ text: String) {
+        #expect(throws: HTTPParseError.self) { try parse([text.bytes], kind: .response) }
+        #expect((try? parse(["HTTP/1.1 200 Fine\tand dandy\r\n\r\n".bytes], kind: .response)) != nil)
+    }
+
     @Test func truncatedMessagesAreErrorsAtEOF() throws {
         var parser = HTTPParser(kind: .response)
         let bytes = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc".bytes

@@ -201,7 +201,7 @@ public struct HTTPParser: Sendable {
         let version = try parseVersion(UnsafeBufferPointer(rebasing: rest[(sp2 + 1)...]))
         var fields = try parseFields(&lines)
         let method = HTTPMethod.make(methodBytes)
-        let target = String(decoding: targetBytes, as: UTF8.self)
+        let target = try RequestTarget.normalize(targetBytes, method: method)
 
         if version.minor == 1 && !fields.hasHost {
             throw HTTPParseError(.malformed, "an HTTP/1.1 request must have a Host header")
@@ -249,7 +249,13 @@ public struct HTTPParser: Sendable {
         var reason = ""
         if line.count > 12 {
             guard line[s + 12] == 0x20 else { throw HTTPParseError(.malformed, "the status code must be three digits") }
-            reason = String(decoding: UnsafeBufferPointer(rebasing: line[(s + 13)...]), as: UTF8.self)
+            let reasonBytes = UnsafeBufferPointer(rebasing: line[(s + 13)...])
+            // RFC 9112's reason-phrase: HTAB, SP, visible and non-ASCII bytes. A CR or NUL relayed from a function
+            // would split or end the status line a client reads.
+            for byte in reasonBytes where (byte < 0x20 && byte != 0x09) || byte == 0x7F {
+                throw HTTPParseError(.malformed, "the reason phrase contains a control character")
+            }
+            reason = String(decoding: reasonBytes, as: UTF8.self)
         }
         let status = HTTPStatus(code: code, reasonPhrase: reason.isEmpty ? nil : reason)
         let fields = try parseFields(&lines)

@@ -115,6 +115,8 @@ public struct HTTPRouter: HTTPResponder {
     static func dispatch(_ request: HTTPRequest, root: Node) async throws -> HTTPResponse {
         var request = request
         let path = request.head.path
+        // The parser admits only `/…` and, for OPTIONS, `*` (the server as a whole), which no route names.
+        guard path.utf8.first == 0x2F else { return Self.notFound }
         var parameters = HTTPParameters(capacity: 4)
         guard let methods = Self.match(path.utf8.dropFirst(), in: root, parameters: &parameters) else {
             return Self.notFound
