@@ -16,7 +16,7 @@ public final class Gateway: Sendable {
     let logger: Logger
     let proxy: FunctionProxy
     let timeouts: TimeoutCache
-    private let ready = Atomic<Bool>(false)
+    private let restored = RestoreGate()
 
     public init(
         runtime: any FunctionRuntime, secrets: SecretStore, configuration: GatewayConfiguration,
@@ -31,18 +31,21 @@ public final class Gateway: Sendable {
         timeouts = TimeoutCache(runtime: runtime, fallback: configuration.upstreamTimeout)
         proxy = FunctionProxy(
             runtime: runtime, client: client, metrics: metrics, timeouts: timeouts,
-            configuration: configuration, servedBy: "skiff/\(configuration.release)", logger: logger)
+            configuration: configuration, credentials: credentials, servedBy: "skiff/\(configuration.release)",
+            logger: logger)
     }
 
-    /// Set once the runtime has restored its functions; until then /healthz answers 503.
-    public func markReady() { ready.store(true, ordering: .releasing) }
-    var isReady: Bool { ready.load(ordering: .acquiring) }
+    /// Set once the runtime has restored its functions; until then /healthz answers 503, the system API 503
+    /// with Retry-After, and invocations wait.
+    public func markReady() { restored.open() }
+    var isReady: Bool { restored.isOpen }
 
     /// Every route, behind basic auth for /system.
     public func makeRouter() throws -> HTTPRouter {
         var router = HTTPRouter()
         router.use(
             BasicAuthMiddleware(credentials: credentials, protectsInvocations: configuration.requireAuthForInvoke))
+        router.use(RestoreGateMiddleware(gate: restored, invocationWait: configuration.coldStartTimeout))
         router.use(ErrorMiddleware())
         try addSystemRoutes(to: &router)
         try addFunctionRoutes(to: &router)

@@ -28,6 +28,13 @@ struct GatewayError: Error, Sendable {
         return HTTPResponse(status: status, headers: headers, body: .string(message.isEmpty ? "" : message + "\n"))
     }
 
+    /// With `Retry-After`: for answers that say "not yet" rather than "no".
+    func response(retryAfter seconds: Int) -> HTTPResponse {
+        var answer = response
+        answer.headers.add(name: "Retry-After", value: String(seconds))
+        return answer
+    }
+
     /// The runtime's errors as HTTP: bad input 400, unknown 404, unusable image 400, not ready in time 503,
     /// containerd trouble 500.
     static func from(_ error: any Error) -> GatewayError {

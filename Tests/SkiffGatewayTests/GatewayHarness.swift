@@ -16,9 +16,10 @@ final class GatewayHarness: Sendable {
     let credentials: Credentials
 
     init(
-        coldStartTimeout: Duration = .seconds(30), deployTimeout: Duration = .seconds(30), authInvoke: Bool = false
+        coldStartTimeout: Duration = .seconds(30), deployTimeout: Duration = .seconds(30), authInvoke: Bool = false,
+        adjust: (inout RuntimeConfiguration) -> Void = { _ in }
     ) async throws {
-        runtime = try await RuntimeHarness(deployTimeout: deployTimeout)
+        runtime = try await RuntimeHarness(deployTimeout: deployTimeout, adjust: adjust)
         credentials = try Credentials.loadOrCreate(stateDirectory: runtime.stateDirectory)
         var configuration = GatewayConfiguration(release: "test")
         configuration.defaultNamespace = runtime.namespace
@@ -81,10 +82,10 @@ final class GatewayHarness: Sendable {
 /// Runs `body` with a fresh gateway harness and always tears it down.
 func withGateway(
     coldStartTimeout: Duration = .seconds(30), deployTimeout: Duration = .seconds(30), authInvoke: Bool = false,
-    _ body: (GatewayHarness) async throws -> Void
+    adjust: (inout RuntimeConfiguration) -> Void = { _ in }, _ body: (GatewayHarness) async throws -> Void
 ) async throws {
     let harness = try await GatewayHarness(
-        coldStartTimeout: coldStartTimeout, deployTimeout: deployTimeout, authInvoke: authInvoke)
+        coldStartTimeout: coldStartTimeout, deployTimeout: deployTimeout, authInvoke: authInvoke, adjust: adjust)
     do {
         try await body(harness)
     } catch {

@@ -45,7 +45,8 @@ public final class RuntimeHarness: Sendable {
 
     public init(
         deployTimeout: Duration = .seconds(30), gracePeriod: Duration = .seconds(5), stateDirectory: String? = nil,
-        namespace: String? = nil, bridge: String? = nil, subnet: String? = nil
+        namespace: String? = nil, bridge: String? = nil, subnet: String? = nil,
+        adjust: (inout RuntimeConfiguration) -> Void = { _ in }
     ) async throws {
         if !RealParts.missing.isEmpty {
             throw HarnessError(
@@ -70,6 +71,7 @@ public final class RuntimeHarness: Sendable {
         configuration.deployTimeout = deployTimeout
         configuration.gracePeriod = gracePeriod
         configuration.initialRestartDelay = .milliseconds(200)
+        adjust(&configuration)
         runtime = try ContainerdRuntime(
             configuration: configuration, group: testGroup,
             logger: Logger(label: "test", level: .debug, handler: logs))

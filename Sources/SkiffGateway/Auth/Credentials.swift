@@ -58,9 +58,10 @@ public struct Credentials: Sendable {
         return userMatches && passwordMatches
     }
 
-    /// Compares every byte of the longer input, whatever differs where.
+    /// Compares every byte of the longer input, whatever differs where. The lengths are compared whole: a
+    /// difference kept in eight bits would let a password followed by 256 NUL bytes through.
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        var difference: UInt8 = a.count == b.count ? 0 : 1
         for index in 0..<max(a.count, b.count) {
             difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
         }

@@ -15,6 +15,8 @@ struct FunctionProxy: Sendable {
     let metrics: GatewayMetrics
     let timeouts: TimeoutCache
     let configuration: GatewayConfiguration
+    /// The admin's: never handed on to a function.
+    let credentials: Credentials
     let servedBy: String
     /// Only the exceptional calls are logged (waits for a ready replica, timeouts, unreachable replicas), each with its call id,
     /// so that `journalctl -u skiff CALL_ID=…` finds them; the successful path logs nothing.
@@ -80,6 +82,14 @@ struct FunctionProxy: Sendable {
             upstream.headers.add(name: "X-Forwarded-Host", value: host)
         }
         upstream.headers.replaceOrAdd(name: "X-Start-Time", value: startNanoseconds)
+        // Under --auth-invoke the gateway consumed the header; otherwise it may be the function's own business
+        // (a bearer token it checks), unless it carries the admin's password, which a function could replay
+        // against /system.
+        if configuration.requireAuthForInvoke
+            || upstream.headers.values(name: "Authorization").contains(where: credentials.accepts)
+        {
+            upstream.headers.remove(name: "Authorization")
+        }
 
         let answer: HTTPClientResponse
         do {
@@ -133,8 +143,9 @@ struct FunctionProxy: Sendable {
 }
 
 /// Per-function upstream timeouts: the function's own `exec_timeout` or `write_timeout` env (the values its
-/// watchdog also reads, so one setting drives every hop), else the gateway's default. Cached; routes that
-/// change a function forget its entry.
+/// watchdog also reads, so one setting drives every hop), else the gateway's default. Cached only for functions
+/// that exist, so that callers naming unknown functions cannot grow it and a call made before a deploy cannot pin
+/// the default; routes that deploy, change or remove a function forget its entry.
 final class TimeoutCache: Sendable {
     private let runtime: any FunctionRuntime
     private let fallback: Duration
@@ -147,20 +158,23 @@ final class TimeoutCache: Sendable {
 
     func timeout(for address: FunctionAddress) async -> Duration {
         if let cached = cache.withLock({ $0[address] }) { return cached }
-        var timeout = fallback
-        if let status = try? await runtime.status(name: address.name, namespace: address.namespace) {
-            timeout = Self.timeout(envVars: status.definition.envVars, fallback: fallback)
+        guard let status = try? await runtime.status(name: address.name, namespace: address.namespace) else {
+            return fallback
         }
+        let timeout = Self.timeout(envVars: status.definition.envVars, fallback: fallback)
         cache.withLock { $0[address] = timeout }
         return timeout
     }
 
     static func timeout(envVars: [String: String], fallback: Duration) -> Duration {
         let values = ["exec_timeout", "write_timeout"].compactMap { key in
-            envVars[key].flatMap { try? GoDuration.parse($0, field: key) }
+            envVars[key].flatMap { try? GoDuration.parse($0, field: key, atMost: GoDuration.timeoutLimit) }
         }.filter { $0 > .zero }
         return values.max() ?? fallback
     }
+
+    /// Entries held: at most one per function that exists.
+    var count: Int { cache.withLock { $0.count } }
 
     func forget(_ address: FunctionAddress) {
         _ = cache.withLock { $0.removeValue(forKey: address) }

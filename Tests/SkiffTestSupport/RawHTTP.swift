@@ -1,0 +1,84 @@
+import Foundation
+import Glibc
+
+/// Bytes on a TCP connection to 127.0.0.1, exactly as given: what an attacker sends, which no HTTP client library
+/// would (a target without `/`, a NUL, two requests at once). Blocking sockets on their own thread, so that a
+/// slow server never holds up the test's executor.
+public enum RawHTTP {
+    public struct Answer: Sendable {
+        public var text: String
+        /// The status code of the first response, 0 when the server closed without one.
+        public var status: Int {
+            let parts = text.split(separator: " ", maxSplits: 2)
+            guard parts.count >= 2, parts[0].hasPrefix("HTTP/1.") else { return 0 }
+            return Int(parts[1]) ?? 0
+        }
+    }
+
+    /// Sends `bytes`, then reads until the server closes or `timeout` passes without a byte.
+    public static func exchange(port: Int, _ bytes: [UInt8], timeout: Duration = .seconds(20)) async throws -> Answer {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try blockingExchange(port: port, bytes, timeout: timeout) })
+            }
+        }
+    }
+
+    public static func exchange(port: Int, _ text: String) async throws -> Answer {
+        try await exchange(port: port, Array(text.utf8))
+    }
+
+    /// An open connection, for tests that hold many (idle or unread) at once.
+    public static func connect(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw RawHTTPError("socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw RawHTTPError("connect to 127.0.0.1:\(port): \(reason)")
+        }
+        return fd
+    }
+
+    /// Writes everything, unless the peer stops reading (then returns what was written).
+    @discardableResult
+    public static func send(_ fd: Int32, _ bytes: [UInt8]) -> Int {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }
+            sent += n
+        }
+        return sent
+    }
+
+    private static func blockingExchange(port: Int, _ bytes: [UInt8], timeout: Duration) throws -> Answer {
+        let fd = try connect(port: port)
+        defer { close(fd) }
+        var limit = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        send(fd, bytes)
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            received.append(contentsOf: buffer[0..<n])
+        }
+        return Answer(text: String(decoding: received, as: UTF8.self))
+    }
+}
+
+public struct RawHTTPError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

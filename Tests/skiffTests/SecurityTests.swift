@@ -1,0 +1,206 @@
+import Foundation
+import Glibc
+import SkiffPOSIX
+import SkiffTestSupport
+import Testing
+
+/// Attacks on a real `skiff serve`, as an unauthenticated caller on the LAN would make them: raw bytes on a
+/// socket, every target shape, values chosen to overflow. Each expectation names what must never happen.
+@Suite("Security: a real daemon under attack", .serialized)
+struct SecurityTests {
+    /// Admin routes and the methods they answer; `{n}` is a function name.
+    static let adminRoutes: [(method: String, path: String)] = [
+        ("GET", "system/functions"), ("POST", "system/functions"), ("PUT", "system/functions"),
+        ("DELETE", "system/functions"), ("GET", "system/function/victim"), ("POST", "system/scale-function/victim"),
+        ("GET", "system/secrets"), ("POST", "system/secrets"), ("PUT", "system/secrets"),
+        ("DELETE", "system/secrets"), ("GET", "system/info"), ("GET", "system/namespaces"),
+        ("GET", "system/logs?name=victim"), ("GET", "function/victim"), ("POST", "async-function/victim"),
+    ]
+
+    /// Every way of spelling a target that once reached, or might reach, a route without its check.
+    static func shapes(of path: String) -> [String] {
+        let (first, rest) = path.firstIndex(of: "/").map { (String(path[..<$0]), String(path[$0...])) } ?? (path, "")
+        return [
+            "x" + path, "//" + path, "/./" + path, "/function/../" + path, "/a/%2e%2e/" + path, "/%2E/" + path,
+            "/" + first + "%2F" + rest.dropFirst(), "/" + path.uppercased(), "/" + first.uppercased() + rest,
+            "http://127.0.0.1" + "/" + path, "HTTP://evil.example/" + path, "http:///" + path, "*",
+            "/" + path + "#x", "/" + path + "\u{0}", "/" + path + " x", path, "/" + path + "/..",
+        ]
+    }
+
+    @Test(.enabled(if: daemonPartsPresent))
+    func adminAndInvokeRoutesRefuseEveryTargetShapeWithoutCredentials() async throws {
+        try await withDaemon(environment: ["SKIFF_AUTH_INVOKE": "true"]) { daemon, port in
+            let body = #"{"service":"victim","image":"local/none:1","name":"victim","value":"x","replicas":3}"#
+            var tried = 0
+            for route in Self.adminRoutes {
+                for target in Self.shapes(of: route.path) {
+                    for method in [route.method, "HEAD", "OPTIONS"] {
+                        let request =
+                            "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                            + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                        let answer = try await RawHTTP.exchange(port: port, request)
+                        #expect(
+                            [400, 401, 404].contains(answer.status),
+                            "\(method) \(target.debugDescription) answered \(answer.text.prefix(120).debugDescription)")
+                        tried += 1
+                    }
+                }
+            }
+            #expect(tried > 700)
+            // Nothing changed: the daemon serves, and with credentials it shows no function and no secret.
+            let admin = try AdminClient(daemon: daemon, port: port)
+            #expect(try await admin.call("GET", "/system/functions").body == "[]")
+            #expect(try await admin.call("GET", "/system/secrets").body == "[]")
+            // The absolute form is served as its path, with credentials.
+            #expect(try await admin.call("GET", "http://127.0.0.1/system/functions").status == 200)
+        }
+    }
+
+    @Test(.enabled(if: daemonPartsPresent))
+    func passwordsAreComparedOverTheirFullLength() async throws {
+        try await withDaemon { daemon, port in
+            let admin = try AdminClient(daemon: daemon, port: port)
+            let first = try await admin.call("GET", "/system/functions")
+            #expect(first.status == 200, "\(first.text)")
+            for suffix in [
+                String(repeating: "\u{0}", count: 256), "\u{0}", "x", String(repeating: "\u{0}", count: 512),
+            ] {
+                let forged = AdminClient(port: port, user: admin.user, password: admin.password + suffix)
+                #expect(try await forged.call("GET", "/system/functions").status == 401, "suffix of \(suffix.count)")
+            }
+            let truncated = AdminClient(port: port, user: admin.user, password: String(admin.password.dropLast()))
+            #expect(try await truncated.call("GET", "/system/functions").status == 401)
+        }
+    }
+
+    @Test(.enabled(if: daemonPartsPresent))
+    func functionsNeverSeeAdminCredentialsAndRefusedRequestsChangeNothing() async throws {
+        try await withDaemon { daemon, port in
+            let admin = try AdminClient(daemon: daemon, port: port)
+            try await importTestImage("docker.io/local/sec:1", namespace: daemon.namespace)
+            func deploy(_ name: String, _ extra: String = "") async throws -> RawHTTP.Answer {
+                try await admin.call(
+                    "POST", "/system/functions",
+                    json: #"{"service":"\#(name)","image":"local/sec:1","namespace":"\#(daemon.namespace)"\#(extra)}"#)
+            }
+
+            // A call made before the function exists must not pin the default timeout for it.
+            #expect(try await RawHTTP.exchange(port: port, Self.get("/function/probe/cgi-bin/info?slow")).status == 404)
+            #expect(try await deploy("probe", #","envVars":{"exec_timeout":"1s"}"#).status == 200)
+            let slow = try await RawHTTP.exchange(port: port, Self.get("/function/probe/cgi-bin/info?slow"))
+            #expect(slow.status == 504, "\(slow.text)")
+
+            // The admin's credentials are consumed by the gateway, never handed to the function; a function's own
+            // token passes through.
+            let seen = try await RawHTTP.exchange(
+                port: port, Self.get("/function/probe/cgi-bin/info?headers", ["Authorization": admin.header]))
+            #expect(seen.status == 200 && !seen.text.contains("HTTP_AUTHORIZATION"), "\(seen.text)")
+            let own = try await RawHTTP.exchange(
+                port: port, Self.get("/function/probe/cgi-bin/info?headers", ["Authorization": "Bearer own-token"]))
+            #expect(own.text.contains("HTTP_AUTHORIZATION=Bearer own-token"), "\(own.text)")
+
+            // Values that once trapped the daemon or the watchdog are refused at deploy, naming the field; nothing
+            // is left behind.
+            for (extra, field) in [
+                (#","envVars":{"exec_timeout":"6000000h"}"#, "exec_timeout"),
+                (#","envVars":{"grace_period":"99999999999999999h"}"#, "grace_period"),
+                (#","envVars":{"write_timeout":"99999999999999999999h"}"#, "write_timeout"),
+                (#","labels":{"com.openfaas.scale.min":"100000"}"#, "com.openfaas.scale.min"),
+                (#","labels":{"com.openfaas.pids":"0"}"#, "com.openfaas.pids"),
+            ] {
+                let refused = try await deploy("bad", extra)
+                #expect(refused.status == 400 && refused.text.contains(field), "\(refused.text)")
+            }
+            let listed = try await admin.call("GET", "/system/functions?namespace=\(daemon.namespace)")
+            #expect(!listed.text.contains(#""bad""#), "\(listed.text)")
+
+            // A scale beyond --max-replicas is refused and the recorded count stays.
+            let scale = try await admin.call(
+                "POST", "/system/scale-function/probe?namespace=\(daemon.namespace)", json: #"{"replicas":100000}"#)
+            #expect(scale.status == 400 && scale.text.contains("--max-replicas"), "\(scale.text)")
+            let described = try await admin.call("GET", "/system/function/probe?namespace=\(daemon.namespace)")
+            #expect(described.text.contains(#""replicas":1"#), "\(described.text)")
+
+            // A huge X-Timeout is ignored, not a crash; the daemon still answers afterwards.
+            let huge = try await RawHTTP.exchange(
+                port: port, Self.get("/function/probe/", ["X-Timeout": "99999999999999999999h"]))
+            #expect(huge.status == 200)
+            #expect(try await RawHTTP.exchange(port: port, Self.get("/healthz")).status == 200)
+            #expect(
+                try await admin.call("DELETE", "/system/functions", json: #"{"functionName":"probe"}"#).status == 200)
+        }
+    }
+
+    static func get(_ target: String, _ headers: [String: String] = [:]) -> String {
+        var text = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        return text + "\r\n"
+    }
+}
+
+/// Calls with the admin's basic-auth header, over a raw connection.
+struct AdminClient {
+    let port: Int
+    let user: String
+    let password: String
+
+    init(port: Int, user: String, password: String) {
+        self.port = port
+        self.user = user
+        self.password = password
+    }
+
+    init(daemon: DaemonProcess, port: Int) throws {
+        let secrets = daemon.state.appendingPathComponent("secrets")
+        func read(_ name: String) throws -> String {
+            try String(contentsOf: secrets.appendingPathComponent(name), encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        self.init(port: port, user: try read("basic-auth-user"), password: try read("basic-auth-password"))
+    }
+
+    var header: String { "Basic " + Data("\(user):\(password)".utf8).base64EncodedString() }
+
+    func call(_ method: String, _ target: String, json: String? = nil) async throws -> RawHTTP.Answer {
+        let body = json ?? ""
+        let request =
+            "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: \(header)\r\n"
+            + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        return try await RawHTTP.exchange(port: port, request)
+    }
+}
+
+extension RawHTTP.Answer {
+    /// The body of a `Connection: close` answer (everything after the head).
+    var body: String {
+        guard let range = text.range(of: "\r\n\r\n") else { return "" }
+        return String(text[range.upperBound...])
+    }
+}
+
+/// A daemon on a free port for `body`, always killed and cleaned up afterwards.
+func withDaemon(
+    environment: [String: String] = [:], _ body: (DaemonProcess, Int) async throws -> Void
+) async throws {
+    let daemon = try DaemonProcess(environment: environment)
+    do {
+        let port = try #require(try await daemon.port())
+        let started = await eventually(timeout: .seconds(60)) {
+            (try? await RawHTTP.exchange(port: port, SecurityTests.get("/healthz")).status) == 200
+        }
+        try #require(started, "the daemon did not finish restoring")
+        try await body(daemon, port)
+    } catch {
+        await daemon.cleanUp()
+        throw error
+    }
+    await daemon.cleanUp()
+}
+
+/// Imports a busybox test image into a daemon's namespace, as `faas-cli` users import theirs offline.
+func importTestImage(_ reference: String, namespace: String) async throws {
+    let file = try TestImages.file(reference: reference)
+    defer { unlink(file) }
+    _ = try await ChildProcess("/usr/bin/ctr", ["-n", namespace, "images", "import", file]).runChecked()
+}
