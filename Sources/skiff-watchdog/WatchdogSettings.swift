@@ -42,9 +42,13 @@ struct WatchdogSettings: Sendable {
         func value(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
         func duration(_ key: String, _ fallback: Duration) throws -> Duration {
             guard let text = value(key) else { return fallback }
-            if let seconds = Int(text) { return .seconds(seconds) }
-            guard let parsed = Duration(goSyntax: text) else {
+            guard let parsed = Int(text).map({ Duration.seconds($0) }) ?? Duration(goSyntax: text) else {
                 throw Invalid(description: "\(key)=\(text) is not a duration; use seconds or e.g. 500ms, 30s, 1m")
+            }
+            // The gateway holds a function's timeouts to a day at deploy; an image's own environment is held to
+            // the same, so that no sleep or deadline built from it can overflow.
+            guard parsed <= .seconds(24 * 3600) else {
+                throw Invalid(description: "\(key)=\(text) is longer than the 24h the watchdog accepts")
             }
             return parsed
         }

@@ -68,10 +68,19 @@ public struct FunctionDefinition: Codable, Sendable, Equatable {
         for key in envVars.keys where key.isEmpty || key.contains("=") || key.contains("\0") {
             throw .invalid("environment variable name '\(key)' must be non-empty and contain no '=' or NUL")
         }
-        if let grace = envVars["grace_period"] {
-            _ = try GoDuration.parse(grace, field: "envVars.grace_period")
+        _ = try RuntimeSpec.pidsLimit(labels, default: 1024)
+        for (key, limit) in Self.durationSettings {
+            if let text = envVars[key] { _ = try GoDuration.parse(text, field: "envVars.\(key)", atMost: limit) }
         }
     }
+
+    /// The environment settings that the gateway, the runtime or the watchdogs read as Go durations, and the
+    /// most each may be. Checked at deploy so that a bad value is a 400 then, never a failure at invocation.
+    public static let durationSettings: [(key: String, limit: Duration)] = [
+        ("exec_timeout", GoDuration.timeoutLimit), ("write_timeout", GoDuration.timeoutLimit),
+        ("read_timeout", GoDuration.timeoutLimit), ("upstream_timeout", GoDuration.timeoutLimit),
+        ("healthcheck_interval", GoDuration.timeoutLimit), ("grace_period", GoDuration.gracePeriodLimit),
+    ]
 
     /// faasd stores each annotation as a containerd label under this prefix.
     public static let annotationPrefix = "com.openfaas.annotations."

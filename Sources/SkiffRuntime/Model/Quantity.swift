@@ -50,11 +50,30 @@ public enum Quantity {
 
 /// Go duration settings (`grace_period`, timeouts), with an error that names the field.
 public enum GoDuration {
-    public static func parse(_ text: String, field: String) throws(FunctionRuntimeError) -> Duration {
+    public static func parse(_ text: String, field: String, atMost limit: Duration? = nil) throws(FunctionRuntimeError)
+        -> Duration
+    {
         guard let duration = Duration(goSyntax: text.trimmingSpaces()) else {
-            throw .invalid("\(field) '\(text)' is not a duration; use a number with a unit such as 500ms, 30s, 1m")
+            let most = limit.map { ", at most \(describe($0))" } ?? ""
+            throw .invalid(
+                "\(field) '\(text)' is not a duration Skiff accepts; use a number with a unit such as 500ms, 30s, 1m\(most)"
+            )
+        }
+        if let limit, duration > limit {
+            throw .invalid("\(field) '\(text)' is too long; the most Skiff accepts is \(describe(limit))")
         }
         return duration
+    }
+
+    /// The bounds a function's own duration settings are held to at deploy: long enough for any real function,
+    /// short enough that a timer or a wait built from them means something.
+    public static let timeoutLimit: Duration = .seconds(24 * 3600)
+    public static let gracePeriodLimit: Duration = .seconds(3600)
+
+    /// `24h`, `1h`, `90s`: whole hours or seconds, as the limits are.
+    static func describe(_ duration: Duration) -> String {
+        let seconds = duration.components.seconds
+        return seconds % 3600 == 0 ? "\(seconds / 3600)h" : "\(seconds)s"
     }
 }
 

@@ -59,7 +59,9 @@ actor FunctionSupervisor {
     private var name: String { record.definition.name }
 
     private var gracePeriod: Duration {
-        record.definition.envVars["grace_period"].flatMap { try? GoDuration.parse($0, field: "grace_period") }
+        record.definition.envVars["grace_period"].flatMap {
+            try? GoDuration.parse($0, field: "grace_period", atMost: GoDuration.gracePeriodLimit)
+        }
             ?? configuration.gracePeriod
     }
 
