@@ -8,6 +8,8 @@ public struct GatewayConfiguration: Sendable {
     public var coldStartTimeout: Duration = .seconds(60)
     /// Whether /function/* needs the admin credentials too (OpenFaaS leaves invocations open).
     public var requireAuthForInvoke = false
+    /// Most replicas one function may have: scale requests and `com.openfaas.scale.min` above it are refused.
+    public var maxReplicas = 64
     public var release: String
     public var sha = "unknown"
 

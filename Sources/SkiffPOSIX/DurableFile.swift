@@ -23,11 +23,7 @@ public enum DurableFile {
             unlink(temporary)
             throw SystemError(call: "rename(\(temporary), \(path))", errno: failure)
         }
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            fsync(directoryFD)
-            close(directoryFD)
-        }
+        syncDirectory(directory)
     }
 
     /// Rewrites a file's content in place (same inode). Needed for files bind-mounted into containers: a
@@ -37,6 +33,21 @@ public enum DurableFile {
         guard fd >= 0 else { throw SystemError(call: "open(\(path))", errno: errno) }
         defer { close(fd) }
         guard writeAll(fd, bytes), fsync(fd) == 0 else { throw SystemError(call: "write(\(path))", errno: errno) }
+    }
+
+    /// Removes a file and makes the removal durable (the directory synced), so a record deleted before a crash
+    /// stays deleted after it.
+    public static func remove(_ path: String) throws(SystemError) {
+        guard unlink(path) == 0 else { throw SystemError(call: "unlink(\(path))", errno: errno) }
+        syncDirectory(parent(of: path))
+    }
+
+    static func syncDirectory(_ directory: String) {
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
     }
 
     /// `mkdir -p`.

@@ -285,7 +285,10 @@ public final class ContainerdRuntime: FunctionRuntime {
 
     public func scale(name: String, namespace: String, replicas: Int) async throws {
         guard replicas >= 0 else { throw FunctionRuntimeError.invalid("replicas must be 0 or more") }
-        try await supervisor(name, namespace).scale(to: replicas)
+        let supervisor = try supervisor(name, namespace)
+        // Checked before the count is recorded: a scale that cannot start replicas changes nothing.
+        if replicas > 0 { try requireSecrets(await supervisor.record.definition) }
+        try await supervisor.scale(to: replicas)
     }
 
     public func remove(name: String, namespace: String) async throws {
@@ -369,14 +372,15 @@ public final class ContainerdRuntime: FunctionRuntime {
         try await images.importArchive(archive, namespace: namespace)
     }
 
-    /// Rewrites every running replica's copy of a secret after it changed, in place.
+    /// Projects a secret's new value into every replica that uses it; each sees the swap at once and whole.
     public func secretChanged(namespace: String, name: String) async {
         let base = "\(configuration.stateDirectory)/replicas/\(namespace)"
         for id in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] {
-            let path = "\(base)/\(id)/secrets/\(name)"
-            var info = stat()
-            guard stat(path, &info) == 0 else { continue }
-            try? secrets.copy(namespace: namespace, name: name, to: path, uid: info.st_uid, gid: info.st_gid)
+            do {
+                try secrets.reproject(namespace: namespace, name: name, in: "\(base)/\(id)/secrets")
+            } catch {
+                logger.warning("cannot update secret \(name) in replica \(id): \(error)")
+            }
         }
     }
 

@@ -27,6 +27,10 @@ public struct RuntimeConfiguration: Sendable {
     /// Restart back-off after a crash: starts here, doubles, capped at `maximumRestartDelay`.
     public var initialRestartDelay: Duration = .seconds(1)
     public var maximumRestartDelay: Duration = .seconds(30)
+    /// Most processes in one replica (`pids.max`), unless the function's `com.openfaas.pids` label says otherwise.
+    public var pidsLimit = 1024
+    /// Whether hosts other than this one may reach replicas' addresses directly (past the gateway and its auth).
+    public var exposeReplicas = false
     /// Port every function listens on inside its container (the watchdog's).
     public var functionPort = 8080
     /// Port on which the gateway answers; written into functions' `/etc/hosts` as `gateway`.

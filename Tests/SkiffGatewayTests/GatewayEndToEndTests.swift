@@ -247,6 +247,10 @@ struct GatewayEndToEndTests {
             #expect(
                 try await gw.call(.put, "/system/secrets", json: #"{"name":"api-key","value":"two"}"#).status == 200)
             #expect(try await gw.call(.get, "/function/sec/cgi-bin/info?secret=api-key", auth: false).text == "two")
+            // A secret in use cannot be deleted: 409 names the function, and the secret stays.
+            let inUse = try await gw.call(.delete, "/system/secrets", json: #"{"name":"api-key"}"#)
+            #expect(inUse.status == 409 && inUse.text.contains("used by sec"), "\(inUse.status) \(inUse.text)")
+            #expect(try await gw.call(.get, "/function/sec/cgi-bin/info?secret=api-key", auth: false).text == "two")
             #expect(try await gw.call(.delete, "/system/secrets", json: #"{"name":"blob"}"#).status == 200)
             #expect(try await gw.call(.delete, "/system/secrets", json: #"{"name":"blob"}"#).status == 404)
         }

@@ -38,11 +38,11 @@ struct GatewayUnitTests {
     }
 
     @Test func scaleBoundsClampButLetZeroThrough() throws {
-        let bounds = try ScaleBounds(["com.openfaas.scale.min": "2", "com.openfaas.scale.max": "4"])
+        let bounds = try ScaleBounds(["com.openfaas.scale.min": "2", "com.openfaas.scale.max": "4"], ceiling: 64)
         #expect(bounds.clamp(0) == 0 && bounds.clamp(1) == 2 && bounds.clamp(3) == 3 && bounds.clamp(9) == 4)
-        #expect(try ScaleBounds([:]).minimum == 1)
+        #expect(try ScaleBounds([:], ceiling: 64).minimum == 1)
         #expect(throws: GatewayError.self) {
-            try ScaleBounds(["com.openfaas.scale.min": "5", "com.openfaas.scale.max": "2"])
+            try ScaleBounds(["com.openfaas.scale.min": "5", "com.openfaas.scale.max": "2"], ceiling: 64)
         }
     }
 

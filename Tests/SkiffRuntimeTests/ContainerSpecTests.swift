@@ -35,14 +35,22 @@ struct ContainerSpecTests {
             await runtime.secretChanged(namespace: ns, name: "api-key")
             #expect(try await harness.info(endpoint, "secret=api-key") == "rotated")
 
-            // On the host: the store is 0600 root; the replica's copy belongs to uid 1000, mode 0400.
+            // On the host: the store is 0600 root; the replica's projected copy belongs to uid 1000, mode 0400,
+            // behind the replica's folder, which is root's alone (0700), so a host account with uid 1000 cannot
+            // reach it.
             let store = try FileManager.default.attributesOfItem(
                 atPath: "\(harness.stateDirectory)/secrets/\(ns)/api-key")
             #expect((store[.posixPermissions] as? Int) == 0o600)
-            let copy = try FileManager.default.attributesOfItem(
-                atPath: "\(harness.stateDirectory)/replicas/\(ns)/\(endpoint.id)/secrets/api-key")
+            let folder = "\(harness.stateDirectory)/replicas/\(ns)/\(endpoint.id)"
+            let copy = try FileManager.default.attributesOfItem(atPath: "\(folder)/secrets/..data/api-key")
             #expect((copy[.posixPermissions] as? Int) == 0o400)
             #expect((copy[.ownerAccountID] as? Int) == 1000)
+            let replicaFolder = try FileManager.default.attributesOfItem(atPath: folder)
+            #expect((replicaFolder[.posixPermissions] as? Int) == 0o700)
+            #expect((replicaFolder[.ownerAccountID] as? Int) == 0)
+            // One version of the values at a time: the rotation swapped `..data` and dropped the old folder.
+            let entries = try FileManager.default.contentsOfDirectory(atPath: "\(folder)/secrets")
+            #expect(entries.filter { $0.hasPrefix("..v") }.count == 1 && entries.contains("api-key"))
 
             // Limits in the cgroup the task runs in (v1 here, v2 on Ubuntu VMs).
             let memory = cgroupValue(

@@ -68,6 +68,56 @@ struct ModelTests {
             #expect(throws: FunctionRuntimeError.self) { try definition.validate() }
         }
     }
+
+    /// Durations are bounded at deploy (a day for timeouts, an hour for grace), so no timer built from them can
+    /// overflow later; the message names the field and the bound.
+    @Test(arguments: [
+        ("exec_timeout", "6000000h", "24h"), ("write_timeout", "25h", "24h"),
+        ("read_timeout", "99999999999999999999h", "24h"),
+        ("grace_period", "99999999999999999h", "1h"), ("grace_period", "2h", "1h"),
+        ("healthcheck_interval", "48h", "24h"),
+    ])
+    func durationsAreBoundedAtDeploy(_ key: String, _ value: String, _ bound: String) {
+        let definition = FunctionDefinition(name: "fn", image: "figlet", envVars: [key: value])
+        do {
+            try definition.validate()
+            Issue.record("\(key)=\(value) was accepted")
+        } catch {
+            #expect(error.description.contains(key) && error.description.contains(bound), "\(error)")
+        }
+        let fine = FunctionDefinition(name: "fn", image: "figlet", envVars: [key: "30m"])
+        #expect(throws: Never.self) { try fine.validate() }
+    }
+
+    @Test(arguments: ["0", "15", "abc", "1000001", "-1"])
+    func pidLimitsOutOfRangeAreRefused(_ value: String) {
+        let definition = FunctionDefinition(name: "fn", image: "figlet", labels: ["com.openfaas.pids": value])
+        #expect(throws: FunctionRuntimeError.self) { try definition.validate() }
+    }
+
+    /// A record an older release wrote, or a damaged file, is reported and skipped; the others are restored.
+    @Test func unrestorableRecordsAreSkippedNotFatal() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-records-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let state = DesiredState(stateDirectory: folder)
+        let good = FunctionRecord(
+            definition: FunctionDefinition(name: "good", namespace: "ns", image: "figlet"), replicas: 1,
+            createdAt: Date(timeIntervalSince1970: 0), generation: "g1")
+        try state.save(good)
+        var invalid = good
+        invalid.definition.name = "old"
+        invalid.definition.envVars = ["grace_period": "99999999999999999h"]
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        try encoder.encode(invalid).write(to: URL(fileURLWithPath: "\(folder)/functions/ns/old.json"))
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: "\(folder)/functions/ns/torn.json"))
+        let (records, unreadable) = state.loadAll()
+        #expect(records.map(\.definition.name) == ["good"])
+        #expect(unreadable.map { URL(fileURLWithPath: $0).lastPathComponent }.sorted() == ["old.json", "torn.json"])
+        // Removing a record is durable and leaves the others.
+        try state.delete(namespace: "ns", name: "good")
+        #expect(state.loadAll().records.isEmpty)
+    }
 }
 
 /// Reading logs back from journald, with a stand-in `journalctl` that records its arguments and prints what

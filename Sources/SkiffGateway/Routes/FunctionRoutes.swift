@@ -64,8 +64,9 @@ extension Gateway {
         if (try? await runtime.status(name: definition.name, namespace: definition.namespace)) != nil {
             throw GatewayError(409, "function \(definition.name).\(definition.namespace) already exists")
         }
-        let replicas = try ScaleBounds(definition.labels).minimum
+        let replicas = try ScaleBounds(definition.labels, ceiling: configuration.maxReplicas).minimum
         try await runtime.deploy(definition, replicas: replicas)
+        timeouts.forget(FunctionAddress(uncheckedName: definition.name, namespace: definition.namespace))
         logger.info(
             "deployed", ["function": definition.name, "namespace": definition.namespace, "image": definition.image])
         return HTTPResponse(status: .ok)
@@ -82,7 +83,7 @@ extension Gateway {
             throw GatewayError(404, "function: \(definition.name).\(definition.namespace) not found")
         }
         try await validate(definition)
-        _ = try ScaleBounds(definition.labels)
+        _ = try ScaleBounds(definition.labels, ceiling: configuration.maxReplicas)
         try await runtime.update(definition)
         timeouts.forget(FunctionAddress(uncheckedName: definition.name, namespace: definition.namespace))
         logger.info("updated", ["function": definition.name, "namespace": definition.namespace])
@@ -116,7 +117,14 @@ extension Gateway {
         else {
             throw GatewayError(404, "function: \(pathName).\(namespace) not found")
         }
-        let replicas = try ScaleBounds(status.definition.labels).clamp(body.replicas)
+        guard body.replicas <= configuration.maxReplicas else {
+            throw GatewayError(
+                400,
+                "replicas \(body.replicas) exceeds the limit of \(configuration.maxReplicas) per function "
+                    + "(skiff serve --max-replicas)")
+        }
+        let replicas = try ScaleBounds(status.definition.labels, ceiling: configuration.maxReplicas)
+            .clamp(body.replicas)
         try await runtime.scale(name: pathName, namespace: namespace, replicas: replicas)
         return HTTPResponse(status: HTTPStatus(code: 202))
     }
@@ -131,15 +139,22 @@ extension FunctionAddress {
 }
 
 /// `com.openfaas.scale.min` (default 1, also the count a deploy starts with) and `com.openfaas.scale.max`
-/// (default: no limit).
+/// (default: the daemon's `--max-replicas`, which neither may exceed).
 struct ScaleBounds {
     var minimum = 1
-    var maximum = Int.max
+    var maximum: Int
 
-    init(_ labels: [String: String]) throws {
+    init(_ labels: [String: String], ceiling: Int) throws {
+        maximum = ceiling
         if let text = labels["com.openfaas.scale.min"] {
             guard let value = Int(text), value >= 0 else {
                 throw GatewayError(400, "label com.openfaas.scale.min must be a whole number ≥ 0, not '\(text)'")
+            }
+            guard value <= ceiling else {
+                throw GatewayError(
+                    400,
+                    "label com.openfaas.scale.min (\(value)) exceeds the limit of \(ceiling) replicas per function "
+                        + "(skiff serve --max-replicas)")
             }
             minimum = value
         }
@@ -147,7 +162,7 @@ struct ScaleBounds {
             guard let value = Int(text), value >= 1 else {
                 throw GatewayError(400, "label com.openfaas.scale.max must be a whole number ≥ 1, not '\(text)'")
             }
-            maximum = value
+            maximum = Swift.min(value, ceiling)
         }
         guard minimum <= maximum else {
             throw GatewayError(

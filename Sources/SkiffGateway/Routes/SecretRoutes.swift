@@ -4,7 +4,7 @@ import SkiffHTTP
 import SkiffRuntime
 
 /// /system/secrets: create (409 when it exists), update (404 when it does not), list (names only, never
-/// values), delete (404 when missing). Names are DNS-1123 labels, so no path can escape the namespace's folder.
+/// values), delete (404 when missing, 409 while a function uses it). Names are DNS-1123 labels, so no path can escape the namespace's folder.
 extension Gateway {
     func addSecretRoutes(to router: inout HTTPRouter) throws {
         try router.add(.get, "/system/secrets") { [self] request in
@@ -34,6 +34,15 @@ extension Gateway {
             let (namespace, name, _) = try await secretRequest(request, needsValue: false)
             guard secrets.exists(namespace: namespace, name: name) else {
                 throw GatewayError(404, "secret \(name) not found in namespace \(namespace)")
+            }
+            // Removing it would leave those functions unable to start a replica (a restart, a scale, a cold start).
+            let users = try await runtime.list(namespace: namespace).map(\.definition)
+                .filter { $0.secrets.contains(name) }.map(\.name)
+            guard users.isEmpty else {
+                throw GatewayError(
+                    409,
+                    "secret \(name) is used by \(users.joined(separator: ", ")) in namespace \(namespace); "
+                        + "remove it from them (or remove them) first")
             }
             try secrets.delete(namespace: namespace, name: name)
             return HTTPResponse(status: .ok)

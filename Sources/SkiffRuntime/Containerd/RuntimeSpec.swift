@@ -19,6 +19,9 @@ struct RuntimeSpec: Codable, Sendable, Equatable {
         var capabilities: Capabilities
         var rlimits: [Rlimit]?
         var noNewPrivileges = true
+        /// Well above the daemon's, containerd's and the shims' (0 or below): under memory pressure the kernel
+        /// kills a function before the parts that keep every function running.
+        var oomScoreAdj: Int? = RuntimeSpec.functionOOMScoreAdjustment
     }
 
     struct User: Codable, Sendable, Equatable {
@@ -99,6 +102,21 @@ extension RuntimeSpec {
     /// CFS period for CPU limits, in microseconds: `limit` cores become `limit × period` of quota.
     static let cpuPeriod: UInt64 = 100_000
 
+    /// See ``Process/oomScoreAdj``: half-way to the most killable.
+    static let functionOOMScoreAdjustment = 500
+
+    /// The label that sets a function's own process limit.
+    public static let pidsLabel = "com.openfaas.pids"
+
+    /// `com.openfaas.pids` when set (a whole number from 16 to 1,000,000), else the daemon's default.
+    static func pidsLimit(_ labels: [String: String], default fallback: Int) throws(FunctionRuntimeError) -> Int {
+        guard let text = labels[pidsLabel] else { return fallback }
+        guard let value = Int(text), (16...1_000_000).contains(value) else {
+            throw .invalid("label \(pidsLabel) must be a whole number from 16 to 1000000, not '\(text)'")
+        }
+        return value
+    }
+
     struct Inputs: Sendable {
         var definition: FunctionDefinition
         var image: ImageConfiguration
@@ -108,8 +126,10 @@ extension RuntimeSpec {
         var networkNamespace: String
         var hostsFile: String
         var resolvFile: String
-        /// Secret name → host file (the replica's own copy).
-        var secretFiles: [(name: String, path: String)]
+        /// The replica's projected secrets directory, mounted at /var/openfaas/secrets; nil without secrets.
+        var secretsDirectory: String?
+        /// `pids.max` unless the function's `com.openfaas.pids` label says otherwise.
+        var pidsLimit: Int
     }
 
     init(_ inputs: Inputs) throws(FunctionRuntimeError) {
@@ -157,14 +177,16 @@ extension RuntimeSpec {
                     destination: "/tmp", type: "tmpfs", source: "tmpfs",
                     options: ["nosuid", "nodev", "mode=1777", "size=65536k"]))
         }
-        for secret in inputs.secretFiles {
+        if let directory = inputs.secretsDirectory {
             mounts.append(
                 Mount(
-                    destination: "/var/openfaas/secrets/\(secret.name)", type: "bind", source: secret.path,
-                    options: ["rbind", "ro"]))
+                    destination: "/var/openfaas/secrets", type: "bind", source: directory,
+                    options: ["rbind", "ro", "nosuid", "nodev", "noexec"]))
         }
 
-        var resources = Resources(devices: [DeviceRule(allow: false, access: "rwm")])
+        var resources = Resources(
+            devices: [DeviceRule(allow: false, access: "rwm")],
+            pids: Pids(limit: Int64(try Self.pidsLimit(definition.labels, default: inputs.pidsLimit))))
         if let memory = definition.limits?.memory {
             resources.memory = Memory(limit: try Quantity.memoryBytes(memory, field: "limits.memory"))
         }

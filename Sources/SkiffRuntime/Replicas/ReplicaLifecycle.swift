@@ -54,28 +54,29 @@ struct ReplicaLifecycle: Sendable {
     private func createContainer(_ replica: Replica, definition: FunctionDefinition, image: ResolvedImage) async throws
     {
         let folder = directory(replica)
-        try FileManager.default.createDirectory(atPath: "\(folder)/secrets", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // root's alone on the host: an account that happens to share the function's uid cannot reach the secret
+        // copies below (the container sees only the mounted secrets folder).
         chmod(folder, 0o700)
         let user = try RootFilesystem.user(image.configuration.config?.user, rootfs: rootfs(replica))
-        var secretFiles: [(name: String, path: String)] = []
-        for name in definition.secrets {
-            let path = "\(folder)/secrets/\(name)"
+        var secretsDirectory: String?
+        if !definition.secrets.isEmpty {
+            let path = "\(folder)/secrets"
             do {
-                try secrets.copy(namespace: definition.namespace, name: name, to: path, uid: user.uid, gid: user.gid)
-            } catch FunctionRuntimeError.notFound {
-                throw FunctionRuntimeError.invalid(
-                    "secret \(name) does not exist in namespace \(definition.namespace); create it first")
+                try secrets.project(
+                    namespace: definition.namespace, names: definition.secrets, into: path, uid: user.uid,
+                    gid: user.gid)
+            } catch FunctionRuntimeError.notFound(let message) {
+                throw FunctionRuntimeError.invalid("\(message); create it first")
             }
-            secretFiles.append((name, path))
+            secretsDirectory = path
         }
-        // The copies' directory must be traversable by the function's user, nobody else's business on the host.
-        chmod("\(folder)/secrets", 0o711)
-        chmod(folder, 0o711)
         let spec = try RuntimeSpec(
             RuntimeSpec.Inputs(
                 definition: definition, image: image.configuration, user: user, containerID: replica.id,
                 rootfs: rootfs(replica), networkNamespace: NetworkNamespaces.path(replica.networkNamespace),
-                hostsFile: hostsFile, resolvFile: resolvFile, secretFiles: secretFiles))
+                hostsFile: hostsFile, resolvFile: resolvFile, secretsDirectory: secretsDirectory,
+                pidsLimit: configuration.pidsLimit))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let specFile = "\(folder)/config.json"

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffPOSIX
 
 /// What should run, recorded durably: one file per function (`functions/NAMESPACE/NAME.json`), functions at
 /// zero replicas included. containerd holds only what runs; after a crash or reboot this is what the runtime
@@ -29,7 +30,11 @@ struct DesiredState: Sendable {
     func delete(namespace: String, name: String) throws {
         let file = path(namespace, name)
         guard FileManager.default.fileExists(atPath: file) else { return }
-        try FileManager.default.removeItem(atPath: file)
+        do {
+            try DurableFile.remove(file)
+        } catch {
+            throw FunctionRuntimeError.system("cannot remove \(file): \(error)")
+        }
     }
 
     /// Every recorded function. A record that cannot be read is reported, not silently dropped.
@@ -43,8 +48,11 @@ struct DesiredState: Sendable {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(namespace)")) ?? []
             for file in files.sorted() where file.hasSuffix(".json") {
                 let path = "\(directory)/\(namespace)/\(file)"
+                // A record written by an older release may hold what this one refuses (a duration beyond
+                // today's bounds, say): it is reported and skipped, so the others are restored.
                 guard let data = FileManager.default.contents(atPath: path),
-                    let record = try? decoder.decode(FunctionRecord.self, from: data)
+                    let record = try? decoder.decode(FunctionRecord.self, from: data),
+                    (try? record.definition.validate()) != nil
                 else {
                     unreadable.append(path)
                     continue

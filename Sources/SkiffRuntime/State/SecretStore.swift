@@ -1,10 +1,11 @@
 import Foundation
 import Glibc
+import SkiffPOSIX
 
-/// Secrets as files: `secrets/NAMESPACE/NAME`, mode 0600 in 0700 directories, never world-readable. Each
-/// replica gets its own copies owned by the user its process runs as (images often run as non-root), bind-
-/// mounted read-only at /var/openfaas/secrets/NAME. Updates rewrite files in place, so running replicas see
-/// new values at once.
+/// Secrets as files: `secrets/NAMESPACE/NAME`, mode 0600 in 0700 directories, never world-readable, each written
+/// whole (a temporary file renamed over the old one), so a crash or a full disk leaves the old value. Each replica
+/// gets its own projection of the secrets it uses (see ``project(namespace:names:into:uid:gid:)``), owned by the
+/// user its process runs as and mounted read-only at /var/openfaas/secrets.
 public struct SecretStore: Sendable {
     public let directory: String
 
@@ -37,7 +38,7 @@ public struct SecretStore: Sendable {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             chmod(path, 0o700)
         }
-        try StateFile.rewriteInPlace(value, at: "\(directory)/\(namespace)/\(name)", mode: 0o600)
+        try StateFile.write(value, to: "\(directory)/\(namespace)/\(name)", mode: 0o600)
     }
 
     public func delete(namespace: String, name: String) throws {
@@ -47,15 +48,55 @@ public struct SecretStore: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw FunctionRuntimeError.notFound("secret \(name) not found in namespace \(namespace)")
         }
-        try FileManager.default.removeItem(atPath: path)
+        do {
+            try DurableFile.remove(path)
+        } catch {
+            throw FunctionRuntimeError.system("cannot remove \(path): \(error)")
+        }
     }
 
-    /// Writes a replica's copy of a secret, owned by the replica's user, mode 0400, in place.
-    func copy(namespace: String, name: String, to path: String, uid: UInt32, gid: UInt32) throws {
-        let bytes = try value(namespace: namespace, name: name)
-        try StateFile.rewriteInPlace(bytes, at: path, mode: 0o400)
-        guard chown(path, uid, gid) == 0, chmod(path, 0o400) == 0 else {
-            throw FunctionRuntimeError.system("cannot hand the secret copy \(path) to uid \(uid)")
+    // MARK: Projection into replicas
+
+    /// Writes the current values of `names` into a replica's secrets directory the way Kubernetes projects a
+    /// volume: the values go into a new folder `..vN`, the link `..data` is switched to it with one rename, and
+    /// each `NAME` links to `..data/NAME`. A function reading a secret while it changes sees the old value or the
+    /// new one, never a mix, and never an empty file. Owned by the replica's user (files 0400), since inside the
+    /// container only the mount is visible, not the 0700 folders above it on the host.
+    func project(namespace: String, names: [String], into folder: String, uid: UInt32, gid: UInt32) throws {
+        let values = try names.map { ($0, try value(namespace: namespace, name: $0)) }
+        func fail(_ what: String) -> FunctionRuntimeError {
+            .system("cannot project secrets into \(folder): \(what) failed: \(String(cString: strerror(errno)))")
         }
+        if mkdir(folder, 0o500) != 0 && errno != EEXIST { throw fail("mkdir") }
+        guard chown(folder, uid, gid) == 0, chmod(folder, 0o500) == 0 else { throw fail("chown") }
+        let version = "..v\(monotonicNanoseconds())"
+        let versionPath = "\(folder)/\(version)"
+        guard mkdir(versionPath, 0o500) == 0, chown(versionPath, uid, gid) == 0 else { throw fail("mkdir") }
+        for (name, bytes) in values {
+            let path = "\(versionPath)/\(name)"
+            try StateFile.write(bytes, to: path, mode: 0o400)
+            guard chown(path, uid, gid) == 0 else { throw fail("chown") }
+        }
+        let staging = "\(folder)/..data_tmp"
+        unlink(staging)
+        guard symlink(version, staging) == 0, rename(staging, "\(folder)/..data") == 0 else { throw fail("rename") }
+        for (name, _) in values {
+            let link = "\(folder)/\(name)"
+            if symlink("..data/\(name)", link) != 0 && errno != EEXIST { throw fail("symlink") }
+        }
+        // Versions no reader can reach any more; one that has a file open keeps its inode until it closes.
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        where entry.hasPrefix("..v") && entry != version {
+            try? FileManager.default.removeItem(atPath: "\(folder)/\(entry)")
+        }
+    }
+
+    /// Projects the current values again into a replica's secrets directory that holds `name` (a no-op for one
+    /// that does not use it), keeping its owner.
+    func reproject(namespace: String, name: String, in folder: String) throws {
+        var info = stat()
+        guard lstat("\(folder)/\(name)", &info) == 0, stat(folder, &info) == 0 else { return }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: "\(folder)/..data")) ?? []).sorted()
+        try project(namespace: namespace, names: names, into: folder, uid: info.st_uid, gid: info.st_gid)
     }
 }

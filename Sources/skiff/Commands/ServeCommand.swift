@@ -26,6 +26,7 @@ enum ServeCommand {
             gatewaySettings.defaultNamespace = options.namespace
             gatewaySettings.upstreamTimeout = try GoDuration.parse(options.upstreamTimeout, field: "upstream_timeout")
             gatewaySettings.requireAuthForInvoke = options.authInvoke == "true"
+            gatewaySettings.maxReplicas = Int(options.maxReplicas) ?? gatewaySettings.maxReplicas
             gatewayConfiguration = gatewaySettings
         } catch {
             Console.error("skiff serve: \(error)")
@@ -120,6 +121,8 @@ enum ServeCommand {
         configuration.logSink = RuntimeConfiguration.LogSink(rawValue: options.logSink) ?? .automatic
         configuration.deployTimeout = try GoDuration.parse(options.deployTimeout, field: "deploy_timeout")
         configuration.gracePeriod = try GoDuration.parse(options.gracePeriod, field: "grace_period")
+        configuration.pidsLimit = Int(options.pidsLimit) ?? configuration.pidsLimit
+        configuration.exposeReplicas = options.exposeReplicas == "true"
         return configuration
     }
 

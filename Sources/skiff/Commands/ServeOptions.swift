@@ -19,6 +19,9 @@ struct ServeOptions: Equatable {
     var readTimeout = "60s"
     var writeTimeout = "60s"
     var logLevel = "info"
+    var maxReplicas = "64"
+    var pidsLimit = "1024"
+    var exposeReplicas = "false"
 
     /// One setting: its flag, environment variable and config-file key, and where it is stored.
     struct Setting: Sendable {
@@ -51,6 +54,15 @@ struct ServeOptions: Equatable {
         Setting(
             key: "auth_invoke", help: "true: /function/* needs the admin credentials too", path: \.authInvoke),
         Setting(key: "log_level", help: "debug, info, notice, warning or error", path: \.logLevel),
+        Setting(
+            key: "max_replicas", help: "most replicas one function may have (scale requests above are 400)",
+            path: \.maxReplicas),
+        Setting(
+            key: "pids_limit", help: "most processes in one replica (label com.openfaas.pids overrides)",
+            path: \.pidsLimit),
+        Setting(
+            key: "expose_replicas", help: "true: other hosts may reach replicas directly, past the gateway",
+            path: \.exposeReplicas),
     ]
 
     static let defaultConfigFile = "/etc/skiff/skiff.conf"
@@ -150,8 +162,15 @@ struct ServeOptions: Equatable {
         where !path.hasPrefix("/") {
             throw Invalid(description: "\(name) must be an absolute path, not '\(path)'")
         }
-        guard ["true", "false"].contains(authInvoke) else {
-            throw Invalid(description: "--auth-invoke must be true or false, not '\(authInvoke)'")
+        for (name, value) in [("--auth-invoke", authInvoke), ("--expose-replicas", exposeReplicas)]
+        where !["true", "false"].contains(value) {
+            throw Invalid(description: "\(name) must be true or false, not '\(value)'")
+        }
+        guard let replicas = Int(maxReplicas), (1...10_000).contains(replicas) else {
+            throw Invalid(description: "--max-replicas must be a whole number from 1 to 10000, not '\(maxReplicas)'")
+        }
+        guard let pids = Int(pidsLimit), (16...1_000_000).contains(pids) else {
+            throw Invalid(description: "--pids-limit must be a whole number from 16 to 1000000, not '\(pidsLimit)'")
         }
         guard ["auto", "journald", "files"].contains(logSink) else {
             throw Invalid(description: "--log-sink must be auto, journald or files, not '\(logSink)'")
