@@ -23,6 +23,8 @@ public final class ContainerdRuntime: FunctionRuntime {
     private let logs: FunctionLogs
     private let logger: Logger
     private let supervisors = Mutex<[String: FunctionSupervisor]>([:])
+    /// See ``containerdNamespaces(lookingFor:)``.
+    private let namespaceCache = Mutex<[String: [String: String]]?>(nil)
     /// Names being deployed right now, so two concurrent deploys of one name cannot both succeed.
     private let reserved = Mutex<Set<String>>([])
 
@@ -309,15 +311,33 @@ public final class ContainerdRuntime: FunctionRuntime {
         return result.sorted { $0.definition.name < $1.definition.name }
     }
 
+    public func listAll() async -> [FunctionStatus] {
+        var result: [FunctionStatus] = []
+        for supervisor in supervisors.withLock({ Array($0.values) }) { result.append(await supervisor.status()) }
+        return result
+    }
+
+    /// containerd's namespaces and their labels, as last read. Skiff's own changes refresh it; a name not found
+    /// is looked for once more, for namespaces made with `ctr` directly.
+    private func containerdNamespaces(lookingFor name: String? = nil) async throws -> [String: [String: String]] {
+        if let cached = namespaceCache.withLock({ $0 }), name.map({ cached[$0] != nil }) ?? true { return cached }
+        let fresh = try await ctr.namespaces()
+        namespaceCache.withLock { $0 = fresh }
+        return fresh
+    }
+
+    private func forgetNamespaces() { namespaceCache.withLock { $0 = nil } }
+
     public func namespaces() async throws -> [String] {
         let all = try await ctr.namespaces()
+        namespaceCache.withLock { $0 = all }
         var names = Set(all.filter { $0.value["openfaas"] == "1" || $0.value["openfaas"] == "true" }.map(\.key))
         names.insert(configuration.defaultNamespace)
         return names.sorted()
     }
 
     public func namespaceLabels(_ name: String) async throws -> [String: String]? {
-        guard let labels = try await ctr.namespaces()[name] else { return nil }
+        guard let labels = try await containerdNamespaces(lookingFor: name)[name] else { return nil }
         guard name == configuration.defaultNamespace || labels["openfaas"] == "1" || labels["openfaas"] == "true"
         else { return nil }
         return labels
@@ -325,6 +345,7 @@ public final class ContainerdRuntime: FunctionRuntime {
 
     public func createNamespace(_ name: String, labels: [String: String]) async throws {
         try ResourceName.validate(name, what: "namespace")
+        defer { forgetNamespaces() }
         try await ctr.createNamespace(name, labels: labels)
     }
 
@@ -336,6 +357,7 @@ public final class ContainerdRuntime: FunctionRuntime {
         // An empty value removes a containerd label.
         var replaced = labels
         for key in current.keys where labels[key] == nil { replaced[key] = "" }
+        defer { forgetNamespaces() }
         try await ctr.labelNamespace(name, labels: replaced)
     }
 
@@ -343,6 +365,7 @@ public final class ContainerdRuntime: FunctionRuntime {
         guard supervisors.withLock({ !$0.keys.contains { $0.hasPrefix(name + "/") } }) else {
             throw FunctionRuntimeError.invalid("namespace \(name) still has functions; remove them first")
         }
+        defer { forgetNamespaces() }
         try await ctr.deleteNamespace(name)
     }
 

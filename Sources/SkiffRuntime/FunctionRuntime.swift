@@ -19,6 +19,9 @@ public protocol FunctionRuntime: Sendable {
     func status(name: String, namespace: String) async throws -> FunctionStatus
 
     func list(namespace: String) async throws -> [FunctionStatus]
+    /// Every function in every namespace, from memory: what unauthenticated readers (/metrics) may trigger, so
+    /// it never asks containerd.
+    func listAll() async -> [FunctionStatus]
 
     /// Namespaces functions may live in: the default one and those labelled `openfaas=1` in containerd.
     func namespaces() async throws -> [String]

@@ -61,6 +61,31 @@ public enum RawHTTP {
         return sent
     }
 
+    /// Sends `request` `times` times on one connection and never reads, until everything is sent or the peer
+    /// has taken nothing for `stallAfter`. Returns the open connection and how many bytes the peer took.
+    public static func sendUntilBlocked(port: Int, _ request: [UInt8], times: Int, stallAfter: Duration) async throws
+        -> (fd: Int32, bytes: Int)
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(
+                    with: Result {
+                        let fd = try connect(port: port)
+                        var limit = timeval(tv_sec: Int(stallAfter.components.seconds), tv_usec: 0)
+                        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+                        let batch = Array([[UInt8]](repeating: request, count: 100).joined())
+                        var sent = 0
+                        for _ in 0..<(times / 100) {
+                            let n = send(fd, batch)
+                            sent += n
+                            if n < batch.count { break }
+                        }
+                        return (fd, sent)
+                    })
+            }
+        }
+    }
+
     private static func blockingExchange(port: Int, _ bytes: [UInt8], timeout: Duration) throws -> Answer {
         let fd = try connect(port: port)
         defer { close(fd) }

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import SkiffPOSIX
 import SkiffTestSupport
+import Synchronization
 import Testing
 
 /// Attacks on a real `skiff serve`, as an unauthenticated caller on the LAN would make them: raw bytes on a
@@ -132,6 +133,70 @@ struct SecurityTests {
         }
     }
 
+    @Test(.enabled(if: daemonPartsPresent))
+    func unauthenticatedLoadNeitherForksNorBuffersWithoutBound() async throws {
+        try await withDaemon { daemon, port in
+            let admin = try AdminClient(daemon: daemon, port: port)
+            try await importTestImage("docker.io/local/slow:1", namespace: daemon.namespace)
+            let deploy = try await admin.call(
+                "POST", "/system/functions",
+                json: #"{"service":"slow","image":"local/slow:1","namespace":"\#(daemon.namespace)"}"#)
+            #expect(deploy.status == 200, "\(deploy.text)")
+            let pid = daemon.child.pid
+
+            // 3,000 scrapes of /metrics, pipelined on four connections: no `ctr` is ever started for them, and the
+            // daemon's threads stay as they were.
+            let threadsBefore = ProcessStatus.field("Threads", pid: pid)
+            #expect(threadsBefore > 0)
+            let scrape = Array(Self.get("/metrics").replacingOccurrences(of: "Connection: close\r\n", with: "").utf8)
+            let sawCtr = Mutex(false)
+            let watcher = Task.detached {
+                while !Task.isCancelled {
+                    // The runtime's one long-lived `ctr events` is its own; anything else would be the scrapes'.
+                    let spawned = ProcessStatus.children(of: pid).filter {
+                        $0.first?.hasSuffix("ctr") == true && !$0.contains("events")
+                    }
+                    if !spawned.isEmpty { sawCtr.withLock { $0 = true } }
+                    try? await Task.sleep(for: .milliseconds(2))
+                }
+            }
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        var batch: [UInt8] = []
+                        for _ in 0..<749 { batch += scrape }
+                        batch += Array(Self.get("/metrics").utf8)
+                        let answer = try await RawHTTP.exchange(port: port, batch, timeout: .seconds(60))
+                        return answer.text.components(separatedBy: "HTTP/1.1 200 OK").count - 1
+                    }
+                }
+                var answered = 0
+                for try await count in group { answered += count }
+                #expect(answered == 3000)
+            }
+            watcher.cancel()
+            #expect(!sawCtr.withLock { $0 }, "a scrape started ctr")
+            let threadsAfter = ProcessStatus.field("Threads", pid: pid)
+            #expect(threadsAfter <= threadsBefore + 2, "threads \(threadsBefore) → \(threadsAfter)")
+
+            // 50,000 requests pipelined behind a call that takes 5 s, on a connection that never reads: the daemon
+            // stops reading after one head's worth, so the sender blocks and the daemon's memory stays put.
+            #expect(try await RawHTTP.exchange(port: port, Self.get("/function/slow/")).status == 200)
+            let residentBefore = ProcessStatus.field("VmRSS", pid: pid)
+            #expect(residentBefore > 0)
+            let padding = String(repeating: "p", count: 1000)
+            let request = Array(
+                "GET /function/slow/cgi-bin/info?slow HTTP/1.1\r\nHost: x\r\nX-Pad: \(padding)\r\n\r\n".utf8)
+            let total = 50_000 * request.count
+            let sent = try await RawHTTP.sendUntilBlocked(port: port, request, times: 50_000, stallAfter: .seconds(2))
+            let residentAfter = ProcessStatus.field("VmRSS", pid: pid)
+            #expect(sent.bytes < total / 4, "the daemon read \(sent.bytes) of \(total) bytes it could not answer yet")
+            #expect(residentAfter - residentBefore < 6 * 1024, "RSS \(residentBefore) kB → \(residentAfter) kB")
+            close(sent.fd)
+            #expect(try await RawHTTP.exchange(port: port, Self.get("/healthz")).status == 200)
+        }
+    }
+
     static func get(_ target: String, _ headers: [String: String] = [:]) -> String {
         var text = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
@@ -203,4 +268,33 @@ func importTestImage(_ reference: String, namespace: String) async throws {
     let file = try TestImages.file(reference: reference)
     defer { unlink(file) }
     _ = try await ChildProcess("/usr/bin/ctr", ["-n", namespace, "images", "import", file]).runChecked()
+}
+
+/// Figures from /proc about a process the test started.
+enum ProcessStatus {
+    /// A numeric field of /proc/PID/status (`VmRSS` in kB, `Threads`); 0 when unreadable.
+    static func field(_ name: String, pid: pid_t) -> Int {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
+            return Int(line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
+                ?? 0
+        }
+        return 0
+    }
+
+    /// The command lines (argument lists) of a process's direct children.
+    static func children(of pid: pid_t) -> [[String]] {
+        var commands: [[String]] = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(entry) != nil {
+            guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 1, Int(fields[1]) == Int(pid),
+                let line = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+            else { continue }
+            commands.append(line.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
+        }
+        return commands
+    }
 }

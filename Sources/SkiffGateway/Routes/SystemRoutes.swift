@@ -9,12 +9,12 @@ extension Gateway {
         try router.add(.get, "/healthz") { [self] _ in
             isReady ? HTTPResponse(status: .ok) : GatewayError(503, "skiff is starting: restoring functions").response
         }
+        // Unauthenticated and scraped often: answered from memory, never by asking containerd (a `ctr` process
+        // per scrape let any caller fork processes at will).
         try router.add(.get, "/metrics") { [self] _ in
             var replicas: [String: Int] = [:]
-            for namespace in (try? await runtime.namespaces()) ?? [configuration.defaultNamespace] {
-                for function in (try? await runtime.list(namespace: namespace)) ?? [] {
-                    replicas["\(function.definition.name).\(namespace)"] = function.availableReplicas
-                }
+            for function in await runtime.listAll() {
+                replicas["\(function.definition.name).\(function.definition.namespace)"] = function.availableReplicas
             }
             return HTTPResponse(
                 status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],

@@ -23,8 +23,11 @@ class SocketConnection: EndOfTickHandler {
     private var wantsWrite = false
     private var endOfTickRequested = false
     private var drainWaiter: UnsafeContinuation<Void, any Error>?
-    /// When bytes last moved in either direction (loop time); stall timeouts compare against it.
-    private(set) var lastProgress: UInt64 = 0
+    /// When bytes last arrived (loop time): what a stalled request body is measured against.
+    private(set) var lastReadProgress: UInt64 = 0
+    /// When queued output last moved to the socket (loop time): what the write timeout is measured against, so
+    /// a client that keeps sending while it reads nothing cannot keep its connection alive.
+    private(set) var lastWriteProgress: UInt64 = 0
 
     /// Bodies up to this size that arrive with their head are delivered as bytes rather than as a stream.
     static let inlineBodyLimit = 64 * 1024
@@ -55,6 +58,8 @@ class SocketConnection: EndOfTickHandler {
     func writeFailed(_ error: SystemError) {}
     /// Everything queued has been written.
     func outputDrained() {}
+    /// Unconsumed bytes were kept in `pending` (pipelined requests waiting): the subclass may stop reading.
+    func leftoverKept() {}
 
     // MARK: Input
 
@@ -77,7 +82,7 @@ class SocketConnection: EndOfTickHandler {
                 peerClosed()
                 return
             case .processed(let count):
-                lastProgress = loop.now
+                lastReadProgress = loop.now
                 // Bytes the subclass declines (a lingering close discards them) are dropped; reading goes on.
                 if bytesArriving() {
                     ingest(UnsafeRawBufferPointer(rebasing: scratch[0..<count]).bindMemory(to: UInt8.self))
@@ -91,7 +96,10 @@ class SocketConnection: EndOfTickHandler {
     private func ingest(_ bytes: UnsafeBufferPointer<UInt8>) {
         if pending.isEmpty {
             let consumed = runProcess(bytes)
-            if consumed < bytes.count, keepsLeftover { pending.append(contentsOf: bytes[consumed...]) }
+            if consumed < bytes.count, keepsLeftover {
+                pending.append(contentsOf: bytes[consumed...])
+                leftoverKept()
+            }
         } else {
             pending.append(contentsOf: bytes)
             processPending()
@@ -106,6 +114,7 @@ class SocketConnection: EndOfTickHandler {
         let consumed = buffer.withUnsafeBufferPointer { runProcess($0) }
         if consumed < buffer.count, keepsLeftover {
             pending = consumed == 0 ? buffer : Array(buffer[consumed...])
+            leftoverKept()
         }
     }
 
@@ -159,7 +168,7 @@ class SocketConnection: EndOfTickHandler {
     final func flushOutput() {
         guard isOpen else { return }
         let unsent = out.unsentCount
-        defer { if out.unsentCount != unsent { lastProgress = loop.now } }
+        defer { if out.unsentCount != unsent { lastWriteProgress = loop.now } }
         switch out.flush(to: fd) {
         case .failed(let error):
             writeFailed(error)

@@ -21,6 +21,12 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     private var mayHaveUnreadInput = false
     private var generation: UInt64 = 0
     private var exchange: Exchange?
+    /// The responder's task for the exchange in flight: cancelled when the connection closes, so that a handler
+    /// streaming to a client that left (a log follower, say) stops and releases what it holds.
+    private var handler: Task<Void, Never>?
+    /// Reading stopped because the client sends requests faster than it reads the answers (pipelining without
+    /// reading): resumed once the output has drained.
+    private var pausedForBacklog = false
     private var remoteAddress: SocketAddress?
     private var hasRemoteAddress = false
 
@@ -121,7 +127,11 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
                 exchange.stream?.fail(HTTPBodyError.connectionClosed)
                 if exchange.isResponseEnded { close() }
             }
-            // Otherwise the response in flight is still written; the connection closes after it.
+            // A stream in progress has no one to go to: stop it. Otherwise the response in flight is still
+            // written; the connection closes after it.
+            else if exchange.isResponseStarted && !exchange.isResponseEnded {
+                close()
+            }
         } else {
             closeAfterFlush()
         }
@@ -154,7 +164,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         let request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress, eventLoop: loop)
         let responder = context.responder
         let generation = self.generation
-        Task.immediate(executorPreference: loop) {
+        handler = Task.immediate(executorPreference: loop) {
             let response: HTTPResponse
             do {
                 response = try await responder.respond(to: request)
@@ -271,12 +281,19 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     private func completeExchange() {
         guard let current = exchange else { return }
         exchange = nil
+        handler = nil
         if !current.keepAlive || isReadClosed {
             closeAfterFlush()
             return
         }
         phase = pending.isEmpty ? .idle : .readingHead
         phaseSince = loop.now
+        if out.unsentCount >= OutboundBuffer.highWater {
+            // The client is not reading its answers: take no further request until they have gone out.
+            pausedForBacklog = true
+            setReadPaused(true)
+            return
+        }
         if isReadPaused { setReadPaused(false) }
         if context.isShuttingDown && pending.isEmpty {
             closeAfterFlush()
@@ -370,6 +387,10 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     override func writeFailed(_ error: SystemError) { close() }
 
     override func outputDrained() {
+        if pausedForBacklog && !closeWhenFlushed {
+            pausedForBacklog = false
+            setReadPaused(false)
+        }
         guard closeWhenFlushed, phase != .lingering else { return }
         if mayHaveUnreadInput && !isReadClosed { beginLingering() } else { close() }
     }
@@ -391,12 +412,18 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
 
     override var keepsLeftover: Bool { phase != .closed && !closeWhenFlushed }
 
+    /// Pipelined requests wait behind the one in flight; past one head's worth of them, reading stops until it
+    /// has been answered, so a client cannot queue unbounded input in the daemon.
+    override func leftoverKept() {
+        if exchange != nil && pending.count > context.configuration.maxHeadBytes { setReadPaused(true) }
+    }
+
     override func readFailed(_ error: SystemError) { close() }
 
     // MARK: Timeouts and closing
 
     func checkTimeouts(now: UInt64) {
-        if phase != .closed && !out.isEmpty && now &- lastProgress > context.writeTimeout {
+        if phase != .closed && !out.isEmpty && now &- lastWriteProgress > context.writeTimeout {
             // The client stopped reading what we answered (whatever phase the next request is in).
             close()
             return
@@ -413,7 +440,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         case .handling
         where exchange.map { $0.stream != nil && !$0.isBodyComplete && (!$0.head.expectsContinue || $0.sentContinue) }
             == true && !isReadPaused
-            && now &- max(lastProgress, phaseSince) > context.bodyTimeout:
+            && now &- max(lastReadProgress, phaseSince) > context.bodyTimeout:
             // The client stopped sending a body the handler is waiting for (reading is not paused by us).
             respondAndClose(
                 .requestTimeout,
@@ -431,6 +458,8 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     func close() {
         guard phase != .closed else { return }
         phase = .closed
+        handler?.cancel()
+        handler = nil
         context.connectionClosed(self)
         loop.deregister(fd)
         Socket.close(fd)

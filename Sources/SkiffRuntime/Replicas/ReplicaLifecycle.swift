@@ -153,12 +153,21 @@ struct ReplicaLifecycle: Sendable {
     }
 
     /// Whether the process exists (and is not a zombie awaiting its shim).
+    /// False only when the process has certainly ended: it no longer exists (ESRCH, ENOENT) or is a zombie.
+    /// A failure to look (no descriptor left, EMFILE; any other error) counts as running: taking a failure to
+    /// observe a replica for its exit once made the daemon kill and restart every healthy replica when it ran
+    /// out of file descriptors.
     static func isRunning(_ pid: Int32) -> Bool {
-        guard kill(pid, 0) == 0 else { return false }
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = status.lastIndex(of: ")")
-        else { return false }
-        let state = status[status.index(after: close)...].dropFirst().first
-        return state != "Z" && state != "X"
+        if kill(pid, 0) != 0 { return errno != ESRCH }
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return errno != ENOENT && errno != ESRCH }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { return count < 0 ? errno != ESRCH : false }
+        // "PID (comm) S …": the state follows the last ')'.
+        guard let close = buffer[0..<count].lastIndex(of: UInt8(ascii: ")")), close + 2 < count else { return true }
+        let state = buffer[close + 2]
+        return state != UInt8(ascii: "Z") && state != UInt8(ascii: "X")
     }
 }
