@@ -64,6 +64,8 @@ public final class ContainerdRuntime: FunctionRuntime {
         try await ctr.checkServer()
         try await ctr.createNamespace(configuration.defaultNamespace, labels: ["openfaas": "1"])
         try await lifecycle.netns.ensureBridge(configuration.bridgeName, subnet: subnet)
+        try await ReplicaIsolation(bridge: configuration.bridgeName, subnet: subnet)
+            .apply(expose: configuration.exposeReplicas)
         try writeMountedFiles()
         let (records, unreadable) = desiredState.loadAll()
         for path in unreadable {

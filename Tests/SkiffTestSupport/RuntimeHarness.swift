@@ -223,6 +223,11 @@ public func removeNetworkRules(bridge: String, subnet: String) async {
             _ = await shell("/usr/sbin/iptables -w -t nat -F \(chain) && /usr/sbin/iptables -w -t nat -X \(chain)")
         }
     }
+    // The runtime's own isolation chain for this bridge.
+    let isolation = "SKIFF-ISO-\(bridge)"
+    _ = await shell(
+        "while /usr/sbin/iptables -w -D FORWARD -j \(isolation) 2>/dev/null; do :; done; "
+            + "/usr/sbin/iptables -w -F \(isolation) 2>/dev/null; /usr/sbin/iptables -w -X \(isolation) 2>/dev/null")
     let prefix = subnet.split(separator: ".").prefix(3).joined(separator: ".") + "."
     for rule in await shell("/usr/sbin/iptables -w -S CNI-FORWARD 2>/dev/null")
     where rule.contains(" -s \(prefix)") || rule.contains(" -d \(prefix)") {

@@ -197,6 +197,90 @@ struct SecurityTests {
         }
     }
 
+    /// A host on the LAN, simulated by a network namespace of its own with a route to the functions' subnet via
+    /// this machine (as a student's laptop could add): it reaches neither a replica directly nor the gateway's
+    /// listener on the bridge address.
+    @Test(.enabled(if: daemonPartsPresent))
+    func aLANHostReachesNeitherReplicasNorTheBridgeListener() async throws {
+        try await withDaemon { daemon, port in
+            let admin = try AdminClient(daemon: daemon, port: port)
+            try await importTestImage("docker.io/local/inner:1", namespace: daemon.namespace)
+            let deploy = try await admin.call(
+                "POST", "/system/functions",
+                json: #"{"service":"inner","image":"local/inner:1","namespace":"\#(daemon.namespace)"}"#)
+            #expect(deploy.status == 200, "\(deploy.text)")
+            let ipam = daemon.state.appendingPathComponent("cni/ipam/skiff-\(daemon.bridge)").path
+            let replica = try #require(
+                (try FileManager.default.contentsOfDirectory(atPath: ipam)).first {
+                    $0.split(separator: ".").count == 4
+                })
+            let octets = daemon.subnet.split(separator: "/")[0].split(separator: ".")
+            let bridgeAddress = "\(octets[0]).\(octets[1]).\(octets[2]).1"
+
+            let lan = try await LANHost(routeTo: daemon.subnet)
+            do {
+                // Routing works: the LAN host reaches this machine's bridge address.
+                #expect(try await lan.run(["/bin/busybox", "ping", "-c", "1", "-W", "3", bridgeAddress]).succeeded)
+                // …but neither the replica's watchdog port nor the gateway listener on the bridge answers it.
+                let direct = try await lan.fetch("http://\(replica):8080/")
+                #expect(!direct.succeeded, "a LAN host reached replica \(replica) directly: \(direct.outputText)")
+                let gateway = try await lan.fetch("http://\(bridgeAddress):8080/healthz")
+                #expect(!gateway.succeeded, "a LAN host reached the bridge listener: \(gateway.outputText)")
+                // The drop is what stops it: without Skiff's rule the replica answers (as it did before).
+                let chain = "SKIFF-ISO-\(daemon.bridge)"
+                _ = try await ChildProcess("/usr/sbin/iptables", ["-w", "-D", "FORWARD", "-j", chain]).runChecked()
+                let exposed = try await lan.fetch("http://\(replica):8080/")
+                #expect(exposed.succeeded && exposed.outputText.contains("hello from skiff"), "\(exposed.errorText)")
+            } catch {
+                await lan.remove()
+                throw error
+            }
+            await lan.remove()
+        }
+    }
+
+    /// Under `ulimit -n 256`, 400 idle connections: the daemon neither spins nor mistakes its own lack of
+    /// descriptors for replicas exiting, and serves again once the connections close.
+    @Test(.enabled(if: daemonPartsPresent))
+    func runningOutOfDescriptorsNeitherSpinsNorRestartsReplicas() async throws {
+        try await withDaemon(prefix: "ulimit -n 256; ") { daemon, port in
+            let pid = daemon.child.pid
+            #expect(ProcessStatus.openFilesLimit(pid: pid) == 256)
+            let admin = try AdminClient(daemon: daemon, port: port)
+            try await importTestImage("docker.io/local/steady:1", namespace: daemon.namespace)
+            let deploy = try await admin.call(
+                "POST", "/system/functions",
+                json: #"{"service":"steady","image":"local/steady:1","namespace":"\#(daemon.namespace)"}"#)
+            #expect(deploy.status == 200, "\(deploy.text)")
+            func taskPID() async throws -> String {
+                let tasks = try await ChildProcess("/usr/bin/ctr", ["-n", daemon.namespace, "tasks", "ls"]).runChecked()
+                return tasks.outputText.split(separator: "\n").first { $0.hasPrefix("steady-") }
+                    .map { String($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? ""
+            }
+            let before = try await taskPID()
+            #expect(!before.isEmpty)
+
+            var connections: [Int32] = []
+            for _ in 0..<400 {
+                if let fd = try? RawHTTP.connect(port: port) { connections.append(fd) }
+            }
+            // Ten seconds with the connections held: the daemon's CPU time over them (from /proc) stays under 5%
+            // of one core. Spinning on a listener it cannot accept from costs the whole core.
+            let cpuBefore = ProcessStatus.cpuTicks(pid: pid)
+            try await Task.sleep(for: .seconds(10))
+            let cpuUsed = ProcessStatus.cpuTicks(pid: pid) - cpuBefore
+            let ticksPerSecond = Int(sysconf(Int32(_SC_CLK_TCK)))
+            #expect(cpuUsed < ticksPerSecond / 2, "the daemon used \(cpuUsed) ticks in 10 s")
+            #expect(try await taskPID() == before, "the replica was restarted")
+            for fd in connections { close(fd) }
+            let serving = await eventually(timeout: .seconds(30)) {
+                (try? await RawHTTP.exchange(port: port, Self.get("/healthz")).status) == 200
+            }
+            #expect(serving)
+            #expect(try await RawHTTP.exchange(port: port, Self.get("/function/steady/")).status == 200)
+        }
+    }
+
     static func get(_ target: String, _ headers: [String: String] = [:]) -> String {
         var text = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
@@ -246,9 +330,9 @@ extension RawHTTP.Answer {
 
 /// A daemon on a free port for `body`, always killed and cleaned up afterwards.
 func withDaemon(
-    environment: [String: String] = [:], _ body: (DaemonProcess, Int) async throws -> Void
+    environment: [String: String] = [:], prefix: String = "", _ body: (DaemonProcess, Int) async throws -> Void
 ) async throws {
-    let daemon = try DaemonProcess(environment: environment)
+    let daemon = try DaemonProcess(environment: environment, prefix: prefix)
     do {
         let port = try #require(try await daemon.port())
         let started = await eventually(timeout: .seconds(60)) {
@@ -282,6 +366,26 @@ enum ProcessStatus {
         return 0
     }
 
+    /// User plus system CPU time, in clock ticks.
+    static func cpuTicks(pid: pid_t) -> Int {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3, utime 14 and stime 15 (1-based, counting pid and comm).
+        guard fields.count > 13 else { return 0 }
+        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    }
+
+    /// The soft "Max open files" limit from /proc/PID/limits.
+    static func openFilesLimit(pid: pid_t) -> Int {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)) ?? ""
+        for line in text.split(separator: "\n") where line.hasPrefix("Max open files") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[3]) ?? 0
+        }
+        return 0
+    }
+
     /// The command lines (argument lists) of a process's direct children.
     static func children(of pid: pid_t) -> [[String]] {
         var commands: [[String]] = []
@@ -296,5 +400,49 @@ enum ProcessStatus {
             commands.append(line.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
         }
         return commands
+    }
+}
+
+/// A host of the test's own: a network namespace joined to this machine by a veth pair on a /30 that only this
+/// test uses, with a route to `subnet` via this machine.
+struct LANHost {
+    let name: String
+    static let counter = Mutex(0)
+
+    init(routeTo subnet: String) async throws {
+        let number = Self.counter.withLock {
+            $0 += 1
+            return $0
+        }
+        let unique = (Int(getpid()) * 8 + number) % 60
+        name = "sklan\(getpid() % 10000)n\(number)"
+        let host = "10.253.\(unique).1"
+        let peer = "10.253.\(unique).2"
+        let script = """
+            set -e
+            ip netns add \(name)
+            ip link add \(name) type veth peer name eth0 netns \(name)
+            ip addr add \(host)/30 dev \(name)
+            ip link set \(name) up
+            ip -n \(name) addr add \(peer)/30 dev eth0
+            ip -n \(name) link set eth0 up
+            ip -n \(name) link set lo up
+            ip -n \(name) route add \(subnet) via \(host)
+            """
+        _ = try await ChildProcess("/bin/sh", ["-c", script], timeout: .seconds(30)).runChecked()
+    }
+
+    func run(_ command: [String]) async throws -> ChildProcess.Outcome {
+        try await ChildProcess("/usr/sbin/ip", ["netns", "exec", name] + command, timeout: .seconds(30)).run()
+    }
+
+    /// curl with a short timeout: fails when the packets are dropped or the connection is refused or closed.
+    func fetch(_ url: String) async throws -> ChildProcess.Outcome {
+        try await run(["/usr/bin/curl", "-sS", "--max-time", "3", url])
+    }
+
+    func remove() async {
+        _ = try? await ChildProcess("/usr/sbin/ip", ["netns", "delete", name]).run()
+        _ = try? await ChildProcess("/usr/sbin/ip", ["link", "delete", name]).run()
     }
 }

@@ -1,4 +1,5 @@
 import CLinux
+import Glibc
 import SkiffPOSIX
 
 /// Accepts connections on one listening socket for one loop. The same socket is registered with every loop
@@ -33,10 +34,18 @@ final class HTTPListener: EventLoopHandler {
             do {
                 client = try Socket.accept(fd)
             } catch {
-                // EMFILE/ENFILE and friends: nothing to accept now; the next readiness retries.
+                if Self.exhaustion.contains(error.errno) { pauseAccepting(after: error) }
+                // Anything else (a client that reset before it was accepted) concerns that client alone.
                 return
             }
             guard let client else { return }
+            backoff = Self.firstBackoff
+            if let acceptsPeer = context.configuration.acceptsPeer {
+                guard let peer = Socket.peerAddress(client), acceptsPeer(peer) else {
+                    Socket.close(client)
+                    continue
+                }
+            }
             guard context.server.reserveConnection() else {
                 _ = Self.overloaded.withUnsafeBytes { try? Socket.write(client, from: $0) }
                 Socket.close(client)
@@ -50,6 +59,29 @@ final class HTTPListener: EventLoopHandler {
             } else {
                 target.loop.execute { target.adopt(client) }
             }
+        }
+    }
+
+    // MARK: Running out of descriptors
+
+    /// Errors that say the process or the system is out of descriptors or memory for a new socket.
+    private static let exhaustion: Set<Int32> = [EMFILE, ENFILE, ENOBUFS, ENOMEM]
+    private static let firstBackoff: UInt64 = 50_000_000
+    private static let longestBackoff: UInt64 = 1_000_000_000
+    private var backoff = firstBackoff
+
+    /// The pending connection stays in the backlog and the socket stays readable, so retrying at once would wake
+    /// this loop in a spin at full CPU. Instead the socket is taken out of this loop's watch for a back-off that
+    /// doubles up to a second, and the server logs the episode once; descriptors freed meanwhile (connections
+    /// closing) let it accept again.
+    private func pauseAccepting(after error: SystemError) {
+        context.server.acceptPaused(error)
+        context.loop.deregister(fd)
+        let delay = backoff
+        backoff = min(backoff * 2, Self.longestBackoff)
+        _ = context.loop.scheduleTimer(afterNanoseconds: delay) { [self] in
+            guard !context.server.isClosing else { return }
+            try? context.loop.register(fd, interest: .acceptExclusive, handler: self)
         }
     }
 

@@ -14,6 +14,7 @@ public final class HTTPServer: Sendable {
     private let responder: any HTTPResponder
     private let state = Mutex<State>(.idle)
     private let openConnections = Atomic<Int>(0)
+    private let lastAcceptPauseReport = Atomic<UInt64>(0)
     /// How long ``run()`` gives in-flight requests when its task is cancelled.
     public let gracePeriod: Duration
 
@@ -120,6 +121,26 @@ public final class HTTPServer: Sendable {
     }
 
     // MARK: Connection accounting (any thread)
+
+    /// Whether ``shutdown(gracePeriod:)`` has begun: a listener paused for lack of descriptors stays down.
+    var isClosing: Bool {
+        state.withLock { state in
+            if case .stopped = state { return true }
+            return false
+        }
+    }
+
+    /// A listener ran out of descriptors and pauses; reported at most once a minute, not once per attempt.
+    func acceptPaused(_ error: SystemError) {
+        let now = monotonicNanoseconds()
+        let last = lastAcceptPauseReport.load(ordering: .relaxed)
+        guard last == 0 || now &- last > 60_000_000_000,
+            lastAcceptPauseReport.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
+        else { return }
+        configuration.acceptPauseReporter?(
+            "cannot accept connections: \(error); pausing the listener briefly. Raise the open-files limit "
+                + "(LimitNOFILE=) or lower the number of idle client connections")
+    }
 
     func reserveConnection() -> Bool {
         let now = openConnections.wrappingAdd(1, ordering: .relaxed).newValue

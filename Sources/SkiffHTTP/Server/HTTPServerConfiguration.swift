@@ -25,6 +25,12 @@ public struct HTTPServerConfiguration: Sendable {
     public var lingerTimeout: Duration = .seconds(2)
     /// Unread request body the server drains to keep a connection alive; more than this closes it instead.
     public var maxDrainBytes = 1024 * 1024
+    /// Told (with a message saying what to do) when accepting pauses because descriptors ran out; at most once a
+    /// minute.
+    public var acceptPauseReporter: (@Sendable (String) -> Void)?
+    /// When set, a connection from a peer it refuses is closed at once, before a byte is read (a listener meant
+    /// for one network only, such as the functions' bridge).
+    public var acceptsPeer: (@Sendable (SocketAddress) -> Bool)?
 
     public init(addresses: [SocketAddress]) {
         self.addresses = addresses

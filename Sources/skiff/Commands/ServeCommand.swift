@@ -60,6 +60,13 @@ enum ServeCommand {
             let routes = try api.makeRouter()
             var serverSettings = HTTPServerConfiguration(
                 addresses: [SocketAddress(parsing: options.listen)].compactMap { $0 })
+            // Client connections may use only part of the descriptors: the rest stay for the runtime (ctr, CNI,
+            // /proc, logs) and for the connections to replicas, so a flood of idle clients cannot starve them.
+            let openFiles = ResourceLimits.raiseOpenFiles()
+            let budget = ResourceLimits.connectionBudget(openFiles: openFiles, reserve: max(64, openFiles / 8))
+            serverSettings.maxConnections = min(serverSettings.maxConnections, max(16, budget * 3 / 4))
+            let serverLogger = logger.with(["component": "http"])
+            serverSettings.acceptPauseReporter = { serverLogger.warning($0) }
             serverSettings.bodyTimeout = try GoDuration.parse(options.readTimeout, field: "read_timeout")
             serverSettings.writeTimeout = try GoDuration.parse(options.writeTimeout, field: "write_timeout")
             let gateway = HTTPServer(configuration: serverSettings, group: group, responder: routes)
@@ -78,6 +85,11 @@ enum ServeCommand {
             if let bridgeAddress, !addresses.contains(where: { $0.covers(bridgeAddress) }) {
                 var bridgeSettings = serverSettings
                 bridgeSettings.addresses = [bridgeAddress]
+                bridgeSettings.maxConnections = max(16, budget / 4)
+                // Only functions call this one: a LAN host that routes to the bridge address gets nothing, so
+                // `--listen 127.0.0.1:8080` really keeps the API off the LAN.
+                let functions = runtime.subnet
+                bridgeSettings.acceptsPeer = { functions.contains($0.host) }
                 let bridgeListener = HTTPServer(configuration: bridgeSettings, group: group, responder: routes)
                 _ = try await bridgeListener.start()
                 services.append(HTTPService(name: "gateway-bridge", server: bridgeListener))
