@@ -80,6 +80,32 @@ struct ContainerSpecTests {
         }
     }
 
+    /// Even as root inside its container, a function runs under the default seccomp filter (no user namespaces,
+    /// no mounts), with no new privileges, a PID limit and an OOM score well above the daemon's.
+    @Test func functionsRunInASandbox() async throws {
+        try await withRuntime { harness in
+            let ns = harness.namespace
+            try await harness.importImage("docker.io/local/box:1")
+            try await harness.runtime.deploy(
+                FunctionDefinition(name: "box", namespace: ns, image: "local/box:1"), replicas: 1)
+            try await harness.runtime.deploy(
+                FunctionDefinition(
+                    name: "few", namespace: ns, image: "local/box:1", labels: ["com.openfaas.pids": "32"]),
+                replicas: 1)
+            let endpoint = try #require(harness.runtime.endpoints(name: "box", namespace: ns).first)
+            let sandbox = try await harness.info(endpoint, "sandbox")
+            #expect(sandbox.contains("Seccomp:\t2") && sandbox.contains("NoNewPrivs:\t1"), "\(sandbox)")
+            #expect(sandbox.contains("unshare-denied") && sandbox.contains("mount-denied"), "\(sandbox)")
+            #expect(sandbox.hasSuffix("500\n"), "\(sandbox)")
+            // The shell forks for every command of the CGI script: the filter lets ordinary work through.
+            #expect(try await harness.info(endpoint, "id") == "0\n0\n")
+            let pids = cgroupValue(namespace: ns, id: endpoint.id, v1: ("pids", "pids.max"), v2: "pids.max")
+            #expect(pids == "1024")
+            let few = try #require(harness.runtime.endpoints(name: "few", namespace: ns).first)
+            #expect(cgroupValue(namespace: ns, id: few.id, v1: ("pids", "pids.max"), v2: "pids.max") == "32")
+        }
+    }
+
     @Test func aMissingSecretOrBadLimitIsRefusedBeforeAnythingIsCreated() async throws {
         try await withRuntime { harness in
             let ns = harness.namespace

@@ -22,6 +22,7 @@ public enum TestImages {
         secret=*) cat "/var/openfaas/secrets/${QUERY_STRING#secret=}" ;;
         rootfs) touch /written 2>/dev/null && echo root-writable || echo root-read-only; touch /tmp/x && echo tmp-writable ;;
         caps) grep -E '^Cap(Bnd|Eff)' /proc/self/status ;;
+        sandbox) grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; unshare -U true 2>/dev/null && echo unshare-allowed || echo unshare-denied; mount -t tmpfs none /tmp 2>/dev/null && echo mount-allowed || echo mount-denied; cat /proc/self/oom_score_adj ;;
         log=*) echo "${QUERY_STRING#log=}" > /proc/1/fd/1; echo logged ;;
         crash) kill -USR1 1; echo crashing ;;
         body) cat ;;
@@ -51,7 +52,8 @@ public enum TestImages {
         } else {
             files.append(.init(path: "www/index.html", kind: .file(Array("hello from skiff\n".utf8))))
         }
-        let layer = try BusyboxLayer.make(applets: BusyboxLayer.commonApplets + ["ip", "awk"], files: files)
+        let layer = try BusyboxLayer.make(
+            applets: BusyboxLayer.commonApplets + ["ip", "awk", "unshare", "mount"], files: files)
         let config = ImageConfiguration.RunConfig(
             user: user, env: ["PATH=/bin"], cmd: command ?? ["/bin/sh", "-c", serve], workingDir: "/")
         return try OCIArchive(

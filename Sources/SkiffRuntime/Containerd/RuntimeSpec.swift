@@ -60,6 +60,7 @@ struct RuntimeSpec: Codable, Sendable, Equatable {
         var namespaces: [Namespace]
         var maskedPaths: [String]
         var readonlyPaths: [String]
+        var seccomp: SeccompProfile? = .default
     }
 
     struct Resources: Codable, Sendable, Equatable {
