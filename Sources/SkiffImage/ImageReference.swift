@@ -43,6 +43,11 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         if components.count > 1,
             let first = components.first, first.contains(".") || first.contains(":") || first == "localhost"
         {
+            guard Self.isDomain(first) else {
+                throw fail(
+                    "the registry '\(first)' must be a host name or IPv4 address (letters, digits, '-' between "
+                        + "dots) with an optional :PORT, such as registry.example.com:5000")
+            }
             domain = first == "index.docker.io" ? "docker.io" : first
             components.removeFirst()
         }
@@ -64,6 +69,43 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         if let tag { text += ":\(tag)" }
         if let digest { text += "@\(digest)" }
         return text
+    }
+
+    /// Docker's `domain-component ('.' domain-component)* [':' port]`, each component letters and digits with
+    /// '-' inside, the port 1–65535; or a bracketed IPv6 literal with an optional port.
+    static func isDomain(_ text: String) -> Bool {
+        var host = Substring(text)
+        var port: Substring?
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return false }
+            let literal = host[host.index(after: host.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else {
+                return false
+            }
+            let after = host[host.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { return false }
+                port = after.dropFirst()
+            }
+        } else {
+            if let colon = host.firstIndex(of: ":") {
+                port = host[host.index(after: colon)...]
+                host = host[..<colon]
+            }
+            let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+            for label in labels {
+                let bytes = Array(label.utf8)
+                guard let first = bytes.first, let last = bytes.last, bytes.count <= 63, isAlphanumeric(first),
+                    isAlphanumeric(last), bytes.allSatisfy({ isAlphanumeric($0) || $0 == UInt8(ascii: "-") })
+                else { return false }
+            }
+        }
+        if let port {
+            guard !port.isEmpty, port.count <= 5, port.allSatisfy(\.isASCII), let number = Int(port),
+                (1...65535).contains(number)
+            else { return false }
+        }
+        return true
     }
 
     private static func isHex(_ byte: UInt8) -> Bool {

@@ -9,3 +9,29 @@ enum Console {
         _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 }
+
+/// Text from elsewhere (a function's log line) made safe to print on a terminal: control characters, which could
+/// move the cursor, retitle the window or rewrite what was printed before (`ESC ]`, `ESC [2J`, a lone CR), are
+/// shown as `\xHH` instead of being obeyed. Tabs stay.
+enum TerminalText {
+    static var standardOutputIsTerminal: Bool { isatty(1) == 1 }
+
+    static func escapingControls(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) {
+                let hex = String(scalar.value, radix: 16, uppercase: true)
+                escaped += "\\x" + (hex.count < 2 ? "0" + hex : hex)
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
+    }
+
+    /// C0 controls but the tab, DEL, and the C1 controls (U+0080–U+009F, which terminals also obey).
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        (scalar.value < 0x20 && scalar != "\t") || (scalar.value >= 0x7F && scalar.value <= 0x9F)
+    }
+}

@@ -48,6 +48,21 @@ struct ImageBuilderTests {
         return (result, try OCIImage(archive: Array(bytes)))
     }
 
+    /// ctr's --mount splits at ',' and ':'; a handler folder named to add `src=/,dst=/host` is refused before ctr
+    /// runs (here there is no containerd at all, so reaching ctr would fail differently).
+    @Test(arguments: ["/tmp/fn,type=bind,src=/,dst=/host", "/tmp/fn:rw", "/tmp/a,b"])
+    func mountPathsThatCtrWouldSplitAreRefused(_ path: String) async throws {
+        let containerd = ContainerdImages(address: "/nonexistent.sock")
+        do {
+            _ = try await containerd.runThrowaway(
+                image: "busybox", namespace: "ns", command: "true", workingDirectory: "/",
+                mounts: [.init(source: path, destination: "/skiff/handler", readOnly: true)])
+            Issue.record("\(path) was passed to ctr")
+        } catch let error as FunctionRuntimeError {
+            #expect(error.description.contains("cannot be passed to ctr --mount"), "\(error)")
+        }
+    }
+
     @Test func theShellTemplateBuildsFromBusyboxAloneAndReproducibly() async throws {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }

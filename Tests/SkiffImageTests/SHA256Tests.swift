@@ -94,6 +94,8 @@ struct ImageReferenceTests {
         ("ghcr.io/openfaas/figlet:latest", "ghcr.io/openfaas/figlet:latest"),
         ("localhost:5000/fn", "localhost:5000/fn:latest"),
         ("registry.local/a/b/c:v1.2-rc_1", "registry.local/a/b/c:v1.2-rc_1"),
+        ("127.0.0.1:5000/fn:1", "127.0.0.1:5000/fn:1"), ("[::1]:5000/fn", "[::1]:5000/fn:latest"),
+        ("My-Registry.example.com/fn", "My-Registry.example.com/fn:latest"),
         (
             "alpine@sha256:" + String(repeating: "0", count: 64),
             "docker.io/library/alpine@sha256:" + String(repeating: "0", count: 64)
@@ -105,6 +107,9 @@ struct ImageReferenceTests {
 
     @Test(arguments: [
         "", "UPPER/case", "a//b", "name:bad tag", "x@sha256:123", "-lead", "a/b:" + String(repeating: "t", count: 129),
+        // The registry host part: the first component names one when it has a '.' or ':' or is localhost.
+        "bad_host.example/fn", "-bad.example/fn", "host..example/fn", "host.example:99999/fn", "host.example:/fn",
+        "host.example:80x/fn", "evil.example@x/fn", "[::1/fn", "[zz]:5000/fn", "a.b-/fn", "host.example:0/fn",
     ])
     func rejectsWhatContainerdWouldRefuse(_ input: String) {
         #expect(throws: ImageReference.ParseError.self) { try ImageReference(parsing: input) }

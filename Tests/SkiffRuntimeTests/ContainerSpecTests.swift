@@ -45,6 +45,8 @@ struct ContainerSpecTests {
             let copy = try FileManager.default.attributesOfItem(atPath: "\(folder)/secrets/..data/api-key")
             #expect((copy[.posixPermissions] as? Int) == 0o400)
             #expect((copy[.ownerAccountID] as? Int) == 1000)
+            let rootfs = try FileManager.default.attributesOfItem(atPath: "\(harness.stateDirectory)/rootfs")
+            #expect((rootfs[.posixPermissions] as? Int) == 0o700)
             let replicaFolder = try FileManager.default.attributesOfItem(atPath: folder)
             #expect((replicaFolder[.posixPermissions] as? Int) == 0o700)
             #expect((replicaFolder[.ownerAccountID] as? Int) == 0)

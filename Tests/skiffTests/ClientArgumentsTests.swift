@@ -37,3 +37,16 @@ struct ClientArgumentsTests {
         #expect(try url([], [:], nil) == "http://127.0.0.1:8080")
     }
 }
+
+@Suite("terminal output")
+struct TerminalTextTests {
+    /// A log line that would clear the screen, retitle the window or overwrite itself is printed, not obeyed.
+    @Test func controlCharactersAreShownNotObeyed() {
+        #expect(TerminalText.escapingControls("plain\ttext ünïcode") == "plain\ttext ünïcode")
+        #expect(TerminalText.escapingControls("\u{1B}[2Jgone") == "\\x1B[2Jgone")
+        #expect(TerminalText.escapingControls("\u{1B}]0;owned\u{07}") == "\\x1B]0;owned\\x07")
+        #expect(TerminalText.escapingControls("fake\rreal") == "fake\\x0Dreal")
+        #expect(TerminalText.escapingControls("c1\u{9B}31m") == "c1\\x9B31m")
+        #expect(TerminalText.escapingControls("nul\u{0}del\u{7F}") == "nul\\x00del\\x7F")
+    }
+}

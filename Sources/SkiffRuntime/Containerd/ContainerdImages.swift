@@ -82,6 +82,15 @@ public struct ContainerdImages: Sendable {
     ) async throws -> String {
         let id = "skiff-build-\(UUID().uuidString.prefix(12).lowercased())"
         var arguments = ["run", "--rm", "--net-host", "--cwd", workingDirectory]
+        // ctr splits --mount at ',' (fields) and ':' (options): a path holding either would add mount options of
+        // its own choosing (`src=/,dst=/host` for a handler folder named so). Such paths are refused instead.
+        for mount in mounts {
+            for path in [mount.source, mount.destination] where path.contains(",") || path.contains(":") {
+                throw FunctionRuntimeError.invalid(
+                    "the path '\(path)' contains ',' or ':', which cannot be passed to ctr --mount safely; "
+                        + "rename or move the folder")
+            }
+        }
         for mount in mounts {
             arguments += [
                 "--mount",

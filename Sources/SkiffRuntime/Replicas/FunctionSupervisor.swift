@@ -96,8 +96,9 @@ actor FunctionSupervisor {
     func scale(to replicas: Int) async throws {
         try await exclusive {
             guard !isRemoved else { throw FunctionRuntimeError.notFound("function \(name) was removed") }
-            record.replicas = replicas
-            try desiredState.save(record)
+            // A missing image is found (or reported) before anything is recorded.
+            if image.chainID.isEmpty { image = try await resolveImage(record.definition) }
+            try commit(replicas: replicas)
             try await converge(deadline: ContinuousClock.now + configuration.deployTimeout)
         }
     }
@@ -160,8 +161,7 @@ actor FunctionSupervisor {
         try await exclusive {
             guard !isRemoved else { throw FunctionRuntimeError.notFound("function \(name) was removed") }
             if record.replicas == 0 {
-                record.replicas = 1
-                try desiredState.save(record)
+                try commit(replicas: 1)
                 logger.info("scaling from zero")
             }
             try await converge(deadline: deadline)
@@ -173,6 +173,15 @@ actor FunctionSupervisor {
             try await Task.sleep(for: .milliseconds(5))
         }
         throw FunctionRuntimeError.timedOut("no replica of \(name) became ready in time")
+    }
+
+    /// Records a new replica count durably first; memory follows only once the record is on disk, so a failed
+    /// save (a full disk) leaves the function as it was.
+    private func commit(replicas: Int) throws {
+        var changed = record
+        changed.replicas = replicas
+        try desiredState.save(changed)
+        record = changed
     }
 
     // MARK: Converging

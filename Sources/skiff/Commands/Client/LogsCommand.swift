@@ -27,12 +27,14 @@ enum LogsCommand: ClientCommand {
             tail: try arguments.integer("--tail"), since: since)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        // A function writes what it likes to its log; on a terminal its escape sequences are shown, not obeyed.
+        let onTerminal = TerminalText.standardOutputIsTerminal
         for try await message in stream {
             if arguments.isSet("--json") {
                 writeStandardOutput(Array(try encoder.encode(message)) + [0x0A])
             } else {
-                writeStandardOutput(
-                    Array("\(message.timestamp) \(message.name) (\(message.instance)) \(message.text)\n".utf8))
+                let line = "\(message.timestamp) \(message.name) (\(message.instance)) \(message.text)"
+                writeStandardOutput(Array(((onTerminal ? TerminalText.escapingControls(line) : line) + "\n").utf8))
             }
         }
         return 0
