@@ -45,6 +45,7 @@ struct GatewayError: Error, Sendable {
         case .image(let message)?: return GatewayError(400, message)
         case .timedOut(let message)?: return GatewayError(503, message)
         case .system(let message)?: return GatewayError(500, message)
+        case .conflict(let message)?: return GatewayError(409, message)
         case nil: return GatewayError(500, "\(error)")
         }
     }

@@ -258,6 +258,12 @@ public final class ContainerdRuntime: FunctionRuntime {
         return supervisor
     }
 
+    /// Runs a change to its end even when the caller's task is cancelled (an HTTP client that hung up in the
+    /// middle of a deploy): half a change is worse than a finished one nobody waited for.
+    private func uncancelled<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Task { try await work() }.value
+    }
+
     // MARK: FunctionRuntime
 
     public func deploy(_ definition: FunctionDefinition, replicas: Int) async throws {
@@ -277,7 +283,7 @@ public final class ContainerdRuntime: FunctionRuntime {
         let record = FunctionRecord(
             definition: definition, replicas: replicas, createdAt: Date(), generation: RandomName.make(length: 8))
         let supervisor = makeSupervisor(record, image: image)
-        try await supervisor.deploy()
+        try await uncancelled { try await supervisor.deploy() }
         supervisors.withLock { $0[key] = supervisor }
         logger.info("deployed \(definition.name).\(definition.namespace) with \(replicas) replicas")
     }
@@ -287,7 +293,8 @@ public final class ContainerdRuntime: FunctionRuntime {
         let supervisor = try supervisor(definition.name, definition.namespace)
         try requireSecrets(definition)
         let image = try await resolve(definition)
-        try await supervisor.update(definition, image: image, generation: RandomName.make(length: 8))
+        let generation = RandomName.make(length: 8)
+        try await uncancelled { try await supervisor.update(definition, image: image, generation: generation) }
         logger.info("updated \(definition.name).\(definition.namespace)")
     }
 
@@ -296,12 +303,12 @@ public final class ContainerdRuntime: FunctionRuntime {
         let supervisor = try supervisor(name, namespace)
         // Checked before the count is recorded: a scale that cannot start replicas changes nothing.
         if replicas > 0 { try requireSecrets(await supervisor.record.definition) }
-        try await supervisor.scale(to: replicas)
+        try await uncancelled { try await supervisor.scale(to: replicas) }
     }
 
     public func remove(name: String, namespace: String) async throws {
         let supervisor = try supervisor(name, namespace)
-        try await supervisor.remove()
+        try await uncancelled { try await supervisor.remove() }
         supervisors.withLock { $0[EndpointTable.key(namespace, name)] = nil }
         logger.info("removed \(name).\(namespace)")
     }

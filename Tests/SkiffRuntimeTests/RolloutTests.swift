@@ -40,6 +40,98 @@ struct RolloutTests {
         }
     }
 
+    /// An update whose new replicas crash at once: the old generation stays in rotation the whole time (a
+    /// crash of a new replica once published the new, empty generation), and stays after the update fails.
+    @Test func aNewReplicaThatCrashesNeverTakesTheOldOnesOutOfRotation() async throws {
+        try await withRuntime(deployTimeout: .seconds(3)) { harness in
+            let runtime = harness.runtime
+            let ns = harness.namespace
+            try await harness.importImage("docker.io/local/keep:1")
+            try await harness.importImage("docker.io/local/crash:1", command: ["/bin/sh", "-c", "exit 7"])
+            try await runtime.deploy(
+                FunctionDefinition(name: "keep", namespace: ns, image: "local/keep:1"), replicas: 1)
+            let before = runtime.endpoints(name: "keep", namespace: ns).map(\.id)
+            let done = Atomic<Bool>(false)
+            let sampler = Task {
+                var fewest = Int.max
+                while !done.load(ordering: .acquiring) {
+                    fewest = min(fewest, runtime.endpoints(name: "keep", namespace: ns).count)
+                    try? await Task.sleep(for: .milliseconds(1))
+                }
+                return fewest
+            }
+            await #expect(throws: FunctionRuntimeError.self) {
+                try await runtime.update(FunctionDefinition(name: "keep", namespace: ns, image: "local/crash:1"))
+            }
+            done.store(true, ordering: .releasing)
+            #expect(await sampler.value == 1)
+            #expect(runtime.endpoints(name: "keep", namespace: ns).map(\.id) == before)
+        }
+    }
+
+    /// A scale to 0 (or a remove) does not queue behind a scale whose replicas never get ready: it supersedes
+    /// it, and the older request answers 409 instead of holding the function for the whole deploy timeout.
+    @Test func aNewerChangeSupersedesAConvergenceInProgress() async throws {
+        try await withRuntime(deployTimeout: .seconds(120)) { harness in
+            let runtime = harness.runtime
+            let ns = harness.namespace
+            try await harness.importImage("docker.io/local/good:1")
+            try await harness.importImage("docker.io/local/mute:1", command: ["/bin/sh", "-c", "exec sleep 600"])
+            try await runtime.deploy(
+                FunctionDefinition(name: "mute", namespace: ns, image: "local/good:1"), replicas: 1)
+            // The update keeps the old replica serving while new ones that never listen are waited for.
+            let update = Task {
+                try await runtime.update(FunctionDefinition(name: "mute", namespace: ns, image: "local/mute:1"))
+            }
+            let waiting = await eventually(timeout: .seconds(60)) {
+                (try? await runtime.status(name: "mute", namespace: ns).instances.contains { $0.phase == .starting })
+                    == true
+            }
+            try #require(waiting)
+            try await runtime.scale(name: "mute", namespace: ns, replicas: 0)
+            do {
+                try await update.value
+                Issue.record("the superseded update succeeded")
+            } catch FunctionRuntimeError.conflict(let message) {
+                #expect(message.contains("newer change"))
+            }
+            let status = try await runtime.status(name: "mute", namespace: ns)
+            #expect(status.replicas == 0 && status.definition.image == "local/good:1")
+            #expect(try await harness.runningTasks().isEmpty)
+        }
+    }
+
+    /// A function whose process exits after a second, removed and deployed again 20 times while its restarts
+    /// come and go: every task, container, snapshot, network namespace and address belongs to a record.
+    @Test func removingAFunctionMidRestartLeavesNothingBehind() async throws {
+        try await withRuntime { harness in
+            let runtime = harness.runtime
+            let ns = harness.namespace
+            let script = "trap 'exit 0' TERM; httpd -f -p 8080 -h /www & sleep 1; exit 3"
+            try await harness.importImage("docker.io/local/flaky:1", command: ["/bin/sh", "-c", script])
+            for round in 0..<20 {
+                try await runtime.deploy(
+                    FunctionDefinition(name: "flaky", namespace: ns, image: "local/flaky:1"), replicas: 1)
+                if round % 2 == 1 {
+                    // Every other round, remove once a restart has been scheduled or is under way.
+                    _ = await eventually(timeout: .seconds(20)) {
+                        (try? await runtime.status(name: "flaky", namespace: ns).instances.contains { $0.restarts > 0 })
+                            == true
+                    }
+                }
+                try await runtime.remove(name: "flaky", namespace: ns)
+            }
+            #expect(try await harness.containerIDs().isEmpty)
+            #expect(try await harness.taskTable().isEmpty)
+            #expect(try await harness.snapshotKeys().isEmpty)
+            #expect(harness.networkNamespaces().isEmpty)
+            #expect(harness.allocatedAddresses().isEmpty)
+            let nat = try await ChildProcess("/usr/sbin/iptables", ["-w", "-t", "nat", "-S", "POSTROUTING"])
+                .runChecked().outputText
+            #expect(!nat.contains("skiff-\(harness.bridge)"), "NAT rules left: \(nat)")
+        }
+    }
+
     /// A request already routed to an old replica finishes before that replica is signalled, even though this
     /// server exits at once on SIGTERM; meanwhile new requests go to the new replica only.
     @Test func anUpdateWaitsForRequestsInFlightToTheOldReplicas() async throws {

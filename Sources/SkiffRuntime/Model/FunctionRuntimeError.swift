@@ -10,11 +10,13 @@ public enum FunctionRuntimeError: Error, Sendable, Equatable, CustomStringConver
     case timedOut(String)
     /// containerd, runc or CNI failed; the message carries the tool's own words (500).
     case system(String)
+    /// A newer change to the same function took over before this one finished (409).
+    case conflict(String)
 
     public var description: String {
         switch self {
         case .invalid(let message), .notFound(let message), .image(let message), .timedOut(let message),
-            .system(let message):
+            .system(let message), .conflict(let message):
             message
         }
     }

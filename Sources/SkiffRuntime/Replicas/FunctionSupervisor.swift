@@ -18,6 +18,12 @@ actor FunctionSupervisor {
     private var isRemoved = false
     private var isBusy = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
+    /// Counts changes as they arrive; the running one holds its number in `currentChange`.
+    private var latestChange = 0
+    private var currentChange = 0
+    /// The previous generation's replicas while an update brings up the new one: they stay in rotation until
+    /// the new generation is ready, whatever happens to the new replicas meanwhile (a crash included).
+    private var retiring: [String: Member] = [:]
 
     private struct Member {
         var replica: Replica
@@ -67,16 +73,26 @@ actor FunctionSupervisor {
 
     // MARK: One change at a time
 
-    private func exclusive<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    /// Changes (deploy, update, scale, remove) and crash restarts run one at a time, in arrival order. A newer
+    /// change supersedes the one in progress: the older one stops waiting for replicas to become ready and
+    /// answers 409, and the newer one takes over from wherever it stopped, so a scale to 0 or a remove never
+    /// queues behind a convergence of many replicas that cannot get ready. A restart supersedes nothing.
+    private func exclusive<T: Sendable>(restart: Bool = false, _ body: () async throws -> T) async throws -> T {
+        if !restart { latestChange += 1 }
+        let ticket = latestChange
         if isBusy {
             await withCheckedContinuation { waiters.append($0) }
         }
         isBusy = true
+        currentChange = ticket
         defer {
             if waiters.isEmpty { isBusy = false } else { waiters.removeFirst().resume() }
         }
         return try await body()
     }
+
+    /// Whether a change newer than the one running has arrived.
+    private var isSuperseded: Bool { currentChange != latestChange }
 
     // MARK: Changes
 
@@ -115,12 +131,15 @@ actor FunctionSupervisor {
             record.generation = generation
             image = newImage
             members = [:]
+            retiring = old
             do {
                 try await converge(deadline: ContinuousClock.now + configuration.deployTimeout)
                 try desiredState.save(record)
             } catch {
                 let failed = members
-                members = old
+                // Replicas of the old generation that crashed meanwhile are theirs again to restart.
+                members = retiring
+                retiring = [:]
                 record = oldRecord
                 image = oldImage
                 publish()
@@ -133,6 +152,8 @@ actor FunctionSupervisor {
                 throw error
             }
             // The new replicas serve; the old ones finish the requests they have, then stop.
+            retiring = [:]
+            publish()
             let grace = gracePeriod
             await endpointTable.waitUntilIdle(old.values.map(\.replica.id), deadline: .now + grace)
             await withTaskGroup(of: Void.self) { group in
@@ -217,13 +238,15 @@ actor FunctionSupervisor {
             toStart.append(member.replica.id)
             missing -= 1
         }
-        if missing > 0 {
+        // In batches: a request for many replicas must not start dozens of ctr and CNI processes at once.
+        while missing > 0 && !isSuperseded {
+            let count = min(missing, Self.parallelBringUps)
+            let definition = record.definition
+            let image = self.image
+            let generation = record.generation
             let prepared = try await withThrowingTaskGroup(of: Replica.self) { group in
-                for _ in 0..<missing {
-                    group.addTask {
-                        try await self.lifecycle.prepare(
-                            self.record.definition, image: self.image, generation: self.record.generation)
-                    }
+                for _ in 0..<count {
+                    group.addTask { try await self.lifecycle.prepare(definition, image: image, generation: generation) }
                 }
                 var prepared: [Replica] = []
                 do {
@@ -238,12 +261,23 @@ actor FunctionSupervisor {
                 add(replica, phase: .idle)
                 toStart.append(replica.id)
             }
+            missing -= count
         }
-        let failures = await withTaskGroup(of: String?.self) { group in
-            for id in toStart { group.addTask { await self.bringUp(id, deadline: deadline) } }
-            var failures: [String] = []
-            for await failure in group { if let failure { failures.append(failure) } }
-            return failures
+        var failures: [String] = []
+        var started = 0
+        while started < toStart.count && !isSuperseded {
+            let batch = toStart[started..<min(started + Self.parallelBringUps, toStart.count)]
+            started += batch.count
+            failures += await withTaskGroup(of: String?.self) { group in
+                for id in batch { group.addTask { await self.bringUp(id, deadline: deadline) } }
+                var failures: [String] = []
+                for await failure in group { if let failure { failures.append(failure) } }
+                return failures
+            }
+        }
+        if isSuperseded {
+            throw FunctionRuntimeError.conflict(
+                "a newer change to \(name) arrived before this one had finished; the newer one applies")
         }
         if let reason = failures.first {
             throw FunctionRuntimeError.timedOut(
@@ -251,6 +285,9 @@ actor FunctionSupervisor {
                     + "see `skiff logs \(name)`")
         }
     }
+
+    /// Replicas prepared or started at once by one change.
+    static let parallelBringUps = 8
 
     private func add(_ replica: Replica, phase: ReplicaStatus.Phase) {
         serial += 1
@@ -270,9 +307,14 @@ actor FunctionSupervisor {
             members[id]?.pid = pid
             members[id]?.startedAt = .now
             let route = try await probe.waitUntilReady(member.replica, deadline: deadline) {
-                ReplicaLifecycle.isRunning(pid)
+                await !self.isSuperseded && ReplicaLifecycle.isRunning(pid)
             }
             guard members[id]?.phase == .starting else { return "it stopped while starting" }
+            if route == nil && isSuperseded {
+                // Left to the newer change: it keeps, stops or restarts this replica like any other not ready.
+                crashed(id, status: nil, reason: "was still starting when a newer change arrived")
+                return "superseded"
+            }
             if let route {
                 members[id]?.route = route
                 members[id]?.phase = .ready
@@ -332,7 +374,9 @@ actor FunctionSupervisor {
     }
 
     private func publish() {
-        let ready = members.values.filter { $0.phase == .ready }.sorted { $0.serial < $1.serial }
+        var serving: [Member] = Array(members.values)
+        serving.append(contentsOf: retiring.values)
+        let ready = serving.filter { $0.phase == .ready }.sorted { $0.serial < $1.serial }
         endpointTable.set(
             namespace, name,
             ready.map {
@@ -388,10 +432,15 @@ actor FunctionSupervisor {
         publish()
     }
 
+    /// Under the same exclusion as every change: a remove or update that ran meanwhile has either taken the
+    /// replica away (nothing to do) or left it to be restarted; a restart never races one (it once left a
+    /// running task behind a remove, its address already released).
     private func restartCrashed(_ id: String) async {
-        guard let member = members[id], member.phase == .crashed, !isRemoved else { return }
-        members[id]?.restart = nil
-        _ = await bringUp(id, deadline: ContinuousClock.now + configuration.deployTimeout)
+        _ = try? await exclusive(restart: true) {
+            guard let member = members[id], member.phase == .crashed, !isRemoved else { return }
+            members[id]?.restart = nil
+            _ = await bringUp(id, deadline: ContinuousClock.now + configuration.deployTimeout)
+        }
     }
 
     // MARK: Restore

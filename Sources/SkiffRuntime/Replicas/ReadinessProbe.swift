@@ -18,7 +18,7 @@ struct ReadinessProbe: Sendable {
 
     /// Polls until ready or `deadline`; quickly at first, because a cold start waits on this. Returns the route
     /// that answered, or nil when the replica did not become ready in time or stopped living.
-    func waitUntilReady(_ replica: Replica, deadline: ContinuousClock.Instant, isAlive: () async -> Bool)
+    func waitUntilReady(_ replica: Replica, deadline: ContinuousClock.Instant, isAlive: @Sendable () async -> Bool)
         async throws -> ReplicaRoute?
     {
         var delay = Duration.milliseconds(2)
