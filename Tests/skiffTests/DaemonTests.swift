@@ -14,7 +14,7 @@ let daemonPartsPresent =
 /// A `skiff serve` process on 127.0.0.1 with its own state directory, bridge and subnet (never openfaas0), its
 /// stderr read line by line.
 final class DaemonProcess: Sendable {
-    let state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-state-\(UUID())")
+    let state: URL
     let bridge: String
     let namespace: String
     let subnet: String
@@ -27,15 +27,21 @@ final class DaemonProcess: Sendable {
     ///   - binary: the skiff to run (the release tarball's, say); the one built beside the tests by default.
     init(
         environment extra: [String: String] = [:], wrapper: [String] = [], prefix: String = "",
-        binary: String = skiffBinary(), replaceEnvironment: Bool = false
+        binary: String = skiffBinary(), replaceEnvironment: Bool = false, continuing previous: DaemonProcess? = nil
     ) throws {
         let number = Self.counter.withLock { value -> Int in
             value += 1
             return value
         }
-        bridge = "skd\(getpid() % 10000)n\(number)"
-        namespace = "skiff-daemon-test-\(getpid())-\(number)"
-        subnet = "10.250.\((Int(getpid()) * 4 + number) % 250).0/24"
+        if let previous {
+            // The same instance after a restart: its state, bridge, subnet and namespace.
+            (state, bridge, namespace, subnet) = (previous.state, previous.bridge, previous.namespace, previous.subnet)
+        } else {
+            state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-state-\(UUID())")
+            bridge = "skd\(getpid() % 10000)n\(number)"
+            namespace = "skiff-daemon-test-\(getpid())-\(number)"
+            subnet = "10.250.\((Int(getpid()) * 4 + number) % 250).0/24"
+        }
         var process = ChildProcess(
             wrapper.first ?? "/bin/sh",
             Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : ["/bin/sh"]) + [

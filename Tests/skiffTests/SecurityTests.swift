@@ -281,6 +281,63 @@ struct SecurityTests {
         }
     }
 
+    /// Restarted with 20 functions, the daemon never acts as if it had none: while it restores, a list is 503
+    /// (Retry-After) or complete, a deploy of an existing name is 503 or 409 (never a create that the restore
+    /// would then destroy), and an invocation waits for its function instead of answering 404.
+    @Test(.enabled(if: daemonPartsPresent))
+    func whileRestoringTheAPINeverPretendsFunctionsAreGone() async throws {
+        let first = try DaemonProcess()
+        var second: DaemonProcess?
+        do {
+            let port = try #require(try await first.port())
+            let up = await eventually(timeout: .seconds(60)) {
+                (try? await RawHTTP.exchange(port: port, Self.get("/healthz")).status) == 200
+            }
+            try #require(up)
+            let admin = try AdminClient(daemon: first, port: port)
+            try await importTestImage("docker.io/local/many:1", namespace: first.namespace)
+            let names = (0..<20).map { "fn-\($0)" }
+            for name in names {
+                let body = #"{"service":"\#(name)","image":"local/many:1","namespace":"\#(first.namespace)"}"#
+                let deployed = try await admin.call("POST", "/system/functions", json: body)
+                #expect(deployed.status == 200, "\(deployed.text)")
+            }
+            // A crash of the daemon: the functions keep running in containerd, the new daemon restores them.
+            kill(first.child.pid, SIGKILL)
+            let restarted = try DaemonProcess(continuing: first)
+            second = restarted
+            let newPort = try #require(try await restarted.port())
+            let newAdmin = AdminClient(port: newPort, user: admin.user, password: admin.password)
+            let redeploy = #"{"service":"fn-3","image":"local/many:1","namespace":"\#(first.namespace)"}"#
+            async let listed = newAdmin.call("GET", "/system/functions")
+            async let deployed = newAdmin.call("POST", "/system/functions", json: redeploy)
+            async let invoked = RawHTTP.exchange(port: newPort, Self.get("/function/fn-7/"))
+            let (list, deploy, invoke) = try await (listed, deployed, invoked)
+            if list.status == 503 {
+                #expect(list.text.contains("Retry-After: 1") && list.body.contains("restoring functions"))
+            } else {
+                #expect(
+                    list.status == 200 && names.allSatisfy { list.body.contains(#""name":"\#($0)""#) }, "\(list.text)")
+            }
+            #expect([503, 409].contains(deploy.status), "\(deploy.text)")
+            #expect(invoke.status == 200, "\(invoke.text)")
+            // Once restored: all 20, each with its one replica, and nothing else in containerd.
+            let restored = await eventually(timeout: .seconds(60)) {
+                (try? await RawHTTP.exchange(port: newPort, Self.get("/healthz")).status) == 200
+            }
+            #expect(restored)
+            let after = try await newAdmin.call("GET", "/system/functions")
+            #expect(names.allSatisfy { after.body.contains(#""name":"\#($0)""#) })
+            let containers = try await ChildProcess("/usr/bin/ctr", ["-n", first.namespace, "containers", "ls", "-q"])
+                .runChecked().outputText.split(separator: "\n")
+            #expect(containers.count == 20, "\(containers)")
+        } catch {
+            await (second ?? first).cleanUp()
+            throw error
+        }
+        await (second ?? first).cleanUp()
+    }
+
     static func get(_ target: String, _ headers: [String: String] = [:]) -> String {
         var text = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
