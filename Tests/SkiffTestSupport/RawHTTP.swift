@@ -7,6 +7,8 @@ import Glibc
 public enum RawHTTP {
     public struct Answer: Sendable {
         public var text: String
+        /// Why reading stopped, when it was not the server closing: ECONNRESET, or EAGAIN after the timeout.
+        public var readError: String?
         /// The status code of the first response, 0 when the server closed without one.
         public var status: Int {
             let parts = text.split(separator: " ", maxSplits: 2)
@@ -94,12 +96,14 @@ public enum RawHTTP {
         send(fd, bytes)
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
+        var readError: String?
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 { readError = String(cString: strerror(errno)) }
             if n <= 0 { break }
             received.append(contentsOf: buffer[0..<n])
         }
-        return Answer(text: String(decoding: received, as: UTF8.self))
+        return Answer(text: String(decoding: received, as: UTF8.self), readError: readError)
     }
 }
 

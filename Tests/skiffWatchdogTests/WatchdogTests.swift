@@ -38,9 +38,14 @@ final class WatchdogProcess: Sendable {
     /// Waits for the first line (`listening on …`) or the end of output; returns the lines seen.
     func waitUntilListening() async throws -> [String] {
         var lines: [String] = []
-        for try await line in child.lines {
-            lines.append(line)
-            if line.contains("listening on") { break }
+        do {
+            for try await line in child.lines {
+                lines.append(line)
+                if line.contains("listening on") { break }
+            }
+        } catch {
+            // What the watchdog said before it exited is the reason (a port taken, a bad setting).
+            throw RawHTTPError("\(error) after printing: \(lines.joined(separator: " | "))")
         }
         return lines
     }
