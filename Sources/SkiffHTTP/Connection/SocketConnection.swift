@@ -28,6 +28,9 @@ class SocketConnection: EndOfTickHandler {
     /// When queued output last moved to the socket (loop time): what the write timeout is measured against, so
     /// a client that keeps sending while it reads nothing cannot keep its connection alive.
     private(set) var lastWriteProgress: UInt64 = 0
+    /// The output buffer was empty at the last flush: output queued since has not yet been offered to the socket,
+    /// so it cannot have stalled (its clock starts at the first flush that finds it).
+    private(set) var outputWasDrained = true
 
     /// Bodies up to this size that arrive with their head are delivered as bytes rather than as a stream.
     static let inlineBodyLimit = 64 * 1024
@@ -167,6 +170,10 @@ class SocketConnection: EndOfTickHandler {
 
     final func flushOutput() {
         guard isOpen else { return }
+        if outputWasDrained && !out.isEmpty {
+            outputWasDrained = false
+            lastWriteProgress = loop.now
+        }
         let unsent = out.unsentCount
         defer { if out.unsentCount != unsent { lastWriteProgress = loop.now } }
         switch out.flush(to: fd) {
@@ -176,6 +183,7 @@ class SocketConnection: EndOfTickHandler {
             setWantsWrite(true)
             if out.unsentCount < OutboundBuffer.lowWater { resumeDrainWaiter() }
         case .drained:
+            outputWasDrained = true
             setWantsWrite(false)
             resumeDrainWaiter()
             outputDrained()

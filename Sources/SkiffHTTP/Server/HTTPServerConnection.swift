@@ -423,7 +423,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     // MARK: Timeouts and closing
 
     func checkTimeouts(now: UInt64) {
-        if phase != .closed && !out.isEmpty && now &- lastWriteProgress > context.writeTimeout {
+        if phase != .closed && !out.isEmpty && !outputWasDrained && now &- lastWriteProgress > context.writeTimeout {
             // The client stopped reading what we answered (whatever phase the next request is in).
             close()
             return
