@@ -17,21 +17,10 @@ struct RolloutTests {
             try await harness.importImage("docker.io/local/roll:1")
             try await runtime.deploy(
                 FunctionDefinition(name: "roll", namespace: ns, image: "local/roll:1"), replicas: 2)
-            let done = Atomic<Bool>(false)
-            let sampler = Task {
-                var samples = 0
-                var fewest = Int.max
-                while !done.load(ordering: .acquiring) {
-                    fewest = min(fewest, runtime.endpoints(name: "roll", namespace: ns).count)
-                    samples += 1
-                    try? await Task.sleep(for: .milliseconds(1))
-                }
-                return (samples, fewest)
+            let (samples, fewest) = try await fewestReady("roll", ns, runtime) {
+                try await runtime.update(
+                    FunctionDefinition(name: "roll", namespace: ns, image: "local/roll:1", envVars: ["V": "2"]))
             }
-            try await runtime.update(
-                FunctionDefinition(name: "roll", namespace: ns, image: "local/roll:1", envVars: ["V": "2"]))
-            done.store(true, ordering: .releasing)
-            let (samples, fewest) = await sampler.value
             #expect(samples > 10)
             #expect(fewest >= 1)
             let after = runtime.endpoints(name: "roll", namespace: ns)
@@ -51,20 +40,12 @@ struct RolloutTests {
             try await runtime.deploy(
                 FunctionDefinition(name: "keep", namespace: ns, image: "local/keep:1"), replicas: 1)
             let before = runtime.endpoints(name: "keep", namespace: ns).map(\.id)
-            let done = Atomic<Bool>(false)
-            let sampler = Task {
-                var fewest = Int.max
-                while !done.load(ordering: .acquiring) {
-                    fewest = min(fewest, runtime.endpoints(name: "keep", namespace: ns).count)
-                    try? await Task.sleep(for: .milliseconds(1))
+            let (_, fewest) = try await fewestReady("keep", ns, runtime) {
+                await #expect(throws: FunctionRuntimeError.self) {
+                    try await runtime.update(FunctionDefinition(name: "keep", namespace: ns, image: "local/crash:1"))
                 }
-                return fewest
             }
-            await #expect(throws: FunctionRuntimeError.self) {
-                try await runtime.update(FunctionDefinition(name: "keep", namespace: ns, image: "local/crash:1"))
-            }
-            done.store(true, ordering: .releasing)
-            #expect(await sampler.value == 1)
+            #expect(fewest == 1)
             #expect(runtime.endpoints(name: "keep", namespace: ns).map(\.id) == before)
         }
     }
@@ -239,4 +220,31 @@ struct ReadinessProbeTests {
         // Nothing listening: not ready, and the probe gives up at its deadline.
         #expect(try await probe.waitUntilReady(replica, deadline: .now + .milliseconds(300)) { true } == nil)
     }
+}
+
+/// Runs `change` while sampling, about every millisecond, how many ready replicas the function has; returns the
+/// number of samples and the fewest seen.
+func fewestReady(
+    _ name: String, _ namespace: String, _ runtime: ContainerdRuntime, during change: () async throws -> Void
+) async throws -> (samples: Int, fewest: Int) {
+    let done = Atomic<Bool>(false)
+    let sampler = Task {
+        var samples = 0
+        var fewest = Int.max
+        while !done.load(ordering: .acquiring) {
+            fewest = min(fewest, runtime.endpoints(name: name, namespace: namespace).count)
+            samples += 1
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        return (samples, fewest)
+    }
+    do {
+        try await change()
+    } catch {
+        done.store(true, ordering: .releasing)
+        _ = await sampler.value
+        throw error
+    }
+    done.store(true, ordering: .releasing)
+    return await sampler.value
 }

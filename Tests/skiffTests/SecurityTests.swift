@@ -138,11 +138,7 @@ struct SecurityTests {
     func unauthenticatedLoadNeitherForksNorBuffersWithoutBound() async throws {
         try await withDaemon { daemon, port in
             let admin = try AdminClient(daemon: daemon, port: port)
-            try await importTestImage("docker.io/local/slow:1", namespace: daemon.namespace)
-            let deploy = try await admin.call(
-                "POST", "/system/functions",
-                json: #"{"service":"slow","image":"local/slow:1","namespace":"\#(daemon.namespace)"}"#)
-            #expect(deploy.status == 200, "\(deploy.text)")
+            try await admin.deployTestFunction("slow", namespace: daemon.namespace)
             let pid = daemon.child.pid
 
             // 3,000 scrapes of /metrics, pipelined on four connections: no `ctr` is ever started for them, and the
@@ -205,11 +201,7 @@ struct SecurityTests {
     func aLANHostReachesNeitherReplicasNorTheBridgeListener() async throws {
         try await withDaemon { daemon, port in
             let admin = try AdminClient(daemon: daemon, port: port)
-            try await importTestImage("docker.io/local/inner:1", namespace: daemon.namespace)
-            let deploy = try await admin.call(
-                "POST", "/system/functions",
-                json: #"{"service":"inner","image":"local/inner:1","namespace":"\#(daemon.namespace)"}"#)
-            #expect(deploy.status == 200, "\(deploy.text)")
+            try await admin.deployTestFunction("inner", namespace: daemon.namespace)
             let ipam = daemon.state.appendingPathComponent("cni/ipam/skiff-\(daemon.bridge)").path
             let replica = try #require(
                 (try FileManager.default.contentsOfDirectory(atPath: ipam)).first {
@@ -248,11 +240,7 @@ struct SecurityTests {
             let pid = daemon.child.pid
             #expect(ProcessStatus.openFilesLimit(pid: pid) == 256)
             let admin = try AdminClient(daemon: daemon, port: port)
-            try await importTestImage("docker.io/local/steady:1", namespace: daemon.namespace)
-            let deploy = try await admin.call(
-                "POST", "/system/functions",
-                json: #"{"service":"steady","image":"local/steady:1","namespace":"\#(daemon.namespace)"}"#)
-            #expect(deploy.status == 200, "\(deploy.text)")
+            try await admin.deployTestFunction("steady", namespace: daemon.namespace)
             func taskPID() async throws -> String {
                 let tasks = try await ChildProcess("/usr/bin/ctr", ["-n", daemon.namespace, "tasks", "ls"]).runChecked()
                 return tasks.outputText.split(separator: "\n").first { $0.hasPrefix("steady-") }
@@ -403,6 +391,17 @@ func withDaemon(
         throw error
     }
     await daemon.cleanUp()
+}
+
+extension AdminClient {
+    /// Imports the busybox test image as `local/NAME:1` and deploys it as NAME, expecting 200.
+    func deployTestFunction(_ name: String, namespace: String) async throws {
+        try await importTestImage("docker.io/local/\(name):1", namespace: namespace)
+        let deployed = try await call(
+            "POST", "/system/functions",
+            json: #"{"service":"\#(name)","image":"local/\#(name):1","namespace":"\#(namespace)"}"#)
+        #expect(deployed.status == 200, "\(deployed.text)")
+    }
 }
 
 /// Imports a busybox test image into a daemon's namespace, as `faas-cli` users import theirs offline.
