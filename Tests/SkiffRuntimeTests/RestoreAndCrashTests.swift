@@ -168,6 +168,7 @@ struct RestoreAndCrashTests {
             #expect(try await other.runtime.list(namespace: ns).isEmpty)
             #expect(try await harness.runningTasks() == tasks)
             _ = try await ChildProcess("/usr/sbin/ip", ["link", "delete", other.bridge]).run()
+            await removeNetworkRules(bridge: other.bridge, subnet: other.subnet)
             try? FileManager.default.removeItem(atPath: other.stateDirectory)
         }
     }
