@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SkiffPOSIX
 import SkiffTestSupport
 import Testing
 
@@ -150,5 +151,29 @@ struct JournalReadingTests {
         #expect(entries.first?.timestamp == Date(timeIntervalSince1970: 1_700_000_000))
         #expect(entries.last?.text.hasPrefix("hi") == true && entries.last?.stream == "stderr")
         #expect(entries.allSatisfy { $0.name == "fn" && $0.namespace == "ns" })
+    }
+}
+
+/// State written when the disk is full or the write fails: the old value stays, on disk and in memory.
+@Suite("durable state under failure", .enabled(if: getuid() == 0 || RealParts.isCI))
+struct DurableStateTests {
+    /// A tmpfs of 64 KiB, filled, as a full disk: replacing a secret fails and leaves the old value whole (an
+    /// in-place rewrite once truncated it first and left it empty).
+    @Test func aSecretWrittenToAFullDiskKeepsItsOldValue() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-full-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        _ = try await ChildProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", folder]).runChecked()
+        defer {
+            umount2(folder, Int32(MNT_DETACH))
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+        let store = SecretStore(stateDirectory: folder)
+        try store.write(namespace: "ns", name: "key", value: Array("old-value".utf8))
+        // Fill what is left.
+        _ = try? await ChildProcess("/bin/dd", ["if=/dev/zero", "of=\(folder)/filler", "bs=4096"]).run()
+        #expect(throws: (any Error).self) {
+            try store.write(namespace: "ns", name: "key", value: [UInt8](repeating: 0x41, count: 32 * 1024))
+        }
+        #expect(try store.value(namespace: "ns", name: "key") == Array("old-value".utf8))
     }
 }

@@ -86,6 +86,26 @@ struct RolloutTests {
         }
     }
 
+    /// A scale whose record cannot be saved (here its temporary file's name is taken by a folder) fails and
+    /// leaves the function as it was, in memory as on disk.
+    @Test func aScaleThatCannotBeSavedChangesNothing() async throws {
+        try await withRuntime { harness in
+            let runtime = harness.runtime
+            let ns = harness.namespace
+            try await harness.importImage("docker.io/local/same:1")
+            try await runtime.deploy(
+                FunctionDefinition(name: "same", namespace: ns, image: "local/same:1"), replicas: 1)
+            let blocker = "\(harness.stateDirectory)/functions/\(ns)/same.json.tmp-\(getpid())"
+            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: true)
+            await #expect(throws: FunctionRuntimeError.self) {
+                try await runtime.scale(name: "same", namespace: ns, replicas: 3)
+            }
+            let status = try await runtime.status(name: "same", namespace: ns)
+            #expect(status.replicas == 1 && status.availableReplicas == 1)
+            try FileManager.default.removeItem(atPath: blocker)
+        }
+    }
+
     /// A function whose process exits after a second, removed and deployed again 20 times while its restarts
     /// come and go: every task, container, snapshot, network namespace and address belongs to a record.
     @Test func removingAFunctionMidRestartLeavesNothingBehind() async throws {
