@@ -22,6 +22,7 @@ final class Watchdog: Sendable {
         let signals: SignalListener
         let group: EventLoopGroup
         let server: HTTPServer
+        let boundPort: Int
         do {
             signals = try SignalListener(signals: [SIGTERM])
             group = try EventLoopGroup(loopCount: 1)
@@ -30,7 +31,7 @@ final class Watchdog: Sendable {
             configuration.bodyTimeout = settings.readTimeout
             configuration.writeTimeout = settings.writeTimeout
             server = HTTPServer(configuration: configuration, group: group, responder: try makeRouter(group: group))
-            _ = try await server.start()
+            boundPort = try await server.start().first?.port ?? settings.port
         } catch {
             WatchdogLog.line("skiff-watchdog: cannot start: \(error)")
             return 1
@@ -57,7 +58,8 @@ final class Watchdog: Sendable {
                 }
             }
         }
-        WatchdogLog.line("skiff-watchdog: listening on port \(settings.port), \(settings.mode) mode")
+        // The port really bound: with port=0 (tests) the kernel chose it.
+        WatchdogLog.line("skiff-watchdog: listening on port \(boundPort), \(settings.mode) mode")
         let serving = Task { try? await server.run() }
         _ = await signals.wait()
         // Draining: report unhealthy at once, let in-flight calls finish within write_timeout.

@@ -16,6 +16,7 @@ if CommandLine.arguments.contains("-run-healthcheck") {
     exit(1)
 }
 
+BrokenPipes.ignore()
 let settings: WatchdogSettings
 do {
     settings = try WatchdogSettings(environment: WatchdogSettings.processEnvironment())

@@ -1,6 +1,7 @@
 // The skiff executable: `skiff serve` is the daemon; client verbs live beside it.
 // This file only dispatches to Commands/ (the daemon's) and Commands/Client/ (one file per verb).
 import Glibc
+import SkiffPOSIX
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let verb = arguments.first ?? "help"
@@ -17,8 +18,11 @@ let clientVerbs: [String: any ClientCommand.Type] = [
 
 switch verb {
 case "serve":
+    // The daemons handle EPIPE; the client verbs keep the default, so `skiff logs --follow | head` ends.
+    BrokenPipes.ignore()
     exit(await ServeCommand.run(rest))
 case "collect-logs":
+    BrokenPipes.ignore()
     exit(CollectLogsCommand.run(rest))
 case "--version":
     exit(await VersionCommand.main([]))

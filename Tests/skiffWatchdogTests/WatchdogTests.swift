@@ -5,6 +5,7 @@ import SkiffImage
 import SkiffPOSIX
 import SkiffRuntime
 import SkiffTestSupport
+import Synchronization
 import Testing
 
 /// The built `skiff-watchdog` binary, beside the test runner.
@@ -12,21 +13,23 @@ func watchdogBinary() -> String {
     URL(fileURLWithPath: skiffBinary()).deletingLastPathComponent().appendingPathComponent("skiff-watchdog").path
 }
 
-/// A skiff-watchdog process on a free loopback port with its own TMPDIR (lock file), stopped afterwards.
+/// A skiff-watchdog process on a port the kernel picks (port=0; the watchdog prints the one it bound), with its
+/// own TMPDIR (lock file), stopped afterwards.
 final class WatchdogProcess: Sendable {
-    let port: Int
+    private let boundPort = Mutex(0)
+    /// Known once ``waitUntilListening()`` has seen the watchdog's first line.
+    var port: Int { boundPort.withLock { $0 } }
     let metricsPort: Int
     let tmp: String
     let child: ChildProcess.Streaming
 
     init(_ environment: [String: String]) throws {
-        port = try freePort()
         metricsPort = try freePort()
         tmp = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-wd-\(UUID())").path
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         var process = ChildProcess(watchdogBinary(), [])
         process.environment = [
-            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR": tmp, "port": String(port),
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR": tmp, "port": "0",
             "metrics_port": String(metricsPort),
         ]
         .merging(environment) { $1 }
@@ -41,7 +44,12 @@ final class WatchdogProcess: Sendable {
         do {
             for try await line in child.lines {
                 lines.append(line)
-                if line.contains("listening on") { break }
+                // "skiff-watchdog: listening on port N, MODE mode"
+                if let range = line.range(of: "listening on port ") {
+                    let digits = line[range.upperBound...].prefix { $0.isNumber }
+                    boundPort.withLock { $0 = Int(digits) ?? 0 }
+                    break
+                }
             }
         } catch {
             // What the watchdog said before it exited is the reason (a port taken, a bad setting).
@@ -164,6 +172,21 @@ struct WatchdogTests {
         #expect(other.text == "out\n0\n", "\(other.text)")
         #expect(!changed.lockExists)
         #expect(try await changed.call(.get, "/_/health").status == 200)
+    }
+
+    /// A function that never reads its stdin: writing the body hits a closed pipe, which must be an error the
+    /// watchdog handles, not a SIGPIPE that ends it (it is PID 1 of the container). The old watchdog died on
+    /// the first such call.
+    @Test func aFunctionThatIgnoresItsBodyDoesNotKillTheWatchdog() async throws {
+        let watchdog = try WatchdogProcess(["fprocess": "echo ignored"])
+        defer { watchdog.stop() }
+        _ = try await watchdog.waitUntilListening()
+        let body = String(repeating: "b", count: 1 << 20)  // far more than a pipe holds
+        for _ in 0..<3 {
+            let answer = try await watchdog.call(.post, "/", body: body)
+            #expect(answer.status == 200 && answer.text == "ignored\n", "\(answer.status) \(answer.text)")
+        }
+        #expect(try await watchdog.call(.get, "/_/health").status == 200)
     }
 
     @Test func marshalRequestWrapsHeadersAndBodyInJSON() async throws {
