@@ -101,8 +101,11 @@ public struct StackFile: Sendable, Equatable {
     }
 
     public init(contentsOf path: String, environment: [String: String]) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw Invalid(description: "the stack file \(path) does not exist; check the path given with -f")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw Invalid(description: "cannot read the stack file \(path); pass its path with -f")
+            throw Invalid(description: "cannot read the stack file \(path): check its permissions")
         }
         do {
             try self.init(text: String(decoding: data, as: UTF8.self), environment: environment)

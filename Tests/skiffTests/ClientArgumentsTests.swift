@@ -1,4 +1,7 @@
+import Foundation
+import SkiffPOSIX
 import SkiffStack
+import SkiffTestSupport
 import Testing
 
 @testable import skiff
@@ -48,5 +51,54 @@ struct TerminalTextTests {
         #expect(TerminalText.escapingControls("fake\rreal") == "fake\\x0Dreal")
         #expect(TerminalText.escapingControls("c1\u{9B}31m") == "c1\\x9B31m")
         #expect(TerminalText.escapingControls("nul\u{0}del\u{7F}") == "nul\\x00del\\x7F")
+    }
+}
+
+/// What `skiff` says about stack files, run as a user would, in a folder of the test's own.
+@Suite("stack file messages")
+struct StackFileMessageTests {
+    func skiff(_ arguments: String, in folder: String) async throws -> ChildProcess.Outcome {
+        try await ChildProcess(
+            "/bin/sh",
+            [
+                "-c", "cd \"$0\" && OPENFAAS_URL=http://127.0.0.1:9 exec \"$1\" " + arguments, folder,
+                skiffBinary(),
+            ]
+        ).run()
+    }
+
+    @Test func aMissingFileGivenWithFIsSaidToBeMissing() async throws {
+        let folder = try makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let outcome = try await skiff("up -f missing.yml", in: folder)
+        #expect(outcome.exitCode != 0)
+        #expect(outcome.errorText.contains("the stack file missing.yml does not exist"), "\(outcome.errorText)")
+    }
+
+    /// Without -f, up, build, deploy and remove read stack.yml (then stack.yaml) where they run, as faas-cli does;
+    /// a stack file with a mistake shows that it was read.
+    @Test(arguments: ["up", "build", "deploy", "remove"])
+    func withoutFTheFolderStackFileIsRead(_ verb: String) async throws {
+        let folder = try makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "provider:\n  name: openfaas\nfunctions:\n  fn:\n    image: x\n    imgae: typo\n".write(
+            toFile: folder + "/stack.yaml", atomically: true, encoding: .utf8)
+        let outcome = try await skiff(verb, in: folder)
+        #expect(outcome.exitCode != 0)
+        #expect(outcome.errorText.contains("stack.yaml") && outcome.errorText.contains("imgae"), "\(outcome.errorText)")
+    }
+
+    @Test func withNoStackFileUpSaysHowToNameOne() async throws {
+        let folder = try makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let outcome = try await skiff("up", in: folder)
+        #expect(outcome.exitCode == 2)
+        #expect(outcome.errorText.contains("no stack file: pass one with -f"), "\(outcome.errorText)")
+    }
+
+    private func makeFolder() throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-cli-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
     }
 }

@@ -119,6 +119,20 @@ struct DaemonTests {
         await daemon.cleanUp()
     }
 
+    /// A taken port fails the start with a message that says so, before anything is created on disk.
+    @Test func aTakenPortFailsBeforeTheStateDirectoryIsCreated() async throws {
+        let listener = try Socket.listen(on: try #require(SocketAddress(parsing: "127.0.0.1:0")), reusePort: false)
+        defer { Socket.close(listener) }
+        let port = try Socket.localAddress(listener).port
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-busy-\(UUID())").path
+        let outcome = try await ChildProcess(
+            skiffBinary(), ["serve", "--listen", "127.0.0.1:\(port)", "--state-dir", state]
+        ).run()
+        #expect(outcome.exitCode == 1)
+        #expect(outcome.errorText.contains("already in use"), "\(outcome.errorText)")
+        #expect(!FileManager.default.fileExists(atPath: state))
+    }
+
     @Test func badFlagsExitWithUsage() async throws {
         let outcome = try await ChildProcess(skiffBinary(), ["serve", "--listen", "nowhere"]).run()
         #expect(outcome.exitCode == 2)

@@ -4,6 +4,23 @@ import Testing
 
 @Suite("skiff serve options")
 struct ServeOptionsTests {
+    /// Every description starts in one column, at least two spaces after the longest flag (a flag once ran into
+    /// its description: "--deploy-timeout VALUhow long…").
+    @Test func helpKeepsFlagsAndDescriptionsApart() {
+        let lines = ServeOptions.help.split(separator: "\n").filter {
+            $0.hasPrefix("  --") && !$0.hasPrefix("  --config")
+        }
+        #expect(lines.count == ServeOptions.settings.count)
+        let columns = Set(
+            lines.map { line -> Int in
+                let flagEnd = line.range(of: " VALUE")?.upperBound ?? line.endIndex
+                let rest = line[flagEnd...]
+                #expect(rest.hasPrefix("  "), "\(line)")
+                return line.distance(from: line.startIndex, to: flagEnd) + rest.prefix { $0 == " " }.count
+            })
+        #expect(columns.count == 1, "descriptions start in columns \(columns.sorted())")
+    }
+
     @Test func defaultsEnvironmentAndFlags() throws {
         #expect(try ServeOptions.parse([], environment: [:], readFile: { _ in nil }) == ServeOptions())
         let fromEnvironment = try ServeOptions.parse(

@@ -35,6 +35,16 @@ enum ServeCommand {
         let logger = Logger(
             label: "skiff", level: LogLevel(name: options.logLevel) ?? .info, handler: makeDaemonLogHandler())
         let notifier = SystemdNotifier()
+        // A taken port is the commonest start-up failure: report it before anything is created on disk.
+        if let address = SocketAddress(parsing: options.listen) {
+            do {
+                Socket.close(try Socket.listen(on: address, reusePort: false))
+            } catch {
+                Console.error(
+                    "skiff serve: \(HTTPServerError.bindFailed(addresses: [options.listen], underlying: error))")
+                return 1
+            }
+        }
         do {
             try FileManager.default.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)
         } catch {

@@ -76,11 +76,13 @@ struct ServeOptions: Equatable {
                                    when it exists); flags win over environment, environment over the file
 
             """
+        // One column for every description: the widest flag, then two spaces.
+        let width = (settings.map { "  \($0.flag) VALUE".count }.max() ?? 21) + 2
         for setting in settings {
-            let left = "  \(setting.flag) VALUE".padding(toLength: 23, withPad: " ", startingAt: 0)
+            let left = "  \(setting.flag) VALUE".padding(toLength: width, withPad: " ", startingAt: 0)
             text += "\(left)\(setting.help)\n"
             text +=
-                String(repeating: " ", count: 23)
+                String(repeating: " ", count: width)
                 + "(env \(setting.environment), file key \(setting.key), default \(defaults[keyPath: setting.path]))\n"
         }
         return text

@@ -1,6 +1,6 @@
 /// `skiff build -f stack.yml`: the functions' images, made here without Docker.
 enum BuildCommand: ClientCommand {
-    static let usage = "skiff build -f stack.yml [--filter NAME] [--base IMAGE] [--output FILE [--no-import]]"
+    static let usage = "skiff build [-f stack.yml] [--filter NAME] [--base IMAGE] [--output FILE [--no-import]]"
     static let summary = """
         Builds each function's image from its template (lang) and handler folder, with no Docker: base layers, \
         the watchdog, the template, the handler's dependencies and the handler. The image is imported into \
@@ -11,7 +11,8 @@ enum BuildCommand: ClientCommand {
 
     static func run(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
         guard let stack = try context.stack() else {
-            throw Arguments.UsageError(description: "pass the stack file with -f stack.yml")
+            throw Arguments.UsageError(
+                description: "no stack file: pass one with -f, or run where stack.yml (or stack.yaml) is")
         }
         let functions = try context.selectedFunctions(stack.file)
         if arguments.value("--output") != nil && functions.count > 1 {

@@ -64,9 +64,17 @@ final class ClientContext {
 
     deinit { group?.shutdown() }
 
-    /// The stack file named by -f, or nil when none was given.
-    func stack() throws -> (file: StackFile, directory: String)? {
-        guard let path = arguments.value("--yaml") else { return nil }
+    /// What faas-cli reads when no -f is given.
+    static let defaultStackFiles = ["stack.yml", "stack.yaml"]
+
+    /// The stack file named by -f; without -f, as faas-cli does, `stack.yml` (then `stack.yaml`) in the current
+    /// folder when `orDefault` (verbs whose flag form was not used); else nil.
+    func stack(orDefault: Bool = true) throws -> (file: StackFile, directory: String)? {
+        var path = arguments.value("--yaml")
+        if path == nil && orDefault {
+            path = Self.defaultStackFiles.first { FileManager.default.fileExists(atPath: $0) }
+        }
+        guard let path else { return nil }
         let file = try StackFile(contentsOf: path, environment: environment)
         return (file, URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }

@@ -29,7 +29,7 @@ enum DeployCommand: ClientCommand {
     }
 
     static func deploy(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
-        let stack = try context.stack()
+        let stack = try context.stack(orDefault: arguments.value("--image") == nil)
         var deployments: [FunctionDeployment] = []
         if let stack {
             for function in try context.selectedFunctions(stack.file) {

@@ -8,13 +8,15 @@ enum RemoveCommand: ClientCommand {
 
     static func run(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
         var targets: [(String, String?)] = arguments.positionals.map { ($0, arguments.value("--namespace")) }
-        let stack = try context.stack()
+        let stack = try context.stack(orDefault: arguments.positionals.isEmpty)
         if let stack {
             targets += try context.selectedFunctions(stack.file).map {
                 ($0.name, arguments.value("--namespace") ?? $0.namespace)
             }
         }
-        guard !targets.isEmpty else { throw Arguments.UsageError(description: "name a function or pass -f") }
+        guard !targets.isEmpty else {
+            throw Arguments.UsageError(description: "name a function, pass -f, or run where stack.yml is")
+        }
         let client = try context.gateway(stack: stack?.file)
         var failed = false
         for (name, namespace) in targets {

@@ -1,6 +1,6 @@
 /// `skiff up -f stack.yml`: build, then deploy — one command from a handler folder to a running function.
 enum UpCommand: ClientCommand {
-    static let usage = "skiff up -f stack.yml [--filter NAME] [--base IMAGE]"
+    static let usage = "skiff up [-f stack.yml] [--filter NAME] [--base IMAGE]"
     static let summary = "Builds every function of the stack file that has a lang, then deploys them all."
     static let options: [Arguments.Option] =
         DeployCommand.deployOptions.filter {
@@ -10,7 +10,8 @@ enum UpCommand: ClientCommand {
 
     static func run(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
         guard let stack = try context.stack() else {
-            throw Arguments.UsageError(description: "pass the stack file with -f stack.yml")
+            throw Arguments.UsageError(
+                description: "no stack file: pass one with -f, or run where stack.yml (or stack.yaml) is")
         }
         for function in try context.selectedFunctions(stack.file) where function.lang != nil {
             _ = try await StackFunctions.build(
