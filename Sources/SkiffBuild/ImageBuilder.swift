@@ -196,9 +196,16 @@ public struct ImageBuilder: Sendable {
             throw Failure(description: "base image \"\(text)\" is not a valid image name: \(error)")
         }
         if !(try await containerd.contains(reference, namespace: request.namespace)) {
-            try await containerd.bring(
-                reference, into: request.namespace, from: try await containerd.namespaces(),
-                scratchDirectory: scratchDirectory)
+            do {
+                try await containerd.bring(
+                    reference, into: request.namespace, from: try await containerd.namespaces(),
+                    scratchDirectory: scratchDirectory)
+            } catch FunctionRuntimeError.image(let message) {
+                // Only a build has a base image to swap for a local archive.
+                throw Failure(
+                    description: "base image: \(message); or give the base as --base oci-archive:FILE "
+                        + "(scripts/python-base makes the Python one offline)")
+            }
         }
         let archive = work + "/base.tar"
         try await containerd.export(reference, namespace: request.namespace, to: archive)

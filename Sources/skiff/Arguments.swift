@@ -93,11 +93,11 @@ struct Arguments {
     static func help(usage: String, summary: String, options: [Option]) -> String {
         var text = "usage: \(usage)\n\n\(summary)\n"
         if !options.isEmpty { text += "\noptions:\n" }
-        for option in options {
-            let names = option.names.joined(separator: ", ") + (option.value.map { " \($0)" } ?? "")
-            text +=
-                "  " + names.padding(toLength: max(28, names.count + 2), withPad: " ", startingAt: 0) + option.help
-                + "\n"
+        let left = options.map { $0.names.joined(separator: ", ") + ($0.value.map { " \($0)" } ?? "") }
+        // One column for every description: the widest option, then two spaces.
+        let width = max(28, (left.map(\.count).max() ?? 0) + 2)
+        for (names, option) in zip(left, options) {
+            text += "  " + names.padding(toLength: width, withPad: " ", startingAt: 0) + option.help + "\n"
         }
         return text
     }

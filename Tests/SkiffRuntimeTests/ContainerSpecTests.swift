@@ -127,6 +127,15 @@ struct ContainerSpecTests {
             }
             #expect(try await harness.containerIDs().isEmpty)
             #expect(harness.networkNamespaces().isEmpty && harness.allocatedAddresses().isEmpty)
+            // The missing image is explained in one paragraph that names the ways to get it there, without ctr's
+            // whole output and without build-only flags.
+            do {
+                try await harness.runtime.deploy(
+                    FunctionDefinition(name: "bad", namespace: ns, image: "127.0.0.1:1/missing:1"), replicas: 1)
+            } catch FunctionRuntimeError.image(let message) {
+                #expect(message.contains("is neither in containerd") && message.contains("one of three ways"))
+                #expect(message.contains("images import") && !message.contains("--base") && !message.contains("\n"))
+            }
         }
     }
 

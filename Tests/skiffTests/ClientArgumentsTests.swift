@@ -102,3 +102,63 @@ struct StackFileMessageTests {
         return folder
     }
 }
+
+@Suite("help layout")
+struct HelpLayoutTests {
+    /// Every verb's options: descriptions in one column, at least two spaces after the widest option.
+    @Test(arguments: [
+        "login", "new", "build", "deploy", "up", "list", "describe", "invoke", "remove", "logs", "scale",
+        "secret", "namespace", "version",
+    ])
+    func everyVerbsHelpIsAligned(_ verb: String) async throws {
+        let outcome = try await ChildProcess(skiffBinary(), [verb, "--help"]).run()
+        let lines = outcome.outputText.split(separator: "\n").drop { $0 != "options:" }.dropFirst()
+        #expect(!lines.isEmpty, "\(verb) --help: \(outcome.outputText)")
+        var columns: Set<Int> = []
+        for line in lines where line.hasPrefix("  -") {
+            // The description starts after the first run of two or more spaces past the option names.
+            guard let gap = line.dropFirst(2).range(of: "  ") else {
+                Issue.record("\(verb): no gap in '\(line)'")
+                continue
+            }
+            columns.insert(
+                line.distance(from: line.startIndex, to: gap.lowerBound)
+                    + line[gap.lowerBound...].prefix { $0 == " " }.count)
+        }
+        #expect(columns.count == 1, "\(verb): descriptions start in columns \(columns.sorted())")
+    }
+}
+
+@Suite("skiff new's next step")
+struct NewNextStepTests {
+    /// With the template's base image nowhere in containerd (no registry on a lab VM), the next step printed is
+    /// the offline build; a busybox template needs nothing and gets plain `skiff up`.
+    @Test(.enabled(if: getuid() == 0 || RealParts.isCI))
+    func theNextStepWorksOffline() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-new-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        func new(_ lang: String, _ name: String) async throws -> String {
+            try await ChildProcess(
+                "/bin/sh",
+                ["-c", "cd \"$0\" && exec \"$1\" new --lang \"$2\" \"$3\"", folder, skiffBinary(), lang, name]
+            ).runChecked().outputText
+        }
+        let base = "docker.io/library/python:3.11-slim-bookworm"
+        var local = false
+        for line in try await ChildProcess("/usr/bin/ctr", ["namespaces", "ls", "-q"]).runChecked().outputText
+            .split(separator: "\n")
+        {
+            let images = try await ChildProcess("/usr/bin/ctr", ["-n", String(line), "images", "ls", "-q"]).run()
+            if images.outputText.split(separator: "\n").contains(Substring(base)) { local = true }
+        }
+        let python = try await new("python3-lambda", "hello")
+        if local {
+            #expect(python.contains("next: skiff up -f hello.yml\n"), "\(python)")
+        } else {
+            #expect(
+                python.contains("next: skiff up -f hello.yml --base oci-archive:$(scripts/python-base)"), "\(python)")
+        }
+        #expect(try await new("shell", "plain").contains("next: skiff up -f plain.yml\n"))
+    }
+}

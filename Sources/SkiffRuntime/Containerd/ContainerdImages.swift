@@ -53,12 +53,19 @@ public struct ContainerdImages: Sendable {
         do {
             try await ctr.pull(namespace, reference)
         } catch let error as FunctionRuntimeError {
-            throw FunctionRuntimeError.image(
-                "image \(reference) is not in containerd (namespace \(namespace)) and pulling it failed: "
-                    + "\(error.description). Import it with `ctr -n \(namespace) images import FILE`, build it with "
-                    + "`skiff build`, or give a base image as --base oci-archive:FILE (scripts/python-base makes a "
-                    + "Python one offline)")
+            throw FunctionRuntimeError.image(Self.unavailable(reference, namespace: namespace, pullError: error))
         }
+    }
+
+    /// Why an image cannot be had, in one paragraph: the registry's last word (not ctr's whole output) and the
+    /// three ways to get the image there without one.
+    static func unavailable(_ reference: String, namespace: String, pullError: FunctionRuntimeError) -> String {
+        let lines = pullError.description.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let reason = lines.last { !$0.isEmpty }.map { String($0.prefix(300)) } ?? "no answer"
+        return "image \(reference) is neither in containerd (namespace \(namespace)) nor pullable (\(reason)). Get it "
+            + "there in one of three ways: build it here (`skiff up` or `skiff build` from its handler folder); "
+            + "import an archive (`ctr -n \(namespace) images import FILE`); or pull it where a registry is reachable, "
+            + "`ctr images export FILE \(reference)` there, and import the file here"
     }
 
     public struct Mount: Sendable {

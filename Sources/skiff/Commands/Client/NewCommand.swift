@@ -1,5 +1,6 @@
 import Foundation
 import SkiffBuild
+import SkiffImage
 import SkiffRuntime
 
 /// `skiff new --lang TEMPLATE NAME`: a handler folder from the template's starter files and `NAME.yml`.
@@ -63,7 +64,31 @@ enum NewCommand: ClientCommand {
             throw Arguments.UsageError(description: "cannot write \(stackFile) here")
         }
         print("created \(name)/ (handler, from template \(lang)) and \(stackFile)")
-        print("next: skiff up -f \(stackFile)")
+        print(await nextStep(stackFile: stackFile, base: template.base))
         return 0
+    }
+
+    /// `skiff up`, or, when the template's base image is not in containerd (a lab VM with no registry), the
+    /// offline form that builds on a local archive instead: a first `skiff up` that tries to pull and fails is
+    /// the worst start.
+    static func nextStep(stackFile: String, base: Template.Base) async -> String {
+        guard case .image(let reference) = base, !(await isLocal(reference)) else {
+            return "next: skiff up -f \(stackFile)"
+        }
+        let archive = reference.contains("python") ? "$(scripts/python-base)" : "FILE"
+        return "next: skiff up -f \(stackFile) --base oci-archive:\(archive)\n"
+            + "      (the base image \(reference) is not in containerd here"
+            + (archive == "FILE" ? "; export it where a registry is reachable" : "; scripts/python-base makes it offline")
+            + "; with a registry, plain `skiff up -f \(stackFile)` pulls it)"
+    }
+
+    private static func isLocal(_ reference: String) async -> Bool {
+        guard let normalised = try? ImageReference(parsing: reference).description else { return false }
+        let containerd = ContainerdImages()
+        guard let namespaces = try? await containerd.namespaces() else { return false }
+        for namespace in namespaces where (try? await containerd.contains(normalised, namespace: namespace)) == true {
+            return true
+        }
+        return false
     }
 }
