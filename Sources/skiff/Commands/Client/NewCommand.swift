@@ -75,11 +75,12 @@ enum NewCommand: ClientCommand {
         guard case .image(let reference) = base, !(await isLocal(reference)) else {
             return "next: skiff up -f \(stackFile)"
         }
-        let archive = reference.contains("python") ? "$(scripts/python-base)" : "FILE"
+        let python = reference.contains("python")
+        let archive = python ? "$(scripts/python-base)" : "FILE"
+        let source = python ? "scripts/python-base makes it offline" : "export it where a registry is reachable"
         return "next: skiff up -f \(stackFile) --base oci-archive:\(archive)\n"
-            + "      (the base image \(reference) is not in containerd here"
-            + (archive == "FILE" ? "; export it where a registry is reachable" : "; scripts/python-base makes it offline")
-            + "; with a registry, plain `skiff up -f \(stackFile)` pulls it)"
+            + "      (the base image \(reference) is not in containerd here; \(source); "
+            + "with a registry, plain `skiff up -f \(stackFile)` pulls it)"
     }
 
     private static func isLocal(_ reference: String) async -> Bool {
