@@ -30,6 +30,8 @@ public struct Logger: Sendable {
         guard level >= self.level else { return }
         var fields = metadata
         if !extra.isEmpty { fields.merge(extra) { $1 } }
+        // An empty field says nothing and reads like a bug (`call_id=`): fields without a value are left out.
+        if fields.values.contains(where: \.isEmpty) { fields = fields.filter { !$0.value.isEmpty } }
         handler.log(
             LogRecord(
                 level: level, label: label, message: message(), metadata: fields, file: file, line: line,

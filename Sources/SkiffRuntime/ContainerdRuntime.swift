@@ -285,7 +285,9 @@ public final class ContainerdRuntime: FunctionRuntime {
         let supervisor = makeSupervisor(record, image: image)
         try await uncancelled { try await supervisor.deploy() }
         supervisors.withLock { $0[key] = supervisor }
-        logger.info("deployed \(definition.name).\(definition.namespace) with \(replicas) replicas")
+        logger.info(
+            "deployed \(definition.name).\(definition.namespace) with \(replicas) replicas",
+            ["function": definition.name, "namespace": definition.namespace, "image": definition.image])
     }
 
     public func update(_ definition: FunctionDefinition) async throws {
@@ -295,7 +297,9 @@ public final class ContainerdRuntime: FunctionRuntime {
         let image = try await resolve(definition)
         let generation = RandomName.make(length: 8)
         try await uncancelled { try await supervisor.update(definition, image: image, generation: generation) }
-        logger.info("updated \(definition.name).\(definition.namespace)")
+        logger.info(
+            "updated \(definition.name).\(definition.namespace)",
+            ["function": definition.name, "namespace": definition.namespace, "image": definition.image])
     }
 
     public func scale(name: String, namespace: String, replicas: Int) async throws {
@@ -310,7 +314,7 @@ public final class ContainerdRuntime: FunctionRuntime {
         let supervisor = try supervisor(name, namespace)
         try await uncancelled { try await supervisor.remove() }
         supervisors.withLock { $0[EndpointTable.key(namespace, name)] = nil }
-        logger.info("removed \(name).\(namespace)")
+        logger.info("removed \(name).\(namespace)", ["function": name, "namespace": namespace])
     }
 
     public func status(name: String, namespace: String) async throws -> FunctionStatus {

@@ -175,7 +175,7 @@ struct GatewayEndToEndTests {
                     gw.deployBody("bad", image: "local/bad:1", extra: #","secrets":["nope"]"#), 400,
                     "unable to find secret: nope"
                 ),
-                (gw.deployBody("bad", image: "127.0.0.1:1/missing:1"), 400, "pulling it failed"),
+                (gw.deployBody("bad", image: "127.0.0.1:1/missing:1"), 400, "nor pullable"),
                 (
                     #"{"service":"bad","image":"local/bad:1","namespace":"nowhere"}"#, 400, "namespace not valid"
                 ),

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SkiffHTTP
+import SkiffLog
 import SkiffPOSIX
 import SkiffRuntime
 import SkiffTestSupport
@@ -19,6 +20,14 @@ struct GatewayHardeningTests {
             }
             #expect(gw.gateway.timeouts.count == 0)
         }
+    }
+
+    /// One line per event, and no field without a value (a cold start once logged `call_id=` empty).
+    @Test func logLinesCarryNoEmptyFields() {
+        let memory = MemoryLogHandler()
+        Logger(label: "t", metadata: ["component": "gateway", "empty": ""], handler: memory)
+            .info("waited", ["call_id": "", "function": "f"])
+        #expect(memory.all.map(\.metadata) == [["component": "gateway", "function": "f"]])
     }
 
     @Test func anAbandonedLogFollowStopsItsReaderEvenWhenTheFunctionIsSilent() async throws {

@@ -31,6 +31,9 @@ struct FunctionProxy: Sendable {
         let address = try FunctionAddress(function, defaultNamespace: configuration.defaultNamespace)
         let qualified = address.qualified  // once: metrics and messages use it on every call
         let timeout = await timeouts.timeout(for: address)
+        // Made before anything can be logged, so every line about this call carries it.
+        let generatedCallID = !request.headers.contains(name: "X-Call-Id")
+        let callID = request.headers["X-Call-Id"] ?? CallID.make()
         // A replica is chosen and counted in one step, so that one being retired is either avoided or waited for.
         var acquired = runtime.acquireEndpoint(name: address.name, namespace: address.namespace)
         var coldStart = Duration.zero
@@ -48,7 +51,7 @@ struct FunctionProxy: Sendable {
                 "waited for a ready replica",
                 [
                     "function": address.name, "namespace": address.namespace,
-                    "call_id": request.headers["X-Call-Id"] ?? "", "seconds": String(format: "%.3f", coldStart.seconds),
+                    "call_id": callID, "seconds": String(format: "%.3f", coldStart.seconds),
                 ])
             acquired = runtime.acquireEndpoint(name: address.name, namespace: address.namespace)
         }
@@ -65,12 +68,7 @@ struct FunctionProxy: Sendable {
             forwarding: request, host: endpoint.upstreamHost, port: endpoint.port, target: upstreamTarget(request))
         upstream.networkNamespace = endpoint.networkNamespace
         upstream.headers.reserveCapacity(fields: 4, bytes: 192)  // the fields added below, in one allocation
-        var callID = request.headers["X-Call-Id"]
-        let generatedCallID = callID == nil
-        if callID == nil {
-            callID = CallID.make()
-            upstream.headers.add(name: "X-Call-Id", value: callID ?? "")
-        }
+        if generatedCallID { upstream.headers.add(name: "X-Call-Id", value: callID) }
         if let client = request.remoteAddress?.host {
             if let existing = request.headers["X-Forwarded-For"] {
                 upstream.headers.replaceOrAdd(name: "X-Forwarded-For", value: "\(existing), \(client)")
@@ -101,7 +99,7 @@ struct FunctionProxy: Sendable {
             logger.warning(
                 code == 504 ? "function timed out" : "function unreachable",
                 [
-                    "function": address.name, "namespace": address.namespace, "call_id": callID ?? "",
+                    "function": address.name, "namespace": address.namespace, "call_id": callID,
                     "replica": endpoint.id, "address": "\(endpoint.host):\(endpoint.port)", "status": String(code),
                 ])
             if code == 504 {
@@ -114,7 +112,7 @@ struct FunctionProxy: Sendable {
         var response = HTTPResponse(forwarding: answer) { runtime.releaseEndpoint(endpoint) }
         releasedByAnswer = true
         response.headers.reserveCapacity(fields: 4, bytes: 128)
-        if generatedCallID, let callID { response.headers.replaceOrAdd(name: "X-Call-Id", value: callID) }
+        if generatedCallID { response.headers.replaceOrAdd(name: "X-Call-Id", value: callID) }
         response.headers.replaceOrAdd(name: "X-Start-Time", value: startNanoseconds)
         response.headers.replaceOrAdd(name: "X-Served-By", value: servedBy)
         if !response.headers.contains(name: "Content-Type") {

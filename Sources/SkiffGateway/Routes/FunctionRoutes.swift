@@ -28,7 +28,6 @@ extension Gateway {
                 throw GatewayError(404, "function \(body.functionName).\(namespace) not found")
             }
             timeouts.forget(FunctionAddress(uncheckedName: body.functionName, namespace: namespace))
-            logger.info("removed", ["function": body.functionName, "namespace": namespace])
             return HTTPResponse(status: .ok)
         }
         try router.add(.get, "/system/function/{name}") { [self] request in
@@ -67,8 +66,6 @@ extension Gateway {
         let replicas = try ScaleBounds(definition.labels, ceiling: configuration.maxReplicas).minimum
         try await runtime.deploy(definition, replicas: replicas)
         timeouts.forget(FunctionAddress(uncheckedName: definition.name, namespace: definition.namespace))
-        logger.info(
-            "deployed", ["function": definition.name, "namespace": definition.namespace, "image": definition.image])
         return HTTPResponse(status: .ok)
     }
 
@@ -86,7 +83,6 @@ extension Gateway {
         _ = try ScaleBounds(definition.labels, ceiling: configuration.maxReplicas)
         try await runtime.update(definition)
         timeouts.forget(FunctionAddress(uncheckedName: definition.name, namespace: definition.namespace))
-        logger.info("updated", ["function": definition.name, "namespace": definition.namespace])
         return HTTPResponse(status: .ok)
     }
 
