@@ -178,7 +178,7 @@ struct WatchdogTests {
     /// watchdog handles, not a SIGPIPE that ends it (it is PID 1 of the container). The old watchdog died on
     /// the first such call.
     @Test func aFunctionThatIgnoresItsBodyDoesNotKillTheWatchdog() async throws {
-        let watchdog = try WatchdogProcess(["fprocess": "echo ignored"])
+        let watchdog = try WatchdogProcess(["fprocess": "echo ignored", "healthcheck_interval": "0"])
         defer { watchdog.stop() }
         _ = try await watchdog.waitUntilListening()
         let body = String(repeating: "b", count: 1 << 20)  // far more than a pipe holds
@@ -187,6 +187,12 @@ struct WatchdogTests {
             #expect(answer.status == 200 && answer.text == "ignored\n", "\(answer.status) \(answer.text)")
         }
         #expect(try await watchdog.call(.get, "/_/health").status == 200)
+        // Each call is one line of the function's log, as OpenFaaS's watchdogs write it.
+        kill(watchdog.child.pid, SIGTERM)
+        var lines: [String] = []
+        for try await line in watchdog.child.lines { lines.append(line) }
+        let calls = lines.filter { $0.hasPrefix("POST / - 200 OK - ContentLength: 8B (") && $0.hasSuffix("s)") }
+        #expect(calls.count == 3, "\(lines)")
     }
 
     @Test func marshalRequestWrapsHeadersAndBodyInJSON() async throws {
@@ -353,12 +359,15 @@ struct WatchdogTests {
         let child = try #require(Int32(children.outputText.split(separator: "\n").first ?? ""))
         kill(child, SIGKILL)
         var exitedWithError = false
+        var said: [String] = []
         do {
-            for try await _ in watchdog.child.lines {}
+            for try await line in watchdog.child.lines { said.append(line) }
         } catch {
             exitedWithError = true
         }
         #expect(exitedWithError)
+        // How the process ended, on a line of its own; not its last output as if it were the reason.
+        #expect(said.contains("skiff-watchdog: the function process was killed by signal 9 (SIGKILL)"), "\(said)")
     }
 
     /// In fork mode nothing but the watchdog sees SIGTERM, so a call in flight runs to its end. (In http mode the

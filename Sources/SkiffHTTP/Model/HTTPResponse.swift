@@ -31,6 +31,14 @@ public struct HTTPResponseBody: Sendable {
 
     let storage: Storage
 
+    /// The body's length when it is known before it is sent (fixed bytes, or a stream that declared it).
+    public var knownLength: Int? {
+        switch storage {
+        case .bytes(let bytes): return bytes.count
+        case .stream(let length, _): return length
+        }
+    }
+
     public static let empty = HTTPResponseBody(storage: .bytes([]))
 
     public static func bytes(_ bytes: [UInt8]) -> HTTPResponseBody { HTTPResponseBody(storage: .bytes(bytes)) }
