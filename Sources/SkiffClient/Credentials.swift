@@ -82,7 +82,8 @@ public struct CredentialStore: Sendable {
     }
 
     private func write(_ entries: [Entry]) throws {
-        var text = "auths:\n"
+        // With no login left, faas-cli writes an empty list, not an empty key (which YAML reads as null).
+        var text = entries.isEmpty ? "auths: []\n" : "auths:\n"
         for entry in entries {
             text += "- gateway: \"\(entry.gateway)\"\n  auth: \(entry.auth)\n  token: \(entry.token)\n"
         }
