@@ -495,7 +495,7 @@ struct LANHost {
 
     /// curl with a short timeout: fails when the packets are dropped or the connection is refused or closed.
     func fetch(_ url: String) async throws -> ChildProcess.Outcome {
-        try await run(["/usr/bin/curl", "-sS", "--max-time", "3", url])
+        try await run(["/usr/bin/curl", "-sS", "--max-time", "5", url])
     }
 
     func remove() async {
