@@ -103,7 +103,8 @@ struct HTTPClientTests {
         await #expect(throws: HTTPClientError.connectTimeout(address: "127.0.0.1:\(port)")) {
             _ = try await impatient.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"))
         }
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Far below the kernel's own connect timeout (about two minutes), which is what a missing one would wait.
+        #expect(ContinuousClock.now - started < .seconds(60))
     }
 
     @Test func requestTimeoutIsItsOwnError() async throws {

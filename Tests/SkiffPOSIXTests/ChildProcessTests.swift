@@ -59,15 +59,15 @@ struct ChildProcessTests {
         #expect(big.standardOutput.count == 5_000_000 && big.standardError.count == 100_000)
     }
 
+    /// The signals are the proof: `sleep 30` ends by itself only with status 0 after 30 s. (An upper bound on the
+    /// elapsed time once failed here under a parallel build.)
     @Test func timeoutSendsTERMThenKILL() async throws {
-        let started = ContinuousClock.now
         let polite = try await ChildProcess("/bin/sleep", ["30"], timeout: .milliseconds(200)).run()
         #expect(polite.timedOut && polite.signal == SIGTERM)
         var stubborn = ChildProcess("/bin/sh", ["-c", "trap '' TERM; exec sleep 30"], timeout: .milliseconds(200))
         stubborn.killGrace = .milliseconds(200)
         let killed = try await stubborn.run()
         #expect(killed.timedOut && killed.signal == SIGKILL)
-        #expect(ContinuousClock.now - started < .seconds(10))
     }
 
     @Test func aMissingProgramIsAnErrorNotAnOutcome() async {
