@@ -271,7 +271,7 @@ struct WatchdogTests {
         #expect(await eventually(timeout: .seconds(60)) { (try? await watchdog.call(.get, "/_/ready"))?.status == 429 })
         let second = try await watchdog.call(.get, "/")
         #expect(second.status == 429 && second.headers["X-OpenFaaS-Internal"] == "faas-middleware")
-        FileManager.default.createFile(atPath: folder + "/release", contents: nil)
+        _ = FileManager.default.createFile(atPath: folder + "/release", contents: nil)
         let answer = try await first
         #expect(answer.status == 200 && answer.text == "released\n")
     }
