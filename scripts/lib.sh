@@ -86,6 +86,15 @@ make_oci_image() {
     rm -rf "$dir"
 }
 
+# remove_bridge BRIDGE: the bridge of a daemon a script started, and the chain skiff serve installed for it
+# (SKIFF-ISO-BRIDGE, which keeps LAN hosts off its replicas).
+remove_bridge() {
+    ip link delete "$1" 2>/dev/null || true
+    while iptables -w -D FORWARD -j "SKIFF-ISO-$1" 2>/dev/null; do :; done
+    iptables -w -F "SKIFF-ISO-$1" 2>/dev/null || true
+    iptables -w -X "SKIFF-ISO-$1" 2>/dev/null || true
+}
+
 # free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
