@@ -34,6 +34,17 @@ public struct ChildProcess: Sendable {
         public var timedOut: Bool
 
         public var succeeded: Bool { exitCode == 0 && !timedOut }
+        /// How it ended, as a phrase after the command: "exited with status 3", "was killed by signal 9
+        /// (SIGKILL)", "timed out and was killed".
+        public var ending: String {
+            if timedOut { return "timed out and was killed" }
+            if let exitCode { return "exited with status \(exitCode)" }
+            let number = signal ?? 0
+            let names = [
+                SIGTERM: "SIGTERM", SIGKILL: "SIGKILL", SIGINT: "SIGINT", SIGSEGV: "SIGSEGV", SIGABRT: "SIGABRT",
+            ]
+            return "was killed by signal \(number)" + (names[number].map { " (\($0))" } ?? "")
+        }
         public var outputText: String { String(decoding: standardOutput, as: UTF8.self) }
         public var errorText: String { String(decoding: standardError, as: UTF8.self) }
     }
@@ -186,15 +197,7 @@ public struct ChildProcessError: Error, CustomStringConvertible {
 
     public var description: String {
         let said = outcome.errorText.trimmingTrailingWhitespace()
-        let how: String
-        if outcome.timedOut {
-            how = "timed out and was killed"
-        } else if let code = outcome.exitCode {
-            how = "exited with status \(code)"
-        } else {
-            how = "was killed by signal \(outcome.signal ?? 0)"
-        }
-        return "`\(command)` \(how)" + (said.isEmpty ? "" : ": \(said)")
+        return "`\(command)` \(outcome.ending)" + (said.isEmpty ? "" : ": \(said)")
     }
 }
 

@@ -37,7 +37,11 @@ struct UpstreamProxy: Sendable {
 /// `X-Duration-Seconds` as the watchdogs write it (`%f`: six decimals), without Foundation.
 enum DurationText {
     static func seconds(since start: ContinuousClock.Instant) -> String {
-        let micros = Int64(((ContinuousClock.now - start).seconds * 1e6).rounded())
+        seconds((ContinuousClock.now - start).seconds)
+    }
+
+    static func seconds(_ value: Double) -> String {
+        let micros = Int64((value * 1e6).rounded())
         let fraction = String(micros % 1_000_000)
         return "\(micros / 1_000_000)." + String(repeating: "0", count: 6 - fraction.count) + fraction
     }

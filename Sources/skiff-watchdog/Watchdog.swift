@@ -165,7 +165,7 @@ final class Watchdog: Sendable {
                 } catch let error as ChildProcessError {
                     // Its output was relayed line by line already; repeating it here read as if the last line
                     // were the reason it ended.
-                    WatchdogLog.line("skiff-watchdog: the function process \(Self.howItEnded(error.outcome))")
+                    WatchdogLog.line("skiff-watchdog: the function process \(error.outcome.ending)")
                 } catch {
                     WatchdogLog.line("skiff-watchdog: \(error)")
                 }
@@ -211,26 +211,12 @@ enum ExecutableSearch {
     }
 }
 
-extension Watchdog {
-    /// "exited with status 3", "was killed by signal 15 (SIGTERM)".
-    static func howItEnded(_ outcome: ChildProcess.Outcome) -> String {
-        if let code = outcome.exitCode { return "exited with status \(code)" }
-        let signal = outcome.signal ?? 0
-        let names = [SIGTERM: "SIGTERM", SIGKILL: "SIGKILL", SIGINT: "SIGINT", SIGSEGV: "SIGSEGV", SIGABRT: "SIGABRT"]
-        let name = names[signal]
-        return "was killed by signal \(signal)" + (name.map { " (\($0))" } ?? "")
-    }
-}
-
 /// `POST /path - 200 OK - ContentLength: 12B (0.0123s)`, of-watchdog's shape; `stream` when the length is not
 /// known before the body is sent.
 enum CallLine {
     static func format(_ request: HTTPRequest, _ status: HTTPStatus, _ length: Int?, _ seconds: Double) -> String {
         let size = length.map { "\($0)B" } ?? "stream"
-        let micros = Int64((seconds * 1e6).rounded())
-        let fraction = String(micros % 1_000_000)
-        let padded = String(repeating: "0", count: 6 - fraction.count) + fraction
-        return
-            "\(request.method.rawValue) \(request.path) - \(status) - ContentLength: \(size) (\(micros / 1_000_000).\(padded)s)"
+        return "\(request.method.rawValue) \(request.path) - \(status) - ContentLength: \(size) "
+            + "(\(DurationText.seconds(seconds))s)"
     }
 }

@@ -113,10 +113,7 @@ public struct ContainerdImages: Sendable {
             _ = try? await ctr.outcome(namespace, ["tasks", "kill", "-s", "SIGKILL", id], timeout: .seconds(10))
             _ = try? await ctr.outcome(namespace, ["tasks", "delete", "-f", id], timeout: .seconds(10))
             _ = try? await ctr.outcome(namespace, ["containers", "delete", id], timeout: .seconds(10))
-            let reason =
-                outcome.timedOut
-                ? "did not finish in \(timeout)" : "failed (exit \(outcome.exitCode.map(String.init) ?? "by a signal"))"
-            throw FunctionRuntimeError.system("`\(command)` in \(image) \(reason):\n\(output)")
+            throw FunctionRuntimeError.system("`\(command)` in \(image) \(outcome.ending):\n\(output)")
         }
         return output
     }
