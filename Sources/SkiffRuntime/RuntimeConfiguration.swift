@@ -29,6 +29,8 @@ public struct RuntimeConfiguration: Sendable {
     public var maximumRestartDelay: Duration = .seconds(30)
     /// Most processes in one replica (`pids.max`), unless the function's `com.openfaas.pids` label says otherwise.
     public var pidsLimit = 1024
+    /// What `pidsLimit` and the label may be: enough for a shell and its pipeline, short of what the host has.
+    public static let pidsLimitRange = 16...1_000_000
     /// Whether hosts other than this one may reach replicas' addresses directly (past the gateway and its auth).
     public var exposeReplicas = false
     /// Port every function listens on inside its container (the watchdog's).

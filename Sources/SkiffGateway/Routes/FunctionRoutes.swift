@@ -113,14 +113,8 @@ extension Gateway {
         else {
             throw GatewayError(404, "function: \(pathName).\(namespace) not found")
         }
-        guard body.replicas <= configuration.maxReplicas else {
-            throw GatewayError(
-                400,
-                "replicas \(body.replicas) exceeds the limit of \(configuration.maxReplicas) per function "
-                    + "(skiff serve --max-replicas)")
-        }
         let replicas = try ScaleBounds(status.definition.labels, ceiling: configuration.maxReplicas)
-            .clamp(body.replicas)
+            .replicas(for: body.replicas)
         try await runtime.scale(name: pathName, namespace: namespace, replicas: replicas)
         return HTTPResponse(status: HTTPStatus(code: 202))
     }
@@ -139,8 +133,11 @@ extension FunctionAddress {
 struct ScaleBounds {
     var minimum = 1
     var maximum: Int
+    /// The daemon's `--max-replicas`: asking for more is an error, not something to clamp.
+    let ceiling: Int
 
     init(_ labels: [String: String], ceiling: Int) throws {
+        self.ceiling = ceiling
         maximum = ceiling
         if let text = labels["com.openfaas.scale.min"] {
             guard let value = Int(text), value >= 0 else {
@@ -169,5 +166,16 @@ struct ScaleBounds {
     /// Zero stays zero (scale to zero is asked for explicitly); otherwise within [min, max].
     func clamp(_ replicas: Int) -> Int {
         replicas == 0 ? 0 : Swift.min(Swift.max(replicas, minimum), maximum)
+    }
+
+    /// What a scale request for `requested` replicas becomes: refused above the daemon's ceiling (before anything
+    /// changes), clamped to the function's labels below it.
+    func replicas(for requested: Int) throws -> Int {
+        guard requested <= ceiling else {
+            throw GatewayError(
+                400,
+                "replicas \(requested) exceeds the limit of \(ceiling) per function (skiff serve --max-replicas)")
+        }
+        return clamp(requested)
     }
 }

@@ -109,11 +109,15 @@ extension RuntimeSpec {
     /// The label that sets a function's own process limit.
     public static let pidsLabel = "com.openfaas.pids"
 
-    /// `com.openfaas.pids` when set (a whole number from 16 to 1,000,000), else the daemon's default.
-    static func pidsLimit(_ labels: [String: String], default fallback: Int) throws(FunctionRuntimeError) -> Int {
-        guard let text = labels[pidsLabel] else { return fallback }
-        guard let value = Int(text), (16...1_000_000).contains(value) else {
-            throw .invalid("label \(pidsLabel) must be a whole number from 16 to 1000000, not '\(text)'")
+    /// The function's own `com.openfaas.pids`, when it sets one (a whole number within
+    /// ``RuntimeConfiguration/pidsLimitRange``); nil means the daemon's default applies.
+    static func labelledPidsLimit(_ labels: [String: String]) throws(FunctionRuntimeError) -> Int? {
+        guard let text = labels[pidsLabel] else { return nil }
+        let range = RuntimeConfiguration.pidsLimitRange
+        guard let value = Int(text), range.contains(value) else {
+            throw .invalid(
+                "label \(pidsLabel) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'"
+            )
         }
         return value
     }
@@ -187,7 +191,7 @@ extension RuntimeSpec {
 
         var resources = Resources(
             devices: [DeviceRule(allow: false, access: "rwm")],
-            pids: Pids(limit: Int64(try Self.pidsLimit(definition.labels, default: inputs.pidsLimit))))
+            pids: Pids(limit: Int64(try Self.labelledPidsLimit(definition.labels) ?? inputs.pidsLimit)))
         if let memory = definition.limits?.memory {
             resources.memory = Memory(limit: try Quantity.memoryBytes(memory, field: "limits.memory"))
         }

@@ -68,7 +68,7 @@ public struct FunctionDefinition: Codable, Sendable, Equatable {
         for key in envVars.keys where key.isEmpty || key.contains("=") || key.contains("\0") {
             throw .invalid("environment variable name '\(key)' must be non-empty and contain no '=' or NUL")
         }
-        _ = try RuntimeSpec.pidsLimit(labels, default: 1024)
+        _ = try RuntimeSpec.labelledPidsLimit(labels)
         for (key, limit) in Self.durationSettings {
             if let text = envVars[key] { _ = try GoDuration.parse(text, field: "envVars.\(key)", atMost: limit) }
         }

@@ -137,8 +137,7 @@ actor FunctionSupervisor {
                 try desiredState.save(record)
             } catch {
                 let failed = members
-                // Replicas of the old generation that crashed meanwhile are theirs again to restart.
-                members = retiring
+                members = old
                 retiring = [:]
                 record = oldRecord
                 image = oldImage

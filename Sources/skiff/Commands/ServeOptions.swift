@@ -1,5 +1,6 @@
 import Foundation
 import SkiffPOSIX
+import SkiffRuntime
 
 /// `skiff serve` settings. Each one can come from a flag, an environment variable or the config file; flags win
 /// over the environment, which wins over the file, which wins over the defaults.
@@ -171,8 +172,11 @@ struct ServeOptions: Equatable {
         guard let replicas = Int(maxReplicas), (1...10_000).contains(replicas) else {
             throw Invalid(description: "--max-replicas must be a whole number from 1 to 10000, not '\(maxReplicas)'")
         }
-        guard let pids = Int(pidsLimit), (16...1_000_000).contains(pids) else {
-            throw Invalid(description: "--pids-limit must be a whole number from 16 to 1000000, not '\(pidsLimit)'")
+        let pidsRange = RuntimeConfiguration.pidsLimitRange
+        guard let pids = Int(pidsLimit), pidsRange.contains(pids) else {
+            throw Invalid(
+                description: "--pids-limit must be a whole number from \(pidsRange.lowerBound) to "
+                    + "\(pidsRange.upperBound), not '\(pidsLimit)'")
         }
         guard ["auto", "journald", "files"].contains(logSink) else {
             throw Invalid(description: "--log-sink must be auto, journald or files, not '\(logSink)'")
