@@ -26,8 +26,8 @@ public enum RawHTTP {
         }
     }
 
-    public static func exchange(port: Int, _ text: String) async throws -> Answer {
-        try await exchange(port: port, Array(text.utf8))
+    public static func exchange(port: Int, _ text: String, timeout: Duration = .seconds(20)) async throws -> Answer {
+        try await exchange(port: port, Array(text.utf8), timeout: timeout)
     }
 
     /// An open connection, for tests that hold many (idle or unread) at once.

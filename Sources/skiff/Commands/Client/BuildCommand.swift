@@ -10,10 +10,7 @@ enum BuildCommand: ClientCommand {
         [CommonOptions.stack, CommonOptions.filter, CommonOptions.namespace] + StackFunctions.buildOptions
 
     static func run(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
-        guard let stack = try context.stack() else {
-            throw Arguments.UsageError(
-                description: "no stack file: pass one with -f, or run where stack.yml (or stack.yaml) is")
-        }
+        let stack = try context.requiredStack()
         let functions = try context.selectedFunctions(stack.file)
         if arguments.value("--output") != nil && functions.count > 1 {
             throw Arguments.UsageError(description: "--output writes one image; choose a function with --filter")

@@ -79,6 +79,15 @@ final class ClientContext {
         return (file, URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 
+    /// ``stack(orDefault:)`` for the verbs that cannot work without one (build, up).
+    func requiredStack() throws -> (file: StackFile, directory: String) {
+        guard let found = try stack() else {
+            throw Arguments.UsageError(
+                description: "no stack file: pass one with -f, or run where stack.yml (or stack.yaml) is")
+        }
+        return found
+    }
+
     /// --gateway, else OPENFAAS_URL, else the stack file's provider.gateway, else the local default.
     func gatewayURL(stack: StackFile? = nil) -> String {
         if let flag = arguments.value("--gateway") { return flag }

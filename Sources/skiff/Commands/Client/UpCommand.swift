@@ -9,10 +9,7 @@ enum UpCommand: ClientCommand {
         + StackFunctions.buildOptions
 
     static func run(_ arguments: Arguments, _ context: ClientContext) async throws -> Int32 {
-        guard let stack = try context.stack() else {
-            throw Arguments.UsageError(
-                description: "no stack file: pass one with -f, or run where stack.yml (or stack.yaml) is")
-        }
+        let stack = try context.requiredStack()
         for function in try context.selectedFunctions(stack.file) where function.lang != nil {
             _ = try await StackFunctions.build(
                 function, directory: stack.directory, arguments: arguments, context: context)
