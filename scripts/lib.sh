@@ -86,6 +86,11 @@ make_oci_image() {
     rm -rf "$dir"
 }
 
+# release_build [ARGS…]: the one release build, in .build-release with the Swift runtime linked in. scripts/release
+# (so scripts/test) and scripts/run both call it, so the second of them finds everything built: its flags must not
+# differ between them.
+release_build() { swift build -c release --static-swift-stdlib --scratch-path .build-release "$@"; }
+
 # remove_bridge BRIDGE: the bridge of a daemon a script started, and the chain skiff serve installed for it
 # (SKIFF-ISO-BRIDGE, which keeps LAN hosts off its replicas).
 remove_bridge() {
