@@ -15,6 +15,9 @@ public final class HTTPServer: Sendable {
     private let state = Mutex<State>(.idle)
     private let openConnections = Atomic<Int>(0)
     private let lastAcceptPauseReport = Atomic<UInt64>(0)
+    /// Set the moment shutdown begins, before any loop hears of it, so that every response written from then on
+    /// on any loop says `Connection: close`; a lock-free read because every response consults it.
+    private let closing = Atomic<Bool>(false)
     /// How long ``run()`` gives in-flight requests when its task is cancelled.
     public let gracePeriod: Duration
 
@@ -101,6 +104,7 @@ public final class HTTPServer: Sendable {
         let taken = state.withLock { state -> (listeners: [Int32], contexts: [ServerLoopContext])? in
             guard case .running(let listeners, let contexts, _) = state else { return nil }
             state = .stopped
+            closing.store(true, ordering: .releasing)
             return (listeners, contexts)
         }
         guard let (listeners, contexts) = taken else { return }
@@ -122,13 +126,9 @@ public final class HTTPServer: Sendable {
 
     // MARK: Connection accounting (any thread)
 
-    /// Whether ``shutdown(gracePeriod:)`` has begun: a listener paused for lack of descriptors stays down.
-    var isClosing: Bool {
-        state.withLock { state in
-            if case .stopped = state { return true }
-            return false
-        }
-    }
+    /// Whether ``shutdown(gracePeriod:)`` has begun: a listener paused for lack of descriptors stays down, and
+    /// every response from then on closes its connection.
+    var isClosing: Bool { closing.load(ordering: .acquiring) }
 
     /// A listener ran out of descriptors and pauses; reported at most once a minute, not once per attempt.
     func acceptPaused(_ error: SystemError) {

@@ -181,7 +181,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         }
         let flags = WireEncoding.scan(response.headers)
         // After a 413 the client's body is unwanted: close rather than drain it (as Go and nginx do).
-        if flags.asksClose || context.isShuttingDown || isReadClosed || response.status.code == 413 {
+        if flags.asksClose || context.server.isClosing || isReadClosed || response.status.code == 413 {
             current.keepAlive = false
         }
         let mayHaveBody = response.status.mayHaveBody
