@@ -112,6 +112,7 @@ public struct ImageBuilder: Sendable {
             let file = work + "/image.tar"
             try write(archive.bytes, to: file)
             try await containerd.importArchive(file, namespace: request.namespace)
+            try await containerd.markBuilt([reference.description], namespace: request.namespace)
             progress("imported: containerd namespace \(request.namespace)")
         }
         return Result(
@@ -187,6 +188,7 @@ public struct ImageBuilder: Sendable {
             let image = try OCIImage(archive: Array(data))
             // The dependency step runs the base in containerd, so it must be there under its own name.
             let names = try await containerd.importArchive(path, namespace: request.namespace)
+            try await containerd.markBuilt(names, namespace: request.namespace)
             return (image, names.first)
         }
         let reference: String

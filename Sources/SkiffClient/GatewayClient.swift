@@ -96,6 +96,25 @@ public struct GatewayClient: Sendable {
             ?? []
     }
 
+    /// GET /system/images as the gateway answered it (for `images --json`).
+    public func imagesBody(namespace: String?) async throws -> [UInt8] {
+        try await call(.get, "/system/images" + Self.query([("namespace", namespace)]), what: "list images")
+    }
+
+    public func images(namespace: String?) async throws -> [ImageSummary] {
+        try decode([ImageSummary].self, try await imagesBody(namespace: namespace), what: "list images")
+    }
+
+    /// POST /system/images/prune: removes the namespace's images that no function uses.
+    public func pruneImagesBody(namespace: String?) async throws -> [UInt8] {
+        try await call(
+            .post, "/system/images/prune" + Self.query([("namespace", namespace)]), what: "prune images")
+    }
+
+    public func pruneImages(namespace: String?) async throws -> ImagePruneSummary {
+        try decode(ImagePruneSummary.self, try await pruneImagesBody(namespace: namespace), what: "prune images")
+    }
+
     /// GET /system/function/NAME as the gateway answered it (for `describe --json`).
     public func functionBody(_ name: String, namespace: String?) async throws -> [UInt8] {
         try await call(

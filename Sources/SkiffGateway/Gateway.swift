@@ -51,6 +51,7 @@ public final class Gateway: Sendable {
         try addSecretRoutes(to: &router)
         try addNamespaceRoutes(to: &router)
         try addLogRoutes(to: &router)
+        try addImageRoutes(to: &router)
         let proxy = self.proxy
         for method in HTTPMethod.invocationMethods {
             try router.add(method, "/function/{function}", handler: proxy.respond)

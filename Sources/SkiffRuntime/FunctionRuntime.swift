@@ -38,6 +38,12 @@ public protocol FunctionRuntime: Sendable {
     /// Deletes a namespace that holds no functions, with the images in it.
     func deleteNamespace(_ name: String) async throws
 
+    /// The images in a function namespace, with their sizes and the functions that use them.
+    func images(namespace: String) async throws -> [StoredImage]
+
+    /// Removes the namespace's images that no function uses, as far as `filter` allows.
+    func pruneImages(namespace: String, filter: ImagePruneFilter) async throws -> ImagePruneReport
+
     /// A secret's value changed: every replica that mounts it sees the new value.
     func secretChanged(namespace: String, name: String) async
 

@@ -177,3 +177,35 @@ struct DurableStateTests {
         #expect(try store.value(namespace: "ns", name: "key") == Array("old-value".utf8))
     }
 }
+
+@Suite("image pruning choices")
+struct ImagePruneChoiceTests {
+    static func image(_ name: String, builtSecondsAgo: Double?) -> StoredImage {
+        StoredImage(
+            name: name, namespace: "ns", digest: "sha256:x", size: 1, uniqueSize: 1, functions: [],
+            builtAt: builtSecondsAgo.map { Date(timeIntervalSince1970: 1_000_000 - $0) })
+    }
+
+    @Test func theDaemonsOwnPruningTakesOnlyBuildsOldEnough() {
+        let cutoff = Date(timeIntervalSince1970: 1_000_000 - 600)
+        let filter = ImagePruneFilter(onlyBuilt: true, builtBefore: cutoff)
+        #expect(filter.admits(Self.image("old", builtSecondsAgo: 3600)))
+        #expect(!filter.admits(Self.image("young", builtSecondsAgo: 60)))
+        #expect(!filter.admits(Self.image("by-hand", builtSecondsAgo: nil)))
+        // A prune on request takes every unused image.
+        #expect(ImagePruneFilter().admits(Self.image("by-hand", builtSecondsAgo: nil)))
+    }
+
+    @Test func oldestBuildsGoFirstAndTiesAreBrokenByName() {
+        let images = [
+            Self.image("b", builtSecondsAgo: 10), Self.image("c", builtSecondsAgo: 500),
+            Self.image("a", builtSecondsAgo: 10), Self.image("z", builtSecondsAgo: nil),
+        ]
+        #expect(images.sorted(by: ImagePruneFilter.oldestFirst).map(\.name) == ["z", "c", "a", "b"])
+    }
+
+    @Test(arguments: [(0, "0 B"), (999, "999 B"), (1000, "1.0 kB"), (17_039_720, "17 MB"), (154_200_000, "154 MB")])
+    func byteCountsReadAsDiskToolsPrintThem(_ bytes: Int, _ text: String) {
+        #expect(ByteCount.describe(bytes) == text)
+    }
+}

@@ -68,6 +68,27 @@ final class DaemonProcess: Sendable {
         return nil
     }
 
+    /// Reads the daemon's output until a line contains `text`: that line, or nil when the daemon ends first or
+    /// `timeout` passes (a failure in any case, so a timed-out read may stop the daemon).
+    func line(containing text: String, timeout: Duration = .seconds(120)) async -> String? {
+        let lines = child.lines
+        return await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                do {
+                    for try await line in lines where line.contains(text) { return line }
+                } catch {}
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
     /// SIGTERM, then whether the daemon exited with status 0.
     func terminate() async -> Bool {
         kill(child.pid, SIGTERM)

@@ -16,6 +16,7 @@ struct SecurityTests {
         ("GET", "system/secrets"), ("POST", "system/secrets"), ("PUT", "system/secrets"),
         ("DELETE", "system/secrets"), ("GET", "system/info"), ("GET", "system/namespaces"),
         ("GET", "system/logs?name=victim"), ("GET", "function/victim"), ("POST", "async-function/victim"),
+        ("GET", "system/images"), ("POST", "system/images/prune"),
     ]
 
     /// Every way of spelling a target that once reached, or might reach, a route without its check.

@@ -61,7 +61,9 @@ struct ServeOptionsTests {
 
     @Test(arguments: [
         ["--listen"], ["--listen", "example.org:80"], ["--state-dir", "relative"], ["--bogus"],
-        ["--log-sink", "syslog"], ["--bridge", "a-very-long-bridge-name"],
+        ["--log-sink", "syslog"], ["--bridge", "a-very-long-bridge-name"], ["--image-gc-high", "0"],
+        ["--image-gc-high", "101"], ["--image-gc-low", "85"], ["--image-gc-high", "50", "--image-gc-low", "60"],
+        ["--containerd-root", "var/lib/containerd"],
     ])
     func badOptionsAreRejected(_ arguments: [String]) {
         #expect(throws: ServeOptions.Invalid.self) { try ServeOptions.parse(arguments, environment: [:]) }

@@ -16,8 +16,9 @@ final class ToolchainSession: Sendable {
     let port: Int
     let directory: String
 
-    init() async throws {
-        daemon = try DaemonProcess()
+    /// `environment` reaches the daemon (SKIFF_* settings).
+    init(environment: [String: String] = [:]) async throws {
+        daemon = try DaemonProcess(environment: environment)
         guard let port = try await daemon.port() else {
             await daemon.cleanUp()
             throw HarnessError("the daemon did not report its listener")
@@ -94,8 +95,10 @@ final class ToolchainSession: Sendable {
 }
 
 /// Runs `body` with a fresh session and always removes it afterwards (functions, images, namespace, bridge).
-func withToolchainSession(_ body: (ToolchainSession) async throws -> Void) async throws {
-    let session = try await ToolchainSession()
+func withToolchainSession(
+    daemonEnvironment: [String: String] = [:], _ body: (ToolchainSession) async throws -> Void
+) async throws {
+    let session = try await ToolchainSession(environment: daemonEnvironment)
     do {
         try await body(session)
     } catch {

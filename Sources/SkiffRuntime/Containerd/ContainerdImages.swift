@@ -35,6 +35,15 @@ public struct ContainerdImages: Sendable {
         try await ctr.importImage(namespace, archive: archive)
     }
 
+    /// Marks images `skiff build` imported with the time (``StoredImage/builtAtLabel``), so that the daemon knows
+    /// which images it may prune when the disk fills up, and which are oldest.
+    public func markBuilt(_ references: [String], namespace: String, at date: Date = Date()) async throws {
+        let seconds = String(Int(date.timeIntervalSince1970))
+        for reference in references {
+            try await ctr.labelImage(namespace, reference, [StoredImage.builtAtLabel: seconds])
+        }
+    }
+
     /// Brings an image that `namespace` lacks, offline first: copied from the first of `others` that has it
     /// (export, then import, through a file in `scratchDirectory`), and only then pulled. A failed pull says how
     /// to get the image in without a registry.

@@ -138,6 +138,41 @@ struct Ctr: Sendable {
         return nil
     }
 
+    struct ImageEntry: Sendable {
+        var name: String
+        var target: ImageTarget
+        var labels: [String: String]
+    }
+
+    /// Every image in the namespace with its labels (`ctr images ls`: REF TYPE DIGEST SIZE PLATFORMS LABELS,
+    /// where SIZE is two words and LABELS, the last column, is `-` or `k=v,k=v`).
+    func images(_ namespace: String) async throws -> [ImageEntry] {
+        try await output(namespace, ["images", "ls"]).split(separator: "\n").dropFirst().compactMap { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 4, let last = fields.last else { return nil }
+            var labels: [String: String] = [:]
+            if last != "-" && fields.count >= 7 {
+                for pair in last.split(separator: ",") {
+                    let parts = pair.split(separator: "=", maxSplits: 1)
+                    labels[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+                }
+            }
+            return ImageEntry(
+                name: String(fields[0]), target: ImageTarget(mediaType: String(fields[1]), digest: String(fields[2])),
+                labels: labels)
+        }
+    }
+
+    func labelImage(_ namespace: String, _ reference: String, _ labels: [String: String]) async throws {
+        try await run(namespace, ["images", "label", reference] + Self.pairs(labels))
+    }
+
+    /// Removes an image name and waits for containerd to collect the content and snapshots only it held. A name
+    /// already gone is not an error.
+    func removeImage(_ namespace: String, _ reference: String) async throws {
+        try await run(namespace, ["images", "rm", "--sync", reference]) { $0.contains("not found") }
+    }
+
     func content(_ namespace: String, _ digest: String) async throws -> [UInt8] {
         let outcome = try await outcome(namespace, ["content", "get", digest])
         guard outcome.succeeded else {
@@ -218,6 +253,17 @@ struct Ctr: Sendable {
     func containers(_ namespace: String, label key: String, equals value: String) async throws -> [String] {
         let output = try await output(namespace, ["containers", "ls", "-q", "labels.\"\(key)\"==\(value)"])
         return output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+    }
+
+    /// The image each container in the namespace was made from (`ctr run` sets it; replicas, made from a full
+    /// spec, have none).
+    func containerImages(_ namespace: String) async throws -> Set<String> {
+        var result = Set<String>()
+        for line in try await output(namespace, ["containers", "ls"]).split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 2 && fields[1] != "-" { result.insert(String(fields[1])) }
+        }
+        return result
     }
 
     struct ContainerInfo: Decodable, Sendable {

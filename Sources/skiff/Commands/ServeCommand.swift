@@ -19,9 +19,11 @@ enum ServeCommand {
         let options: ServeOptions
         let configuration: RuntimeConfiguration
         let gatewayConfiguration: GatewayConfiguration
+        let imageCollection: ImageCollector.Settings
         do {
             options = try ServeOptions.parse(arguments, environment: ProcessInfo.processInfo.environment)
             configuration = try runtimeConfiguration(options)
+            imageCollection = try imageCollectorSettings(options)
             var gatewaySettings = GatewayConfiguration(release: SkiffVersion.release)
             gatewaySettings.defaultNamespace = options.namespace
             gatewaySettings.upstreamTimeout = try GoDuration.parse(options.upstreamTimeout, field: "upstream_timeout")
@@ -104,6 +106,11 @@ enum ServeCommand {
                 _ = try await bridgeListener.start()
                 services.append(HTTPService(name: "gateway-bridge", server: bridgeListener))
             }
+            if imageCollection.highPercent < 100 {
+                let collector = ImageCollector(
+                    runtime: runtime, settings: imageCollection, logger: logger.with(["component": "image-gc"]))
+                services.append(ImageCollectorService(collector: collector))
+            }
             if let interval = notifier.watchdogPingInterval {
                 services.append(WatchdogService(notifier: notifier, interval: interval))
             }
@@ -132,6 +139,19 @@ enum ServeCommand {
         }
     }
 
+    static func imageCollectorSettings(_ options: ServeOptions) throws -> ImageCollector.Settings {
+        var settings = ImageCollector.Settings()
+        settings.path = options.containerdRoot
+        settings.highPercent = Int(options.imageGCHigh) ?? settings.highPercent
+        settings.lowPercent = Int(options.imageGCLow) ?? settings.lowPercent
+        settings.interval = try GoDuration.parse(options.imageGCInterval, field: "image_gc_interval")
+        settings.minimumAge = try GoDuration.parse(options.imageGCMinAge, field: "image_gc_min_age")
+        guard settings.interval >= .seconds(1) else {
+            throw ServeOptions.Invalid(description: "--image-gc-interval must be at least 1s")
+        }
+        return settings
+    }
+
     static func runtimeConfiguration(_ options: ServeOptions) throws -> RuntimeConfiguration {
         var configuration = RuntimeConfiguration(
             stateDirectory: options.stateDirectory, logCollector: ThisBinary.path)
@@ -148,6 +168,13 @@ enum ServeCommand {
         return configuration
     }
 
+}
+
+/// The disk-pressure image pruning as a lifecycle service.
+struct ImageCollectorService: Service {
+    let collector: ImageCollector
+    var name: String { "image-gc" }
+    func run() async throws { try await collector.run() }
 }
 
 /// An HTTP listener as a lifecycle service.

@@ -23,6 +23,11 @@ struct ServeOptions: Equatable {
     var maxReplicas = "64"
     var pidsLimit = "1024"
     var exposeReplicas = "false"
+    var containerdRoot = "/var/lib/containerd"
+    var imageGCHigh = "85"
+    var imageGCLow = "80"
+    var imageGCInterval = "5m"
+    var imageGCMinAge = "10m"
 
     /// One setting: its flag, environment variable and config-file key, and where it is stored.
     struct Setting: Sendable {
@@ -64,6 +69,18 @@ struct ServeOptions: Equatable {
         Setting(
             key: "expose_replicas", help: "true: other hosts may reach replicas directly, past the gateway",
             path: \.exposeReplicas),
+        Setting(
+            key: "containerd_root", help: "containerd's root directory, whose disk image pruning watches",
+            path: \.containerdRoot),
+        Setting(
+            key: "image_gc_high",
+            help: "percent of that disk in use at which unused images skiff build made are removed (100: never)",
+            path: \.imageGCHigh),
+        Setting(key: "image_gc_low", help: "percent in use at which that pruning stops", path: \.imageGCLow),
+        Setting(key: "image_gc_interval", help: "how often the disk is looked at", path: \.imageGCInterval),
+        Setting(
+            key: "image_gc_min_age", help: "a build younger than this is never pruned (it may be deployed next)",
+            path: \.imageGCMinAge),
     ]
 
     static let defaultConfigFile = "/etc/skiff/skiff.conf"
@@ -177,6 +194,17 @@ struct ServeOptions: Equatable {
             throw Invalid(
                 description: "--pids-limit must be a whole number from \(pidsRange.lowerBound) to "
                     + "\(pidsRange.upperBound), not '\(pidsLimit)'")
+        }
+        guard let high = Int(imageGCHigh), (1...100).contains(high) else {
+            throw Invalid(description: "--image-gc-high must be a percentage from 1 to 100, not '\(imageGCHigh)'")
+        }
+        guard let low = Int(imageGCLow), (0..<high).contains(low) else {
+            throw Invalid(
+                description: "--image-gc-low must be a percentage from 0 to below --image-gc-high (\(high)), "
+                    + "not '\(imageGCLow)'")
+        }
+        guard containerdRoot.hasPrefix("/") else {
+            throw Invalid(description: "--containerd-root must be an absolute path, not '\(containerdRoot)'")
         }
         guard ["auto", "journald", "files"].contains(logSink) else {
             throw Invalid(description: "--log-sink must be auto, journald or files, not '\(logSink)'")

@@ -22,6 +22,7 @@ enum Usage {
           remove      remove functions
           secret      create, update, list, remove secrets
           namespace   list namespaces
+          images      list the images in containerd and the functions using them; `prune` the unused
           version     the client's version and the gateway's
         """
 }
