@@ -86,6 +86,25 @@ make_oci_image() {
     rm -rf "$dir"
 }
 
+# registry_binary: prints the path of Debian's docker-registry (the reference OCI registry), for tests that push
+# and pull on 127.0.0.1. Unpacked from its package into the cache instead of installed: installing it would enable
+# a registry service on :5000 of every interface.
+registry_binary() {
+    local cache=${SKIFF_CACHE:-/var/cache/skiff}/docker-registry
+    if [ ! -x "$cache/usr/bin/docker-registry" ]; then
+        if [ -z "${SKIFF_APT_UPDATED:-}" ]; then
+            DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+            export SKIFF_APT_UPDATED=1
+        fi
+        local work; work=$(mktemp -d)
+        (cd "$work" && apt-get download -qq docker-registry >&2)
+        mkdir -p "$cache"
+        dpkg-deb -x "$work"/docker-registry_*.deb "$cache"
+        rm -rf "$work"
+    fi
+    echo "$cache/usr/bin/docker-registry"
+}
+
 # release_build [ARGS…]: the one release build, in .build-release with the Swift runtime linked in. scripts/release
 # (so scripts/test) and scripts/run both call it, so the second of them finds everything built: its flags must not
 # differ between them.

@@ -41,6 +41,13 @@ public struct ImageBuilder: Sendable {
         public var bytes: Int
     }
 
+    /// What a build reports as it goes: a step begun, or how far a long transfer (a pull, an export, an import)
+    /// has come.
+    public enum Progress: Sendable, Equatable {
+        case step(String)
+        case transfer(TransferProgress)
+    }
+
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
     }
@@ -53,7 +60,11 @@ public struct ImageBuilder: Sendable {
         self.scratchDirectory = scratchDirectory
     }
 
-    public func build(_ request: Request, progress: (String) -> Void) async throws -> Result {
+    public func build(_ request: Request, progress report: @escaping @Sendable (Progress) -> Void) async throws
+        -> Result
+    {
+        let progress: (String) -> Void = { report(.step($0)) }
+        let transfer: TransferObserver = { report(.transfer($0)) }
         let reference: ImageReference
         do {
             reference = try ImageReference(parsing: request.image)
@@ -66,7 +77,7 @@ public struct ImageBuilder: Sendable {
         defer { try? FileManager.default.removeItem(atPath: work) }
 
         progress("base: \(request.base ?? describe(template.base))")
-        let (baseImage, runnableBase) = try await base(request, work: work)
+        let (baseImage, runnableBase) = try await base(request, work: work, transfer: transfer)
         var image = baseImage
 
         progress("layer: skiff-watchdog")
@@ -109,9 +120,7 @@ public struct ImageBuilder: Sendable {
             progress("wrote: \(output)")
         }
         if request.importIntoContainerd {
-            let file = work + "/image.tar"
-            try write(archive.bytes, to: file)
-            try await containerd.importArchive(file, namespace: request.namespace)
+            try await containerd.importArchive(bytes: archive.bytes, namespace: request.namespace, progress: transfer)
             try await containerd.markBuilt([reference.description], namespace: request.namespace)
             progress("imported: containerd namespace \(request.namespace)")
         }
@@ -163,7 +172,9 @@ public struct ImageBuilder: Sendable {
 
     /// The base image's parts, and the name it can be run under in `request.namespace` (nil for bases that
     /// exist only in this build).
-    private func base(_ request: Request, work: String) async throws -> (OCIImage, String?) {
+    private func base(_ request: Request, work: String, transfer: @escaping TransferObserver) async throws
+        -> (OCIImage, String?)
+    {
         let text: String
         switch request.base.map(Template.Base.init) ?? request.template.base {
         case .scratch:
@@ -185,9 +196,11 @@ public struct ImageBuilder: Sendable {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw Failure(description: "cannot read the base image archive \(path)")
             }
-            let image = try OCIImage(archive: Array(data))
+            let bytes = Array(data)
+            let image = try OCIImage(archive: bytes)
             // The dependency step runs the base in containerd, so it must be there under its own name.
-            let names = try await containerd.importArchive(path, namespace: request.namespace)
+            let names = try await containerd.importArchive(
+                bytes: bytes, namespace: request.namespace, progress: transfer)
             try await containerd.markBuilt(names, namespace: request.namespace)
             return (image, names.first)
         }
@@ -201,7 +214,7 @@ public struct ImageBuilder: Sendable {
             do {
                 try await containerd.bring(
                     reference, into: request.namespace, from: try await containerd.namespaces(),
-                    scratchDirectory: scratchDirectory)
+                    scratchDirectory: scratchDirectory, progress: transfer)
             } catch FunctionRuntimeError.image(let message) {
                 // Only a build has a base image to swap for a local archive.
                 throw Failure(
@@ -210,7 +223,7 @@ public struct ImageBuilder: Sendable {
             }
         }
         let archive = work + "/base.tar"
-        try await containerd.export(reference, namespace: request.namespace, to: archive)
+        try await containerd.export(reference, namespace: request.namespace, to: archive, progress: transfer)
         guard let data = FileManager.default.contents(atPath: archive) else {
             throw Failure(description: "ctr exported no archive for \(reference)")
         }

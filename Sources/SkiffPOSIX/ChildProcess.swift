@@ -16,6 +16,12 @@ public struct ChildProcess: Sendable {
     public var killGrace: Duration = .seconds(2)
     /// Output beyond this many bytes per stream is read and dropped, so a chatty child cannot exhaust memory.
     public var outputLimit = 16 * 1024 * 1024
+    /// Told how many bytes of `standardInput` the child has taken so far, after each write (``run()`` only):
+    /// a progress display for a large input.
+    public var inputProgress: (@Sendable (Int) -> Void)?
+    /// Told each line of standard output as it arrives, without its newline (``run()`` only; the outcome
+    /// still holds the output): a child that reports its own progress.
+    public var outputLine: (@Sendable (String) -> Void)?
 
     public init(_ executable: String, _ arguments: [String] = [], timeout: Duration = .seconds(60)) {
         self.executable = executable
@@ -181,7 +187,9 @@ public struct ChildProcess: Sendable {
             Glibc.close(error[0])
             throw SystemError(call: "posix_spawn(\(executable))", errno: result)
         }
-        return Running(pid: pid, stdinFD: input[1], stdoutFD: output[0], stderrFD: error[0], input: standardInput ?? [])
+        return Running(
+            pid: pid, stdinFD: input[1], stdoutFD: output[0], stderrFD: error[0], input: standardInput ?? [],
+            inputProgress: inputProgress, outputLine: outputLine)
     }
 }
 
@@ -216,6 +224,8 @@ private struct Running: Sendable {
     let stdoutFD: Int32
     let stderrFD: Int32
     let input: [UInt8]
+    var inputProgress: (@Sendable (Int) -> Void)? = nil
+    var outputLine: (@Sendable (String) -> Void)? = nil
 
     /// Closes the pipes and reaps the child when no thread could be started to wait for it.
     func abandon() {
@@ -230,7 +240,7 @@ private struct Running: Sendable {
     /// Blocks.
     func stream(limit: Int, _ line: (String) -> Void) -> ChildProcess.Outcome {
         Glibc.close(stdinFD)
-        var pending: [UInt8] = []
+        var pending = LineSplitter()
         var err: [UInt8] = []
         var open: [Int32] = [stdoutFD, stderrFD]
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -244,24 +254,14 @@ private struct Running: Sendable {
                         if err.count < limit { err += buffer[0..<min(n, limit - err.count)] }
                         continue
                     }
-                    pending += buffer[0..<n]
-                    var start = 0
-                    while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                        line(String(decoding: pending[start..<newline], as: UTF8.self))
-                        start = newline + 1
-                    }
-                    pending.removeFirst(start)
-                    if pending.count > limit {
-                        line(String(decoding: pending.prefix(limit), as: UTF8.self))
-                        pending.removeAll()
-                    }
+                    pending.feed(buffer[0..<n], to: line, limit: limit)
                 } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
                     Glibc.close(entry.fd)
                     open.removeAll { $0 == entry.fd }
                 }
             }
         }
-        if !pending.isEmpty { line(String(decoding: pending, as: UTF8.self)) }
+        pending.finish(to: line)
         return reap(out: [], err: err, timedOut: false)
     }
 
@@ -284,6 +284,7 @@ private struct Running: Sendable {
         var giveUpAt: UInt64 = .max
         var timedOut = false
         var buffer = [UInt8](repeating: 0, count: 65536)
+        var pendingLine = LineSplitter()
         while !open.isEmpty {
             let now = monotonicNanoseconds()
             if killDeadline == nil && now >= deadline {
@@ -306,7 +307,10 @@ private struct Running: Sendable {
             for entry in fds where entry.revents != 0 {
                 if entry.fd == stdin {
                     let n = input[written...].withUnsafeBytes { Glibc.write(stdin, $0.baseAddress, $0.count) }
-                    if n > 0 { written += n }
+                    if n > 0 {
+                        written += n
+                        inputProgress?(written)
+                    }
                     if n < 0 && errno != EAGAIN && errno != EINTR || written == input.count {
                         Glibc.close(stdin)
                         stdin = -1
@@ -316,6 +320,7 @@ private struct Running: Sendable {
                 let n = Glibc.read(entry.fd, &buffer, buffer.count)
                 if n > 0 {
                     if entry.fd == stdoutFD {
+                        if let outputLine { pendingLine.feed(buffer[0..<n], to: outputLine, limit: limit) }
                         if out.count < limit { out += buffer[0..<min(n, limit - out.count)] }
                     } else if err.count < limit {
                         err += buffer[0..<min(n, limit - err.count)]
@@ -328,6 +333,7 @@ private struct Running: Sendable {
         }
         if stdin >= 0 { Glibc.close(stdin) }
         for fd in open { Glibc.close(fd) }
+        if let outputLine { pendingLine.finish(to: outputLine) }
         return reap(out: out, err: err, timedOut: timedOut)
     }
 
@@ -339,6 +345,30 @@ private struct Running: Sendable {
         return ChildProcess.Outcome(
             exitCode: signaled ? nil : (status >> 8) & 0xff, signal: signaled ? status & 0x7f : nil,
             standardOutput: out, standardError: err, timedOut: timedOut)
+    }
+}
+
+/// Cuts a byte stream into lines (without the newline); a line longer than the limit is handed on in pieces.
+private struct LineSplitter {
+    private var pending: [UInt8] = []
+
+    mutating func feed(_ bytes: ArraySlice<UInt8>, to line: (String) -> Void, limit: Int) {
+        pending += bytes
+        var start = 0
+        while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            line(String(decoding: pending[start..<newline], as: UTF8.self))
+            start = newline + 1
+        }
+        pending.removeFirst(start)
+        if pending.count > limit {
+            line(String(decoding: pending.prefix(limit), as: UTF8.self))
+            pending.removeAll()
+        }
+    }
+
+    mutating func finish(to line: (String) -> Void) {
+        if !pending.isEmpty { line(String(decoding: pending, as: UTF8.self)) }
+        pending.removeAll()
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import SkiffImage
 import SkiffRuntime
 import SkiffTestSupport
+import Synchronization
 import Testing
 
 @testable import SkiffBuild
@@ -40,8 +41,11 @@ struct ImageBuilderTests {
         request.importIntoContainerd = false
         request.outputArchive = archive
         let builder = ImageBuilder(containerd: ContainerdImages(address: "/nonexistent.sock"), scratchDirectory: work)
-        var steps: [String] = []
-        let result = try await builder.build(request) { steps.append($0) }
+        let reported = Mutex<[String]>([])
+        let result = try await builder.build(request) { event in
+            if case .step(let text) = event { reported.withLock { $0.append(text) } }
+        }
+        let steps = reported.withLock { $0 }
         #expect(steps.contains { $0.hasPrefix("layer: skiff-watchdog") })
         #expect(steps.contains { $0.hasPrefix("wrote: ") })
         let bytes = try #require(FileManager.default.contents(atPath: archive))

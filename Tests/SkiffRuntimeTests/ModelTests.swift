@@ -209,3 +209,39 @@ struct ImagePruneChoiceTests {
         #expect(ByteCount.describe(bytes) == text)
     }
 }
+
+@Suite("ctr pull's progress table")
+struct PullMeterTests {
+    /// Frames as ctr 1.6 wrote them while pulling a 140 MiB layer from a registry on 127.0.0.1 (colour escapes
+    /// kept; ctr cuts `110.0 MiB` to `110.0 Mi` once the figure widens).
+    static func frame(_ done: String) -> [String] {
+        [
+            "127.0.0.1:5999/skiff/python3:bookworm: resolved       |\u{1B}[32m++++++++\u{1B}[0m| ",
+            "manifest-sha256:3ab1: done           |\u{1B}[32m++++++++\u{1B}[0m| ",
+            "layer-sha256:989b: downloading    |\u{1B}[32m++\u{1B}[0m------| \(done)/140.4 MiB ",
+            "config-sha256:7e1e: done           |\u{1B}[32m++++++++\u{1B}[0m| ",
+            "elapsed: 0.7 s                  total:  110.0 (156.0 MiB/s)                                     ",
+        ]
+    }
+
+    @Test func framesBecomeBytesDoneOfBytesKnown() {
+        let meter = PullMeter(activity: "pulling x")
+        var seen: [TransferProgress] = []
+        for line in Self.frame("9.0 MiB") + Self.frame("110.0 Mi") {
+            if let progress = meter.read(line) { seen.append(progress) }
+        }
+        let total = Int(140.4 * 1_048_576)
+        #expect(seen.map(\.total) == [total, total])
+        #expect(seen.map(\.done) == [9 * 1_048_576, 110 * 1_048_576])
+        #expect(seen.allSatisfy { $0.activity == "pulling x" })
+        // Once ctr has succeeded every blob seen is whole.
+        #expect(meter.finished() == TransferProgress(activity: "pulling x", done: total, total: total))
+    }
+
+    @Test func aBlobThatFinishesCountsWhole() {
+        let meter = PullMeter(activity: "p")
+        _ = meter.read("layer-sha256:aa: downloading |++--| 512 B/1.0 KiB")
+        _ = meter.read("layer-sha256:aa: done |++++|")
+        #expect(meter.read("elapsed: 0.1 s total: 1.0 K") == TransferProgress(activity: "p", done: 1024, total: 1024))
+    }
+}

@@ -38,8 +38,10 @@ public enum TestImages {
     /// An OCI archive of a busybox image; `command` replaces the default server when given.
     /// With `echoRoot`, `/` is a CGI script that answers every method with the request body (as OpenFaaS's
     /// `cat` functions do) instead of serving index.html.
+    /// `randomBytes` adds `/random`, that many random bytes: an image whose layer no other image shares.
     public static func archive(
-        reference: String, command: [String]? = nil, user: String? = nil, echoRoot: Bool = false
+        reference: String, command: [String]? = nil, user: String? = nil, echoRoot: Bool = false,
+        randomBytes: Int = 0
     ) throws -> [UInt8] {
         var files: [TarWriter.Entry] = [
             .init(path: "www", kind: .directory),
@@ -52,6 +54,11 @@ public enum TestImages {
         } else {
             files.append(.init(path: "www/index.html", kind: .file(Array("hello from skiff\n".utf8))))
         }
+        if randomBytes > 0 {
+            var generator = SystemRandomNumberGenerator()
+            let noise = (0..<(randomBytes + 7) / 8).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } }
+            files.append(.init(path: "random", kind: .file(Array(noise.prefix(randomBytes)))))
+        }
         let layer = try BusyboxLayer.make(
             applets: BusyboxLayer.commonApplets + ["ip", "awk", "unshare", "mount"], files: files)
         let config = ImageConfiguration.RunConfig(
@@ -63,10 +70,12 @@ public enum TestImages {
 
     /// Writes the archive to a temporary file and returns its path.
     public static func file(
-        reference: String, command: [String]? = nil, user: String? = nil, echoRoot: Bool = false
+        reference: String, command: [String]? = nil, user: String? = nil, echoRoot: Bool = false,
+        randomBytes: Int = 0
     ) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-image-\(UUID()).tar").path
-        let bytes = try archive(reference: reference, command: command, user: user, echoRoot: echoRoot)
+        let bytes = try archive(
+            reference: reference, command: command, user: user, echoRoot: echoRoot, randomBytes: randomBytes)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }

@@ -25,14 +25,38 @@ public struct ContainerdImages: Sendable {
         try await ctr.image(namespace, reference)?.digest
     }
 
-    public func export(_ reference: String, namespace: String, to archive: String) async throws {
+    /// Writes the image as an archive; `progress` hears the archive's growth against the image's size, ten
+    /// times a second (ctr itself says nothing until it is done).
+    public func export(
+        _ reference: String, namespace: String, to archive: String, progress: TransferObserver? = nil
+    ) async throws {
+        guard let progress else { return try await ctr.exportImage(namespace, reference, to: archive) }
+        let total = await ImageInventory.size(of: reference, namespace: namespace, ctr: ctr)
+        let activity = "reading \(reference) from containerd"
+        let watcher = Task {
+            while !Task.isCancelled {
+                let written = (try? FileManager.default.attributesOfItem(atPath: archive)[.size] as? Int) ?? 0
+                progress(TransferProgress(activity: activity, done: min(written, total), total: total))
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        defer { watcher.cancel() }
         try await ctr.exportImage(namespace, reference, to: archive)
+        progress(TransferProgress(activity: activity, done: total, total: total))
     }
 
     /// Returns the names containerd registered.
     @discardableResult
     public func importArchive(_ archive: String, namespace: String) async throws -> [String] {
         try await ctr.importImage(namespace, archive: archive)
+    }
+
+    /// Imports an archive held in memory; `progress` hears the bytes containerd has taken.
+    @discardableResult
+    public func importArchive(bytes: [UInt8], namespace: String, progress: TransferObserver? = nil) async throws
+        -> [String]
+    {
+        try await ctr.importImage(namespace, bytes: bytes, progress: progress)
     }
 
     /// Marks images `skiff build` imported with the time (``StoredImage/builtAtLabel``), so that the daemon knows
@@ -48,19 +72,20 @@ public struct ContainerdImages: Sendable {
     /// (export, then import, through a file in `scratchDirectory`), and only then pulled. A failed pull says how
     /// to get the image in without a registry.
     public func bring(
-        _ reference: String, into namespace: String, from others: [String], scratchDirectory: String
+        _ reference: String, into namespace: String, from others: [String], scratchDirectory: String,
+        progress: TransferObserver? = nil
     ) async throws {
         for other in others where other != namespace {
             guard try await ctr.image(other, reference) != nil else { continue }
             try FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
             let archive = "\(scratchDirectory)/export-\(UUID().uuidString).tar"
             defer { try? FileManager.default.removeItem(atPath: archive) }
-            try await ctr.exportImage(other, reference, to: archive)
+            try await export(reference, namespace: other, to: archive, progress: progress)
             _ = try await ctr.importImage(namespace, archive: archive)
             return
         }
         do {
-            try await ctr.pull(namespace, reference)
+            try await ctr.pull(namespace, reference, progress: progress)
         } catch let error as FunctionRuntimeError {
             throw FunctionRuntimeError.image(Self.unavailable(reference, namespace: namespace, pullError: error))
         }

@@ -27,6 +27,14 @@ struct ImageInventory: Sendable {
         return ImageInventory(namespace: namespace, entries: entries.sorted { $0.name < $1.name })
     }
 
+    /// Bytes of one image's content (0 when it is not there or cannot be read).
+    static func size(of reference: String, namespace: String, ctr: Ctr) async -> Int {
+        guard let target = try? await ctr.image(namespace, reference),
+            let blobs = try? await blobs(of: target, namespace: namespace, ctr: ctr)
+        else { return 0 }
+        return blobs.values.reduce(0, +)
+    }
+
     private static func blobs(of target: Ctr.ImageTarget, namespace: String, ctr: Ctr) async throws -> [String: Int] {
         let decoder = JSONDecoder()
         let top = try await ctr.content(namespace, target.digest)

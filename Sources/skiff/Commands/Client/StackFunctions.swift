@@ -71,9 +71,15 @@ enum StackFunctions {
             address: arguments.value("--containerd") ?? context.environment["SKIFF_CONTAINERD"]
                 ?? "/run/containerd/containerd.sock")
         let builder = ImageBuilder(containerd: containerd)
-        print("[\(function.name)] building with template \(template.name) from \(template.directory)")
-        let result = try await builder.build(request) { step in print("[\(function.name)] \(step)") }
-        print("[\(function.name)] built \(result.reference) \(result.digest)")
+        let display = ProgressDisplay(prefix: "[\(function.name)] ")
+        display.step("building with template \(template.name) from \(template.directory)")
+        let result = try await builder.build(request) { event in
+            switch event {
+            case .step(let text): display.step(text)
+            case .transfer(let progress): display.transfer(progress)
+            }
+        }
+        display.step("built \(result.reference) \(result.digest)")
         return result
     }
 
