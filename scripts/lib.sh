@@ -64,11 +64,21 @@ SKIFF_PACKAGES=(containerd runc containernetworking-plugins iptables iproute2 li
 # make_oci_image ROOTFS_DIR REFERENCE CONFIG_JSON OUT_TAR: an OCI image archive of one layer (the directory, with
 # fixed mtimes and owners) that `ctr images import` reads offline. CONFIG_JSON is the image config's "config"
 # object, e.g. '{"Cmd":["/server"],"WorkingDir":"/"}'.
+# With SKIFF_TAR_PROGRESS=LABEL and stderr a terminal, the layer's tar draws a bar after LABEL as it goes.
 make_oci_image() {
     local rootfs=$1 reference=$2 run_config=$3 out=$4
     local dir; dir=$(mktemp -d)
     mkdir -p "$dir/oci/blobs/sha256"
-    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$rootfs" -cf "$dir/layer.tar" .
+    local progress=()
+    if [ -n "${SKIFF_TAR_PROGRESS:-}" ] && [ -t 2 ]; then
+        # Every 500 records of 10 KiB (5 MB) tar runs this with TAR_CHECKPOINT set to the records written so far;
+        # du's total is the 100%.
+        SKIFF_TAR_TOTAL=$(du -sb "$rootfs" | cut -f1) SKIFF_TAR_LABEL=$SKIFF_TAR_PROGRESS
+        export SKIFF_TAR_TOTAL SKIFF_TAR_LABEL
+        progress=(--checkpoint=500 "--checkpoint-action=exec=bash -c '. \"$PWD/scripts/lib.sh\"; draw_bar \"\$SKIFF_TAR_LABEL\" \$((TAR_CHECKPOINT * 10240)) \$SKIFF_TAR_TOTAL' >&2")
+    fi
+    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner "${progress[@]}" -C "$rootfs" -cf "$dir/layer.tar" .
+    [ ${#progress[@]} -eq 0 ] || printf '\r\033[K' >&2
     _blob() { local digest; digest=$(sha256sum "$1" | cut -d' ' -f1); cp "$1" "$dir/oci/blobs/sha256/$digest"; echo "$digest"; }
     local layer config manifest arch
     arch=$(dpkg --print-architecture)
@@ -103,6 +113,59 @@ registry_binary() {
         rm -rf "$work"
     fi
     echo "$cache/usr/bin/docker-registry"
+}
+
+# draw_bar LABEL DONE TOTAL: LABEL, a bar, the percentage and the megabytes, redrawn in place (for a terminal).
+draw_bar() {
+    local label=$1 done=$2 total=$3 width=24
+    [ "$total" -gt 0 ] || total=1
+    [ "$done" -le "$total" ] || done=$total
+    local filled=$((done * width / total))
+    local bar; bar=$(printf '%*s' "$filled" '' | tr ' ' '#')$(printf '%*s' $((width - filled)) '' | tr ' ' '-')
+    printf '\r%s  [%s] %3d%%  %d MB / %d MB\033[K' "$label" "$bar" $((done * 100 / total)) \
+        $((done / 1000000)) $((total / 1000000))
+}
+
+# debootstrap_progress LOG: one line for a terminal from debootstrap's log: while it retrieves and validates (in
+# turns, so the number of packages grows), how many it has; once all are retrieved, a bar of the packages through
+# each later phase (extracting, unpacking, configuring).
+debootstrap_progress() {
+    local log=$1 retrieved phase count last
+    retrieved=$(debootstrap_package_lines Retrieving "$log")
+    last=$({ grep '^I: ' "$log" || true; } | tail -1 | cut -c4-)
+    phase=retrieving
+    for candidate in Extracting Unpacking Configuring; do
+        [ "$(debootstrap_package_lines "$candidate" "$log")" -eq 0 ] || phase=$candidate
+    done
+    if [ "$phase" = retrieving ]; then
+        last=${last:-starting}
+        printf '\rskiff: debootstrap: %d packages retrieved (%s)\033[K' "$retrieved" "${last:0:40}"
+    else
+        count=$(debootstrap_package_lines "$phase" "$log")
+        printf '\rskiff: debootstrap: %-11s' "${phase,,}"
+        local filled=$((count * 24 / (retrieved > 0 ? retrieved : 1)))
+        [ "$filled" -le 24 ] || filled=24
+        printf ' [%s%s] %d/%d packages\033[K' "$(printf '%*s' "$filled" '' | tr ' ' '#')" \
+            "$(printf '%*s' $((24 - filled)) '' | tr ' ' '-')" "$count" "$retrieved"
+    fi
+}
+
+# debootstrap's line per package ("I: Retrieving libc6 2.36-9", "I: Unpacking libc6..."), told from its phase
+# lines ("I: Retrieving Packages", "I: Unpacking the base system...") by its lower-case name and its length.
+DEBOOTSTRAP_PACKAGE_LINE='^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) [a-z0-9][^ ]*( [^ ]+)? *$'
+
+# debootstrap_package_lines VERB LOG: how many packages LOG shows going through VERB.
+debootstrap_package_lines() { grep -E "$DEBOOTSTRAP_PACKAGE_LINE" "$2" | grep -c "^I: $1 " || true; }
+
+# debootstrap_phases LOG SHOWN: prints to stderr the phase lines of debootstrap's log after its first SHOWN lines
+# (not the line per package), and prints how many lines it has now read.
+debootstrap_phases() {
+    local log=$1 shown=$2 total
+    total=$(wc -l <"$log")
+    tail -n +"$((shown + 1))" "$log" | head -n "$((total - shown))" |
+        grep -E '^I: ' | grep -vE "$DEBOOTSTRAP_PACKAGE_LINE" |
+        sed 's/^I: /skiff: debootstrap: /' >&2 || true
+    echo "$total"
 }
 
 # release_build [ARGS…]: the one release build, in .build-release with the Swift runtime linked in. scripts/release
