@@ -97,7 +97,8 @@ struct GatewayEndToEndTests {
             try await Task.sleep(for: .milliseconds(200))
             stop.store(true, ordering: .releasing)
             let (ok, failed) = await load.value
-            #expect(ok > 10 && failed == 0, "ok \(ok), failed \(failed)")
+            // How many calls fit in the update depends on the machine; that none failed does not.
+            #expect(ok > 0 && failed == 0, "ok \(ok), failed \(failed)")
             #expect(try await gw.call(.get, "/function/echo/cgi-bin/info?env", auth: false).text.contains("V=2"))
 
             // Remove: gone, and the function's URL answers 404.
@@ -135,7 +136,7 @@ struct GatewayEndToEndTests {
             while let chunk = try await chunks.next() { received += String(decoding: chunk, as: UTF8.self) }
             #expect(received == "line 1\nline 2\nline 3\nline 4\n")
             // And the old replica did go once its stream had ended.
-            let oldGone = await eventually(timeout: .seconds(10)) {
+            let oldGone = await eventually(timeout: .seconds(60)) {
                 !((try? await gw.runtime.containerIDs()) ?? [old.id]).contains(old.id)
             }
             #expect(oldGone)

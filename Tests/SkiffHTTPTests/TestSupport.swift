@@ -33,11 +33,12 @@ func withServer<T>(
     }
 }
 
-/// A blocking TCP connection for wire-level tests, with a receive timeout so a test never hangs.
+/// A blocking TCP connection for wire-level tests, with a receive timeout so a test never hangs: generous, since it
+/// only ends a test that has already failed, and a loaded machine may take seconds to answer.
 final class RawConnection: @unchecked Sendable {
     let fd: Int32
 
-    init(port: Int, timeoutSeconds: Int = 5) throws {
+    init(port: Int, timeoutSeconds: Int = 60) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -179,9 +180,9 @@ final class TestGate: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Waits (bounded) until `count` handlers have arrived.
+    /// Waits until `count` handlers have arrived (bounded at a minute, which only ends a failed test).
     func waitForArrivals(_ count: Int) async throws {
-        for _ in 0..<1000 where state.withLock({ $0.arrived }) < count { try await Task.sleep(for: .milliseconds(5)) }
+        await waitUntil { self.state.withLock({ $0.arrived }) >= count }
     }
 }
 
@@ -206,4 +207,16 @@ final class GeneratedUpload: Sendable {
             }
         }
     }
+}
+
+/// Polls `condition` every 5 ms until it holds; gives up after a minute, a bound that only ends a failed test (a
+/// busy machine may take seconds for what takes milliseconds here).
+@discardableResult
+func waitUntil(_ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .seconds(60)
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return await condition()
 }

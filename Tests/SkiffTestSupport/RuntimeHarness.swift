@@ -278,8 +278,9 @@ public func skiffBinary() -> String {
     return runner.deletingLastPathComponent().appendingPathComponent("skiff").path
 }
 
-/// Polls `condition` every 50 ms until it holds or `timeout` passes.
-public func eventually(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async rethrows -> Bool {
+/// Polls `condition` every 50 ms until it holds or `timeout` passes. The timeout only ends a test that has
+/// already failed, so it is generous: a loaded machine may take many seconds for what takes one here.
+public func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

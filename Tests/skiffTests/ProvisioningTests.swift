@@ -65,7 +65,7 @@ func startHealthz() async throws -> (port: Int, stop: @Sendable () -> Void, dire
         let port = Int.random(in: 20000...60000)
         let server = try ChildProcess("/bin/busybox", ["httpd", "-f", "-p", "127.0.0.1:\(port)", "-h", directory])
             .start()
-        let up = await eventually(timeout: .seconds(3)) {
+        let up = await eventually(timeout: .seconds(30)) {
             (try? await testClient.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz")))?.head.status
                 .code == 200
         }

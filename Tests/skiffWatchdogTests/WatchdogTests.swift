@@ -232,10 +232,12 @@ struct WatchdogTests {
             #expect(head.status.code == 200)
         }
         let watchdog = try #require(Self.children(of: unshare.pid).first)
-        // The three orphaned sleeps end after 0.2 s; the reaper runs every 0.5 s.
-        try await Task.sleep(for: .seconds(2))
-        let zombies = Self.children(of: watchdog).filter { Self.state($0) == "Z" }
-        #expect(zombies.isEmpty, "zombies left: \(zombies)")
+        // The three orphaned sleeps end after 0.2 s; the reaper runs every 0.5 s. Zombies that stayed would stay
+        // for good, so waiting up to a minute for none tells a reaper apart from none however busy the machine.
+        let reaped = await eventually(timeout: .seconds(60)) {
+            Self.children(of: watchdog).allSatisfy { Self.state($0) != "Z" }
+        }
+        #expect(reaped, "zombies left: \(Self.children(of: watchdog).filter { Self.state($0) == "Z" })")
     }
 
     static func children(of parent: pid_t) -> [pid_t] {
@@ -381,17 +383,24 @@ struct WatchdogTests {
     /// In fork mode nothing but the watchdog sees SIGTERM, so a call in flight runs to its end. (In http mode the
     /// long-lived process gets SIGTERM too and may end first, as with of-watchdog.)
     @Test func sigtermDrainLetsTheCallInFlightFinish() async throws {
+        // The drain lasts the health-check interval: long, so that the checks below never race it on a busy
+        // machine; the call in flight ends on its own after 2 s.
         let watchdog = try WatchdogProcess([
-            "fprocess": "sleep 2", "healthcheck_interval": "5s", "write_timeout": "10s",
+            "fprocess": "sleep 2", "healthcheck_interval": "60s", "write_timeout": "90s",
         ])
         defer { watchdog.stop() }
         _ = try await watchdog.waitUntilListening()
         #expect(await eventually { (try? await watchdog.call(.get, "/_/health"))?.status == 200 })
         async let inFlight = watchdog.call(.post, "/")
-        try await Task.sleep(for: .milliseconds(300))
+        // The call is in flight once its process runs: SIGTERM only then, not after a guessed delay.
+        let pid = String(watchdog.child.pid)
+        #expect(
+            await eventually(timeout: .seconds(60)) {
+                (try? await ChildProcess("/usr/bin/pgrep", ["-P", pid, "sleep"]).run())?.succeeded == true
+            })
         kill(watchdog.child.pid, SIGTERM)
         // Marked unhealthy at once (the lock file goes) while it still serves, until the interval has passed.
-        #expect(await eventually(timeout: .seconds(4)) { !watchdog.lockExists })
+        #expect(await eventually(timeout: .seconds(60)) { !watchdog.lockExists })
         #expect(try await watchdog.call(.get, "/_/health").status == 503)
         let answer = try await inFlight
         #expect(answer.status == 200)
