@@ -54,7 +54,7 @@ struct InstallTests {
             ("/usr/local/bin/skiff", 0o755), ("/usr/local/bin/skiff-watchdog", 0o755),
             ("/usr/local/share/skiff/templates/python3-lambda/template.yml", 0o644),
             ("/usr/local/share/skiff/templates/shell/function/handler.sh", 0o755),
-            ("/usr/local/share/doc/skiff/README.md", 0o644),
+            ("/usr/local/share/doc/skiff/README.md", 0o644), ("/usr/local/share/doc/skiff/docs/operations.md", 0o644),
             ("/etc/skiff/skiff.conf", 0o644), ("/etc/systemd/system/skiff.service", 0o644),
             ("/etc/sysctl.d/60-skiff.conf", 0o644), ("/etc/cni/net.d/10-skiff.conflist", 0o644),
             ("/var/lib/skiff", 0o755), ("/var/lib/skiff/secrets", 0o700),

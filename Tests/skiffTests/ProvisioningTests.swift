@@ -196,7 +196,7 @@ struct ReleaseTests {
         #expect(top.hasPrefix("skiff-") && (top.hasSuffix("-linux-amd64") || top.hasSuffix("-linux-arm64")))
         for path in [
             "bin/skiff", "bin/skiff-watchdog", "install.sh", "systemd/skiff.service", "cloud-init/cloud-config.yaml",
-            "multipass/launch.sh", "templates/python3-lambda/template.yml", "README.md",
+            "multipass/launch.sh", "templates/python3-lambda/template.yml", "README.md", "docs/operations.md",
         ] {
             #expect(FileManager.default.fileExists(atPath: root + "/" + path), "\(path)")
         }

@@ -34,17 +34,21 @@ enum InstallCommand: ClientCommand {
             let target = installation.binDirectory + "/" + name
             note(try Installation.put(Array(data), at: target, mode: 0o755), target)
         }
-        // Templates and the README, from wherever this binary finds them.
+        // Templates, the README and docs/, from wherever this binary finds them.
         let locator = TemplateLocator(environment: context.environment, executable: executable)
         if let templates = try? locator.directory() {
             note(
                 try Installation.replaceTree(templates, with: installation.templatesDirectory),
                 installation.templatesDirectory)
-            let readme = URL(fileURLWithPath: templates).deletingLastPathComponent().appendingPathComponent("README.md")
-            if let text = FileManager.default.contents(atPath: readme.path) {
+            let top = URL(fileURLWithPath: templates).deletingLastPathComponent()
+            if let text = FileManager.default.contents(atPath: top.appendingPathComponent("README.md").path) {
                 note(
                     try Installation.put(Array(text), at: installation.documentation, mode: 0o644),
                     installation.documentation)
+            }
+            let documents = top.appendingPathComponent("docs").path
+            if FileManager.default.fileExists(atPath: documents) {
+                note(try Installation.replaceTree(documents, with: installation.documents), installation.documents)
             }
         }
         // Settings: written once, then the operator's.

@@ -14,7 +14,10 @@ struct Installation {
     var binDirectory: String { root + "/usr/local/bin" }
     var shareDirectory: String { root + "/usr/local/share/skiff" }
     var templatesDirectory: String { shareDirectory + "/templates" }
-    var documentation: String { root + "/usr/local/share/doc/skiff/README.md" }
+    var documentationDirectory: String { root + "/usr/local/share/doc/skiff" }
+    var documentation: String { documentationDirectory + "/README.md" }
+    /// The reference the README links to (`docs/…`), kept beside it so the links work where it is installed.
+    var documents: String { documentationDirectory + "/docs" }
     var unit: String { root + "/etc/systemd/system/skiff.service" }
     var configDirectory: String { root + "/etc/skiff" }
     var configFile: String { configDirectory + "/skiff.conf" }

@@ -23,7 +23,8 @@ enum UninstallCommand: ClientCommand {
         var report: [(Installation.Change, String)] = []
         for path in [
             installation.unit, installation.binDirectory + "/skiff", installation.binDirectory + "/skiff-watchdog",
-            installation.shareDirectory, installation.documentation, installation.sysctlFile, installation.cniConflist,
+            installation.shareDirectory, installation.documentationDirectory, installation.sysctlFile,
+            installation.cniConflist,
         ] {
             report.append((Installation.remove(path), path))
         }
