@@ -41,7 +41,7 @@ let package = Package(
         // Functions as containerd containers: ctr, CNI, replicas, readiness, restarts, desired state, logs.
         .target(
             name: "SkiffRuntime",
-            dependencies: ["SkiffHTTP", "SkiffPOSIX", "SkiffImage", "SkiffLog", "SkiffSystemd"],
+            dependencies: ["SkiffAPI", "SkiffHTTP", "SkiffPOSIX", "SkiffImage", "SkiffLog", "SkiffSystemd"],
             swiftSettings: strict),
         // The OpenFaaS API's JSON bodies, shared by the gateway and the CLI.
         .target(name: "SkiffAPI", swiftSettings: strict),

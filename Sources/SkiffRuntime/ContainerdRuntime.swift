@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffHTTP
 import SkiffImage
 import SkiffLog
@@ -438,7 +439,7 @@ public final class ContainerdRuntime: FunctionRuntime {
     }
 
     /// The images in a function namespace, with their sizes and the functions that use them.
-    public func images(namespace: String) async throws -> [StoredImage] {
+    public func images(namespace: String) async throws -> [ImageSummary] {
         let inventory = try await ImageInventory.read(namespace, ctr: ctr)
         let users = try await imageUsers(namespace)
         return inventory.entries.map { inventory.describe($0, functions: users[$0.name] ?? []) }
@@ -446,7 +447,7 @@ public final class ContainerdRuntime: FunctionRuntime {
 
     /// Removes the images of a namespace that no function of this daemon, no container and no deploy in
     /// progress uses, oldest build first, as far as `filter` allows.
-    public func pruneImages(namespace: String, filter: ImagePruneFilter) async throws -> ImagePruneReport {
+    public func pruneImages(namespace: String, filter: ImagePruneFilter) async throws -> ImagePruneSummary {
         try await imageLeases.exclusively { [self] leased in
             var inventory = try await ImageInventory.read(namespace, ctr: ctr)
             let users = try await imageUsers(namespace)
@@ -455,7 +456,7 @@ public final class ContainerdRuntime: FunctionRuntime {
                 users[image.name] == nil && !containers.contains(image.name)
                     && !leased.contains(ImageLeases.key(namespace, image.name)) && filter.admits(image)
             }
-            var report = ImagePruneReport()
+            var report = ImagePruneSummary()
             for candidate in candidates.sorted(by: ImagePruneFilter.oldestFirst) {
                 if filter.enough() { break }
                 // Measured now: what this image shares only with images already removed is its own by now.

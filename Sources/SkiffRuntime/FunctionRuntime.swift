@@ -1,3 +1,5 @@
+import SkiffAPI
+
 /// The seam between the daemon and whatever runs functions. The gateway, the queue worker and the autoscaler
 /// talk to this protocol only; `ContainerdRuntime` is the real implementation. Every method throws
 /// ``FunctionRuntimeError``.
@@ -39,10 +41,10 @@ public protocol FunctionRuntime: Sendable {
     func deleteNamespace(_ name: String) async throws
 
     /// The images in a function namespace, with their sizes and the functions that use them.
-    func images(namespace: String) async throws -> [StoredImage]
+    func images(namespace: String) async throws -> [ImageSummary]
 
     /// Removes the namespace's images that no function uses, as far as `filter` allows.
-    func pruneImages(namespace: String, filter: ImagePruneFilter) async throws -> ImagePruneReport
+    func pruneImages(namespace: String, filter: ImagePruneFilter) async throws -> ImagePruneSummary
 
     /// A secret's value changed: every replica that mounts it sees the new value.
     func secretChanged(namespace: String, name: String) async

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SkiffAPI
 import SkiffPOSIX
 import SkiffTestSupport
 import Testing
@@ -180,8 +181,8 @@ struct DurableStateTests {
 
 @Suite("image pruning choices")
 struct ImagePruneChoiceTests {
-    static func image(_ name: String, builtSecondsAgo: Double?) -> StoredImage {
-        StoredImage(
+    static func image(_ name: String, builtSecondsAgo: Double?) -> ImageSummary {
+        ImageSummary(
             name: name, namespace: "ns", digest: "sha256:x", size: 1, uniqueSize: 1, functions: [],
             builtAt: builtSecondsAgo.map { Date(timeIntervalSince1970: 1_000_000 - $0) })
     }

@@ -10,7 +10,7 @@ extension Gateway {
         try router.add(.get, "/system/images") { [self] request in
             let namespace = namespace(request)
             try await requireNamespace(namespace)
-            return try JSONBody.response(try await runtime.images(namespace: namespace).map(Self.summary))
+            return try JSONBody.response(try await runtime.images(namespace: namespace))
         }
         try router.add(.post, "/system/images/prune") { [self] request in
             let namespace = namespace(request)
@@ -21,15 +21,7 @@ extension Gateway {
                     "removed image \(image.name) from \(namespace) on request",
                     ["image": image.name, "namespace": namespace, "bytes": String(image.uniqueSize)])
             }
-            return try JSONBody.response(
-                ImagePruneSummary(removed: report.removed.map(Self.summary), reclaimedBytes: report.reclaimedBytes))
+            return try JSONBody.response(report)
         }
-    }
-
-    private static func summary(_ image: StoredImage) -> ImageSummary {
-        ImageSummary(
-            name: image.name, namespace: image.namespace, digest: image.digest, size: image.size,
-            uniqueSize: image.uniqueSize, functions: image.functions,
-            builtAt: image.builtAt.map { $0.formatted(.iso8601) })
     }
 }

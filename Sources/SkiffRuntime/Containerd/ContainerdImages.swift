@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffPOSIX
 
 /// The image side of containerd for `skiff build`: find, export, import and pull images, and run a throwaway
@@ -59,12 +60,12 @@ public struct ContainerdImages: Sendable {
         try await ctr.importImage(namespace, bytes: bytes, progress: progress)
     }
 
-    /// Marks images `skiff build` imported with the time (``StoredImage/builtAtLabel``), so that the daemon knows
+    /// Marks images `skiff build` imported with the time (``ImageSummary/builtAtLabel``), so that the daemon knows
     /// which images it may prune when the disk fills up, and which are oldest.
     public func markBuilt(_ references: [String], namespace: String, at date: Date = Date()) async throws {
         let seconds = String(Int(date.timeIntervalSince1970))
         for reference in references {
-            try await ctr.labelImage(namespace, reference, [StoredImage.builtAtLabel: seconds])
+            try await ctr.labelImage(namespace, reference, [ImageSummary.builtAtLabel: seconds])
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffImage
 
 /// The images of one containerd namespace with the content blobs each holds, so that sizes can be told the way
@@ -57,11 +58,11 @@ struct ImageInventory: Sendable {
         return entry.blobs.filter { !others.contains($0.key) }.values.reduce(0, +)
     }
 
-    func describe(_ entry: Entry, functions: [String]) -> StoredImage {
-        StoredImage(
+    func describe(_ entry: Entry, functions: [String]) -> ImageSummary {
+        ImageSummary(
             name: entry.name, namespace: namespace, digest: entry.digest, size: entry.size,
             uniqueSize: uniqueSize(of: entry), functions: functions.sorted(),
-            builtAt: entry.labels[StoredImage.builtAtLabel].flatMap(TimeInterval.init).map {
+            builtAt: entry.labels[ImageSummary.builtAtLabel].flatMap(TimeInterval.init).map {
                 Date(timeIntervalSince1970: $0)
             })
     }

@@ -28,7 +28,7 @@ enum ImagesCommand: ClientCommand {
             let rows = images.sorted { $0.name < $1.name }.map { image in
                 [
                     image.name, ByteCount.describe(image.size), ByteCount.describe(image.uniqueSize),
-                    image.builtAt.flatMap { try? Date($0, strategy: .iso8601) }.map { age($0, now: now) } ?? "-",
+                    image.builtAt.map { age($0, now: now) } ?? "-",
                     image.functions.isEmpty ? "-" : image.functions.joined(separator: ","),
                 ]
             }
