@@ -396,17 +396,20 @@ public final class ContainerdRuntime: FunctionRuntime {
         endpointTable.get(namespace, name)
     }
 
-    public func acquireEndpoint(name: String, namespace: String) -> ReplicaEndpoint? {
-        endpointTable.acquire(namespace, name)
+    public func acquireEndpoint(name: String, namespace: String, waitingUpTo timeout: Duration) async throws
+        -> (endpoint: ReplicaEndpoint, waited: Bool)
+    {
+        // The path of nearly every call: no suspension, no process, one lock.
+        if let ready = endpointTable.acquire(namespace, name) { return (ready, false) }
+        let deadline = ContinuousClock.now + timeout
+        try await supervisor(name, namespace).wake(deadline: deadline)
+        guard let endpoint = await endpointTable.acquire(namespace, name, deadline: deadline) else {
+            throw FunctionRuntimeError.timedOut("no replica of \(name) became ready within \(timeout)")
+        }
+        return (endpoint, true)
     }
 
     public func releaseEndpoint(_ endpoint: ReplicaEndpoint) { endpointTable.release(endpoint) }
-
-    public func ensureAvailable(name: String, namespace: String, timeout: Duration) async throws -> [ReplicaEndpoint] {
-        let ready = endpointTable.get(namespace, name)
-        if !ready.isEmpty { return ready }
-        return try await supervisor(name, namespace).scaleFromZero(deadline: .now + timeout)
-    }
 
     public func logs(_ query: LogQuery) async throws -> AsyncThrowingStream<FunctionLogEntry, any Error> {
         _ = try supervisor(query.name, query.namespace)

@@ -52,16 +52,16 @@ public protocol FunctionRuntime: Sendable {
     /// Ready replicas right now; cheap enough for every invocation (no suspension, no process).
     func endpoints(name: String, namespace: String) -> [ReplicaEndpoint]
 
-    /// The ready replica with the fewest requests in flight, counted until ``releaseEndpoint(_:)``; nil when
-    /// none is ready. Replicas being stopped are unpublished first and signalled only once their counted
-    /// requests have ended.
-    func acquireEndpoint(name: String, namespace: String) -> ReplicaEndpoint?
+    /// The ready replica with the fewest requests in flight, counted until ``releaseEndpoint(_:)``. With none
+    /// ready, the function is scaled from zero (or its starting replicas awaited) and the call waits for one to
+    /// be published, up to `timeout`; `waited` says whether it had to. Replicas being stopped are unpublished
+    /// first and signalled only once their counted requests have ended. Throws `notFound` for an unknown
+    /// function and `timedOut` when no replica became ready in time.
+    func acquireEndpoint(name: String, namespace: String, waitingUpTo timeout: Duration) async throws
+        -> (endpoint: ReplicaEndpoint, waited: Bool)
 
-    /// Ends a request counted by ``acquireEndpoint(name:namespace:)``.
+    /// Ends a request counted by ``acquireEndpoint(name:namespace:waitingUpTo:)``.
     func releaseEndpoint(_ endpoint: ReplicaEndpoint)
-
-    /// Ready replicas, scaling from zero first when there are none; waits at most `timeout`.
-    func ensureAvailable(name: String, namespace: String, timeout: Duration) async throws -> [ReplicaEndpoint]
 
     /// The function's logs, oldest first; with `follow`, stays open for new lines until cancelled.
     func logs(_ query: LogQuery) async throws -> AsyncThrowingStream<FunctionLogEntry, any Error>

@@ -45,9 +45,12 @@ struct FunctionLifecycleTests {
             #expect(harness.allocatedAddresses().count == 1)
 
             // Scale from zero on demand.
-            let woken = try await runtime.ensureAvailable(name: "echo", namespace: ns, timeout: .seconds(20))
-            #expect(woken.count == 1)
-            #expect(try await harness.get(woken[0], "/index.html").status == 200)
+            let (woken, waited) = try await runtime.acquireEndpoint(
+                name: "echo", namespace: ns, waitingUpTo: .seconds(60))
+            #expect(waited)
+            #expect(runtime.endpoints(name: "echo", namespace: ns).count == 1)
+            #expect(try await harness.get(woken, "/index.html").status == 200)
+            runtime.releaseEndpoint(woken)
             #expect(try await runtime.status(name: "echo", namespace: ns).replicas == 1)
 
             // Update: new replicas (new ids) with the new env; the old ones are gone afterwards.

@@ -246,3 +246,43 @@ struct PullMeterTests {
         #expect(meter.read("elapsed: 0.1 s total: 1.0 K") == TransferProgress(activity: "p", done: 1024, total: 1024))
     }
 }
+
+@Suite("endpoint table: waiting without polling")
+struct EndpointTableWaitTests {
+    static let replica = ReplicaEndpoint(id: "r1", host: "10.0.0.2", port: 8080)
+
+    @Test func aWaiterGetsTheReplicaPublishedAfterItStartedWaiting() async {
+        let table = EndpointTable()
+        let waiter = Task { await table.acquire("ns", "fn", deadline: .now + .seconds(600)) }
+        // Published only once the waiter is parked or about to be: either way it must see the publication.
+        await Task.yield()
+        table.set("ns", "fn", [Self.replica])
+        #expect(await waiter.value == Self.replica)
+        #expect(table.inFlight("r1") == 1)
+    }
+
+    @Test func withNothingPublishedTheWaitEndsAtItsDeadlineOrOnCancellation() async {
+        let table = EndpointTable()
+        #expect(await table.acquire("ns", "fn", deadline: .now + .milliseconds(20)) == nil)
+        let cancelled = Task { await table.acquire("ns", "fn", deadline: .now + .seconds(600)) }
+        cancelled.cancel()
+        #expect(await cancelled.value == nil)
+        // Another function's publication wakes the waiter, which finds nothing and waits on to its deadline.
+        let other = Task { await table.acquire("ns", "fn", deadline: .now + .milliseconds(200)) }
+        table.set("ns", "other", [Self.replica])
+        #expect(await other.value == nil)
+    }
+
+    @Test func waitingUntilIdleEndsWithTheLastRelease() async {
+        let table = EndpointTable()
+        table.set("ns", "fn", [Self.replica])
+        let first = table.acquire("ns", "fn")
+        let second = table.acquire("ns", "fn")
+        let idle = Task { await table.waitUntilIdle(["r1"], deadline: .now + .seconds(600)) }
+        if let first { table.release(first) }
+        #expect(table.inFlight("r1") == 1)
+        if let second { table.release(second) }
+        await idle.value
+        #expect(table.inFlight("r1") == 0)
+    }
+}

@@ -149,7 +149,7 @@ struct RolloutTests {
             try await harness.importImage("docker.io/local/drain:1")
             try await runtime.deploy(
                 FunctionDefinition(name: "drain", namespace: ns, image: "local/drain:1"), replicas: 1)
-            let old = try #require(runtime.acquireEndpoint(name: "drain", namespace: ns))
+            let (old, _) = try await runtime.acquireEndpoint(name: "drain", namespace: ns, waitingUpTo: .zero)
             let slow = Task { try await harness.get(old, "/cgi-bin/info?slow") }
             try await Task.sleep(for: .milliseconds(300))
             let update = Task {
@@ -162,7 +162,7 @@ struct RolloutTests {
                 await eventually(timeout: .seconds(60)) {
                     runtime.endpoints(name: "drain", namespace: ns).first.map { $0.id != old.id } ?? false
                 })
-            let fresh = try #require(runtime.acquireEndpoint(name: "drain", namespace: ns))
+            let (fresh, _) = try await runtime.acquireEndpoint(name: "drain", namespace: ns, waitingUpTo: .zero)
             #expect(fresh.id != old.id)
             runtime.releaseEndpoint(fresh)
             let answer = try await slow.value

@@ -33,28 +33,26 @@ struct FunctionProxy: Sendable {
         let givenCallID = request.headers["X-Call-Id"]
         let generatedCallID = givenCallID == nil
         let callID = givenCallID ?? CallID.make()
-        // A replica is chosen and counted in one step, so that one being retired is either avoided or waited for.
-        var acquired = runtime.acquireEndpoint(name: address.name, namespace: address.namespace)
+        // A replica is chosen and counted in one step, so that one being retired is either avoided or waited for;
+        // a function at zero is woken and the call waits for its first replica.
+        let endpoint: ReplicaEndpoint
         var coldStart = Duration.zero
-        if acquired == nil {
-            do {
-                _ = try await runtime.ensureAvailable(
-                    name: address.name, namespace: address.namespace, timeout: configuration.coldStartTimeout)
-            } catch FunctionRuntimeError.notFound {
-                throw GatewayError(404, "error finding function \(qualified): not found", proxy: true)
-            } catch {
-                throw GatewayError(503, "No endpoints available for: \(address.name).", proxy: true)
+        do {
+            let acquired = try await runtime.acquireEndpoint(
+                name: address.name, namespace: address.namespace, waitingUpTo: configuration.coldStartTimeout)
+            endpoint = acquired.endpoint
+            if acquired.waited {
+                coldStart = ContinuousClock.now - started
+                logger.info(
+                    "waited for a ready replica",
+                    [
+                        "function": address.name, "namespace": address.namespace,
+                        "call_id": callID, "seconds": String(format: "%.3f", coldStart.seconds),
+                    ])
             }
-            coldStart = ContinuousClock.now - started
-            logger.info(
-                "waited for a ready replica",
-                [
-                    "function": address.name, "namespace": address.namespace,
-                    "call_id": callID, "seconds": String(format: "%.3f", coldStart.seconds),
-                ])
-            acquired = runtime.acquireEndpoint(name: address.name, namespace: address.namespace)
-        }
-        guard let endpoint = acquired else {
+        } catch FunctionRuntimeError.notFound {
+            throw GatewayError(404, "error finding function \(qualified): not found", proxy: true)
+        } catch {
             throw GatewayError(503, "No endpoints available for: \(address.name).", proxy: true)
         }
         // The replica is counted busy until its answer has been relayed to the end (a stream included), so that

@@ -174,10 +174,10 @@ actor FunctionSupervisor {
         }
     }
 
-    /// A function at zero (or with none ready) gets a replica; returns once one is ready or at the deadline.
-    func scaleFromZero(deadline: ContinuousClock.Instant) async throws -> [ReplicaEndpoint] {
-        let ready = endpointTable.get(namespace, name)
-        if !ready.isEmpty { return ready }
+    /// A function at zero (or with none ready) gets a replica: scaled to one and converged. Replicas already
+    /// starting (or restarting) are left to come up; the caller waits for a publication in the endpoint table.
+    func wake(deadline: ContinuousClock.Instant) async throws {
+        if !endpointTable.get(namespace, name).isEmpty { return }
         try await exclusive {
             guard !isRemoved else { throw FunctionRuntimeError.notFound("function \(name) was removed") }
             if record.replicas == 0 {
@@ -186,13 +186,6 @@ actor FunctionSupervisor {
             }
             try await converge(deadline: deadline)
         }
-        // Replicas that were already starting (or restarting) may need a moment more.
-        while ContinuousClock.now < deadline {
-            let ready = endpointTable.get(namespace, name)
-            if !ready.isEmpty { return ready }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        throw FunctionRuntimeError.timedOut("no replica of \(name) became ready in time")
     }
 
     /// Records a new replica count durably first; memory follows only once the record is on disk, so a failed

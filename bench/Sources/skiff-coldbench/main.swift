@@ -86,8 +86,10 @@ do {
     for round in 1...rounds {
         // Skiff: scale from zero, then the first 200 from the function.
         let skiff = try await clock.measure {
-            let endpoints = try await runtime.ensureAvailable(name: "cold", namespace: namespace, timeout: .seconds(30))
-            let request = HTTPClientRequest(host: endpoints[0].host, port: endpoints[0].port, target: "/index.html")
+            let (endpoint, _) = try await runtime.acquireEndpoint(
+                name: "cold", namespace: namespace, waitingUpTo: .seconds(30))
+            defer { runtime.releaseEndpoint(endpoint) }
+            let request = HTTPClientRequest(host: endpoint.host, port: endpoint.port, target: "/index.html")
             while true {
                 if let (head, _) = try? await client.fetch(request, timeout: .seconds(5)), head.status.code == 200 {
                     break
