@@ -291,7 +291,11 @@ struct HTTPServerTests {
     @Test func aClientThatStopsReadingIsDropped() async throws {
         let total = 32 * 1024 * 1024
         var router = HTTPRouter()
-        try router.add(.get, "/big") { _ in HTTPResponse(body: .bytes([UInt8](repeating: 1, count: total))) }
+        let bigStarted = Mutex(false)
+        try router.add(.get, "/big") { _ in
+            bigStarted.withLock { $0 = true }
+            return HTTPResponse(body: .bytes([UInt8](repeating: 1, count: total)))
+        }
         try router.add(.get, "/slow") { _ in
             try await Task.sleep(for: .milliseconds(1500))
             return HTTPResponse(body: .string("late"))
@@ -309,7 +313,9 @@ struct HTTPServerTests {
             #expect(slowClosed)
             let stalled = try RawConnection(port: port)
             stalled.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-            let stalledDropped = await waitUntil { server.connectionCount == 0 }
+            // Accepted once its handler has run (a count of 0 before the accept would prove nothing); dropped once
+            // the count is back at 0.
+            let stalledDropped = await waitUntil { bigStarted.withLock { $0 } && server.connectionCount == 0 }
             #expect(stalledDropped)
             let (text, closed) = await stalled.readToClose()
             #expect(closed)

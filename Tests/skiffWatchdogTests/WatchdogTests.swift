@@ -383,27 +383,31 @@ struct WatchdogTests {
     /// In fork mode nothing but the watchdog sees SIGTERM, so a call in flight runs to its end. (In http mode the
     /// long-lived process gets SIGTERM too and may end first, as with of-watchdog.)
     @Test func sigtermDrainLetsTheCallInFlightFinish() async throws {
-        // The drain lasts the health-check interval: long, so that the checks below never race it on a busy
-        // machine; the call in flight ends on its own after 2 s.
+        // The call holds until the test releases it, and says when it has started: nothing here races a clock.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-drain-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "#!/bin/sh\ntouch \(folder)/started\nwhile [ ! -e \(folder)/release ]; do sleep 0.05; done\necho drained\n"
+            .write(toFile: folder + "/hold.sh", atomically: true, encoding: .utf8)
+        // The drain lasts the health-check interval: long, so that it outlasts every check below.
         let watchdog = try WatchdogProcess([
-            "fprocess": "sleep 2", "healthcheck_interval": "60s", "write_timeout": "90s",
+            "fprocess": "sh \(folder)/hold.sh", "healthcheck_interval": "60s", "write_timeout": "120s",
         ])
         defer { watchdog.stop() }
         _ = try await watchdog.waitUntilListening()
         #expect(await eventually { (try? await watchdog.call(.get, "/_/health"))?.status == 200 })
         async let inFlight = watchdog.call(.post, "/")
-        // The call is in flight once its process runs: SIGTERM only then, not after a guessed delay.
-        let pid = String(watchdog.child.pid)
-        #expect(
-            await eventually(timeout: .seconds(60)) {
-                (try? await ChildProcess("/usr/bin/pgrep", ["-P", pid, "sleep"]).run())?.succeeded == true
-            })
+        let started = await eventually(timeout: .seconds(60)) {
+            FileManager.default.fileExists(atPath: folder + "/started")
+        }
+        #expect(started)
         kill(watchdog.child.pid, SIGTERM)
         // Marked unhealthy at once (the lock file goes) while it still serves, until the interval has passed.
         #expect(await eventually(timeout: .seconds(60)) { !watchdog.lockExists })
         #expect(try await watchdog.call(.get, "/_/health").status == 503)
+        _ = FileManager.default.createFile(atPath: folder + "/release", contents: nil)
         let answer = try await inFlight
-        #expect(answer.status == 200)
+        #expect(answer.status == 200 && answer.text == "drained\n")
     }
 
     /// The static binary in an image that has no libc at all (busybox-static), run by containerd: the
