@@ -391,16 +391,7 @@ extension ChildProcess {
                 String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
             }
             guard let pid = pid_t(name), pid != me else { continue }
-            let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { continue }
-            var buffer = [UInt8](repeating: 0, count: 512)
-            let count = read(fd, &buffer, buffer.count)
-            close(fd)
-            guard count > 0, let close = buffer[0..<count].lastIndex(of: UInt8(ascii: ")")) else { continue }
-            // After "(comm) ": state, then the parent's pid.
-            let fields = buffer[(close + 2)..<count].split(separator: UInt8(ascii: " "))
-            guard fields.count > 1, fields[0].first == UInt8(ascii: "Z"),
-                pid_t(String(decoding: fields[1], as: UTF8.self)) == me
+            guard let stat = try? ProcessStat.read(pid: pid), stat.state == UInt8(ascii: "Z"), stat.parent == me
             else { continue }
             zombies.append(pid)
         }

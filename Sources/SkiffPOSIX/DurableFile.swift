@@ -6,8 +6,31 @@ import Glibc
 /// installed files and saved logins.
 public enum DurableFile {
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws(SystemError) {
-        let directory = parent(of: path)
-        try makeDirectories(directory)
+        let temporary = try writeTemporary(bytes, beside: path, mode: mode)
+        guard rename(temporary, path) == 0 else {
+            let failure = errno
+            unlink(temporary)
+            throw SystemError(call: "rename(\(temporary), \(path))", errno: failure)
+        }
+        syncDirectory(parent(of: path))
+    }
+
+    /// Like ``write(_:to:mode:)`` for a file that must not exist yet: of two processes creating it at once,
+    /// one wins and the other gets EEXIST, and nobody ever reads it half-written (a generated password, say).
+    public static func create(_ bytes: [UInt8], at path: String, mode: mode_t = 0o600) throws(SystemError) {
+        let temporary = try writeTemporary(bytes, beside: path, mode: mode)
+        let linked = link(temporary, path) == 0
+        let failure = errno
+        unlink(temporary)
+        guard linked else { throw SystemError(call: "link(\(temporary), \(path))", errno: failure) }
+        syncDirectory(parent(of: path))
+    }
+
+    /// The bytes in a synced temporary file beside `path` (its folders made), with exactly `mode`.
+    private static func writeTemporary(_ bytes: [UInt8], beside path: String, mode: mode_t) throws(SystemError)
+        -> String
+    {
+        try makeDirectories(parent(of: path))
         let temporary = "\(path).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw SystemError(call: "open(\(temporary))", errno: errno) }
@@ -18,12 +41,7 @@ public enum DurableFile {
             unlink(temporary)
             throw SystemError(call: "write(\(temporary))", errno: failure)
         }
-        guard rename(temporary, path) == 0 else {
-            let failure = errno
-            unlink(temporary)
-            throw SystemError(call: "rename(\(temporary), \(path))", errno: failure)
-        }
-        syncDirectory(directory)
+        return temporary
     }
 
     /// Rewrites a file's content in place (same inode). Needed for files bind-mounted into containers: a

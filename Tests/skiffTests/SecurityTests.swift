@@ -428,13 +428,8 @@ enum ProcessStatus {
 
     /// User plus system CPU time, in clock ticks.
     static func cpuTicks(pid: pid_t) -> Int {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After the command: state is field 3, utime 14 and stime 15 (1-based, counting pid and comm).
-        guard fields.count > 13 else { return 0 }
-        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+        guard let stat = try? ProcessStat.read(pid: pid) else { return 0 }
+        return Int(stat.userTicks + stat.systemTicks)
     }
 
     /// The soft "Max open files" limit from /proc/PID/limits.
@@ -450,11 +445,7 @@ enum ProcessStatus {
     static func children(of pid: pid_t) -> [[String]] {
         var commands: [[String]] = []
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(entry) != nil {
-            guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 1, Int(fields[1]) == Int(pid),
+            guard let child = pid_t(entry), (try? ProcessStat.read(pid: child))?.parent == pid,
                 let line = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
             else { continue }
             commands.append(line.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })

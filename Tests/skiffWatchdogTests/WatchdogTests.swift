@@ -242,19 +242,12 @@ struct WatchdogTests {
 
     static func children(of parent: pid_t) -> [pid_t] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }.filter { pid in
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { return false }
-            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-            return fields.count > 1 && pid_t(fields[1]) == parent
+            (try? ProcessStat.read(pid: pid))?.parent == parent
         }
     }
 
     static func state(_ pid: pid_t) -> String? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return nil }
-        return stat[stat.index(close, offsetBy: 2)...].split(separator: " ").first.map(String.init)
+        (try? ProcessStat.read(pid: pid)).map { String(UnicodeScalar($0.state)) }
     }
 
     /// The first call is held until the test releases it (a file it waits for), so the second one meets the limit

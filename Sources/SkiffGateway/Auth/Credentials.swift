@@ -34,13 +34,13 @@ public struct Credentials: Sendable {
         return String((0..<length).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
     }
 
+    /// Written whole and durably, never over an existing file: when two starts race, the first one's stands.
     private static func write(_ text: String, to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CredentialsError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let bytes = Array((text + "\n").utf8)
-        guard writeAll(fd, bytes), fsync(fd) == 0 else {
-            throw CredentialsError("cannot write \(path): \(String(cString: strerror(errno)))")
+        do {
+            try DurableFile.create(Array((text + "\n").utf8), at: path, mode: 0o600)
+        } catch {
+            if error.errno == EEXIST { return }
+            throw CredentialsError("cannot create \(path): \(error)")
         }
     }
 

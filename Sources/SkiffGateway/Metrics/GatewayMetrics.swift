@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SkiffMetrics
+import SkiffPOSIX
 import Synchronization
 
 /// The gateway's Prometheus metrics, named and labelled as OpenFaaS names them so that existing dashboards and
@@ -83,23 +84,14 @@ enum ProcessMetrics {
     static func render(startTime: Date, into out: inout PrometheusText) {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
-        if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        {
-            // Fields after "(comm)": state is field 3; utime 14, stime 15, vsize 23, rss 24 (1-based).
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 22, let user = Double(fields[11]), let system = Double(fields[12]),
-                let virtual = Double(fields[20]), let resident = Double(fields[21])
-            {
-                out.family(
-                    "process_cpu_seconds_total", type: "counter",
-                    help: "Total user and system CPU time spent in seconds.")
-                out.sample("process_cpu_seconds_total", [], (user + system) / ticks)
-                out.family("process_virtual_memory_bytes", type: "gauge", help: "Virtual memory size in bytes.")
-                out.sample("process_virtual_memory_bytes", [], virtual)
-                out.family("process_resident_memory_bytes", type: "gauge", help: "Resident memory size in bytes.")
-                out.sample("process_resident_memory_bytes", [], resident * pageSize)
-            }
+        if let stat = try? ProcessStat.read() {
+            out.family(
+                "process_cpu_seconds_total", type: "counter", help: "Total user and system CPU time spent in seconds.")
+            out.sample("process_cpu_seconds_total", [], Double(stat.userTicks + stat.systemTicks) / ticks)
+            out.family("process_virtual_memory_bytes", type: "gauge", help: "Virtual memory size in bytes.")
+            out.sample("process_virtual_memory_bytes", [], Double(stat.virtualBytes))
+            out.family("process_resident_memory_bytes", type: "gauge", help: "Resident memory size in bytes.")
+            out.sample("process_resident_memory_bytes", [], Double(stat.residentPages) * pageSize)
         }
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
         out.family("process_open_fds", type: "gauge", help: "Number of open file descriptors.")

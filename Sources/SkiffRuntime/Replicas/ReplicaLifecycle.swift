@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SkiffPOSIX
 
 /// Everything that happens to one replica, in order: prepare (network namespace, address, snapshot, container),
 /// start (a containerd task), stop (SIGTERM, grace, SIGKILL, task deleted), destroy (container, snapshot,
@@ -159,15 +160,10 @@ struct ReplicaLifecycle: Sendable {
     /// out of file descriptors.
     static func isRunning(_ pid: Int32) -> Bool {
         if kill(pid, 0) != 0 { return errno != ESRCH }
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return errno != ENOENT && errno != ESRCH }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 512)
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count > 0 else { return count < 0 ? errno != ESRCH : false }
-        // "PID (comm) S …": the state follows the last ')'.
-        guard let close = buffer[0..<count].lastIndex(of: UInt8(ascii: ")")), close + 2 < count else { return true }
-        let state = buffer[close + 2]
-        return state != UInt8(ascii: "Z") && state != UInt8(ascii: "X")
+        do {
+            return !(try ProcessStat.read(pid: pid).isZombieOrDead)
+        } catch {
+            return error.errno != ENOENT && error.errno != ESRCH
+        }
     }
 }
