@@ -1,0 +1,144 @@
+import Foundation
+import SkiffGateway
+import SkiffHTTP
+import SkiffLog
+import SkiffPOSIX
+import SkiffRuntime
+import SkiffService
+import SkiffSystemd
+
+/// The daemon `skiff serve` runs: every long-lived part as a service in one root group (the gateway's
+/// listeners, the runtime's event watch, image pruning, the systemd watchdog; later the broker, the queue, the
+/// metrics store and the autoscaler), started in order: the gateway listener first (so /healthz answers at
+/// once), the runtime's restore (containerd reconcile), the listener on the bridge address for functions, then
+/// READY=1 to systemd.
+struct Daemon {
+    let options: ServeOptions
+    let runtimeConfiguration: RuntimeConfiguration
+    let gatewayConfiguration: GatewayConfiguration
+    let imageCollection: ImageCollector.Settings
+    let logger: Logger
+    let notifier: SystemdNotifier
+
+    /// Runs until a signal or a failed service; returns the exit status.
+    func run(signals: SignalListener) async -> Int32 {
+        let configuration = runtimeConfiguration
+        do {
+            let group = try EventLoopGroup()
+            let credentials = try Credentials.loadOrCreate(stateDirectory: options.stateDirectory)
+            let runtime = try ContainerdRuntime(configuration: configuration, group: group, logger: logger)
+            let api = Gateway(
+                runtime: runtime, secrets: runtime.secrets, configuration: gatewayConfiguration,
+                credentials: credentials, client: HTTPClient(group: group),
+                logger: logger.with(["component": "gateway"]))
+            let routes = try api.makeRouter()
+            var serverSettings = HTTPServerConfiguration(
+                addresses: [SocketAddress(parsing: options.listen)].compactMap { $0 })
+            // Client connections may use only part of the descriptors: the rest stay for the runtime (ctr, CNI,
+            // /proc, logs) and for the connections to replicas, so a flood of idle clients cannot starve them.
+            let openFiles = ResourceLimits.raiseOpenFiles()
+            let budget = ResourceLimits.connectionBudget(openFiles: openFiles, reserve: max(64, openFiles / 8))
+            serverSettings.maxConnections = min(serverSettings.maxConnections, max(16, budget * 3 / 4))
+            let serverLogger = logger.with(["component": "http"])
+            serverSettings.acceptPauseReporter = { serverLogger.warning($0) }
+            serverSettings.bodyTimeout = try GoDuration.parse(options.readTimeout, field: "read_timeout")
+            serverSettings.writeTimeout = try GoDuration.parse(options.writeTimeout, field: "write_timeout")
+            let gateway = HTTPServer(configuration: serverSettings, group: group, responder: routes)
+            let addresses = try await gateway.start()
+            Console.error("skiff serve: listening on \(addresses.map(\.description).joined(separator: ", "))")
+            notifier.status("restoring functions from containerd")
+
+            try await runtime.start()
+            api.markReady()
+            var services: [any Service] = [
+                HTTPService(name: "gateway", server: gateway), RuntimeService(runtime: runtime),
+            ]
+            // Functions call http://gateway:8080 (their /etc/hosts names the bridge address); listen there too
+            // unless the main listener already covers it.
+            let bridgeAddress = SocketAddress(host: runtime.gatewayAddress, port: configuration.gatewayPort)
+            if let bridgeAddress, !addresses.contains(where: { $0.covers(bridgeAddress) }) {
+                var bridgeSettings = serverSettings
+                bridgeSettings.addresses = [bridgeAddress]
+                bridgeSettings.maxConnections = max(16, budget / 4)
+                // Only functions call this one: a LAN host that routes to the bridge address gets nothing, so
+                // `--listen 127.0.0.1:8080` really keeps the API off the LAN.
+                let functions = runtime.subnet
+                bridgeSettings.acceptsPeer = { functions.contains($0.host) }
+                let bridgeListener = HTTPServer(configuration: bridgeSettings, group: group, responder: routes)
+                _ = try await bridgeListener.start()
+                services.append(HTTPService(name: "gateway-bridge", server: bridgeListener))
+            }
+            if imageCollection.highPercent < 100 {
+                let collector = ImageCollector(
+                    runtime: runtime, settings: imageCollection, logger: logger.with(["component": "image-gc"]))
+                services.append(ImageCollectorService(collector: collector))
+            }
+            if let interval = notifier.watchdogPingInterval {
+                services.append(WatchdogService(notifier: notifier, interval: interval))
+            }
+            logger.info("ready", ["listen": options.listen, "state_dir": options.stateDirectory])
+            notifier.ready(status: "serving on \(addresses.map(\.description).joined(separator: ", "))")
+
+            let exit = await ServiceGroup(services: services, signals: signals).run()
+            notifier.stopping()
+            switch exit {
+            case .signal(let number):
+                logger.info("stopping on signal \(number); function containers keep running")
+                return 0
+            case .cancelled:
+                return 0
+            case .serviceFinished(let name):
+                logger.error("service \(name) stopped unexpectedly")
+                return 1
+            case .serviceFailed(let name, let error):
+                logger.error("service \(name) failed: \(error)")
+                return 1
+            }
+        } catch {
+            Console.error("skiff serve: \(error)")
+            notifier.stopping()
+            return 1
+        }
+    }
+}
+
+/// The disk-pressure image pruning as a lifecycle service.
+struct ImageCollectorService: Service {
+    let collector: ImageCollector
+    var name: String { "image-gc" }
+    func run() async throws { try await collector.run() }
+}
+
+/// An HTTP listener as a lifecycle service.
+struct HTTPService: Service {
+    let name: String
+    let server: HTTPServer
+    func run() async throws { try await server.run() }
+}
+
+/// The runtime's event watcher (crash restarts) as a lifecycle service.
+struct RuntimeService: Service {
+    let runtime: ContainerdRuntime
+    var name: String { "runtime" }
+    func run() async throws { try await runtime.run() }
+}
+
+/// WATCHDOG=1 to systemd at half of `WatchdogSec=`, for as long as the daemon runs.
+struct WatchdogService: Service {
+    let notifier: SystemdNotifier
+    let interval: Duration
+    var name: String { "systemd-watchdog" }
+    func run() async throws {
+        while !Task.isCancelled {
+            notifier.watchdog()
+            try await Task.sleep(for: interval)
+        }
+    }
+}
+
+extension SocketAddress {
+    /// Whether a listener on self also accepts connections to `other` (same port, same or wildcard host).
+    fileprivate func covers(_ other: SocketAddress) -> Bool {
+        port == other.port && (self == other || description.hasPrefix("0.0.0.0:"))
+    }
+}
