@@ -286,3 +286,20 @@ struct EndpointTableWaitTests {
         #expect(table.inFlight("r1") == 0)
     }
 }
+
+@Suite("restart back-off")
+struct RestartPolicyTests {
+    let policy = RestartPolicy(initialDelay: .seconds(1), maximumDelay: .seconds(30))
+
+    @Test func theDelayDoublesWithEachCrashInARowUpToTheMaximum() {
+        #expect(
+            (1...7).map { policy.delay(afterConsecutiveCrashes: $0) } == [1, 2, 4, 8, 16, 30, 30].map { .seconds($0) })
+        #expect(policy.delay(afterConsecutiveCrashes: 10_000) == .seconds(30))
+    }
+
+    @Test func aReplicaThatRanForAMinuteStartsOverFromTheInitialDelay() {
+        #expect(policy.consecutiveCrashes(before: 5, ranFor: .seconds(61)) == 1)
+        #expect(policy.consecutiveCrashes(before: 5, ranFor: .seconds(59)) == 6)
+        #expect(policy.consecutiveCrashes(before: 0, ranFor: nil) == 1)
+    }
+}
