@@ -14,7 +14,7 @@ struct UpstreamRouteTests {
         var request = HTTPClientRequest(
             host: endpoint.upstreamHost, port: endpoint.port, target: "/cgi-bin/info?\(query)")
         request.networkNamespace = endpoint.networkNamespace
-        let (head, body) = try await testClient.fetch(request, timeout: .seconds(10))
+        let (head, body) = try await testClient.fetch(request, timeout: .seconds(120))
         #expect(head.status.code == 200)
         return String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -100,7 +100,7 @@ public final class RuntimeHarness: Sendable {
     /// GET http://ADDRESS:8080/PATH from the host, over the bridge.
     public func get(_ endpoint: ReplicaEndpoint, _ path: String) async throws -> (status: Int, body: String) {
         let (head, body) = try await testClient.fetch(
-            HTTPClientRequest(host: endpoint.host, port: endpoint.port, target: path), timeout: .seconds(10))
+            HTTPClientRequest(host: endpoint.host, port: endpoint.port, target: path), timeout: .seconds(120))
         return (head.status.code, String(decoding: body, as: UTF8.self))
     }
 

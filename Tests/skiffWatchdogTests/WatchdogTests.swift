@@ -64,7 +64,7 @@ final class WatchdogProcess: Sendable {
         let request = HTTPClientRequest(
             method: method, host: "127.0.0.1", port: port, target: target, headers: HTTPHeaders(headers),
             body: body.isEmpty ? .empty : .string(body))
-        let (head, bytes) = try await testClient.fetch(request, timeout: .seconds(20))
+        let (head, bytes) = try await testClient.fetch(request, timeout: .seconds(120))
         return (head.status.code, head.headers, String(decoding: bytes, as: UTF8.self))
     }
 
