@@ -238,7 +238,8 @@ struct HTTPClientTests {
                 }
             }
             let answer = try await client.fetch(
-                HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/cgi", body: body), timeout: .seconds(120)
+                HTTPClientRequest(method: .post, url: "http://127.0.0.1:\(port)/cgi", body: body),
+                timeout: .seconds(120)
             )
             #expect(answer.head.status.code == 200)
             #expect(String(decoding: answer.body, as: UTF8.self) == "read \(total)")

@@ -12,15 +12,15 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     /// Strong: a handler may still be finishing after its server stopped. The context drops the connection at close.
     let context: ServerLoopContext
 
-    private enum Phase { case idle, readingHead, handling, lingering, closed }
+    enum Phase { case idle, readingHead, handling, lingering, closed }
 
-    private var phase = Phase.idle
+    private(set) var phase = Phase.idle
     private var phaseSince: UInt64
     private var closeWhenFlushed = false
     /// The client may still be sending (an unread body, bytes after a bad request): close by lingering.
     private var mayHaveUnreadInput = false
-    private var generation: UInt64 = 0
-    private var exchange: Exchange?
+    private(set) var generation: UInt64 = 0
+    var exchange: Exchange?
     /// The responder's task for the exchange in flight: cancelled when the connection closes, so that a handler
     /// streaming to a client that left (a log follower, say) stops and releases what it holds.
     private var handler: Task<Void, Never>?
@@ -31,7 +31,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     private var hasRemoteAddress = false
 
     /// The request being answered.
-    private struct Exchange {
+    struct Exchange {
         let head: HTTPRequestHead
         let stream: ByteStream?
         var isBodyComplete: Bool
@@ -332,52 +332,6 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         phase = .lingering
         phaseSince = loop.now
         setReadPaused(false)
-    }
-
-    // MARK: ByteStreamSource
-
-    func byteStreamWantsMore() {
-        if isReadPaused && exchange?.isResponseEnded != true { setReadPaused(false) }
-    }
-
-    func byteStreamFirstRead() {
-        guard var current = exchange, current.head.expectsContinue, !current.sentContinue, !current.isResponseStarted
-        else { return }
-        current.sentContinue = true
-        exchange = current
-        out.bytes.append(contentsOf: WireEncoding.continueResponse)
-        requestFlush()
-    }
-
-    func byteStreamAbandoned() {}
-
-    // MARK: HTTPBodySink
-
-    func writeBody(_ bytes: ArraySlice<UInt8>, generation: UInt64) async throws {
-        try await loop.onLoop { try await writeBodyOnLoop(bytes, generation: generation) }
-    }
-
-    private func writeBodyOnLoop(_ bytes: ArraySlice<UInt8>, generation: UInt64) async throws {
-        guard generation == self.generation, phase != .closed, var current = exchange else {
-            throw HTTPWriteError.connectionClosed
-        }
-        guard !current.isResponseEnded else { throw HTTPWriteError.responseEnded }
-        current.written += bytes.count
-        exchange = current
-        if let declared = current.declaredLength, current.written > declared {
-            throw HTTPWriteError.lengthMismatch(declared: declared, written: current.written)
-        }
-        if current.isHead || bytes.isEmpty { return }
-        out.appendBody(bytes, chunked: current.chunked)
-        try await flushOrWaitForDrain()
-        if phase == .closed { throw HTTPWriteError.connectionClosed }
-    }
-
-    func flushBody(generation: UInt64) async throws {
-        try await loop.onLoop {
-            guard generation == self.generation, phase != .closed else { throw HTTPWriteError.connectionClosed }
-            flushOutput()
-        }
     }
 
     // MARK: SocketConnection hooks
