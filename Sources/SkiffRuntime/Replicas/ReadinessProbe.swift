@@ -32,21 +32,37 @@ struct ReadinessProbe: Sendable {
         return nil
     }
 
+    /// The route is the loopback whenever the function listens there; the bridge only when nothing listens on
+    /// the loopback (refused at once). A loopback that is merely slow to answer (a busy machine) is asked again
+    /// later rather than traded for the bridge for the replica's whole life.
     func check(_ replica: Replica) async -> ReplicaRoute? {
         switch await answer(host: "127.0.0.1", networkNamespace: NetworkNamespaces.path(replica.networkNamespace)) {
-        case .some(true): return .loopback
-        case .some(false): return nil
-        case nil: return await answer(host: replica.address, networkNamespace: nil) == true ? .bridge : nil
+        case .ready: return .loopback
+        case .notReady, .noAnswer: return nil
+        case .nothingThere: return await answer(host: replica.address, networkNamespace: nil) == .ready ? .bridge : nil
         }
     }
 
-    /// true: ready; false: answered but not ready; nil: no answer (nothing listening, unreachable, timed out).
-    private func answer(host: String, networkNamespace: String?) async -> Bool? {
+    private enum Answer {
+        case ready
+        /// 503: the watchdog is up, the function not yet.
+        case notReady
+        /// Refused, or no such network namespace: nothing listens on this route (now).
+        case nothingThere
+        /// Timed out, reset, or garbled: nothing can be concluded.
+        case noAnswer
+    }
+
+    private func answer(host: String, networkNamespace: String?) async -> Answer {
         var request = HTTPClientRequest(method: .get, host: host, port: port, target: "/_/health")
         request.networkNamespace = networkNamespace
-        guard let response = try? await client.fetch(request, timeout: .seconds(2), maxBytes: 64 * 1024) else {
-            return nil
+        do {
+            let response = try await client.fetch(request, timeout: .seconds(2), maxBytes: 64 * 1024)
+            return response.head.status.code == 503 ? .notReady : .ready
+        } catch HTTPClientError.connectionRefused, HTTPClientError.system {
+            return .nothingThere
+        } catch {
+            return .noAnswer
         }
-        return response.head.status.code != 503
     }
 }
