@@ -51,7 +51,8 @@ struct Daemon {
             try await runtime.start()
             api.markReady()
             var services: [any Service] = [
-                HTTPService(name: "gateway", server: gateway), RuntimeService(runtime: runtime),
+                NamedService("gateway") { try await gateway.run() },
+                NamedService("runtime") { try await runtime.run() },
             ]
             // Functions call http://gateway:8080 (their /etc/hosts names the bridge address); listen there too
             // unless the main listener already covers it.
@@ -66,15 +67,22 @@ struct Daemon {
                 bridgeSettings.acceptsPeer = { functions.contains($0.host) }
                 let bridgeListener = HTTPServer(configuration: bridgeSettings, group: group, responder: routes)
                 _ = try await bridgeListener.start()
-                services.append(HTTPService(name: "gateway-bridge", server: bridgeListener))
+                services.append(NamedService("gateway-bridge") { try await bridgeListener.run() })
             }
             if imageCollection.highPercent < 100 {
                 let collector = ImageCollector(
                     runtime: runtime, settings: imageCollection, logger: logger.with(["component": "image-gc"]))
-                services.append(ImageCollectorService(collector: collector))
+                services.append(NamedService("image-gc") { try await collector.run() })
             }
             if let interval = notifier.watchdogPingInterval {
-                services.append(WatchdogService(notifier: notifier, interval: interval))
+                services.append(
+                    // WATCHDOG=1 to systemd at half of `WatchdogSec=`, for as long as the daemon runs.
+                    NamedService("systemd-watchdog") { [notifier] in
+                        while !Task.isCancelled {
+                            notifier.watchdog()
+                            try await Task.sleep(for: interval)
+                        }
+                    })
             }
             logger.info("ready", ["listen": options.listen, "state_dir": options.stateDirectory])
             notifier.ready(status: "serving on \(addresses.map(\.description).joined(separator: ", "))")
@@ -98,40 +106,6 @@ struct Daemon {
             Console.error("skiff serve: \(error)")
             notifier.stopping()
             return 1
-        }
-    }
-}
-
-/// The disk-pressure image pruning as a lifecycle service.
-struct ImageCollectorService: Service {
-    let collector: ImageCollector
-    var name: String { "image-gc" }
-    func run() async throws { try await collector.run() }
-}
-
-/// An HTTP listener as a lifecycle service.
-struct HTTPService: Service {
-    let name: String
-    let server: HTTPServer
-    func run() async throws { try await server.run() }
-}
-
-/// The runtime's event watcher (crash restarts) as a lifecycle service.
-struct RuntimeService: Service {
-    let runtime: ContainerdRuntime
-    var name: String { "runtime" }
-    func run() async throws { try await runtime.run() }
-}
-
-/// WATCHDOG=1 to systemd at half of `WatchdogSec=`, for as long as the daemon runs.
-struct WatchdogService: Service {
-    let notifier: SystemdNotifier
-    let interval: Duration
-    var name: String { "systemd-watchdog" }
-    func run() async throws {
-        while !Task.isCancelled {
-            notifier.watchdog()
-            try await Task.sleep(for: interval)
         }
     }
 }
