@@ -10,6 +10,18 @@ public struct FunctionStatus: Sendable, Equatable {
     public var availableReplicas: Int
     public var createdAt: Date
     public var instances: [ReplicaStatus]
+
+    public init(
+        definition: FunctionDefinition, resolvedImage: String, replicas: Int, availableReplicas: Int, createdAt: Date,
+        instances: [ReplicaStatus]
+    ) {
+        self.definition = definition
+        self.resolvedImage = resolvedImage
+        self.replicas = replicas
+        self.availableReplicas = availableReplicas
+        self.createdAt = createdAt
+        self.instances = instances
+    }
 }
 
 public struct ReplicaStatus: Sendable, Equatable {
@@ -31,6 +43,14 @@ public struct ReplicaStatus: Sendable, Equatable {
     public var restarts: Int
     /// The last unplanned exit: status and when, for describe and the logs.
     public var lastExit: ExitRecord?
+
+    public init(id: String, address: String, phase: Phase, restarts: Int = 0, lastExit: ExitRecord? = nil) {
+        self.id = id
+        self.address = address
+        self.phase = phase
+        self.restarts = restarts
+        self.lastExit = lastExit
+    }
 }
 
 public struct ExitRecord: Sendable, Equatable {

@@ -1,0 +1,188 @@
+import Foundation
+import SkiffGateway
+import SkiffHTTP
+import SkiffLog
+import SkiffPOSIX
+import SkiffRuntime
+import SkiffTestSupport
+import Synchronization
+import Testing
+
+/// The gateway's routes and its proxy in front of an in-memory runtime: no containerd, no root, milliseconds.
+/// Replicas are loopback servers that echo what they receive, or hold a call until the test releases it.
+final class InMemoryGateway: Sendable {
+    let runtime: InMemoryFunctionRuntime
+    let gateway: Gateway
+    let server: HTTPServer
+    let port: Int
+    let credentials: Credentials
+    let state: String
+    /// Opened by the test to let held calls (`/hold`) answer.
+    let release = ReleaseGate()
+
+    init(coldStartTimeout: Duration = .seconds(30)) async throws {
+        state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-mem-\(UUID())").path
+        let release = self.release
+        runtime = InMemoryFunctionRuntime(group: testGroup) { definition in
+            var router = HTTPRouter()
+            for method in [HTTPMethod.get, .post, .put, .patch, .delete, .options, .head] {
+                _ = try? router.add(method, "/{path...}") { request in
+                    if request.path.hasPrefix("/hold") { await release.wait() }
+                    let body = try await request.body.collect(upTo: 1 << 20)
+                    return HTTPResponse(
+                        body: .string(
+                            "\(definition.name) \(request.method) \(request.path)\(request.query.map { "?\($0)" } ?? "") \(body.count)"
+                        ))
+                }
+            }
+            return router
+        }
+        credentials = try Credentials.loadOrCreate(stateDirectory: state)
+        var configuration = GatewayConfiguration(release: "test")
+        configuration.coldStartTimeout = coldStartTimeout
+        gateway = Gateway(
+            runtime: runtime, secrets: SecretStore(stateDirectory: state), configuration: configuration,
+            credentials: credentials, client: HTTPClient(group: testGroup),
+            logger: Logger(label: "gateway", handler: MemoryLogHandler()))
+        gateway.markReady()
+        server = HTTPServer(
+            configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: testGroup,
+            responder: try gateway.makeRouter())
+        port = try await server.start()[0].port
+    }
+
+    func call(_ method: HTTPMethod, _ target: String, json: String? = nil, auth: Bool = true) async throws
+        -> (status: Int, headers: HTTPHeaders, text: String)
+    {
+        var headers = HTTPHeaders()
+        if auth {
+            let token = Data("\(credentials.user):\(credentials.password)".utf8).base64EncodedString()
+            headers.add(name: "Authorization", value: "Basic \(token)")
+        }
+        if json != nil { headers.add(name: "Content-Type", value: "application/json") }
+        let request = HTTPClientRequest(
+            method: method, host: "127.0.0.1", port: port, target: target, headers: headers,
+            body: json.map { .string($0) } ?? .empty)
+        let (head, body) = try await testClient.fetch(request, timeout: .seconds(60))
+        return (Int(head.status.code), head.headers, String(decoding: body, as: UTF8.self))
+    }
+
+    func deploy(_ name: String, labels: String = "{}", env: String = "{}") async throws -> Int {
+        try await call(
+            .post, "/system/functions",
+            json: #"{"service":"\#(name)","image":"local/\#(name):1","labels":\#(labels),"envVars":\#(env)}"#
+        ).status
+    }
+
+    func tearDown() async {
+        release.open()
+        await server.shutdown(gracePeriod: .seconds(1))
+        await runtime.shutdown()
+        try? FileManager.default.removeItem(atPath: state)
+    }
+}
+
+/// Calls wait here until the test opens the gate; opening it lets every waiting call, and every later one, through.
+final class ReleaseGate: Sendable {
+    private let state = Mutex<(isOpen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> Bool in
+                if state.isOpen { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.isOpen = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiting { waiter.resume() }
+    }
+}
+
+func withInMemoryGateway(
+    coldStartTimeout: Duration = .seconds(30), _ body: (InMemoryGateway) async throws -> Void
+) async throws {
+    let gateway = try await InMemoryGateway(coldStartTimeout: coldStartTimeout)
+    do {
+        try await body(gateway)
+    } catch {
+        await gateway.tearDown()
+        throw error
+    }
+    await gateway.tearDown()
+}
+
+@Suite("Gateway on the in-memory runtime (no root, no containerd)")
+struct GatewayInMemoryTests {
+    @Test func deployInvokeScaleToZeroWakeUpdateAndRemove() async throws {
+        try await withInMemoryGateway { gw in
+            #expect(try await gw.deploy("echo") == 200)
+            #expect(try await gw.deploy("echo") == 409)
+            let listed = try await gw.call(.get, "/system/functions")
+            #expect(listed.status == 200 && listed.text.contains(#""name":"echo""#))
+
+            let answer = try await gw.call(.post, "/function/echo/sub/path?x=1", json: "12345")
+            #expect(answer.status == 200 && answer.text == "echo POST /sub/path?x=1 5")
+            #expect(answer.headers["X-Call-Id"] != nil && answer.headers["X-Served-By"] == "skiff/test")
+
+            #expect(try await gw.call(.post, "/system/scale-function/echo", json: #"{"replicas":0}"#).status == 202)
+            #expect(gw.runtime.endpoints(name: "echo", namespace: "openfaas-fn").isEmpty)
+            let woken = try await gw.call(.get, "/function/echo")
+            #expect(woken.status == 200 && woken.text == "echo GET / 0")
+            #expect(gw.runtime.endpoints(name: "echo", namespace: "openfaas-fn").count == 1)
+
+            #expect(
+                try await gw.call(
+                    .put, "/system/functions", json: #"{"service":"echo","image":"local/echo:2"}"#
+                ).status == 200)
+            let described = try await gw.call(.get, "/system/function/echo")
+            #expect(described.text.contains(#""image":"local/echo:2""#))
+
+            #expect(try await gw.call(.delete, "/system/functions", json: #"{"functionName":"echo"}"#).status == 200)
+            let gone = try await gw.call(.get, "/function/echo")
+            #expect(gone.status == 404 && gone.headers["X-OpenFaaS-Internal"] == "proxy")
+            #expect(gw.runtime.requestsInFlight(name: "echo", namespace: "openfaas-fn") == 0)
+        }
+    }
+
+    @Test func theProxysOwnFailuresSayWhatHappenedAndReleaseTheReplica() async throws {
+        try await withInMemoryGateway(coldStartTimeout: .milliseconds(100)) { gw in
+            // Nothing listens at the replica's port: 502.
+            #expect(try await gw.deploy("gone", labels: #"{"test.unreachable":"true"}"#) == 200)
+            let unreachable = try await gw.call(.get, "/function/gone")
+            #expect(unreachable.status == 502 && unreachable.text.contains("Can't reach service for: gone."))
+            #expect(unreachable.headers["X-OpenFaaS-Internal"] == "proxy")
+            #expect(gw.runtime.requestsInFlight(name: "gone", namespace: "openfaas-fn") == 0)
+
+            // No replica ever becomes ready: 503 once the cold-start wait is over.
+            #expect(try await gw.deploy("never", labels: #"{"test.never-ready":"true"}"#) == 200)
+            let never = try await gw.call(.get, "/function/never")
+            #expect(never.status == 503 && never.text.contains("No endpoints available for: never."))
+
+            // A call the function holds past its exec_timeout: 504, and the replica is free again.
+            #expect(try await gw.deploy("slow", env: #"{"exec_timeout":"200ms"}"#) == 200)
+            let timedOut = try await gw.call(.get, "/function/slow/hold")
+            #expect(timedOut.status == 504 && timedOut.text.contains("timed out"))
+            #expect(gw.runtime.requestsInFlight(name: "slow", namespace: "openfaas-fn") == 0)
+        }
+    }
+
+    @Test func aRefusedRequestChangesNothing() async throws {
+        try await withInMemoryGateway { gw in
+            let refused = try await gw.call(
+                .post, "/system/functions", json: #"{"service":"sneaky","image":"x:1"}"#, auth: false)
+            #expect(refused.status == 401)
+            let bad = try await gw.call(.post, "/system/functions", json: #"{"service":"Bad_Name","image":"x:1"}"#)
+            #expect(bad.status == 400)
+            #expect(try await gw.runtime.list(namespace: "openfaas-fn").isEmpty)
+        }
+    }
+}
