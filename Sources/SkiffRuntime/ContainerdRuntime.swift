@@ -264,8 +264,10 @@ public final class ContainerdRuntime: FunctionRuntime {
         }
     }
 
+    /// From the namespace cache (read again only when the name is not in it): a deploy the gateway has just
+    /// validated costs no second `ctr namespaces ls`.
     private func requireNamespace(_ namespace: String) async throws {
-        guard try await namespaces().contains(namespace) else {
+        guard try await namespaceLabels(namespace) != nil else {
             throw FunctionRuntimeError.invalid(
                 "namespace \(namespace) is not a function namespace; create it with label openfaas=1 "
                     + "(`ctr namespaces create \(namespace) openfaas=1`)")
