@@ -266,8 +266,9 @@ struct HTTPServerTests {
             let (text, closed) = await connection.readToClose()
             #expect(text.hasPrefix("HTTP/1.1 408 "))
             #expect(closed)
-            // Bounded, not exact: CI runs this beside container builds on two cores, where timers run late.
-            #expect(ContinuousClock.now - started < .seconds(15))
+            // Bounded, not exact: CI runs this beside container builds on two cores, where timers run late. The
+            // bound only tells a late timer from none at all (the connection's own 60 s receive timeout).
+            #expect(ContinuousClock.now - started < .seconds(50))
         }
     }
 
