@@ -109,7 +109,8 @@ let package = Package(
             name: "SkiffBuildTests",
             dependencies: ["SkiffBuild", "SkiffStack", "SkiffImage", "SkiffRuntime", "SkiffTestSupport"]),
         .testTarget(name: "SkiffImageTests", dependencies: ["SkiffImage", "SkiffPOSIX"]),
-        .testTarget(name: "SkiffSystemdTests", dependencies: ["SkiffSystemd", "SkiffLog", "SkiffTestSupport"]),
+        .testTarget(
+            name: "SkiffSystemdTests", dependencies: ["SkiffSystemd", "SkiffLog", "SkiffPOSIX", "SkiffTestSupport"]),
         .testTarget(
             name: "SkiffRuntimeTests",
             dependencies: ["SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffTestSupport"]),

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SkiffLog
+import SkiffPOSIX
 import SkiffSystemd
 import SkiffTestSupport
 import Testing
@@ -10,11 +11,11 @@ struct SystemdTests {
     /// sd_notify for real: a datagram socket stands in for the service manager.
     @Test func notifierSendsStatesToNotifySocket() async throws {
         let socket = try NotifySocket(path: "/tmp/skiff-notify-\(getpid()).sock")
-        defer { unsetenv("NOTIFY_SOCKET") }
+        defer { ProcessEnvironment.unset("NOTIFY_SOCKET") }
         let notifier = SystemdNotifier()
         #expect(!notifier.isActive)
         #expect(!notifier.notify("READY=1"))
-        setenv("NOTIFY_SOCKET", socket.path, 1)
+        ProcessEnvironment.set("NOTIFY_SOCKET", socket.path)
         #expect(notifier.isActive)
         notifier.ready(status: "serving")
         notifier.watchdog()
@@ -27,8 +28,8 @@ struct SystemdTests {
     /// must not (the daemon's cooperative threads have to stay free to handle SIGTERM).
     @Test func aSocketNobodyReadsNeverBlocksTheCaller() async throws {
         let deaf = try NotifySocket(reads: false)
-        defer { unsetenv("NOTIFY_SOCKET") }
-        setenv("NOTIFY_SOCKET", deaf.path, 1)
+        defer { ProcessEnvironment.unset("NOTIFY_SOCKET") }
+        ProcessEnvironment.set("NOTIFY_SOCKET", deaf.path)
         let notifier = SystemdNotifier()
         let started = ContinuousClock.now
         for _ in 0..<200 {
@@ -42,15 +43,15 @@ struct SystemdTests {
 
     @Test func watchdogIntervalIsHalfOfWatchdogSec() {
         defer {
-            unsetenv("WATCHDOG_USEC")
-            unsetenv("WATCHDOG_PID")
+            ProcessEnvironment.unset("WATCHDOG_USEC")
+            ProcessEnvironment.unset("WATCHDOG_PID")
         }
         #expect(SystemdNotifier().watchdogPingInterval == nil)
-        setenv("WATCHDOG_USEC", "4000000", 1)
-        setenv("WATCHDOG_PID", String(getpid()), 1)
+        ProcessEnvironment.set("WATCHDOG_USEC", "4000000")
+        ProcessEnvironment.set("WATCHDOG_PID", String(getpid()))
         #expect(SystemdNotifier().watchdogPingInterval == .seconds(2))
         // Meant for another process: not ours to ping.
-        setenv("WATCHDOG_PID", "1", 1)
+        ProcessEnvironment.set("WATCHDOG_PID", "1")
         #expect(SystemdNotifier().watchdogPingInterval == nil)
     }
 
