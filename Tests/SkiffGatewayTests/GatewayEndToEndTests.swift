@@ -261,12 +261,12 @@ struct GatewayEndToEndTests {
     }
 
     @Test func errorsTimeoutsLogsNamespacesInfoAndHealth() async throws {
-        try await withGateway(coldStartTimeout: .seconds(3), deployTimeout: .seconds(3)) { gw in
+        try await withGateway(coldStartTimeout: .seconds(3), deployTimeout: .seconds(120)) { gw in
             try await gw.runtime.importImage("docker.io/local/svc:1")
             // A per-function timeout (its watchdog's exec_timeout) bounds the call: 504.
             let slow = gw.deployBody("slow", image: "local/svc:1", extra: #","envVars":{"exec_timeout":"1s"}"#)
             #expect(try await gw.call(.post, "/system/functions", json: slow).status == 200)
-            let timedOut = try await gw.call(.get, "/function/slow/cgi-bin/info?slow", auth: false)
+            let timedOut = try await gw.call(.get, "/function/slow/cgi-bin/info?hold", auth: false)
             #expect(timedOut.status == 504 && timedOut.text.contains("timed out after 1"))
             #expect(timedOut.headers["X-OpenFaaS-Internal"] == "proxy")
             // The daemon's log says which call timed out, with fields journald keeps (CALL_ID, FUNCTION, …).

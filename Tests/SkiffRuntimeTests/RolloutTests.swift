@@ -29,17 +29,19 @@ struct RolloutTests {
         }
     }
 
-    /// An update whose new generation has one replica that crashes at once and one that never gets ready: the
-    /// old generation stays in rotation the whole time (the crash once published the new, empty generation for as
-    /// long as the other new replica was waited for), and stays after the update fails.
+    /// An update whose new generation has one replica that crashes at once and one that is waited for and never
+    /// gets ready: the old generation stays in rotation the whole time (the crash once published the new, empty
+    /// generation for as long as the other new replica was waited for), and stays after the update fails. The
+    /// waited-for replica gives up on its own after a while, so the deploy timeout can be generous: a busy
+    /// machine once took more than the 3 s it used to be to start the first, healthy generation.
     @Test func aNewReplicaThatCrashesNeverTakesTheOldOnesOutOfRotation() async throws {
-        try await withRuntime(deployTimeout: .seconds(3)) { harness in
+        try await withRuntime(deployTimeout: .seconds(120)) { harness in
             let runtime = harness.runtime
             let ns = harness.namespace
             try await harness.importImage("docker.io/local/keep:1")
             // host-local hands out consecutive addresses: of two new replicas, one has an even last octet (it
-            // exits 7 at once) and one an odd one (it never listens).
-            let split = "case $(ip -4 -o addr show eth0) in *[02468]/[0-9]*) exit 7 ;; esac; exec sleep 600"
+            // exits 7 at once) and one an odd one (it never listens, and exits 3 after 5 s).
+            let split = "case $(ip -4 -o addr show eth0) in *[02468]/[0-9]*) exit 7 ;; esac; sleep 5; exit 3"
             try await harness.importImage("docker.io/local/crash:1", command: ["/bin/sh", "-c", split])
             try await runtime.deploy(
                 FunctionDefinition(name: "keep", namespace: ns, image: "local/keep:1"), replicas: 2)

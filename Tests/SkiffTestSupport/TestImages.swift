@@ -10,8 +10,10 @@ public enum TestImages {
 
     public static let infoScript = """
         #!/bin/sh
-        # `slow` answers nothing at all for 5 s (not even headers), like a function that computes.
+        # `slow` answers nothing at all for 5 s (not even headers), like a function that computes; `hold` never
+        # answers (until its replica is stopped), for timeouts that must fire however late timers run.
         [ "$QUERY_STRING" = slow ] && sleep 5
+        [ "$QUERY_STRING" = hold ] && while :; do sleep 1; done
         echo "Content-Type: text/plain"
         echo ""
         case "$QUERY_STRING" in

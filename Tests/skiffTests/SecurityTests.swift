@@ -91,7 +91,8 @@ struct SecurityTests {
             // A call made before the function exists must not pin the default timeout for it.
             #expect(try await RawHTTP.exchange(port: port, Self.get("/function/probe/cgi-bin/info?slow")).status == 404)
             #expect(try await deploy("probe", #","envVars":{"exec_timeout":"1s"}"#).status == 200)
-            let slow = try await RawHTTP.exchange(port: port, Self.get("/function/probe/cgi-bin/info?slow"))
+            // A call that never answers: the 1 s timeout fires however late a busy machine runs it.
+            let slow = try await RawHTTP.exchange(port: port, Self.get("/function/probe/cgi-bin/info?hold"))
             #expect(slow.status == 504, "\(slow.text)")
 
             // The admin's credentials are consumed by the gateway, never handed to the function; a function's own
@@ -178,14 +179,14 @@ struct SecurityTests {
             let threadsAfter = ProcessStatus.field("Threads", pid: pid)
             #expect(threadsAfter <= threadsBefore + 2, "threads \(threadsBefore) → \(threadsAfter)")
 
-            // 50,000 requests pipelined behind a call that takes 5 s, on a connection that never reads: the daemon
+            // 50,000 requests pipelined behind a call that never answers, on a connection that never reads: the daemon
             // stops reading after one head's worth, so the sender blocks and the daemon's memory stays put.
             #expect(try await RawHTTP.exchange(port: port, Self.get("/function/slow/")).status == 200)
             let residentBefore = ProcessStatus.field("VmRSS", pid: pid)
             #expect(residentBefore > 0)
             let padding = String(repeating: "p", count: 1000)
             let request = Array(
-                "GET /function/slow/cgi-bin/info?slow HTTP/1.1\r\nHost: x\r\nX-Pad: \(padding)\r\n\r\n".utf8)
+                "GET /function/slow/cgi-bin/info?hold HTTP/1.1\r\nHost: x\r\nX-Pad: \(padding)\r\n\r\n".utf8)
             let total = 50_000 * request.count
             let sent = try await RawHTTP.sendUntilBlocked(port: port, request, times: 50_000, stallAfter: .seconds(2))
             let residentAfter = ProcessStatus.field("VmRSS", pid: pid)

@@ -100,7 +100,7 @@ struct WatchdogTests {
     @Test func forkModeAnswersLikeTheClassicWatchdog() async throws {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-wd-\(UUID()).sh").path
         try
-            "#!/bin/sh\nif [ \"$Http_Query\" = fail ]; then echo oops; exit 3; fi\nif [ \"$Http_Query\" = slow ]; then sleep 5; fi\nenv | grep '^Http_' | sort\ncat\n"
+            "#!/bin/sh\nif [ \"$Http_Query\" = fail ]; then echo oops; exit 3; fi\nif [ \"$Http_Query\" = slow ]; then sleep 600; fi\nenv | grep '^Http_' | sort\ncat\n"
             .write(toFile: script, atomically: true, encoding: .utf8)
         defer { unlink(script) }
         // Run through sh rather than exec'd: a file just written can be "text file busy" while another test's
@@ -328,10 +328,19 @@ struct WatchdogTests {
         #expect(try await watchdog.call(.post, "/_/ready").status == 405)
         let quick = try await watchdog.call(.get, "/cgi-bin/slow?0")
         #expect(quick.status == 200 && quick.text == "slept\n", "\(quick)")
-        // exec_timeout bounds every call: 504.
-        #expect(try await watchdog.call(.get, "/cgi-bin/slow?4").status == 504)
-        // X-Timeout shortens it for one call (this call would succeed after 1 s within exec_timeout).
-        let shortened = try await watchdog.call(.get, "/cgi-bin/slow?1", headers: [("X-Timeout", "300ms")])
+        // exec_timeout bounds every call: 504 (for a call that would take two minutes, so a late timer still wins).
+        #expect(try await watchdog.call(.get, "/cgi-bin/slow?120").status == 504)
+        // X-Timeout shortens it for one call: under an exec_timeout longer than the client waits, only the
+        // header's 300 ms can give a 504.
+        let patientPort = try freePort()
+        let patient = try WatchdogProcess([
+            "mode": "http", "fprocess": "busybox httpd -f -p 127.0.0.1:\(patientPort) -h \(upstream.root)",
+            "upstream_url": "http://127.0.0.1:\(patientPort)", "exec_timeout": "1h",
+        ])
+        defer { patient.stop() }
+        _ = try await patient.waitUntilListening()
+        #expect(await eventually { (try? await patient.call(.get, "/_/ready"))?.status == 200 })
+        let shortened = try await patient.call(.get, "/cgi-bin/slow?120", headers: [("X-Timeout", "300ms")])
         #expect(shortened.status == 504)
 
         // The exec-probe flags of the OpenFaaS watchdogs.
