@@ -1,49 +1,30 @@
 import SkiffHTTP
+import SkiffPOSIX
 import Synchronization
 
 /// Closed until the runtime has restored the recorded functions. Before that the daemon must not act as if no
 /// function existed: a `/function/` call waits (bounded, like a cold start) and the system API answers 503 with
 /// `Retry-After`, because a list would be empty and a deploy would race the restore of the same name.
 final class RestoreGate: Sendable {
-    /// Read by every request: lock-free. The waiters, touched only before the gate opens, sit behind a lock.
+    /// Read by every request: lock-free.
     private let isOpenFlag = Atomic<Bool>(false)
-    private struct Waiters {
-        var nextID = 0
-        var waiting: [Int: (continuation: CheckedContinuation<Bool, Never>, expiry: Task<Void, Never>)] = [:]
-    }
-    private let waiters = Mutex(Waiters())
+    private let opened = ChangeSignal()
 
     var isOpen: Bool { isOpenFlag.load(ordering: .acquiring) }
 
     func open() {
-        let woken = waiters.withLock { state in
-            // Set under the lock, so a waiter either sees the gate open or is in the list emptied here.
-            isOpenFlag.store(true, ordering: .releasing)
-            defer { state.waiting = [:] }
-            return Array(state.waiting.values)
-        }
-        for waiter in woken {
-            waiter.expiry.cancel()
-            waiter.continuation.resume(returning: true)
-        }
+        isOpenFlag.store(true, ordering: .releasing)
+        opened.notify()
     }
 
     /// Whether the gate opened within `timeout`.
     func wait(upTo timeout: Duration) async -> Bool {
-        if isOpen { return true }
-        return await withCheckedContinuation { continuation in
-            waiters.withLock { state in
-                guard !isOpenFlag.load(ordering: .acquiring) else { return continuation.resume(returning: true) }
-                state.nextID += 1
-                let id = state.nextID
-                let expiry = Task {
-                    try? await Task.sleep(for: timeout)
-                    guard !Task.isCancelled else { return }
-                    let expired = self.waiters.withLock { $0.waiting.removeValue(forKey: id) }
-                    expired?.continuation.resume(returning: false)
-                }
-                state.waiting[id] = (continuation, expiry)
-            }
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let seen = opened.generation
+            if isOpen { return true }
+            if ContinuousClock.now >= deadline || Task.isCancelled { return false }
+            await opened.wait(after: seen, until: deadline)
         }
     }
 }

@@ -1,3 +1,4 @@
+import SkiffPOSIX
 import Synchronization
 
 /// Ready replicas per function and the requests in flight to each, under one lock. Supervisors publish; the
@@ -7,22 +8,17 @@ import Synchronization
 /// then is a replica signalled, so updates and scale-downs never cut a request off (even for servers that exit
 /// at once on SIGTERM).
 ///
-/// Whoever waits (for a replica to be published, for replicas to go idle) parks on a continuation that a
-/// publication or a last release resumes: no polling.
+/// Whoever waits (for a replica to be published, for replicas to go idle) parks on `changes`, which every
+/// publication and every release that leaves a replica idle notifies: no polling.
 final class EndpointTable: Sendable {
     private struct State {
         var published: [String: [ReplicaEndpoint]] = [:]
         var inFlight: [String: Int] = [:]
         var turn = 0
-        /// Bumped by every publication and every release that leaves a replica idle: what waiters wait for.
-        var generation: UInt64 = 0
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-        var nextWaiter: UInt64 = 0
-        /// Waiters whose deadline or cancellation came before they had parked: they must not park.
-        var expired: Set<UInt64> = []
     }
 
     private let state = Mutex(State())
+    private let changes = ChangeSignal()
 
     static func key(_ namespace: String, _ name: String) -> String { "\(namespace)/\(name)" }
 
@@ -31,11 +27,8 @@ final class EndpointTable: Sendable {
     }
 
     func set(_ namespace: String, _ name: String, _ endpoints: [ReplicaEndpoint]) {
-        let woken = state.withLock { state in
-            state.published[Self.key(namespace, name)] = endpoints.isEmpty ? nil : endpoints
-            return Self.changed(&state)
-        }
-        for waiter in woken { waiter.resume() }
+        state.withLock { $0.published[Self.key(namespace, name)] = endpoints.isEmpty ? nil : endpoints }
+        changes.notify()
     }
 
     /// A ready replica with the fewest requests in flight, counted against it until ``release(_:)``; nil when
@@ -49,10 +42,10 @@ final class EndpointTable: Sendable {
     func acquire(_ namespace: String, _ name: String, deadline: ContinuousClock.Instant) async -> ReplicaEndpoint? {
         let key = Self.key(namespace, name)
         while true {
-            let (endpoint, generation) = state.withLock { state in (Self.acquire(&state, key), state.generation) }
-            if let endpoint { return endpoint }
+            let seen = changes.generation
+            if let endpoint = state.withLock({ Self.acquire(&$0, key) }) { return endpoint }
             if ContinuousClock.now >= deadline || Task.isCancelled { return nil }
-            await change(after: generation, deadline: deadline)
+            await changes.wait(after: seen, until: deadline)
         }
     }
 
@@ -74,13 +67,14 @@ final class EndpointTable: Sendable {
     }
 
     func release(_ endpoint: ReplicaEndpoint) {
-        let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let idle = state.withLock { state -> Bool in
             let load = (state.inFlight[endpoint.id] ?? 1) - 1
             state.inFlight[endpoint.id] = load > 0 ? load : nil
-            // The hot path: with nobody waiting, a release costs no more than the count.
-            return load > 0 || state.waiters.isEmpty ? [] : Self.changed(&state)
+            return load == 0
         }
-        for waiter in woken { waiter.resume() }
+        // Every release that leaves a replica idle counts as a change, waiter or not: one that checks before this
+        // release and parks after it must find the count moved.
+        if idle { changes.notify() }
     }
 
     func inFlight(_ id: String) -> Int { state.withLock { $0.inFlight[id] ?? 0 } }
@@ -88,63 +82,10 @@ final class EndpointTable: Sendable {
     /// Returns once no request is in flight to any of `ids`, or at the deadline.
     func waitUntilIdle(_ ids: [String], deadline: ContinuousClock.Instant) async {
         while true {
-            let (busy, generation) = state.withLock { state in
-                (ids.contains { (state.inFlight[$0] ?? 0) > 0 }, state.generation)
-            }
+            let seen = changes.generation
+            let busy = state.withLock { state in ids.contains { (state.inFlight[$0] ?? 0) > 0 } }
             if !busy || ContinuousClock.now >= deadline || Task.isCancelled { return }
-            await change(after: generation, deadline: deadline)
+            await changes.wait(after: seen, until: deadline)
         }
-    }
-
-    // MARK: Waiting for a change
-
-    /// Marks a change and hands back every waiter, for the caller to resume outside the lock.
-    private static func changed(_ state: inout State) -> [CheckedContinuation<Void, Never>] {
-        state.generation &+= 1
-        guard !state.waiters.isEmpty else { return [] }
-        defer { state.waiters.removeAll() }
-        return Array(state.waiters.values)
-    }
-
-    /// Returns at the first change after `generation` (at once if there was one already), at the deadline, or
-    /// when the task is cancelled. Each waiter is resumed exactly once, by whoever removes it from the table.
-    private func change(after generation: UInt64, deadline: ContinuousClock.Instant) async {
-        let id = state.withLock { state -> UInt64 in
-            state.nextWaiter &+= 1
-            return state.nextWaiter
-        }
-        let expiry = Task { [weak self] in
-            try? await Task.sleep(until: deadline)
-            if !Task.isCancelled { self?.resume(id) }
-        }
-        defer {
-            expiry.cancel()
-            _ = state.withLock { $0.expired.remove(id) }
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let parked = state.withLock { state -> Bool in
-                    guard state.generation == generation, !Task.isCancelled, state.expired.remove(id) == nil else {
-                        return false
-                    }
-                    state.waiters[id] = continuation
-                    return true
-                }
-                if !parked { continuation.resume() }
-            }
-        } onCancel: {
-            resume(id)
-        }
-    }
-
-    private func resume(_ id: UInt64) {
-        let parked = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard let continuation = state.waiters.removeValue(forKey: id) else {
-                state.expired.insert(id)
-                return nil
-            }
-            return continuation
-        }
-        parked?.resume()
     }
 }

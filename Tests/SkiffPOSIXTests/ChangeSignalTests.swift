@@ -1,0 +1,41 @@
+import Synchronization
+import Testing
+
+@testable import SkiffPOSIX
+
+@Suite("change signal")
+struct ChangeSignalTests {
+    @Test func aChangeMadeWhileNobodyWaitedIsNotLost() async {
+        let signal = ChangeSignal()
+        let seen = signal.generation
+        signal.notify()  // between a waiter's look at the state and its wait: the case that once stalled a drain
+        await signal.wait(after: seen, until: .now + .seconds(3600))
+        #expect(signal.generation == seen + 1)
+    }
+
+    @Test func aWaiterIsWokenByTheNextChange() async {
+        let signal = ChangeSignal()
+        let seen = signal.generation
+        let returned = Atomic(false)
+        let waiter = Task {
+            await signal.wait(after: seen, until: .now + .seconds(3600))
+            returned.store(true, ordering: .releasing)
+        }
+        // Notified until the waiter returns: whether it had parked yet or not, a change must end its wait.
+        while !returned.load(ordering: .acquiring) {
+            signal.notify()
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        await waiter.value
+        #expect(signal.generation > seen)
+    }
+
+    @Test func withoutAChangeTheWaitEndsAtItsDeadlineOrOnCancellation() async {
+        let signal = ChangeSignal()
+        await signal.wait(after: signal.generation, until: .now + .milliseconds(20))
+        let cancelled = Task { await signal.wait(after: signal.generation, until: .now + .seconds(3600)) }
+        cancelled.cancel()
+        await cancelled.value
+        #expect(signal.generation == 0)
+    }
+}
