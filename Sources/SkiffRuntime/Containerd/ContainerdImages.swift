@@ -41,8 +41,15 @@ public struct ContainerdImages: Sendable {
                 try? await Task.sleep(for: .milliseconds(100))
             }
         }
-        defer { watcher.cancel() }
-        try await ctr.exportImage(namespace, reference, to: archive)
+        do {
+            try await ctr.exportImage(namespace, reference, to: archive)
+        } catch {
+            watcher.cancel()
+            throw error
+        }
+        // The watcher is done before the last word, so no stale figure can follow it (or the build's next step).
+        watcher.cancel()
+        await watcher.value
         progress(TransferProgress(activity: activity, done: total, total: total))
     }
 

@@ -16,9 +16,9 @@ struct Ctr: Sendable {
     @discardableResult
     func run(
         _ namespace: String?, _ arguments: [String], timeout: Duration? = nil,
-        tolerating tolerated: (String) -> Bool = { _ in false }
+        tolerating tolerated: (String) -> Bool = { _ in false }, adjust: (inout ChildProcess) -> Void = { _ in }
     ) async throws -> String? {
-        let outcome = try await outcome(namespace, arguments, timeout: timeout)
+        let outcome = try await outcome(namespace, arguments, timeout: timeout, adjust: adjust)
         if outcome.succeeded { return outcome.outputText }
         if !outcome.timedOut && tolerated(outcome.errorText) { return nil }
         throw FunctionRuntimeError.system(
@@ -26,8 +26,11 @@ struct Ctr: Sendable {
     }
 
     /// Like ``run(_:_:timeout:tolerating:)`` for commands whose output is needed.
-    func output(_ namespace: String?, _ arguments: [String], timeout: Duration? = nil) async throws -> String {
-        try await run(namespace, arguments, timeout: timeout) ?? ""
+    func output(
+        _ namespace: String?, _ arguments: [String], timeout: Duration? = nil,
+        adjust: (inout ChildProcess) -> Void = { _ in }
+    ) async throws -> String {
+        try await run(namespace, arguments, timeout: timeout, adjust: adjust) ?? ""
     }
 
     func outcome(
@@ -76,14 +79,7 @@ struct Ctr: Sendable {
         for line in try await output(nil, ["namespaces", "ls"]).split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard let name = fields.first else { continue }
-            var labels: [String: String] = [:]
-            if fields.count > 1 {
-                for pair in fields[1].split(separator: ",") {
-                    let parts = pair.split(separator: "=", maxSplits: 1)
-                    labels[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-                }
-            }
-            result[String(name)] = labels
+            result[String(name)] = fields.count > 1 ? Self.labels(fields[1]) : [:]
         }
         return result
     }
@@ -97,6 +93,16 @@ struct Ctr: Sendable {
 
     func labelNamespace(_ name: String, labels: [String: String]) async throws {
         try await run(nil, ["namespaces", "label", name] + Self.pairs(labels))
+    }
+
+    /// ctr's label column: `k=v,k=v` (a key without `=` has an empty value).
+    private static func labels(_ column: Substring) -> [String: String] {
+        var labels: [String: String] = [:]
+        for pair in column.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            labels[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        return labels
     }
 
     /// `key=value` arguments in a stable order.
@@ -152,16 +158,9 @@ struct Ctr: Sendable {
         try await output(namespace, ["images", "ls"]).split(separator: "\n").dropFirst().compactMap { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 4, let last = fields.last else { return nil }
-            var labels: [String: String] = [:]
-            if last != "-" && fields.count >= 7 {
-                for pair in last.split(separator: ",") {
-                    let parts = pair.split(separator: "=", maxSplits: 1)
-                    labels[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-                }
-            }
             return ImageEntry(
                 name: String(fields[0]), target: ImageTarget(mediaType: String(fields[1]), digest: String(fields[2])),
-                labels: labels)
+                labels: last != "-" && fields.count >= 7 ? Self.labels(last) : [:])
         }
     }
 
@@ -190,19 +189,18 @@ struct Ctr: Sendable {
 
     /// Imports an archive held in memory through ctr's standard input, telling `progress` the bytes taken.
     func importImage(_ namespace: String, bytes: [UInt8], progress: TransferObserver?) async throws -> [String] {
-        let arguments = ["images", "import", "-"]
-        let outcome = try await outcome(namespace, arguments, timeout: .seconds(600)) { process in
-            process.standardInput = bytes
-            if let progress {
-                let total = bytes.count
-                process.inputProgress = { progress(TransferProgress(activity: "importing", done: $0, total: total)) }
-            }
-        }
-        guard outcome.succeeded else {
-            throw FunctionRuntimeError.system(
-                ChildProcessError(command: commandLine(namespace, arguments), outcome: outcome).description)
-        }
-        return Self.importedNames(outcome.outputText)
+        let total = bytes.count
+        let output = try await output(
+            namespace, ["images", "import", "-"], timeout: .seconds(600),
+            adjust: { process in
+                process.standardInput = bytes
+                if let progress {
+                    process.inputProgress = {
+                        progress(TransferProgress(activity: "importing", done: $0, total: total))
+                    }
+                }
+            })
+        return Self.importedNames(output)
     }
 
     /// "unpacking docker.io/local/echo:latest (sha256:…)...done" → the names.
@@ -214,17 +212,12 @@ struct Ctr: Sendable {
     }
 
     func pull(_ namespace: String, _ reference: String, progress: TransferObserver? = nil) async throws {
-        let arguments = ["images", "pull", reference]
         let meter = PullMeter(activity: "pulling \(reference)")
-        let outcome = try await outcome(namespace, arguments, timeout: .seconds(600)) { process in
-            if let progress {
-                process.outputLine = { line in if let seen = meter.read(line) { progress(seen) } }
-            }
-        }
-        guard outcome.succeeded else {
-            throw FunctionRuntimeError.system(
-                ChildProcessError(command: commandLine(namespace, arguments), outcome: outcome).description)
-        }
+        try await run(
+            namespace, ["images", "pull", reference], timeout: .seconds(600),
+            adjust: { process in
+                if let progress { process.outputLine = { line in if let seen = meter.read(line) { progress(seen) } } }
+            })
         // ctr's last frame is drawn before the download ends; the pull is whole now.
         progress?(meter.finished())
     }
