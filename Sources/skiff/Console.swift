@@ -16,6 +16,13 @@ enum Console {
 enum TerminalText {
     static var standardOutputIsTerminal: Bool { isatty(1) == 1 }
 
+    /// Columns of the terminal on standard output; 80 when it cannot be told.
+    static var standardOutputWidth: Int {
+        var size = winsize()
+        guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
+    }
+
     static func escapingControls(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: isControl) else { return text }
         var escaped = ""

@@ -22,7 +22,8 @@ final class ProgressDisplay: Sendable {
     }
 
     init(
-        prefix: String, terminal: Bool = isatty(1) == 1, width: Int = ProgressDisplay.terminalWidth(),
+        prefix: String, terminal: Bool = TerminalText.standardOutputIsTerminal,
+        width: Int = TerminalText.standardOutputWidth,
         output: @escaping @Sendable (String) -> Void = { text in
             print(text, terminator: "")
             fflush(nil)  // every stream: naming stdout is not concurrency-safe in Swift 6
@@ -95,13 +96,6 @@ final class ProgressDisplay: Sendable {
         let allowed = max(8, width - 1 - prefix.count - figures.count)
         if activity.count > allowed { activity = String(activity.prefix(allowed - 1)) + "…" }
         return prefix + activity + figures
-    }
-
-    /// Columns of the terminal on standard output; 80 when it cannot be told.
-    static func terminalWidth() -> Int {
-        var size = winsize()
-        guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
-        return Int(size.ws_col)
     }
 }
 

@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import SkiffLog
 import SkiffPOSIX
 
@@ -45,7 +44,7 @@ public struct ImageCollector: Sendable {
     /// once, not every interval).
     func collect(reportedStuck: Bool) async -> Bool {
         let path = settings.path
-        guard let before = DiskUsage(path: path) else {
+        guard let before = FileSystemUsage(path: path) else {
             if !reportedStuck {
                 logger.warning("cannot measure the disk at \(path) for image pruning; set --containerd-root")
             }
@@ -55,7 +54,7 @@ public struct ImageCollector: Sendable {
         let low = Double(settings.lowPercent)
         let filter = ImagePruneFilter(
             onlyBuilt: true, builtBefore: Date() - TimeInterval(settings.minimumAge.nanoseconds) / 1e9,
-            enough: { (DiskUsage(path: path)?.percentUsed ?? 0) < low })
+            enough: { (FileSystemUsage(path: path)?.percentUsed ?? 0) < low })
         var removed = 0
         for namespace in runtime.managedNamespaces() {
             do {
@@ -72,7 +71,7 @@ public struct ImageCollector: Sendable {
                 logger.warning("cannot prune images in \(namespace): \(error)")
             }
         }
-        guard let after = DiskUsage(path: path), after.percentUsed >= Double(settings.highPercent) else {
+        guard let after = FileSystemUsage(path: path), after.percentUsed >= Double(settings.highPercent) else {
             return false
         }
         if removed == 0 && !reportedStuck {
@@ -82,20 +81,4 @@ public struct ImageCollector: Sendable {
         }
         return removed == 0
     }
-}
-
-/// How full a file system is, as `df` reports it: blocks reserved for root count as unavailable.
-struct DiskUsage {
-    var percentUsed: Double
-
-    init?(path: String) {
-        var stats = statvfs()
-        guard statvfs(path, &stats) == 0 else { return nil }
-        let used = Double(stats.f_blocks - stats.f_bfree)
-        let available = Double(stats.f_bavail)
-        guard used + available > 0 else { return nil }
-        percentUsed = used / (used + available) * 100
-    }
-
-    var percentDescription: String { "\(Int(percentUsed.rounded(.up)))%" }
 }
