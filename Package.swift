@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // Skiff takes no package dependencies: only the toolchain and Debian's libsystemd.
 // Targets are the architecture; imports flow one way:
-//   skiff (executable) → SkiffGateway → SkiffRuntime → SkiffHTTP → SkiffPOSIX → CLinux
+//   skiff (executable) → SkiffGateway → SkiffRuntime → SkiffHTTP → SkiffNet → SkiffPOSIX → CLinux
 //                                     → SkiffMetrics, SkiffAPI
 //                      → SkiffClient  → SkiffAPI, SkiffHTTP, SkiffStack
 //                      → SkiffBuild   → SkiffStack, SkiffImage, SkiffRuntime
@@ -25,8 +25,10 @@ let package = Package(
         // File descriptors, sockets, the errno-capturing call wrapper, epoll event loops and their threads.
         // The only place for Unsafe* pointers and system calls.
         .target(name: "SkiffPOSIX", dependencies: ["CLinux"], swiftSettings: strict),
+        // Byte-stream connections and acceptors on the event loops, for any protocol: HTTP today, NATS next.
+        .target(name: "SkiffNet", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // HTTP/1.1 server, client and router over bytes. Knows nothing of functions or OpenFaaS.
-        .target(name: "SkiffHTTP", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
+        .target(name: "SkiffHTTP", dependencies: ["SkiffNet", "SkiffPOSIX"], swiftSettings: strict),
         // Debian's libsystemd (libsystemd-dev): sd_notify and the journal. The only system library Skiff links.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // A value-type logger over handlers (stderr, memory); libraries are handed one.
@@ -94,7 +96,8 @@ let package = Package(
             path: "Tests/SkiffTestSupport"),
 
         .testTarget(name: "SkiffPOSIXTests", dependencies: ["SkiffPOSIX"]),
-        .testTarget(name: "SkiffHTTPTests", dependencies: ["SkiffHTTP", "SkiffPOSIX"]),
+        .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet", "SkiffPOSIX", "SkiffTestSupport"]),
+        .testTarget(name: "SkiffHTTPTests", dependencies: ["SkiffHTTP", "SkiffNet", "SkiffPOSIX"]),
         .testTarget(name: "SkiffServiceTests", dependencies: ["SkiffService"]),
         .testTarget(
             name: "SkiffGatewayTests",

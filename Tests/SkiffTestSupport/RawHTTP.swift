@@ -19,11 +19,7 @@ public enum RawHTTP {
 
     /// Sends `bytes`, then reads until the server closes or `timeout` passes without a byte.
     public static func exchange(port: Int, _ bytes: [UInt8], timeout: Duration = .seconds(20)) async throws -> Answer {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try blockingExchange(port: port, bytes, timeout: timeout) })
-            }
-        }
+        try await onThread { try blockingExchange(port: port, bytes, timeout: timeout) }
     }
 
     public static func exchange(port: Int, _ text: String, timeout: Duration = .seconds(20)) async throws -> Answer {
@@ -94,16 +90,39 @@ public enum RawHTTP {
         }
     }
 
+    /// Reads from an open connection until the bytes end with `suffix`, the peer closes, or `timeout` passes
+    /// without a byte.
+    public static func read(_ fd: Int32, untilSuffix suffix: String, timeout: Duration = .seconds(60)) async throws
+        -> Answer
+    {
+        try await onThread { blockingRead(fd, until: Array(suffix.utf8), timeout: timeout) }
+    }
+
+    /// Reads from an open connection until the peer closes or `timeout` passes without a byte.
+    public static func readToClose(_ fd: Int32, timeout: Duration = .seconds(60)) async throws -> Answer {
+        try await onThread { blockingRead(fd, until: nil, timeout: timeout) }
+    }
+
+    private static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
     private static func blockingExchange(port: Int, _ bytes: [UInt8], timeout: Duration) throws -> Answer {
         let fd = try connect(port: port)
         defer { close(fd) }
+        send(fd, bytes)
+        return blockingRead(fd, until: nil, timeout: timeout)
+    }
+
+    private static func blockingRead(_ fd: Int32, until suffix: [UInt8]?, timeout: Duration) -> Answer {
         var limit = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        send(fd, bytes)
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         var readError: String?
-        while true {
+        while suffix.map({ !(received.count >= $0.count && received.suffix($0.count).elementsEqual($0)) }) ?? true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 { readError = String(cString: strerror(errno)) }
             if n <= 0 { break }

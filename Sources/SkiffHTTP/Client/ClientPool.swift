@@ -1,3 +1,4 @@
+import SkiffNet
 import SkiffPOSIX
 
 /// One loop's idle keep-alive connections by address, and the read buffer its connections share.
@@ -16,7 +17,7 @@ final class ClientPool: @unchecked Sendable {
     // @unchecked: created off-loop, then used only on `loop` (HTTPClient hops there before calling in).
     let loop: EventLoop
     let configuration: HTTPClient.Configuration
-    let scratch: UnsafeMutableRawBufferPointer
+    let readBuffer = ReadBuffer()
     /// A class, so that taking and returning a connection mutate the list found by a plain lookup: changing an
     /// array stored in the dictionary goes through an accessor that allocates, on every proxied request.
     private final class IdleList {
@@ -29,10 +30,7 @@ final class ClientPool: @unchecked Sendable {
     init(loop: EventLoop, configuration: HTTPClient.Configuration) {
         self.loop = loop
         self.configuration = configuration
-        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     }
-
-    deinit { scratch.deallocate() }
 
     func execute(_ request: HTTPClientRequest, address: SocketAddress, timeout: Duration?) async throws
         -> HTTPClientResponse

@@ -1,10 +1,14 @@
 import Glibc
+import SkiffNet
 import SkiffPOSIX
 
 /// One client TCP connection: connects, sends one request at a time, parses the response, and goes back to its
 /// pool when both sides of the exchange are complete and the server keeps the connection alive.
-final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStreamSource, @unchecked Sendable {
+final class HTTPClientConnection: HTTPStreamHandler, ByteStreamSource, @unchecked Sendable {
     // @unchecked: confined to `pool.loop`; every entry point is called on the loop.
+    let transport: StreamConnection
+    var parser = HTTPParser(kind: .response, maxHeadBytes: 1024 * 1024)
+    var loop: EventLoop { transport.loop }
     let key: ClientPool.Key
     /// Strong: the loop may deliver events after the client is released; the idle sweep still closes us.
     let pool: ClientPool
@@ -27,10 +31,10 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
     /// True while no byte of a response to the current request has arrived.
     private(set) var failedBeforeResponse = true
 
-    private init(fd: Int32, key: ClientPool.Key, pool: ClientPool) {
+    private init(transport: StreamConnection, key: ClientPool.Key, pool: ClientPool) {
+        self.transport = transport
         self.key = key
         self.pool = pool
-        super.init(fd: fd, loop: pool.loop, parser: HTTPParser(kind: .response, maxHeadBytes: 1024 * 1024))
     }
 
     var isUsable: Bool { state == .idle }
@@ -40,21 +44,20 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
     static func connect(
         _ key: ClientPool.Key, pool: ClientPool, timeout: Duration, deadline: UInt64?
     ) async throws -> HTTPClientConnection {
-        let started: (fd: Int32, inProgress: Bool)
+        let transport: StreamConnection
         do {
-            started = try Socket.connect(to: key.address, networkNamespace: key.networkNamespace)
+            transport = try StreamConnection.connect(
+                to: key.address, networkNamespace: key.networkNamespace, loop: pool.loop, readBuffer: pool.readBuffer)
         } catch {
             throw connectError(error.errno, address: key.description)
         }
-        Socket.setNoDelay(started.fd)
-        let connection = HTTPClientConnection(fd: started.fd, key: key, pool: pool)
+        let connection = HTTPClientConnection(transport: transport, key: key, pool: pool)
         do {
-            try pool.loop.register(started.fd, interest: started.inProgress ? .write : .read, handler: connection)
+            try transport.start(handler: connection)
         } catch {
-            Socket.close(started.fd)
             throw HTTPClientError.system("\(error)")
         }
-        guard started.inProgress else {
+        guard transport.isConnecting else {
             connection.state = .active
             return connection
         }
@@ -89,15 +92,13 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         timer = nil
     }
 
-    private func connectFinished() {
+    func connectFinished(errno code: Int32) {
         cancelTimer()
-        let code = Socket.pendingError(fd)
         guard code == 0 else {
             fail(Self.connectError(code, address: key.description))
             return
         }
         state = .active
-        loop.modify(fd, interest: .read)
         if let waiter = connectWaiter {
             connectWaiter = nil
             waiter.resume()
@@ -128,12 +129,12 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         writeHead(request, length: length, chunked: chunked)
         switch body.storage {
         case .bytes(let bytes):
-            out.bytes.append(contentsOf: bytes)
-            requestFlush()
+            transport.out.bytes.append(contentsOf: bytes)
+            transport.requestFlush()
             isRequestSent = true
         case .stream, .producer:
-            flushOutput()
-            // The body goes out on a task of its own (on this loop), so that an answer the server gives before
+            transport.flushOutput()
+            // The body goes transport.out on a task of its own (on this loop), so that an answer the server gives before
             // it has read everything (a CGI script prints its headers first) reaches the caller while the
             // upload continues; waiting for the upload first would deadlock against such a server.
             Task(executorPreference: loop) { await self.upload(body, chunked: chunked) }
@@ -151,8 +152,8 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
             for try await chunk in body {
                 try await writeBodyChunk(chunk, chunked: chunked)
             }
-            if chunked { out.bytes.append(contentsOf: WireEncoding.lastChunk) }
-            requestFlush()
+            if chunked { transport.out.bytes.append(contentsOf: WireEncoding.lastChunk) }
+            transport.requestFlush()
             if failure == nil, state == .active {
                 isRequestSent = true
                 recycleIfDone()
@@ -171,10 +172,10 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
     }
 
     private func writeHead(_ request: HTTPClientRequest, length: Int?, chunked: Bool) {
-        out.bytes.append(contentsOf: request.method.rawValue.utf8)
-        out.bytes.append(0x20)
-        out.bytes.append(contentsOf: request.target.utf8)
-        out.bytes.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        transport.out.bytes.append(contentsOf: request.method.rawValue.utf8)
+        transport.out.bytes.append(0x20)
+        transport.out.bytes.append(contentsOf: request.target.utf8)
+        transport.out.bytes.append(contentsOf: " HTTP/1.1\r\n".utf8)
         var headers = request.headers
         let flags = WireEncoding.scan(headers)
         // Framing is ours to write; edits copy the header storage, so only when needed.
@@ -185,47 +186,37 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         }
         if flags.hasTransferEncoding { headers.remove(name: "transfer-encoding") }
         if !flags.hasHost {
-            out.bytes.append(contentsOf: "Host: ".utf8)
-            out.bytes.append(contentsOf: request.host.contains(":") ? "[\(request.host)]".utf8 : request.host.utf8)
+            transport.out.bytes.append(contentsOf: "Host: ".utf8)
+            transport.out.bytes.append(
+                contentsOf: request.host.contains(":") ? "[\(request.host)]".utf8 : request.host.utf8)
             if request.port != 80 {
-                out.bytes.append(0x3A)
-                WireEncoding.appendDecimal(request.port, to: &out.bytes)
+                transport.out.bytes.append(0x3A)
+                WireEncoding.appendDecimal(request.port, to: &transport.out.bytes)
             }
-            out.bytes.append(contentsOf: WireEncoding.crlf)
+            transport.out.bytes.append(contentsOf: WireEncoding.crlf)
         }
-        headers.write(into: &out.bytes)
+        headers.write(into: &transport.out.bytes)
         if let length, !hasLength, length > 0 || request.method != .get && request.method != .head {
-            WireEncoding.appendContentLength(length, to: &out.bytes)
+            WireEncoding.appendContentLength(length, to: &transport.out.bytes)
         }
-        if chunked { out.bytes.append(contentsOf: WireEncoding.chunkedLine) }
-        out.bytes.append(contentsOf: WireEncoding.crlf)
+        if chunked { transport.out.bytes.append(contentsOf: WireEncoding.chunkedLine) }
+        transport.out.bytes.append(contentsOf: WireEncoding.crlf)
     }
 
     private func writeBodyChunk(_ chunk: [UInt8], chunked: Bool) async throws {
         if let failure { throw failure }
         if isUploadRefused { throw ResponseArrivedEarly() }
         if chunk.isEmpty { return }
-        out.appendBody(chunk, chunked: chunked)
-        try await flushOrWaitForDrain()
+        transport.out.appendBody(chunk, chunked: chunked)
+        try await transport.flushOrWaitForDrain()
         if let failure { throw failure }
     }
 
-    // MARK: Events
+    // MARK: Input
 
-    func handleEvents(_ events: UInt32) {
-        if state == .connecting {
-            if events & (EventBits.writable | EventBits.error | EventBits.hangup) != 0 { connectFinished() }
-            return
-        }
-        if events & EventBits.writable != 0 { flushOutput() }
-        if events & (EventBits.readable | EventBits.readHangup | EventBits.error | EventBits.hangup) != 0 {
-            readAvailable(into: pool.scratch)
-        }
-    }
-
-    override func process(_ input: UnsafeBufferPointer<UInt8>) -> Int {
+    func process(_ input: UnsafeBufferPointer<UInt8>) -> Int {
         var offset = 0
-        while state == .active && !isReadPaused && !isResponseComplete {
+        while state == .active && !transport.isReadPaused && !isResponseComplete {
             guard let (event, base) = nextEvent(in: input, at: &offset) else { break }
             switch event {
             case .needMore, .requestHead:
@@ -244,7 +235,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
             case .body(let range):
                 let chunk = Array(
                     UnsafeBufferPointer(rebasing: input[(base + range.lowerBound)..<(base + range.upperBound)]))
-                if let stream = responseStream, !stream.append(chunk) { setReadPaused(true) }
+                if let stream = responseStream, !stream.append(chunk) { transport.setReadPaused(true) }
             case .end:
                 responseEnded()
             }
@@ -257,10 +248,10 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         if !isRequestSent && head.status.code >= 400 {
             // The server answered with an error (often 413) before the body was sent: stop sending, return its
             // answer, and do not reuse the connection, whose request framing is now incomplete. A success that
-            // arrives early is returned too, while the body keeps going out.
+            // arrives early is returned too, while the body keeps going transport.out.
             isUploadRefused = true
             keepAlive = false
-            failDrainWaiter(ResponseArrivedEarly())
+            transport.failDrainWaiter(ResponseArrivedEarly())
         }
         let body: HTTPBody
         if let wholeBody {
@@ -292,23 +283,23 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
     private func recycleIfDone() {
         guard isResponseComplete, state == .active else { return }
         cancelTimer()
-        guard keepAlive, isRequestSent, pending.isEmpty, failure == nil else {
+        guard keepAlive, isRequestSent, transport.pending.isEmpty, failure == nil else {
             if isRequestSent || !keepAlive { close() }
             return
         }
         state = .idle
         idleSince = loop.now
-        if isReadPaused { setReadPaused(false) }
+        if transport.isReadPaused { transport.setReadPaused(false) }
         pool.release(self)
     }
 
-    override func peerClosed() {
+    func peerClosed() {
         if state == .idle {
             close()
             return
         }
         do {
-            let event = try parser.finish(bufferedBytes: pending.count)
+            let event = try parser.finish(bufferedBytes: transport.pending.count)
             if event == .end {
                 keepAlive = false
                 responseEnded()
@@ -322,7 +313,7 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
     // MARK: ByteStreamSource
 
     func byteStreamWantsMore() {
-        if isReadPaused { setReadPaused(false) }
+        if transport.isReadPaused { transport.setReadPaused(false) }
     }
 
     func byteStreamFirstRead() {}
@@ -332,13 +323,11 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         if state == .active && !isResponseComplete { close() }
     }
 
-    // MARK: SocketConnection hooks
+    // MARK: StreamHandler
 
-    override var isOpen: Bool { state != .closed && state != .connecting }
+    func writeFailed(_ error: SystemError) { fail(Self.transferError(error)) }
 
-    override func writeFailed(_ error: SystemError) { fail(Self.transferError(error)) }
-
-    override func bytesArriving() -> Bool {
+    func bytesArriving() -> Bool {
         if state == .idle {
             // A pooled connection must stay silent; anything else means it is unusable.
             close()
@@ -348,9 +337,9 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         return true
     }
 
-    override func readFailed(_ error: SystemError) { fail(Self.transferError(error)) }
+    func readFailed(_ error: SystemError) { fail(Self.transferError(error)) }
 
-    override func parseFailed(_ error: HTTPParseError) { fail(.invalidResponse(error.reason)) }
+    func parseFailed(_ error: HTTPParseError) { fail(.invalidResponse(error.reason)) }
 
     // MARK: Failing and closing
 
@@ -366,10 +355,9 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
         let wasIdle = state == .idle
         state = .closed
         cancelTimer()
-        loop.deregister(fd)
-        Socket.close(fd)
-        if wasIdle { pool.remove(self) }
         let error = failure ?? .remoteClosed
+        transport.close(failingWritersWith: error)
+        if wasIdle { pool.remove(self) }
         if let waiter = connectWaiter {
             connectWaiter = nil
             waiter.resume(throwing: error)
@@ -378,7 +366,6 @@ final class HTTPClientConnection: SocketConnection, EventLoopHandler, ByteStream
             headWaiter = nil
             waiter.resume(throwing: error)
         }
-        failDrainWaiter(error)
         if !isResponseComplete { responseStream?.fail(error) }
         responseStream = nil
     }

@@ -1,3 +1,4 @@
+import SkiffNet
 import SkiffPOSIX
 
 /// The connection's side of the bodies: the request body's reader asking for more (and the `100 Continue` it
@@ -6,7 +7,7 @@ extension HTTPServerConnection {
     // MARK: ByteStreamSource
 
     func byteStreamWantsMore() {
-        if isReadPaused && exchange?.isResponseEnded != true { setReadPaused(false) }
+        if transport.isReadPaused && exchange?.isResponseEnded != true { transport.setReadPaused(false) }
     }
 
     func byteStreamFirstRead() {
@@ -14,8 +15,8 @@ extension HTTPServerConnection {
         else { return }
         current.sentContinue = true
         exchange = current
-        out.bytes.append(contentsOf: WireEncoding.continueResponse)
-        requestFlush()
+        transport.out.bytes.append(contentsOf: WireEncoding.continueResponse)
+        transport.requestFlush()
     }
 
     func byteStreamAbandoned() {}
@@ -37,15 +38,15 @@ extension HTTPServerConnection {
             throw HTTPWriteError.lengthMismatch(declared: declared, written: current.written)
         }
         if current.isHead || bytes.isEmpty { return }
-        out.appendBody(bytes, chunked: current.chunked)
-        try await flushOrWaitForDrain()
+        transport.out.appendBody(bytes, chunked: current.chunked)
+        try await transport.flushOrWaitForDrain()
         if phase == .closed { throw HTTPWriteError.connectionClosed }
     }
 
     func flushBody(generation: UInt64) async throws {
         try await loop.onLoop {
             guard generation == self.generation, phase != .closed else { throw HTTPWriteError.connectionClosed }
-            flushOutput()
+            transport.flushOutput()
         }
     }
 }

@@ -1,14 +1,16 @@
+import SkiffNet
 import SkiffPOSIX
 
 /// One accepted TCP connection: parses requests, runs the responder for each in turn, writes responses in order.
 ///
-/// Requests on a connection are handled one at a time; bytes of pipelined requests wait in `pending` until the
+/// Requests on a connection are handled one at a time; bytes of pipelined requests wait in the transport until the
 /// response before them is complete, so answers always come back in request order. A handler starts with
 /// `Task.immediate` on this loop's executor: a handler that does not suspend answers within the same loop tick.
-final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStreamSource, HTTPBodySink,
-    @unchecked Sendable
-{
+final class HTTPServerConnection: HTTPStreamHandler, ByteStreamSource, HTTPBodySink, @unchecked Sendable {
     // @unchecked: confined to `context.loop`; the async sink methods hop onto the loop before touching state.
+    let transport: StreamConnection
+    var parser: HTTPParser
+    var loop: EventLoop { transport.loop }
     /// Strong: a handler may still be finishing after its server stopped. The context drops the connection at close.
     let context: ServerLoopContext
 
@@ -47,32 +49,22 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         var discarded = 0
     }
 
-    init(fd: Int32, context: ServerLoopContext) {
+    init(transport: StreamConnection, context: ServerLoopContext) {
+        self.transport = transport
         self.context = context
         phaseSince = context.loop.now
-        super.init(
-            fd: fd, loop: context.loop,
-            parser: HTTPParser(kind: .request, maxHeadBytes: context.configuration.maxHeadBytes))
+        parser = HTTPParser(kind: .request, maxHeadBytes: context.configuration.maxHeadBytes)
     }
 
-    // MARK: Events
-
-    func handleEvents(_ events: UInt32) {
-        if events & EventBits.writable != 0 { flushOutput() }
-        if events & (EventBits.readable | EventBits.readHangup) != 0 {
-            readAvailable(into: context.scratch)
-        } else if events & (EventBits.error | EventBits.hangup) != 0 {
-            close()
-        }
-    }
+    // MARK: Input
 
     /// Parses as much of `input` as the current exchange allows; returns the bytes consumed.
-    override func process(_ input: UnsafeBufferPointer<UInt8>) -> Int {
+    func process(_ input: UnsafeBufferPointer<UInt8>) -> Int {
         var offset = 0
         while phase != .closed {
             // Pipelined requests wait until the response before them is complete.
             if let exchange, exchange.isBodyComplete { break }
-            if isReadPaused { break }
+            if transport.isReadPaused { break }
             guard let (event, base) = nextEvent(in: input, at: &offset) else { break }
             switch event {
             case .needMore, .responseHead:
@@ -105,7 +97,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
             return
         }
         guard let stream = current.stream else { return }
-        if !stream.append(Array(bytes)) { setReadPaused(true) }
+        if !stream.append(Array(bytes)) { transport.setReadPaused(true) }
     }
 
     private func endOfRequestBody() {
@@ -116,8 +108,8 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         if current.isResponseEnded { completeExchange() }
     }
 
-    override func peerClosed() {
-        isReadClosed = true
+    func peerClosed() {
+        transport.isReadClosed = true
         if phase == .lingering {
             close()
             return
@@ -159,7 +151,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         }
         if !hasRemoteAddress {
             hasRemoteAddress = true
-            remoteAddress = Socket.peerAddress(fd)
+            remoteAddress = transport.peerAddress
         }
         let request = HTTPRequest(head: head, body: body, remoteAddress: remoteAddress, eventLoop: loop)
         let responder = context.responder
@@ -181,13 +173,13 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         }
         let flags = WireEncoding.scan(response.headers)
         // After a 413 the client's body is unwanted: close rather than drain it (as Go and nginx do).
-        if flags.asksClose || context.server.isClosing || isReadClosed || response.status.code == 413 {
+        if flags.asksClose || context.server.isClosing || transport.isReadClosed || response.status.code == 413 {
             current.keepAlive = false
         }
         let mayHaveBody = response.status.mayHaveBody
         current.isResponseStarted = true
 
-        WireEncoding.appendStatusLine(response.status, to: &out.bytes)
+        WireEncoding.appendStatusLine(response.status, to: &transport.out.bytes)
         var headers = response.headers
         if flags.hasTransferEncoding { headers.remove(name: "transfer-encoding") }
         switch response.body.storage {
@@ -196,22 +188,22 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
             // handler's value describes the GET body and stands.
             let keepsLength = flags.hasContentLength && (current.isHead || flags.contentLength == bytes.count)
             if flags.hasContentLength && !keepsLength { headers.remove(name: "content-length") }
-            headers.write(into: &out.bytes)
-            if mayHaveBody && !keepsLength { WireEncoding.appendContentLength(bytes.count, to: &out.bytes) }
+            headers.write(into: &transport.out.bytes)
+            if mayHaveBody && !keepsLength { WireEncoding.appendContentLength(bytes.count, to: &transport.out.bytes) }
             finishHead(&current, flags: flags)
-            if mayHaveBody && !current.isHead { out.bytes.append(contentsOf: bytes) }
+            if mayHaveBody && !current.isHead { transport.out.bytes.append(contentsOf: bytes) }
             exchange = current
             responseEnded()
         case .stream(let length, let write):
             let declared = length ?? flags.contentLength
             if let length, !flags.hasContentLength, mayHaveBody {
-                WireEncoding.appendContentLength(length, to: &out.bytes)
+                WireEncoding.appendContentLength(length, to: &transport.out.bytes)
             }
-            headers.write(into: &out.bytes)
+            headers.write(into: &transport.out.bytes)
             if declared == nil && mayHaveBody {
                 if current.head.version.minor >= 1 {
                     current.chunked = true
-                    out.bytes.append(contentsOf: WireEncoding.chunkedLine)
+                    transport.out.bytes.append(contentsOf: WireEncoding.chunkedLine)
                 } else {
                     current.keepAlive = false  // HTTP/1.0: the end of the body is the close
                 }
@@ -219,7 +211,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
             current.declaredLength = mayHaveBody ? declared : 0
             finishHead(&current, flags: flags)
             exchange = current
-            requestFlush()
+            transport.requestFlush()
             do {
                 try await write(HTTPBodyWriter(sink: self, generation: generation))
                 try endStream(generation: generation)
@@ -231,20 +223,20 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     }
 
     private func finishHead(_ current: inout Exchange, flags: WireEncoding.FieldFlags) {
-        if !flags.hasDate { out.bytes.append(contentsOf: context.currentDateLine) }
+        if !flags.hasDate { transport.out.bytes.append(contentsOf: context.currentDateLine) }
         if !current.keepAlive {
-            if !flags.asksClose { out.bytes.append(contentsOf: WireEncoding.closeLine) }
+            if !flags.asksClose { transport.out.bytes.append(contentsOf: WireEncoding.closeLine) }
         } else if current.head.version.minor == 0 {
-            out.bytes.append(contentsOf: WireEncoding.keepAliveLine)
+            transport.out.bytes.append(contentsOf: WireEncoding.keepAliveLine)
         }
-        out.bytes.append(contentsOf: WireEncoding.crlf)
+        transport.out.bytes.append(contentsOf: WireEncoding.crlf)
     }
 
     private func endStream(generation: UInt64) throws {
         guard generation == self.generation, phase != .closed, let current = exchange else {
             throw HTTPWriteError.connectionClosed
         }
-        if current.chunked && !current.isHead { out.bytes.append(contentsOf: WireEncoding.lastChunk) }
+        if current.chunked && !current.isHead { transport.out.bytes.append(contentsOf: WireEncoding.lastChunk) }
         if let declared = current.declaredLength, declared != current.written, !current.isHead {
             throw HTTPWriteError.lengthMismatch(declared: declared, written: current.written)
         }
@@ -256,7 +248,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         guard var current = exchange else { return }
         current.isResponseEnded = true
         exchange = current
-        requestFlush()
+        transport.requestFlush()
         if current.isBodyComplete {
             completeExchange()
             return
@@ -272,9 +264,9 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
             exchange?.keepAlive = false
             closeWhenFlushed = true
             mayHaveUnreadInput = true
-            setReadPaused(true)
-        } else if isReadPaused {
-            setReadPaused(false)
+            transport.setReadPaused(true)
+        } else if transport.isReadPaused {
+            transport.setReadPaused(false)
         }
     }
 
@@ -282,28 +274,28 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         guard let current = exchange else { return }
         exchange = nil
         handler = nil
-        if !current.keepAlive || isReadClosed {
+        if !current.keepAlive || transport.isReadClosed {
             closeAfterFlush()
             return
         }
-        phase = pending.isEmpty ? .idle : .readingHead
+        phase = transport.pending.isEmpty ? .idle : .readingHead
         phaseSince = loop.now
-        if out.unsentCount >= OutboundBuffer.highWater {
+        if transport.out.unsentCount >= OutboundBuffer.highWater {
             // The client is not reading its answers: take no further request until they have gone out.
             pausedForBacklog = true
-            setReadPaused(true)
+            transport.setReadPaused(true)
             return
         }
-        if isReadPaused { setReadPaused(false) }
-        if context.isShuttingDown && pending.isEmpty {
+        if transport.isReadPaused { transport.setReadPaused(false) }
+        if context.isShuttingDown && transport.pending.isEmpty {
             closeAfterFlush()
             return
         }
         // Called from inside `process` when the handler answered synchronously: that loop continues by itself.
-        if !isProcessing { processPending() }
+        if !transport.isProcessing { transport.processPending() }
     }
 
-    override func parseFailed(_ error: HTTPParseError) {
+    func parseFailed(_ error: HTTPParseError) {
         respondAndClose(error.status, error.reason, failing: error)
     }
 
@@ -315,47 +307,45 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
             return
         }
         exchange = nil
-        WireEncoding.appendClosingText(status, message, dateLine: context.currentDateLine, to: &out.bytes)
-        pending.removeAll()
+        WireEncoding.appendClosingText(status, message, dateLine: context.currentDateLine, to: &transport.out.bytes)
+        transport.pending.removeAll()
         closeWhenFlushed = true
         mayHaveUnreadInput = true
-        setReadPaused(true)
-        requestFlush()
+        transport.setReadPaused(true)
+        transport.requestFlush()
     }
 
     /// Sends FIN but keeps reading (and discarding) for a while: closing with unread input would make the kernel
     /// send RST, which can destroy the answer before the client has read it.
     private func beginLingering() {
-        Socket.shutdownWrite(fd)
+        transport.shutdownWrite()
         exchange = nil
-        pending = []
+        transport.pending = []
         phase = .lingering
         phaseSince = loop.now
-        setReadPaused(false)
+        transport.setReadPaused(false)
     }
 
-    // MARK: SocketConnection hooks
+    // MARK: StreamHandler
 
-    override var isOpen: Bool { phase != .closed }
+    func writeFailed(_ error: SystemError) { close() }
 
-    override func writeFailed(_ error: SystemError) { close() }
-
-    override func outputDrained() {
+    func outputDrained() {
         if pausedForBacklog && !closeWhenFlushed {
             pausedForBacklog = false
-            setReadPaused(false)
+            transport.setReadPaused(false)
         }
         guard closeWhenFlushed, phase != .lingering else { return }
-        if mayHaveUnreadInput && !isReadClosed { beginLingering() } else { close() }
+        if mayHaveUnreadInput && !transport.isReadClosed { beginLingering() } else { close() }
     }
 
     /// Closes once everything queued has been written (at once when nothing is).
     private func closeAfterFlush() {
         closeWhenFlushed = true
-        if out.isEmpty { outputDrained() } else { requestFlush() }
+        if transport.out.isEmpty { outputDrained() } else { transport.requestFlush() }
     }
 
-    override func bytesArriving() -> Bool {
+    func bytesArriving() -> Bool {
         if phase == .lingering { return false }
         if phase == .idle {
             phase = .readingHead
@@ -364,20 +354,24 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         return true
     }
 
-    override var keepsLeftover: Bool { phase != .closed && !closeWhenFlushed }
+    var keepsLeftover: Bool { phase != .closed && !closeWhenFlushed }
 
     /// Pipelined requests wait behind the one in flight; past one head's worth of them, reading stops until it
     /// has been answered, so a client cannot queue unbounded input in the daemon.
-    override func leftoverKept() {
-        if exchange != nil && pending.count > context.configuration.maxHeadBytes { setReadPaused(true) }
+    func leftoverKept() {
+        if exchange != nil && transport.pending.count > context.configuration.maxHeadBytes {
+            transport.setReadPaused(true)
+        }
     }
 
-    override func readFailed(_ error: SystemError) { close() }
+    func readFailed(_ error: SystemError) { close() }
 
     // MARK: Timeouts and closing
 
     func checkTimeouts(now: UInt64) {
-        if phase != .closed && !out.isEmpty && !outputWasDrained && now &- lastWriteProgress > context.writeTimeout {
+        if phase != .closed && !transport.out.isEmpty && !transport.outputWasDrained
+            && now &- transport.lastWriteProgress > context.writeTimeout
+        {
             // The client stopped reading what we answered (whatever phase the next request is in).
             close()
             return
@@ -393,8 +387,8 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
             close()
         case .handling
         where exchange.map { $0.stream != nil && !$0.isBodyComplete && (!$0.head.expectsContinue || $0.sentContinue) }
-            == true && !isReadPaused
-            && now &- max(lastReadProgress, phaseSince) > context.bodyTimeout:
+            == true && !transport.isReadPaused
+            && now &- max(transport.lastReadProgress, phaseSince) > context.bodyTimeout:
             // The client stopped sending a body the handler is waiting for (reading is not paused by us).
             respondAndClose(
                 .requestTimeout,
@@ -406,7 +400,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
     }
 
     func closeIfIdle() {
-        if phase == .idle || (phase == .readingHead && pending.isEmpty) { close() }
+        if phase == .idle || (phase == .readingHead && transport.pending.isEmpty) { close() }
     }
 
     func close() {
@@ -415,11 +409,7 @@ final class HTTPServerConnection: SocketConnection, EventLoopHandler, ByteStream
         handler?.cancel()
         handler = nil
         context.connectionClosed(self)
-        loop.deregister(fd)
-        Socket.close(fd)
+        transport.close(failingWritersWith: HTTPWriteError.connectionClosed)
         exchange?.stream?.fail(HTTPBodyError.connectionClosed)
-        failDrainWaiter(HTTPWriteError.connectionClosed)
-        out.discardAll()
-        pending = []
     }
 }

@@ -1,21 +1,19 @@
+import SkiffNet
 import SkiffPOSIX
-import Synchronization
 
 /// One server's state on one event loop: its connections, the read buffer they share, the cached Date line,
-/// and the once-a-second sweep that enforces head, idle, body and write timeouts. Loop thread only, except
-/// ``load``.
+/// and the once-a-second sweep that enforces head, idle, body and write timeouts. Loop thread only.
 final class ServerLoopContext: @unchecked Sendable {
     // @unchecked: created off-loop, then touched only on `loop` (every entry point runs there).
     let loop: EventLoop
     let configuration: HTTPServerConfiguration
     let responder: any HTTPResponder
     let server: HTTPServer
-    /// One read buffer per loop: a connection keeps bytes of its own only when a message is incomplete.
-    let scratch: UnsafeMutableRawBufferPointer
+    let readBuffer = ReadBuffer()
+    /// What accepted this loop's connections and counts them; set before accepting starts, dropped once every
+    /// connection is closed (it holds the closure that holds this context).
+    var acceptor: StreamAcceptor?
     private(set) var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
-    /// Connections this loop serves or has been handed and not yet adopted; read by every loop's listener to
-    /// choose where an accepted connection goes.
-    let load = Atomic<Int>(0)
     private(set) var isShuttingDown = false
     private var dateLine: [UInt8] = []
     private var dateSecond: UInt64 = .max
@@ -31,15 +29,12 @@ final class ServerLoopContext: @unchecked Sendable {
         self.configuration = configuration
         self.responder = responder
         self.server = server
-        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         headTimeout = configuration.headTimeout.nanoseconds
         idleTimeout = configuration.idleTimeout.nanoseconds
         lingerTimeout = configuration.lingerTimeout.nanoseconds
         bodyTimeout = configuration.bodyTimeout.nanoseconds
         writeTimeout = configuration.writeTimeout.nanoseconds
     }
-
-    deinit { scratch.deallocate() }
 
     /// The `Date:` line, recomputed when the second changes.
     var currentDateLine: [UInt8] {
@@ -51,15 +46,14 @@ final class ServerLoopContext: @unchecked Sendable {
         return dateLine
     }
 
-    /// Takes over an accepted connection. The caller has already counted it in ``load``.
+    /// Takes over an accepted connection; the acceptor has counted it.
     func adopt(_ fd: Int32) {
-        let connection = HTTPServerConnection(fd: fd, context: self)
+        let transport = StreamConnection(fd: fd, loop: loop, readBuffer: readBuffer)
+        let connection = HTTPServerConnection(transport: transport, context: self)
         do {
-            try loop.register(fd, interest: .read, handler: connection)
+            try transport.start(handler: connection)
         } catch {
-            Socket.close(fd)
-            load.subtract(1, ordering: .relaxed)
-            server.connectionClosed()
+            acceptor?.connectionClosed(on: loop)
             return
         }
         connections[ObjectIdentifier(connection)] = connection
@@ -68,8 +62,7 @@ final class ServerLoopContext: @unchecked Sendable {
 
     func connectionClosed(_ connection: HTTPServerConnection) {
         if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil {
-            load.subtract(1, ordering: .relaxed)
-            server.connectionClosed()
+            acceptor?.connectionClosed(on: loop)
         }
     }
 
@@ -95,5 +88,6 @@ final class ServerLoopContext: @unchecked Sendable {
 
     func closeAll() {
         for connection in Array(connections.values) { connection.close() }
+        acceptor = nil
     }
 }
