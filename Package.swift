@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // Skiff takes no package dependencies: only the toolchain and Debian's libsystemd.
 // Targets are the architecture; imports flow one way:
-//   skiff (executable) → SkiffGateway → SkiffRuntime → SkiffHTTP → SkiffNet → SkiffPOSIX → CLinux
+//   skiff (executable) → SkiffGateway → SkiffInvoke → SkiffRuntime → SkiffHTTP → SkiffNet → SkiffPOSIX → CLinux
 //                                     → SkiffMetrics, SkiffAPI
 //                      → SkiffClient  → SkiffAPI, SkiffHTTP, SkiffStack
 //                      → SkiffBuild   → SkiffStack, SkiffImage, SkiffRuntime
@@ -35,9 +35,9 @@ let package = Package(
         .target(name: "SkiffLog", swiftSettings: strict),
         // systemd integration: sd_notify (READY, STATUS, STOPPING, WATCHDOG) and journald entries with fields.
         .target(name: "SkiffSystemd", dependencies: ["CSystemd", "SkiffLog"], swiftSettings: strict),
-        // Prometheus text exposition (counters, gauges, histograms) for the gateway and the watchdog; the metrics
-        // store will grow here.
-        .target(name: "SkiffMetrics", swiftSettings: strict),
+        // The metrics registry (collectors; counter, gauge and histogram families) and the Prometheus text
+        // exposition, for the daemon and the watchdog; the metrics store reads the registry in-process.
+        .target(name: "SkiffMetrics", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // OCI images without a registry: image references, SHA-256, tar, the OCI model and image archives.
         .target(name: "SkiffImage", swiftSettings: strict),
         // Functions as containerd containers: ctr, CNI, replicas, readiness, restarts, desired state, logs.
@@ -47,10 +47,18 @@ let package = Package(
             swiftSettings: strict),
         // The OpenFaaS API's JSON bodies, shared by the gateway and the CLI.
         .target(name: "SkiffAPI", swiftSettings: strict),
+        // The one path by which anything calls a function (the gateway's proxy, the queue's worker, triggers):
+        // acquire a replica, forward, count, release. Function addresses, call ids, per-function timeouts.
+        .target(
+            name: "SkiffInvoke",
+            dependencies: ["SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffMetrics"],
+            swiftSettings: strict),
         // The OpenFaaS-compatible gateway: system API, auth, secrets, logs, metrics, the invocation proxy.
         .target(
             name: "SkiffGateway",
-            dependencies: ["SkiffAPI", "SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffMetrics"],
+            dependencies: [
+                "SkiffAPI", "SkiffInvoke", "SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffMetrics",
+            ],
             swiftSettings: strict),
         // Stack files (stack.yml) and the YAML subset they are written in, with faas-cli's ${VAR} substitution.
         .target(name: "SkiffStack", swiftSettings: strict),
@@ -102,8 +110,8 @@ let package = Package(
         .testTarget(
             name: "SkiffGatewayTests",
             dependencies: [
-                "SkiffGateway", "SkiffAPI", "SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog",
-                "SkiffTestSupport",
+                "SkiffGateway", "SkiffInvoke", "SkiffMetrics", "SkiffAPI", "SkiffRuntime", "SkiffImage", "SkiffHTTP",
+                "SkiffPOSIX", "SkiffLog", "SkiffTestSupport",
             ],
             exclude: ["Fixtures"]),
         .testTarget(name: "SkiffMetricsTests", dependencies: ["SkiffMetrics"]),

@@ -1,6 +1,8 @@
 import Foundation
 import SkiffHTTP
+import SkiffInvoke
 import SkiffLog
+import SkiffMetrics
 import SkiffRuntime
 import Synchronization
 
@@ -12,26 +14,35 @@ public final class Gateway: Sendable {
     let secrets: SecretStore
     let configuration: GatewayConfiguration
     let credentials: Credentials
-    let metrics: GatewayMetrics
+    /// What `/metrics` renders; the gateway adds its collectors, the daemon its own (the process's).
+    let registry: MetricsRegistry
     let logger: Logger
+    /// The one path by which anything calls a function; the proxy and (next) the queue's worker share it.
+    public let invoker: FunctionInvoker
     let proxy: FunctionProxy
-    let timeouts: TimeoutCache
+    var timeouts: TimeoutCache { invoker.timeouts }
+    var metrics: InvocationMetrics { invoker.metrics }
     private let restored = RestoreGate()
 
     public init(
         runtime: any FunctionRuntime, secrets: SecretStore, configuration: GatewayConfiguration,
-        credentials: Credentials, client: HTTPClient, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger
+        credentials: Credentials, client: HTTPClient, registry: MetricsRegistry = MetricsRegistry(), logger: Logger
     ) {
         self.runtime = runtime
         self.secrets = secrets
         self.configuration = configuration
         self.credentials = credentials
-        self.metrics = metrics
+        self.registry = registry
         self.logger = logger
-        timeouts = TimeoutCache(runtime: runtime, fallback: configuration.upstreamTimeout)
+        invoker = FunctionInvoker(
+            runtime: runtime, client: client, metrics: InvocationMetrics(),
+            timeouts: TimeoutCache(runtime: runtime, fallback: configuration.upstreamTimeout),
+            coldStartTimeout: configuration.coldStartTimeout, logger: logger)
         proxy = FunctionProxy(
-            runtime: runtime, client: client, metrics: metrics, timeouts: timeouts,
-            configuration: configuration, servedBy: "skiff/\(configuration.release)", logger: logger)
+            invoker: invoker, defaultNamespace: configuration.defaultNamespace,
+            servedBy: "skiff/\(configuration.release)")
+        registry.register(invoker.metrics)
+        registry.register(ReplicaMetrics(runtime: runtime))
     }
 
     /// Set once the runtime has restored its functions; until then /healthz answers 503, the system API 503
@@ -45,7 +56,6 @@ public final class Gateway: Sendable {
         router.use(
             BasicAuthMiddleware(credentials: credentials, protectsInvocations: configuration.requireAuthForInvoke))
         router.use(RestoreGateMiddleware(gate: restored, invocationWait: configuration.coldStartTimeout))
-        router.use(ErrorMiddleware())
         try addSystemRoutes(to: &router)
         try addFunctionRoutes(to: &router)
         try addSecretRoutes(to: &router)
@@ -71,19 +81,6 @@ public final class Gateway: Sendable {
     func requireNamespace(_ namespace: String) async throws {
         guard ResourceName.isValid(namespace), try await runtime.namespaceLabels(namespace) != nil else {
             throw GatewayError(400, "namespace not valid")
-        }
-    }
-}
-
-/// Turns thrown gateway and runtime errors into their plain-text answers.
-struct ErrorMiddleware: HTTPMiddleware {
-    func respond(to request: HTTPRequest, next: any HTTPResponder) async throws -> HTTPResponse {
-        do {
-            return try await next.respond(to: request)
-        } catch let error as any HTTPResponseError {
-            throw error
-        } catch {
-            return GatewayError.from(error).response
         }
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
 import SkiffHTTP
+import SkiffInvoke
 import SkiffRuntime
 
 /// A gateway answer that is not a success: a status and a plain-text message, as Go's http.Error writes them
 /// (`text/plain; charset=utf-8`, `X-Content-Type-Options: nosniff`, message and a newline).
-struct GatewayError: Error, Sendable {
+struct GatewayError: HTTPResponseError, Sendable {
     var status: HTTPStatus
     var message: String
     /// Marks errors raised by the proxy itself (not the function's own answer), as faasd's provider does.
@@ -17,6 +18,11 @@ struct GatewayError: Error, Sendable {
         self.message = message
         isProxyError = proxy
         self.callID = callID
+    }
+
+    /// The proxy's own answer for a call that did not reach a function or got nothing back from it.
+    init(invocation error: InvocationError, callID: String?) {
+        self.init(error.code, error.message, proxy: true, callID: callID)
     }
 
     var response: HTTPResponse {
@@ -35,20 +41,6 @@ struct GatewayError: Error, Sendable {
         return answer
     }
 
-    /// The runtime's errors as HTTP: bad input 400, unknown 404, unusable image 400, not ready in time 503,
-    /// containerd trouble 500.
-    static func from(_ error: any Error) -> GatewayError {
-        if let error = error as? GatewayError { return error }
-        switch error as? FunctionRuntimeError {
-        case .invalid(let message)?: return GatewayError(400, message)
-        case .notFound(let message)?: return GatewayError(404, message)
-        case .image(let message)?: return GatewayError(400, message)
-        case .timedOut(let message)?: return GatewayError(503, message)
-        case .system(let message)?: return GatewayError(500, message)
-        case .conflict(let message)?: return GatewayError(409, message)
-        case nil: return GatewayError(500, "\(error)")
-        }
-    }
 }
 
 /// JSON in and out of handlers.

@@ -1,31 +1,22 @@
 /// Prometheus text exposition (format 0.0.4), written without Foundation so that the static watchdog can use it
 /// as well as the gateway. Families are announced with HELP and TYPE, then their samples follow.
-public struct PrometheusText: Sendable {
-    public private(set) var text = ""
-
-    public init() {}
-
-    public mutating func family(_ name: String, type: String, help: String) {
-        text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-    }
-
-    /// One sample line: `name{label="value",…} number`.
-    public mutating func sample(_ name: String, _ labels: [(String, String)] = [], _ value: Double) {
-        text += name
-        if !labels.isEmpty {
-            text += "{" + labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",") + "}"
+public enum PrometheusText {
+    /// The exposition of `families`: each announced with HELP and TYPE, then its samples, one per line
+    /// (`name{label="value",…} number`).
+    public static func render(_ families: [MetricFamily]) -> String {
+        var text = ""
+        for family in families {
+            text += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) \(family.kind.rawValue)\n"
+            for sample in family.samples {
+                text += sample.name
+                if !sample.labels.isEmpty {
+                    text +=
+                        "{" + sample.labels.map { "\($0.name)=\"\(escape($0.value))\"" }.joined(separator: ",") + "}"
+                }
+                text += " \(number(sample.value))\n"
+            }
         }
-        text += " \(Self.number(value))\n"
-    }
-
-    /// The `_bucket` (cumulative, then `+Inf`), `_sum` and `_count` lines of one histogram series.
-    public mutating func histogram(_ name: String, _ labels: [(String, String)], _ histogram: PrometheusHistogram) {
-        for (index, bound) in histogram.bounds.enumerated() {
-            sample(name + "_bucket", labels + [("le", Self.number(bound))], Double(histogram.counts[index]))
-        }
-        sample(name + "_bucket", labels + [("le", "+Inf")], Double(histogram.count))
-        sample(name + "_sum", labels, histogram.sum)
-        sample(name + "_count", labels, Double(histogram.count))
+        return text
     }
 
     /// Label values escape backslash, double quote and newline.
@@ -48,7 +39,8 @@ public struct PrometheusText: Sendable {
     }
 }
 
-/// A latency histogram with fixed bucket bounds; counts are per bucket (cumulative when written).
+/// A latency histogram with fixed bucket bounds; each bucket counts the observations at or below its bound
+/// (cumulative, as the exposition writes them).
 public struct PrometheusHistogram: Sendable {
     /// The buckets OpenFaaS uses for `gateway_functions_seconds` and the watchdogs for request durations.
     public static let secondsBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]

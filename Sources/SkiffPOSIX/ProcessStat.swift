@@ -13,6 +13,24 @@ public struct ProcessStat: Sendable, Equatable {
     public var virtualBytes: UInt64
     public var residentPages: UInt64
 
+    /// Clock ticks per second, the unit of ``userTicks`` and ``systemTicks``.
+    public static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+    /// Bytes per page, the unit of ``residentPages``.
+    public static let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// How many descriptors this process has open (entries of /proc/self/fd), nil when that cannot be read.
+    public static func openDescriptorCount() -> Int? {
+        guard let directory = opendir("/proc/self/fd") else { return nil }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            let first = entry.pointee.d_name.0
+            if first != UInt8(ascii: ".") { count += 1 }
+        }
+        // The directory's own descriptor is one of them.
+        return max(0, count - 1)
+    }
+
     public var isZombieOrDead: Bool { state == UInt8(ascii: "Z") || state == UInt8(ascii: "X") }
 
     /// Reads `/proc/PID/stat` (this process's when `pid` is nil). Throws with the errno of the failed open or

@@ -2,6 +2,13 @@ import Glibc
 
 /// The process's descriptor limit, which a daemon raises once at start.
 public enum ResourceLimits {
+    /// The soft RLIMIT_NOFILE in force, nil when it cannot be read.
+    public static func openFilesLimit() -> UInt64? {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+        return UInt64(limit.rlim_cur)
+    }
+
     /// Raises the soft RLIMIT_NOFILE to the hard one (systemd's default soft limit is 1024, the hard one much
     /// higher) and returns the soft limit now in force.
     @discardableResult

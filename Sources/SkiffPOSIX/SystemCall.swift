@@ -66,6 +66,13 @@ public func nonBlockingCall<T: FixedWidthInteger>(_ name: @autoclosure () -> Str
 @inline(__always)
 public func monotonicNanoseconds() -> UInt64 { cl_monotonic_ns() }
 
+/// The wall clock as seconds and nanoseconds since the Unix epoch (timestamps in logs and headers).
+public func wallClockNow() -> (seconds: Int, nanoseconds: Int) {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return (spec.tv_sec, spec.tv_nsec)
+}
+
 /// Writes all of `bytes` to a blocking descriptor (a file), retrying short writes and EINTR. The errno of a
 /// failure is left in `errno` for the caller's message. Blocks.
 public func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {

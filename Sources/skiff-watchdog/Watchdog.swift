@@ -133,10 +133,10 @@ final class Watchdog: Sendable {
         guard settings.metricsPort > 0 else { return nil }
         do {
             var router = HTTPRouter()
-            try router.add(.get, "/metrics") { [metrics] _ in
+            try router.add(.get, "/metrics") { [registry = metrics.registry] _ in
                 HTTPResponse(
-                    status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4"], body: .string(metrics.render())
-                )
+                    status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4"],
+                    body: .string(await registry.exposition()))
             }
             let server = HTTPServer(
                 configuration: HTTPServerConfiguration(host: "0.0.0.0", port: settings.metricsPort), group: group,

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SkiffHTTP
+import SkiffInvoke
 import SkiffLog
 import SkiffPOSIX
 import SkiffRuntime

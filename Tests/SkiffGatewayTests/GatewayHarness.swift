@@ -2,6 +2,7 @@ import Foundation
 import SkiffGateway
 import SkiffHTTP
 import SkiffLog
+import SkiffMetrics
 import SkiffPOSIX
 import SkiffRuntime
 import SkiffTestSupport
@@ -27,7 +28,7 @@ final class GatewayHarness: Sendable {
         configuration.requireAuthForInvoke = authInvoke
         gateway = Gateway(
             runtime: runtime.runtime, secrets: runtime.runtime.secrets, configuration: configuration,
-            credentials: credentials, client: HTTPClient(group: testGroup),
+            credentials: credentials, client: HTTPClient(group: testGroup), registry: Self.registryWithProcess(),
             logger: Logger(label: "gateway", handler: runtime.logs))
         gateway.markReady()
         server = HTTPServer(
@@ -76,6 +77,15 @@ final class GatewayHarness: Sendable {
     func tearDown() async {
         await server.shutdown(gracePeriod: .seconds(2))
         await runtime.tearDown()
+    }
+}
+
+extension GatewayHarness {
+    /// A registry with the process's collector, as the daemon makes it.
+    static func registryWithProcess() -> MetricsRegistry {
+        let registry = MetricsRegistry()
+        registry.register(ProcessMetrics(startTime: 0))
+        return registry
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import SkiffHTTP
+import SkiffInvoke
 import Testing
 
 @testable import SkiffGateway
@@ -34,8 +35,8 @@ struct GatewayUnitTests {
         #expect(plain.name == "echo" && plain.namespace == "openfaas-fn")
         let qualified = try FunctionAddress("echo.dev", defaultNamespace: "openfaas-fn")
         #expect(qualified.name == "echo" && qualified.namespace == "dev" && qualified.qualified == "echo.dev")
-        #expect(throws: GatewayError.self) { try FunctionAddress("a.b.c", defaultNamespace: "x") }
-        #expect(throws: GatewayError.self) { try FunctionAddress("UP", defaultNamespace: "x") }
+        #expect(throws: InvocationError.self) { try FunctionAddress("a.b.c", defaultNamespace: "x") }
+        #expect(throws: InvocationError.self) { try FunctionAddress("UP", defaultNamespace: "x") }
     }
 
     @Test func scaleBoundsClampButLetZeroThrough() throws {

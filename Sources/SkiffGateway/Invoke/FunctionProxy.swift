@@ -1,24 +1,14 @@
-import Foundation
 import SkiffHTTP
-import SkiffLog
+import SkiffInvoke
 import SkiffPOSIX
-import SkiffRuntime
-import Synchronization
 
 /// `/function/NAME[.NS][/path]`: every method, sub-path and raw query forwarded; bodies streamed both ways with
 /// the request's Content-Length kept; hop-by-hop headers dropped; X-Forwarded-For/Host, X-Call-Id and
-/// X-Start-Time added; the replica with the fewest requests in flight chosen; a function at zero scaled up
-/// first. The handler runs on the connection's event loop and so does the upstream request.
+/// X-Start-Time added; then the call goes the way every call goes, through the ``FunctionInvoker``.
 struct FunctionProxy: Sendable {
-    let runtime: any FunctionRuntime
-    let client: HTTPClient
-    let metrics: GatewayMetrics
-    let timeouts: TimeoutCache
-    let configuration: GatewayConfiguration
+    let invoker: FunctionInvoker
+    let defaultNamespace: String
     let servedBy: String
-    /// Only the exceptional calls are logged (waits for a ready replica, timeouts, unreachable replicas), each with its call id,
-    /// so that `journalctl -u skiff CALL_ID=…` finds them; the successful path logs nothing.
-    let logger: Logger
 
     func respond(to request: HTTPRequest) async throws -> HTTPResponse {
         let started = ContinuousClock.now
@@ -26,44 +16,19 @@ struct FunctionProxy: Sendable {
         guard let function = request.parameters["function"] else {
             throw GatewayError(404, "404 page not found")
         }
-        let address = try FunctionAddress(function, defaultNamespace: configuration.defaultNamespace)
-        let qualified = address.qualified  // once: metrics and messages use it on every call
-        let timeout = await timeouts.timeout(for: address)
+        let address: FunctionAddress
+        do {
+            address = try FunctionAddress(function, defaultNamespace: defaultNamespace)
+        } catch {
+            throw GatewayError(invocation: error, callID: nil)
+        }
         // Made before anything can be logged, so every line about this call carries it.
         let givenCallID = request.headers["X-Call-Id"]
         let generatedCallID = givenCallID == nil
         let callID = givenCallID ?? CallID.make()
-        // A replica is chosen and counted in one step, so that one being retired is either avoided or waited for;
-        // a function at zero is woken and the call waits for its first replica.
-        let endpoint: ReplicaEndpoint
-        var coldStart = Duration.zero
-        do {
-            let acquired = try await runtime.acquireEndpoint(
-                name: address.name, namespace: address.namespace, waitingUpTo: configuration.coldStartTimeout)
-            endpoint = acquired.endpoint
-            if acquired.waited {
-                coldStart = ContinuousClock.now - started
-                logger.info(
-                    "waited for a ready replica",
-                    [
-                        "function": address.name, "namespace": address.namespace,
-                        "call_id": callID, "seconds": String(format: "%.3f", coldStart.seconds),
-                    ])
-            }
-        } catch FunctionRuntimeError.notFound {
-            throw GatewayError(404, "error finding function \(qualified): not found", proxy: true)
-        } catch {
-            throw GatewayError(503, "No endpoints available for: \(address.name).", proxy: true)
-        }
-        // The replica is counted busy until its answer has been relayed to the end (a stream included), so that
-        // an update or scale-down waits for it; released here only if no answer takes that over.
-        var releasedByAnswer = false
-        defer { if !releasedByAnswer { runtime.releaseEndpoint(endpoint) } }
-        metrics.started(qualified)
 
-        var upstream = HTTPClientRequest(
-            forwarding: request, host: endpoint.upstreamHost, port: endpoint.port, target: upstreamTarget(request))
-        upstream.networkNamespace = endpoint.networkNamespace
+        // Host and port are the replica's, filled in by the invoker.
+        var upstream = HTTPClientRequest(forwarding: request, host: "", port: 0, target: upstreamTarget(request))
         upstream.headers.reserveCapacity(fields: 4, bytes: 192)  // the fields added below, in one allocation
         if generatedCallID { upstream.headers.add(name: "X-Call-Id", value: callID) }
         if let client = request.remoteAddress?.host {
@@ -78,28 +43,13 @@ struct FunctionProxy: Sendable {
         }
         upstream.headers.replaceOrAdd(name: "X-Start-Time", value: startNanoseconds)
 
-        let answer: HTTPClientResponse
+        let answer: FunctionAnswer
         do {
-            answer = try await client.execute(upstream, timeout: timeout)
-        } catch let error as HTTPClientError {
-            let code = error == .requestTimeout ? 504 : 502
-            metrics.completed(
-                qualified, code: code, seconds: (ContinuousClock.now - started - coldStart).seconds)
-            logger.warning(
-                code == 504 ? "function timed out" : "function unreachable",
-                [
-                    "function": address.name, "namespace": address.namespace, "call_id": callID,
-                    "replica": endpoint.id, "address": "\(endpoint.host):\(endpoint.port)", "status": String(code),
-                ])
-            if code == 504 {
-                throw GatewayError(
-                    504, "Function \(qualified) timed out after \(timeout.seconds)s", proxy: true, callID: callID)
-            }
-            throw GatewayError(502, "Can't reach service for: \(address.name).", proxy: true, callID: callID)
+            answer = try await invoker.invoke(upstream, to: address, callID: callID, started: started)
+        } catch {
+            throw GatewayError(invocation: error, callID: error.reachedReplica ? callID : nil)
         }
-        let runtime = self.runtime
-        var response = HTTPResponse(forwarding: answer) { runtime.releaseEndpoint(endpoint) }
-        releasedByAnswer = true
+        var response = answer.relayed()
         response.headers.reserveCapacity(fields: 4, bytes: 128)
         if generatedCallID { response.headers.replaceOrAdd(name: "X-Call-Id", value: callID) }
         response.headers.replaceOrAdd(name: "X-Start-Time", value: startNanoseconds)
@@ -107,11 +57,6 @@ struct FunctionProxy: Sendable {
         if !response.headers.contains(name: "Content-Type") {
             response.headers.add(name: "Content-Type", value: request.headers["Content-Type"] ?? "text/plain")
         }
-        // Counted when the head arrives: functions compute before they answer, and a streamed body's end is
-        // the client's business.
-        metrics.completed(
-            qualified, code: answer.status.code,
-            seconds: (ContinuousClock.now - started - coldStart).seconds)
         return response
     }
 
@@ -123,47 +68,7 @@ struct FunctionProxy: Sendable {
     }
 
     static func unixNanoseconds() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return String(Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
-    }
-}
-
-/// Per-function upstream timeouts: the function's own `exec_timeout` or `write_timeout` env (the values its
-/// watchdog also reads, so one setting drives every hop), else the gateway's default. Cached only for functions
-/// that exist, so that callers naming unknown functions cannot grow it and a call made before a deploy cannot pin
-/// the default; routes that deploy, change or remove a function forget its entry.
-final class TimeoutCache: Sendable {
-    private let runtime: any FunctionRuntime
-    private let fallback: Duration
-    private let cache = Mutex<[FunctionAddress: Duration]>([:])
-
-    init(runtime: any FunctionRuntime, fallback: Duration) {
-        self.runtime = runtime
-        self.fallback = fallback
-    }
-
-    func timeout(for address: FunctionAddress) async -> Duration {
-        if let cached = cache.withLock({ $0[address] }) { return cached }
-        guard let status = try? await runtime.status(name: address.name, namespace: address.namespace) else {
-            return fallback
-        }
-        let timeout = Self.timeout(envVars: status.definition.envVars, fallback: fallback)
-        cache.withLock { $0[address] = timeout }
-        return timeout
-    }
-
-    static func timeout(envVars: [String: String], fallback: Duration) -> Duration {
-        let values = ["exec_timeout", "write_timeout"].compactMap { key in
-            envVars[key].flatMap { try? GoDuration.parse($0, field: key, atMost: GoDuration.timeoutLimit) }
-        }.filter { $0 > .zero }
-        return values.max() ?? fallback
-    }
-
-    /// Entries held: at most one per function that exists.
-    var count: Int { cache.withLock { $0.count } }
-
-    func forget(_ address: FunctionAddress) {
-        _ = cache.withLock { $0.removeValue(forKey: address) }
+        let now = wallClockNow()
+        return String(Int64(now.seconds) * 1_000_000_000 + Int64(now.nanoseconds))
     }
 }

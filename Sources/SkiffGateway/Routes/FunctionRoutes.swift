@@ -1,6 +1,7 @@
 import Foundation
 import SkiffAPI
 import SkiffHTTP
+import SkiffInvoke
 import SkiffRuntime
 
 /// /system/functions (list, deploy, update, remove), /system/function/NAME (describe) and
@@ -117,14 +118,6 @@ extension Gateway {
             .replicas(for: body.replicas)
         try await runtime.scale(name: pathName, namespace: namespace, replicas: replicas)
         return HTTPResponse(status: HTTPStatus(code: 202))
-    }
-}
-
-extension FunctionAddress {
-    /// For cache keys of names already validated elsewhere.
-    init(uncheckedName name: String, namespace: String) {
-        self.name = name
-        self.namespace = namespace
     }
 }
 

@@ -11,14 +11,10 @@ extension Gateway {
         }
         // Unauthenticated and scraped often: answered from memory, never by asking containerd (a `ctr` process
         // per scrape let any caller fork processes at will).
-        try router.add(.get, "/metrics") { [self] _ in
-            var replicas: [String: Int] = [:]
-            for function in await runtime.listAll() {
-                replicas["\(function.definition.name).\(function.definition.namespace)"] = function.availableReplicas
-            }
-            return HTTPResponse(
+        try router.add(.get, "/metrics") { [registry] _ in
+            HTTPResponse(
                 status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
-                body: .string(metrics.render(replicas: replicas)))
+                body: .string(await registry.exposition()))
         }
         try router.add(.get, "/system/info") { [self] _ in
             try JSONBody.response(GatewayInfo(release: configuration.release, sha: configuration.sha))

@@ -115,7 +115,9 @@ public enum HTTPBodyError: Error, Equatable, HTTPResponseError {
         }
     }
 
-    public var responseMessage: String {
+    public var response: HTTPResponse { .text(status, message) }
+
+    public var message: String {
         switch self {
         case .tooLarge(let limit): return "the request body exceeds this route's limit of \(limit) bytes"
         case .connectionClosed: return "the connection closed before the body was complete"

@@ -72,23 +72,21 @@ public struct HTTPResponseBody: Sendable {
     }
 }
 
-/// Errors that know the HTTP answer they stand for. Handlers throw domain errors; the edge answers with these.
+/// Errors that know the HTTP answer they stand for, whole: status, headers and body. Handlers throw them (or
+/// domain errors that conform), and the server answers with ``response``; anything else thrown is a 500.
 public protocol HTTPResponseError: Error {
-    var status: HTTPStatus { get }
-    /// The plain-text body; say what happened and what to do.
-    var responseMessage: String { get }
+    /// The answer; its body says what happened and what to do.
+    var response: HTTPResponse { get }
 }
 
 extension HTTPParseError: HTTPResponseError {
-    public var responseMessage: String { reason }
+    public var response: HTTPResponse { .text(status, reason) }
 }
 
 /// Turns any thrown error into the response the client gets.
 enum ErrorResponse {
     static func make(for error: any Error) -> HTTPResponse {
-        if let error = error as? any HTTPResponseError {
-            return .text(error.status, error.responseMessage)
-        }
+        if let error = error as? any HTTPResponseError { return error.response }
         return .text(.internalServerError, "internal error: \(error)")
     }
 }

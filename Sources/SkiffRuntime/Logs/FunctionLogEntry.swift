@@ -1,4 +1,5 @@
 import Foundation
+import SkiffPOSIX
 
 /// One line a replica wrote, or a line Skiff wrote about it (a crash, a restart).
 public struct FunctionLogEntry: Sendable, Equatable {
@@ -41,9 +42,8 @@ public struct LogQuery: Sendable {
 /// Timestamps in log files: RFC 3339 UTC with nanoseconds, fixed width, so files sort and parse cheaply.
 enum LogTimestamp {
     static func now() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return format(seconds: spec.tv_sec, nanoseconds: spec.tv_nsec)
+        let now = wallClockNow()
+        return format(seconds: now.seconds, nanoseconds: now.nanoseconds)
     }
 
     static func format(seconds: Int, nanoseconds: Int) -> String {

@@ -2,6 +2,7 @@ import Foundation
 import SkiffGateway
 import SkiffHTTP
 import SkiffLog
+import SkiffMetrics
 import SkiffPOSIX
 import SkiffRuntime
 import SkiffService
@@ -27,9 +28,12 @@ struct Daemon {
             let group = try EventLoopGroup()
             let credentials = try Credentials.loadOrCreate(stateDirectory: options.stateDirectory)
             let runtime = try ContainerdRuntime(configuration: configuration, group: group, logger: logger)
+            // Every collector of the process; /metrics renders it, the metrics store will read it in-process.
+            let registry = MetricsRegistry()
+            registry.register(ProcessMetrics(startTime: Date().timeIntervalSince1970))
             let api = Gateway(
                 runtime: runtime, secrets: runtime.secrets, configuration: gatewayConfiguration,
-                credentials: credentials, client: HTTPClient(group: group),
+                credentials: credentials, client: HTTPClient(group: group), registry: registry,
                 logger: logger.with(["component": "gateway"]))
             let routes = try api.makeRouter()
             var serverSettings = HTTPServerConfiguration(

@@ -1,13 +1,13 @@
 import Synchronization
 
-/// Call ids in UUID v4 form without a system call per request: a 128-bit counter-based generator (splitmix64)
+/// Call ids (`X-Call-Id`) in UUID v4 form without a system call per request: a 128-bit counter-based generator (splitmix64)
 /// seeded once from the kernel's random source. Ids must be unique and unguessable enough for tracing, not
 /// secret; Foundation's UUID() costs a getrandom(2) and a formatted print on every call.
-enum CallID {
+public enum CallID {
     private static let state = Atomic<UInt64>(SystemRandomNumberGenerator().nextSeed())
     private static let digits = Array("0123456789abcdef".utf8)
 
-    static func make() -> String {
+    public static func make() -> String {
         let high = mix(state.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue)
         let low = mix(state.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue)
         // Version 4, variant 10xx.
