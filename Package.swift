@@ -4,7 +4,7 @@
 //   skiff (executable) → SkiffGateway → SkiffInvoke → SkiffRuntime → SkiffHTTP → SkiffNet → SkiffPOSIX → CLinux
 //                                     → SkiffMetrics, SkiffAPI
 //                      → SkiffClient  → SkiffAPI, SkiffHTTP, SkiffStack
-//                      → SkiffBuild   → SkiffStack, SkiffImage, SkiffRuntime
+//                      → SkiffBuild   → SkiffStack, SkiffImage, SkiffContainerd → SkiffAPI
 //   skiff-watchdog     → SkiffHTTP, SkiffMetrics, SkiffService
 //                                     → SkiffImage, SkiffSystemd → CSystemd, SkiffLog
 //                      → SkiffService → SkiffPOSIX
@@ -40,13 +40,19 @@ let package = Package(
         .target(name: "SkiffMetrics", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // OCI images without a registry: image references, SHA-256, tar, the OCI model and image archives.
         .target(name: "SkiffImage", swiftSettings: strict),
+        // containerd through its command-line client: `ctr`'s arguments and outputs, and the image operations
+        // that builds need too (find, import, export, pull, run a throwaway container).
+        .target(
+            name: "SkiffContainerd", dependencies: ["SkiffAPI", "SkiffPOSIX", "SkiffImage"], swiftSettings: strict),
         // Functions as containerd containers: ctr, CNI, replicas, readiness, restarts, desired state, logs.
         .target(
             name: "SkiffRuntime",
-            dependencies: ["SkiffAPI", "SkiffHTTP", "SkiffPOSIX", "SkiffImage", "SkiffLog", "SkiffSystemd"],
+            dependencies: [
+                "SkiffAPI", "SkiffContainerd", "SkiffHTTP", "SkiffPOSIX", "SkiffImage", "SkiffLog", "SkiffSystemd",
+            ],
             swiftSettings: strict),
         // The OpenFaaS API's JSON bodies, shared by the gateway and the CLI.
-        .target(name: "SkiffAPI", swiftSettings: strict),
+        .target(name: "SkiffAPI", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // The one path by which anything calls a function (the gateway's proxy, the queue's worker, triggers):
         // acquire a replica, forward, count, release. Function addresses, call ids, per-function timeouts.
         .target(
@@ -63,7 +69,9 @@ let package = Package(
         // Stack files (stack.yml) and the YAML subset they are written in, with faas-cli's ${VAR} substitution.
         .target(name: "SkiffStack", swiftSettings: strict),
         // Templates and daemonless image builds: base layers + watchdog + template + dependencies + handler.
-        .target(name: "SkiffBuild", dependencies: ["SkiffStack", "SkiffImage", "SkiffRuntime"], swiftSettings: strict),
+        .target(
+            name: "SkiffBuild", dependencies: ["SkiffStack", "SkiffImage", "SkiffContainerd", "SkiffAPI"],
+            swiftSettings: strict),
         // The gateway's HTTP client for the CLI verbs: auth, JSON calls, streamed logs and invocations.
         .target(
             name: "SkiffClient", dependencies: ["SkiffAPI", "SkiffHTTP", "SkiffPOSIX", "SkiffStack"],

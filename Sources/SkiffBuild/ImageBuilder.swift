@@ -1,6 +1,7 @@
 import Foundation
+import SkiffAPI
+import SkiffContainerd
 import SkiffImage
-import SkiffRuntime
 
 /// Builds a function's image with no Docker and no daemon of its own: the template's base layers, then one
 /// layer each for the watchdog, the template's files, the handler's dependencies and the handler. Every new

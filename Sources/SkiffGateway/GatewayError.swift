@@ -1,7 +1,6 @@
 import Foundation
 import SkiffHTTP
 import SkiffInvoke
-import SkiffRuntime
 
 /// A gateway answer that is not a success: a status and a plain-text message, as Go's http.Error writes them
 /// (`text/plain; charset=utf-8`, `X-Content-Type-Options: nosniff`, message and a newline).

@@ -1,4 +1,4 @@
-import SkiffRuntime
+import SkiffAPI
 
 /// A function as a caller names it: `NAME` or `NAME.NAMESPACE` (from a URL, a queued request, a trigger), split at
 /// the last dot as OpenFaaS does.

@@ -1,3 +1,4 @@
+import SkiffAPI
 import SkiffRuntime
 import Synchronization
 

@@ -1,5 +1,6 @@
 import Foundation
 import SkiffAPI
+import SkiffContainerd
 import SkiffHTTP
 import SkiffImage
 import SkiffLog

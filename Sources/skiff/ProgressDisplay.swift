@@ -1,6 +1,7 @@
 import Glibc
+import SkiffAPI
+import SkiffContainerd
 import SkiffPOSIX
-import SkiffRuntime
 import Synchronization
 
 /// Progress of long work, for a person: on a terminal, one line redrawn in place with a bar, the percentage and the

@@ -1,4 +1,6 @@
 import Foundation
+import SkiffAPI
+import SkiffContainerd
 import SkiffImage
 import SkiffRuntime
 import SkiffTestSupport

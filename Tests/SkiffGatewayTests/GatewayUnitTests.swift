@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffHTTP
 import SkiffInvoke
 import Testing
@@ -44,9 +45,9 @@ struct GatewayUnitTests {
         #expect(bounds.clamp(0) == 0 && bounds.clamp(1) == 2 && bounds.clamp(3) == 3 && bounds.clamp(9) == 4)
         #expect(try ScaleBounds([:], ceiling: 64).minimum == 1)
         // Above the daemon's ceiling a request is refused, not clamped; below it the labels clamp.
-        #expect(throws: GatewayError.self) { try bounds.replicas(for: 65) }
+        #expect(throws: FunctionRuntimeError.self) { try bounds.replicas(for: 65) }
         #expect(try bounds.replicas(for: 64) == 4 && bounds.replicas(for: 0) == 0)
-        #expect(throws: GatewayError.self) {
+        #expect(throws: FunctionRuntimeError.self) {
             try ScaleBounds(["com.openfaas.scale.min": "5", "com.openfaas.scale.max": "2"], ceiling: 64)
         }
     }

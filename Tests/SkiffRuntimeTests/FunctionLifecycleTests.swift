@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffRuntime
 import SkiffTestSupport
 import Testing

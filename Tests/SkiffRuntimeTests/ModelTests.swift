@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SkiffAPI
+import SkiffContainerd
 import SkiffPOSIX
 import SkiffTestSupport
 import Testing

@@ -1,3 +1,4 @@
+import SkiffContainerd
 import SkiffRuntime
 import Synchronization
 import Testing

@@ -1,6 +1,5 @@
 import SkiffAPI
 import SkiffHTTP
-import SkiffRuntime
 
 /// /system/namespaces and /system/namespace/NS: function namespaces are containerd namespaces labelled
 /// `openfaas=1`. No limit on how many.

@@ -1,7 +1,6 @@
 import Foundation
 import SkiffAPI
 import SkiffHTTP
-import SkiffRuntime
 
 /// /system/secrets: create (409 when it exists), update (404 when it does not), list (names only, never
 /// values), delete (404 when missing, 409 while a function uses it). Names are DNS-1123 labels, so no path can escape the namespace's folder.

@@ -1,4 +1,6 @@
 import Foundation
+import SkiffAPI
+import SkiffContainerd
 import SkiffImage
 
 /// An image ready to run: its containerd name, its run configuration, and the snapshot its root filesystem

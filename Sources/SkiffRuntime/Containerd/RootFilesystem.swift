@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import SkiffAPI
+import SkiffContainerd
 
 /// A replica's root filesystem: a writable containerd snapshot on top of the image, mounted by Skiff at a path
 /// of its own (containers created from a full spec get no mount from containerd). It stays mounted while the

@@ -1,3 +1,4 @@
+import SkiffAPI
 import SkiffImage
 
 /// The OCI runtime spec (config.json) of a replica, the subset Skiff writes. Built in full here rather than

@@ -1,3 +1,4 @@
+import SkiffAPI
 import SkiffHTTP
 
 /// The runtime's errors as the gateway answers them, in OpenFaaS's plain-text shape: bad input 400, unknown 404,

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffPOSIX
 
 /// A CNI network driven without a library: each plugin binary of faasd's conflist shape (bridge with

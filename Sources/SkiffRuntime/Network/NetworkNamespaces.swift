@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffPOSIX
 
 /// Named network namespaces (`/run/netns/NAME`, as `ip netns` makes them). Each replica gets one before its

@@ -1,3 +1,4 @@
+import SkiffAPI
 import SkiffPOSIX
 
 /// Keeps other hosts from reaching replicas past the gateway. The CNI firewall plugin only adds per-address

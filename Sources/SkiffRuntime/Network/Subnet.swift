@@ -1,3 +1,5 @@
+import SkiffAPI
+
 /// An IPv4 subnet in CIDR form (`10.62.0.0/16`); its first host address is the bridge's (the functions'
 /// gateway, where Skiff also listens).
 public struct Subnet: Sendable, Equatable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffLog
 
 /// Converging: bringing the current generation's members to the recorded count (start, probe, publish, drain,

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffContainerd
 import SkiffLog
 
 /// Restore: the replicas found in containerd at start-up, adopted or brought back.

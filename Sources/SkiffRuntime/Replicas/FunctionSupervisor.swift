@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffLog
 
 /// Keeps one function's replicas where its record says they should be: starts and probes new ones, restarts

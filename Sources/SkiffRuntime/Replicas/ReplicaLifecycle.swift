@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import SkiffAPI
+import SkiffContainerd
 import SkiffPOSIX
 
 /// Everything that happens to one replica, in order: prepare (network namespace, address, snapshot, container),

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffPOSIX
 
 /// What should run, recorded durably: one file per function (`functions/NAMESPACE/NAME.json`), functions at

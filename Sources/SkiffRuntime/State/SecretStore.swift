@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SkiffAPI
 import SkiffPOSIX
 
 /// Secrets as files: `secrets/NAMESPACE/NAME`, mode 0600 in 0700 directories, never world-readable, each written

@@ -1,4 +1,5 @@
 import Glibc
+import SkiffAPI
 import SkiffPOSIX
 
 /// SkiffPOSIX's ``DurableFile`` for the runtime's state, with failures as ``FunctionRuntimeError/system(_:)``

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffGateway
 import SkiffHTTP
 import SkiffLog

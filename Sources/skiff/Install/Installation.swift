@@ -4,7 +4,6 @@ import SkiffBuild
 import SkiffGateway
 import SkiffImage
 import SkiffPOSIX
-import SkiffRuntime
 
 /// Where an installation puts things, below `root` ("" for the machine itself, a folder with `--root`).
 struct Installation {

@@ -1,6 +1,5 @@
 import Foundation
 import SkiffAPI
-import SkiffRuntime
 
 /// `skiff images [prune]`: what builds and deploys left in containerd, and removing what no function uses.
 enum ImagesCommand: ClientCommand {

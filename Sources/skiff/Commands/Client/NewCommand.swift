@@ -1,7 +1,8 @@
 import Foundation
+import SkiffAPI
 import SkiffBuild
+import SkiffContainerd
 import SkiffImage
-import SkiffRuntime
 
 /// `skiff new --lang TEMPLATE NAME`: a handler folder from the template's starter files and `NAME.yml`.
 enum NewCommand: ClientCommand {

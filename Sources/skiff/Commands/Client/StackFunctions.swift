@@ -1,7 +1,7 @@
 import Foundation
 import SkiffAPI
 import SkiffBuild
-import SkiffRuntime
+import SkiffContainerd
 import SkiffStack
 
 /// What `build`, `deploy` and `up` do with one function of a stack file.

@@ -1,20 +1,27 @@
 import Foundation
+import SkiffAPI
 import SkiffPOSIX
 
 /// containerd through its command-line client. The only file that knows `ctr`'s argument strings and output
 /// formats; everything above it speaks in containers, tasks, images and snapshots. Each call is one process
 /// with a timeout; a failure becomes ``FunctionRuntimeError/system(_:)`` carrying ctr's stderr.
-struct Ctr: Sendable {
-    let path: String
-    let address: String
-    var timeout: Duration = .seconds(60)
+public struct Ctr: Sendable {
+    public let path: String
+    public let address: String
+    public var timeout: Duration = .seconds(60)
+
+    public init(path: String, address: String, timeout: Duration = .seconds(60)) {
+        self.path = path
+        self.address = address
+        self.timeout = timeout
+    }
 
     // MARK: Running ctr
 
     /// Runs ctr and returns its output. A failure whose stderr `tolerated` accepts (the thing is already gone,
     /// or already exists) returns nil instead of throwing; any other failure throws with ctr's own words.
     @discardableResult
-    func run(
+    public func run(
         _ namespace: String?, _ arguments: [String], timeout: Duration? = nil,
         tolerating tolerated: (String) -> Bool = { _ in false }, adjust: (inout ChildProcess) -> Void = { _ in }
     ) async throws -> String? {
@@ -26,14 +33,14 @@ struct Ctr: Sendable {
     }
 
     /// Like ``run(_:_:timeout:tolerating:)`` for commands whose output is needed.
-    func output(
+    public func output(
         _ namespace: String?, _ arguments: [String], timeout: Duration? = nil,
         adjust: (inout ChildProcess) -> Void = { _ in }
     ) async throws -> String {
         try await run(namespace, arguments, timeout: timeout, adjust: adjust) ?? ""
     }
 
-    func outcome(
+    public func outcome(
         _ namespace: String?, _ arguments: [String], timeout: Duration? = nil,
         adjust: (inout ChildProcess) -> Void = { _ in }
     ) async throws -> ChildProcess.Outcome {
@@ -57,7 +64,7 @@ struct Ctr: Sendable {
     }
 
     /// Whether containerd answers at all; the message says how to start it when it does not.
-    func checkServer() async throws {
+    public func checkServer() async throws {
         let outcome = try await outcome(nil, ["version"], timeout: .seconds(10))
         guard outcome.succeeded else {
             throw FunctionRuntimeError.system(
@@ -67,14 +74,14 @@ struct Ctr: Sendable {
     }
 
     /// The long-running `ctr events` stream, one line per event.
-    func events() throws -> AsyncThrowingStream<String, any Error> {
+    public func events() throws -> AsyncThrowingStream<String, any Error> {
         try ChildProcess(path, globalArguments(nil) + ["events"]).lines()
     }
 
     // MARK: Namespaces
 
     /// Every containerd namespace with its labels.
-    func namespaces() async throws -> [String: [String: String]] {
+    public func namespaces() async throws -> [String: [String: String]] {
         var result: [String: [String: String]] = [:]
         for line in try await output(nil, ["namespaces", "ls"]).split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -84,14 +91,14 @@ struct Ctr: Sendable {
         return result
     }
 
-    func createNamespace(_ name: String, labels: [String: String]) async throws {
+    public func createNamespace(_ name: String, labels: [String: String]) async throws {
         let created = try await run(nil, ["namespaces", "create", name] + Self.pairs(labels)) {
             $0.contains("already exists")
         }
         if created == nil { try await labelNamespace(name, labels: labels) }
     }
 
-    func labelNamespace(_ name: String, labels: [String: String]) async throws {
+    public func labelNamespace(_ name: String, labels: [String: String]) async throws {
         try await run(nil, ["namespaces", "label", name] + Self.pairs(labels))
     }
 
@@ -111,7 +118,7 @@ struct Ctr: Sendable {
     }
 
     /// Deletes the namespace's images first: containerd refuses to delete a namespace that holds any.
-    func deleteNamespace(_ name: String) async throws {
+    public func deleteNamespace(_ name: String) async throws {
         let images = try await output(name, ["images", "ls", "-q"]).split(separator: "\n").map(String.init)
         if !images.isEmpty { try await run(name, ["images", "rm", "--sync"] + images) }
         var lastError: (any Error)?
@@ -130,13 +137,13 @@ struct Ctr: Sendable {
 
     // MARK: Images and content
 
-    struct ImageTarget: Sendable {
-        var mediaType: String
-        var digest: String
+    public struct ImageTarget: Sendable {
+        public var mediaType: String
+        public var digest: String
     }
 
     /// The image's top descriptor, or nil when the namespace has no image by that name.
-    func image(_ namespace: String, _ reference: String) async throws -> ImageTarget? {
+    public func image(_ namespace: String, _ reference: String) async throws -> ImageTarget? {
         let output = try await output(namespace, ["images", "ls", "name==\(reference)"])
         for line in output.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -146,15 +153,15 @@ struct Ctr: Sendable {
         return nil
     }
 
-    struct ImageEntry: Sendable {
-        var name: String
-        var target: ImageTarget
-        var labels: [String: String]
+    public struct ImageEntry: Sendable {
+        public var name: String
+        public var target: ImageTarget
+        public var labels: [String: String]
     }
 
     /// Every image in the namespace with its labels (`ctr images ls`: REF TYPE DIGEST SIZE PLATFORMS LABELS,
     /// where SIZE is two words and LABELS, the last column, is `-` or `k=v,k=v`).
-    func images(_ namespace: String) async throws -> [ImageEntry] {
+    public func images(_ namespace: String) async throws -> [ImageEntry] {
         try await output(namespace, ["images", "ls"]).split(separator: "\n").dropFirst().compactMap { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 4, let last = fields.last else { return nil }
@@ -164,17 +171,17 @@ struct Ctr: Sendable {
         }
     }
 
-    func labelImage(_ namespace: String, _ reference: String, _ labels: [String: String]) async throws {
+    public func labelImage(_ namespace: String, _ reference: String, _ labels: [String: String]) async throws {
         try await run(namespace, ["images", "label", reference] + Self.pairs(labels))
     }
 
     /// Removes an image name and waits for containerd to collect the content and snapshots only it held. A name
     /// already gone is not an error.
-    func removeImage(_ namespace: String, _ reference: String) async throws {
+    public func removeImage(_ namespace: String, _ reference: String) async throws {
         try await run(namespace, ["images", "rm", "--sync", reference]) { $0.contains("not found") }
     }
 
-    func content(_ namespace: String, _ digest: String) async throws -> [UInt8] {
+    public func content(_ namespace: String, _ digest: String) async throws -> [UInt8] {
         let outcome = try await outcome(namespace, ["content", "get", digest])
         guard outcome.succeeded else {
             throw FunctionRuntimeError.image(
@@ -183,12 +190,12 @@ struct Ctr: Sendable {
         return outcome.standardOutput
     }
 
-    func importImage(_ namespace: String, archive: String) async throws -> [String] {
+    public func importImage(_ namespace: String, archive: String) async throws -> [String] {
         Self.importedNames(try await output(namespace, ["images", "import", archive], timeout: .seconds(600)))
     }
 
     /// Imports an archive held in memory through ctr's standard input, telling `progress` the bytes taken.
-    func importImage(_ namespace: String, bytes: [UInt8], progress: TransferObserver?) async throws -> [String] {
+    public func importImage(_ namespace: String, bytes: [UInt8], progress: TransferObserver?) async throws -> [String] {
         let total = bytes.count
         let output = try await output(
             namespace, ["images", "import", "-"], timeout: .seconds(600),
@@ -211,7 +218,7 @@ struct Ctr: Sendable {
         }
     }
 
-    func pull(_ namespace: String, _ reference: String, progress: TransferObserver? = nil) async throws {
+    public func pull(_ namespace: String, _ reference: String, progress: TransferObserver? = nil) async throws {
         let meter = PullMeter(activity: "pulling \(reference)")
         try await run(
             namespace, ["images", "pull", reference], timeout: .seconds(600),
@@ -222,16 +229,16 @@ struct Ctr: Sendable {
         progress?(meter.finished())
     }
 
-    func exportImage(_ namespace: String, _ reference: String, to archive: String) async throws {
+    public func exportImage(_ namespace: String, _ reference: String, to archive: String) async throws {
         try await run(namespace, ["images", "export", archive, reference], timeout: .seconds(600))
     }
 
     // MARK: Snapshots
 
-    struct Mount: Codable, Sendable, Equatable {
-        var type: String
-        var source: String
-        var options: [String]
+    public struct Mount: Codable, Sendable, Equatable {
+        public var type: String
+        public var source: String
+        public var options: [String]
 
         enum CodingKeys: String, CodingKey {
             case type = "Type"
@@ -241,7 +248,7 @@ struct Ctr: Sendable {
     }
 
     /// A writable snapshot on top of `parent` (an image's chain id), and how to mount it.
-    func prepareSnapshot(_ namespace: String, key: String, parent: String) async throws -> [Mount] {
+    public func prepareSnapshot(_ namespace: String, key: String, parent: String) async throws -> [Mount] {
         let output = try await output(namespace, ["snapshots", "prepare", "--mounts", key, parent])
         do {
             return try JSONDecoder().decode([Mount].self, from: Data(output.utf8))
@@ -251,7 +258,7 @@ struct Ctr: Sendable {
     }
 
     /// How to mount an existing snapshot (after a reboot unmounted it): ctr prints a `mount` command line.
-    func snapshotMounts(_ namespace: String, key: String) async throws -> [Mount] {
+    public func snapshotMounts(_ namespace: String, key: String) async throws -> [Mount] {
         let output = try await output(namespace, ["snapshots", "mounts", "/", key])
         return output.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ").map(String.init)
@@ -265,26 +272,28 @@ struct Ctr: Sendable {
         }
     }
 
-    func removeSnapshot(_ namespace: String, key: String) async throws {
+    public func removeSnapshot(_ namespace: String, key: String) async throws {
         try await run(namespace, ["snapshots", "rm", key]) { $0.contains("not found") }
     }
 
     // MARK: Containers
 
-    func createContainer(_ namespace: String, id: String, specFile: String, labels: [String: String]) async throws {
+    public func createContainer(_ namespace: String, id: String, specFile: String, labels: [String: String])
+        async throws
+    {
         let labelArguments = labels.sorted { $0.key < $1.key }.flatMap { ["--label", "\($0.key)=\($0.value)"] }
         try await run(namespace, ["containers", "create", "--config", specFile] + labelArguments + [id])
     }
 
     /// Ids of the containers whose label `key` equals `value`.
-    func containers(_ namespace: String, label key: String, equals value: String) async throws -> [String] {
+    public func containers(_ namespace: String, label key: String, equals value: String) async throws -> [String] {
         let output = try await output(namespace, ["containers", "ls", "-q", "labels.\"\(key)\"==\(value)"])
         return output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
     }
 
     /// The image each container in the namespace was made from (`ctr run` sets it; replicas, made from a full
     /// spec, have none).
-    func containerImages(_ namespace: String) async throws -> Set<String> {
+    public func containerImages(_ namespace: String) async throws -> Set<String> {
         var result = Set<String>()
         for line in try await output(namespace, ["containers", "ls"]).split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -293,10 +302,10 @@ struct Ctr: Sendable {
         return result
     }
 
-    struct ContainerInfo: Decodable, Sendable {
-        var id: String
-        var labels: [String: String]?
-        var createdAt: String
+    public struct ContainerInfo: Decodable, Sendable {
+        public var id: String
+        public var labels: [String: String]?
+        public var createdAt: String
 
         enum CodingKeys: String, CodingKey {
             case id = "ID"
@@ -305,7 +314,7 @@ struct Ctr: Sendable {
         }
     }
 
-    func containerInfo(_ namespace: String, _ id: String) async throws -> ContainerInfo {
+    public func containerInfo(_ namespace: String, _ id: String) async throws -> ContainerInfo {
         let output = try await output(namespace, ["containers", "info", id])
         do {
             return try JSONDecoder().decode(ContainerInfo.self, from: Data(output.utf8))
@@ -314,25 +323,25 @@ struct Ctr: Sendable {
         }
     }
 
-    func setLabels(_ namespace: String, _ id: String, _ labels: [String: String]) async throws {
+    public func setLabels(_ namespace: String, _ id: String, _ labels: [String: String]) async throws {
         try await run(namespace, ["containers", "label", id] + Self.pairs(labels))
     }
 
-    func deleteContainer(_ namespace: String, _ id: String) async throws {
+    public func deleteContainer(_ namespace: String, _ id: String) async throws {
         try await run(namespace, ["containers", "delete", id]) { $0.contains("not found") }
     }
 
     // MARK: Tasks
 
-    struct TaskInfo: Sendable, Equatable {
-        var id: String
-        var pid: Int32
+    public struct TaskInfo: Sendable, Equatable {
+        public var id: String
+        public var pid: Int32
         /// RUNNING, STOPPED, CREATED, PAUSED, UNKNOWN
-        var status: String
+        public var status: String
     }
 
     /// Starts the container's task detached; its stdout and stderr go to `logURI`. Returns its PID.
-    func startTask(_ namespace: String, _ id: String, logURI: String, pidFile: String) async throws -> Int32 {
+    public func startTask(_ namespace: String, _ id: String, logURI: String, pidFile: String) async throws -> Int32 {
         try await run(namespace, ["tasks", "start", "--detach", "--log-uri", logURI, "--pid-file", pidFile, id])
         let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
         guard let pid = Int32(text.trimmingSpaces()) else {
@@ -341,7 +350,7 @@ struct Ctr: Sendable {
         return pid
     }
 
-    func tasks(_ namespace: String) async throws -> [String: TaskInfo] {
+    public func tasks(_ namespace: String) async throws -> [String: TaskInfo] {
         var result: [String: TaskInfo] = [:]
         for line in try await output(namespace, ["tasks", "ls"]).split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -352,12 +361,12 @@ struct Ctr: Sendable {
     }
 
     /// Signals every process of the task. A task that is already gone is not an error.
-    func kill(_ namespace: String, _ id: String, signal: String) async throws {
+    public func kill(_ namespace: String, _ id: String, signal: String) async throws {
         try await run(namespace, ["tasks", "kill", "--all", "--signal", signal, id], tolerating: Self.isGone)
     }
 
     /// Deletes a stopped task (with `force`, a running one too). A missing task is not an error.
-    func deleteTask(_ namespace: String, _ id: String, force: Bool = false) async throws {
+    public func deleteTask(_ namespace: String, _ id: String, force: Bool = false) async throws {
         try await run(namespace, ["tasks", "delete"] + (force ? ["--force"] : []) + [id], tolerating: Self.isGone)
     }
 

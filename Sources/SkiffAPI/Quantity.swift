@@ -78,7 +78,8 @@ public enum GoDuration {
 }
 
 extension String {
-    func trimmingSpaces() -> String {
+    /// The text without leading and trailing white space (Foundation-free).
+    public func trimmingSpaces() -> String {
         var text = Substring(self)
         while let first = text.first, first.isWhitespace { text = text.dropFirst() }
         while let last = text.last, last.isWhitespace { text = text.dropLast() }

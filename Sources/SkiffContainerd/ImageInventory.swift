@@ -5,20 +5,20 @@ import SkiffImage
 /// The images of one containerd namespace with the content blobs each holds, so that sizes can be told the way
 /// they free disk: an image's own size, and what only it holds (layers shared with another image stay when it
 /// goes).
-struct ImageInventory: Sendable {
-    struct Entry: Sendable {
-        var name: String
-        var digest: String
-        var labels: [String: String]
+public struct ImageInventory: Sendable {
+    public struct Entry: Sendable {
+        public var name: String
+        public var digest: String
+        public var labels: [String: String]
         /// digest → size of every blob of the image present for this machine's platform.
-        var blobs: [String: Int]
-        var size: Int { blobs.values.reduce(0, +) }
+        public var blobs: [String: Int]
+        public var size: Int { blobs.values.reduce(0, +) }
     }
 
-    var namespace: String
-    var entries: [Entry]
+    public var namespace: String
+    public var entries: [Entry]
 
-    static func read(_ namespace: String, ctr: Ctr) async throws -> ImageInventory {
+    public static func read(_ namespace: String, ctr: Ctr) async throws -> ImageInventory {
         var entries: [Entry] = []
         for image in try await ctr.images(namespace) {
             // An image whose content is partly missing (a pull cut short) still lists, with what is there.
@@ -29,7 +29,7 @@ struct ImageInventory: Sendable {
     }
 
     /// Bytes of one image's content (0 when it is not there or cannot be read).
-    static func size(of reference: String, namespace: String, ctr: Ctr) async -> Int {
+    public static func size(of reference: String, namespace: String, ctr: Ctr) async -> Int {
         guard let target = try? await ctr.image(namespace, reference),
             let blobs = try? await blobs(of: target, namespace: namespace, ctr: ctr)
         else { return 0 }
@@ -53,53 +53,17 @@ struct ImageInventory: Sendable {
     }
 
     /// Bytes of `entry` that no other image of the inventory holds.
-    func uniqueSize(of entry: Entry) -> Int {
+    public func uniqueSize(of entry: Entry) -> Int {
         let others = Set(entries.filter { $0.name != entry.name }.flatMap(\.blobs.keys))
         return entry.blobs.filter { !others.contains($0.key) }.values.reduce(0, +)
     }
 
-    func describe(_ entry: Entry, functions: [String]) -> ImageSummary {
+    public func describe(_ entry: Entry, functions: [String]) -> ImageSummary {
         ImageSummary(
             name: entry.name, namespace: namespace, digest: entry.digest, size: entry.size,
             uniqueSize: uniqueSize(of: entry), functions: functions.sorted(),
             builtAt: entry.labels[ImageSummary.builtAtLabel].flatMap(TimeInterval.init).map {
                 Date(timeIntervalSince1970: $0)
             })
-    }
-}
-
-/// Holds the images that deploys and updates are about to use, so that a prune running at the same moment
-/// cannot remove one between its lookup and the replicas' snapshots; a prune waits for nobody, and new leases
-/// wait for a prune in progress.
-actor ImageLeases {
-    private var held: [String: Int] = [:]
-    private var pruning = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    static func key(_ namespace: String, _ reference: String) -> String {
-        "\(namespace)/\((try? ImageReference(parsing: reference).description) ?? reference)"
-    }
-
-    func acquire(_ key: String) async {
-        while pruning { await withCheckedContinuation { waiting.append($0) } }
-        held[key, default: 0] += 1
-    }
-
-    func release(_ key: String) {
-        guard let count = held[key] else { return }
-        held[key] = count > 1 ? count - 1 : nil
-    }
-
-    /// Runs `body` with no new lease granted meanwhile; it gets the keys leased right now.
-    func exclusively<T: Sendable>(_ body: @Sendable (Set<String>) async throws -> T) async throws -> T {
-        while pruning { await withCheckedContinuation { waiting.append($0) } }
-        pruning = true
-        defer {
-            pruning = false
-            let resumed = waiting
-            waiting = []
-            for continuation in resumed { continuation.resume() }
-        }
-        return try await body(Set(held.keys))
     }
 }

@@ -6,14 +6,14 @@ import Synchronization
 /// an `elapsed: … total: …` line closing each frame. At the end of a frame it tells the bytes so far of the blobs
 /// whose size it has seen. ctr cuts figures short when they widen (`110.0 Mi/140.4 MiB`): a figure without its
 /// whole unit takes the unit of the size beside it.
-final class PullMeter: Sendable {
+public final class PullMeter: Sendable {
     private let activity: String
     private let blobs = Mutex<[String: (done: Double, total: Double)]>([:])
 
-    init(activity: String) { self.activity = activity }
+    public init(activity: String) { self.activity = activity }
 
     /// Every blob seen is whole: what to show once ctr has succeeded.
-    func finished() -> TransferProgress {
+    public func finished() -> TransferProgress {
         let total = blobs.withLock { table in
             for (key, value) in table { table[key] = (value.total, value.total) }
             return table.values.reduce(0) { $0 + $1.total }
@@ -22,7 +22,7 @@ final class PullMeter: Sendable {
     }
 
     /// Feeds one line; returns the progress when the line closes a frame.
-    func read(_ raw: String) -> TransferProgress? {
+    public func read(_ raw: String) -> TransferProgress? {
         let line = Self.withoutEscapes(raw)
         if line.hasPrefix("elapsed:") {
             let totals = blobs.withLock { $0.values.reduce((0.0, 0.0)) { ($0.0 + $1.done, $0.1 + $1.total) } }

@@ -11,7 +11,7 @@ public struct ContainerdImages: Sendable {
         ctr = Ctr(path: ctrPath, address: address)
     }
 
-    init(ctr: Ctr) { self.ctr = ctr }
+    public init(ctr: Ctr) { self.ctr = ctr }
 
     public func checkServer() async throws { try await ctr.checkServer() }
 
