@@ -125,3 +125,31 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension SocketAddress {
+    /// Resolves a host name through getaddrinfo (files, DNS): the first IPv4 or IPv6 stream address, nil when there
+    /// is none. Blocks the calling thread, so it is for command-line tools, never for a loop thread.
+    public static func lookUp(host: String, port: Int) -> SocketAddress? {
+        guard (0...65535).contains(port) else { return nil }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &result) == 0 else { return nil }
+        defer { freeaddrinfo(result) }
+        var cursor = result
+        while let entry = cursor {
+            if let address = entry.pointee.ai_addr {
+                switch entry.pointee.ai_family {
+                case AF_INET:
+                    return .v4(address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee })
+                case AF_INET6:
+                    return .v6(address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee })
+                default:
+                    break
+                }
+            }
+            cursor = entry.pointee.ai_next
+        }
+        return nil
+    }
+}

@@ -25,7 +25,7 @@ extension ContainerdRuntime {
         // The mounted file systems of every function: root's alone on the host.
         let rootfsBase = "\(configuration.stateDirectory)/rootfs"
         try FileManager.default.createDirectory(atPath: rootfsBase, withIntermediateDirectories: true)
-        chmod(rootfsBase, 0o700)
+        try? FileSystem.setMode(rootfsBase, 0o700)
         let (records, unreadable) = desiredState.loadAll()
         for path in unreadable {
             logger.error("cannot read the desired-state record \(path); move it away or fix it, it is ignored")

@@ -45,11 +45,10 @@ final class Watchdog: Sendable {
             }
         }
         if !settings.suppressLock {
-            let fd = open(WatchdogSettings.lockPath(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o660)
-            if fd >= 0 { close(fd) }
+            FileSystem.createEmpty(WatchdogSettings.lockPath(), mode: 0o660)
         }
         accepting.store(true, ordering: .releasing)
-        if getpid() == 1 {
+        if Processes.current == 1 {
             // PID 1 of a container: orphans of the function's processes become our children; reap them.
             Task {
                 while !Task.isCancelled {
@@ -64,9 +63,9 @@ final class Watchdog: Sendable {
         _ = await signals.wait()
         // Draining: report unhealthy at once, let in-flight calls finish within write_timeout.
         accepting.store(false, ordering: .releasing)
-        unlink(WatchdogSettings.lockPath())
+        FileSystem.removeIfPresent(WatchdogSettings.lockPath())
         let pid = upstreamPID.load(ordering: .acquiring)
-        if pid > 0 { kill(pid, SIGTERM) }
+        if pid > 0 { Processes.signal(pid, SIGTERM) }
         WatchdogLog.line(
             "skiff-watchdog: SIGTERM received; unhealthy for \(settings.healthcheckInterval) while still serving, then "
                 + "draining \(inflight.load(ordering: .relaxed)) calls")

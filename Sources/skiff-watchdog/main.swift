@@ -11,7 +11,7 @@ if CommandLine.arguments.contains("-version") || CommandLine.arguments.contains(
     exit(0)
 }
 if CommandLine.arguments.contains("-run-healthcheck") {
-    if access(WatchdogSettings.lockPath(), F_OK) == 0 { exit(0) }
+    if FileSystem.exists(WatchdogSettings.lockPath()) { exit(0) }
     print("unable to find lock file.")
     exit(1)
 }

@@ -1,27 +1,19 @@
-import Glibc
+import SkiffPOSIX
 
 /// Lines for people at a terminal. The daemon's structured logs (journald) arrive with the runtime issue.
 enum Console {
     /// Writes a line to standard error in one `write`, so lines from several threads never interleave.
-    static func error(_ line: String) {
-        var bytes = Array(line.utf8)
-        bytes.append(0x0A)
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-    }
+    static func error(_ line: String) { Terminal.writeErrorLine(line) }
 }
 
 /// Text from elsewhere (a function's log line) made safe to print on a terminal: control characters, which could
 /// move the cursor, retitle the window or rewrite what was printed before (`ESC ]`, `ESC [2J`, a lone CR), are
 /// shown as `\xHH` instead of being obeyed. Tabs stay.
 enum TerminalText {
-    static var standardOutputIsTerminal: Bool { isatty(1) == 1 }
+    static var standardOutputIsTerminal: Bool { Terminal.isTerminal(1) }
 
     /// Columns of the terminal on standard output; 80 when it cannot be told.
-    static var standardOutputWidth: Int {
-        var size = winsize()
-        guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
-        return Int(size.ws_col)
-    }
+    static var standardOutputWidth: Int { Terminal.width(of: 1) ?? 80 }
 
     static func escapingControls(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: isControl) else { return text }

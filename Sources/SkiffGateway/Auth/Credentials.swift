@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import SkiffPOSIX
 
 /// The admin credentials: user `admin` and a password generated once (63 random letters and digits from the
@@ -12,7 +11,7 @@ public struct Credentials: Sendable {
     public static func loadOrCreate(stateDirectory: String) throws -> Credentials {
         let directory = "\(stateDirectory)/secrets"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        chmod(directory, 0o700)
+        try? FileSystem.setMode(directory, 0o700)
         let userFile = "\(directory)/basic-auth-user"
         let passwordFile = "\(directory)/basic-auth-password"
         if !FileManager.default.fileExists(atPath: userFile) { try write("admin", to: userFile) }

@@ -1,4 +1,3 @@
-import Glibc
 import SkiffPOSIX
 
 /// An HTTP/1.1 client over the engine's event loops, with a keep-alive pool per loop and host:port.
@@ -55,34 +54,9 @@ public final class HTTPClient: Sendable {
     /// the calling thread briefly (fine for the CLI; the gateway only dials addresses).
     static func resolve(host: String, port: Int) async throws -> SocketAddress {
         if let address = SocketAddress(host: host, port: port) { return address }
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &result) == 0, let first = result else {
+        guard let address = SocketAddress.lookUp(host: host, port: port) else {
             throw HTTPClientError.unresolvableHost(host)
         }
-        defer { freeaddrinfo(result) }
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        while let entry = cursor {
-            if let sockaddr = entry.pointee.ai_addr {
-                var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-                let family = entry.pointee.ai_family
-                if family == AF_INET {
-                    sockaddr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { p in
-                        var a = p.pointee.sin_addr
-                        _ = inet_ntop(AF_INET, &a, &buffer, socklen_t(buffer.count))
-                    }
-                } else if family == AF_INET6 {
-                    sockaddr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
-                        var a = p.pointee.sin6_addr
-                        _ = inet_ntop(AF_INET6, &a, &buffer, socklen_t(buffer.count))
-                    }
-                }
-                let text = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-                if let address = SocketAddress(host: text, port: port) { return address }
-            }
-            cursor = entry.pointee.ai_next
-        }
-        throw HTTPClientError.unresolvableHost(host)
+        return address
     }
 }

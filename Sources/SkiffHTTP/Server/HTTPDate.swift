@@ -1,4 +1,5 @@
 import Glibc
+import SkiffPOSIX
 
 /// The `Date` header value (IMF-fixdate), formatted without Foundation and cached per second by each loop.
 enum HTTPDate {
@@ -17,5 +18,5 @@ enum HTTPDate {
         return Array(text.utf8)
     }
 
-    static func currentUnixTime() -> Int { Int(time(nil)) }
+    static func currentUnixTime() -> Int { wallClockNow().seconds }
 }

@@ -1,7 +1,7 @@
 import Foundation
-import Glibc
 import SkiffAPI
 import SkiffContainerd
+import SkiffPOSIX
 
 /// A replica's root filesystem: a writable containerd snapshot on top of the image, mounted by Skiff at a path
 /// of its own (containers created from a full spec get no mount from containerd). It stays mounted while the
@@ -11,41 +11,19 @@ enum RootFilesystem {
     /// without parent).
     static func mount(_ mounts: [Ctr.Mount], at target: String) throws {
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-        if isMountPoint(target) { return }
+        if FileSystem.isMountPoint(target) { return }
         for entry in mounts {
-            var flags: UInt = 0
-            var data: [String] = []
-            for option in entry.options {
-                switch option {
-                case "ro": flags |= UInt(MS_RDONLY)
-                case "rw": break
-                case "bind": flags |= UInt(MS_BIND)
-                case "rbind": flags |= UInt(MS_BIND | MS_REC)
-                default: data.append(option)
-                }
-            }
-            let result = Glibc.mount(entry.source, target, entry.type, flags, data.joined(separator: ","))
-            guard result == 0 else {
-                let code = errno
+            do {
+                try Mounts.mount(source: entry.source, at: target, type: entry.type, options: entry.options)
+            } catch {
                 throw FunctionRuntimeError.system(
-                    "cannot mount the replica's root filesystem at \(target): \(String(cString: strerror(code)))")
+                    "cannot mount the replica's root filesystem at \(target): \(String(cString: strerror(error.errno)))"
+                )
             }
         }
     }
 
-    static func unmount(_ target: String) {
-        while isMountPoint(target) {
-            guard umount2(target, Int32(MNT_DETACH)) == 0 else { return }
-        }
-    }
-
-    /// Whether something is mounted exactly at `path` (its device differs from its parent's).
-    static func isMountPoint(_ path: String) -> Bool {
-        var own = stat()
-        var parent = stat()
-        guard stat(path, &own) == 0, stat(path + "/..", &parent) == 0 else { return false }
-        return own.st_dev != parent.st_dev || own.st_ino == parent.st_ino
-    }
+    static func unmount(_ target: String) { Mounts.unmountAll(at: target) }
 
     /// Resolves the image's `User` (`name`, `uid`, `name:group`, `uid:gid`) against the root filesystem's
     /// /etc/passwd and /etc/group, as containerd does when it builds a spec from an image.

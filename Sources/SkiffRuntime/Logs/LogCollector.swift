@@ -1,5 +1,5 @@
 import Foundation
-import Glibc
+import SkiffPOSIX
 import SkiffSystemd
 
 /// The process containerd's shim starts for every replica task (`--log-uri binary:///…/skiff?collect-logs=…`):
@@ -46,35 +46,9 @@ public enum LogCollector {
                 files.append(namespace: namespace, name: name, instance: instance, stream: stream, text: text)
             }
         }
-        close(5)
-        var pending: [Int32: [UInt8]] = [3: [], 4: []]
-        var open: [Int32] = [3, 4]
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while !open.isEmpty {
-            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            guard poll(&fds, nfds_t(fds.count), -1) > 0 else { continue }
-            for entry in fds where entry.revents != 0 {
-                let stream = entry.fd == 3 ? "stdout" : "stderr"
-                let n = read(entry.fd, &buffer, buffer.count)
-                if n > 0 {
-                    var data = pending[entry.fd, default: []] + buffer[0..<n]
-                    var start = 0
-                    while let newline = data[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                        write(stream, data[start..<newline])
-                        start = newline + 1
-                    }
-                    while data.count - start > maximumLine {
-                        write(stream, data[start..<start + maximumLine])
-                        start += maximumLine
-                    }
-                    data.removeFirst(start)
-                    pending[entry.fd] = data
-                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
-                    if let rest = pending[entry.fd], !rest.isEmpty { write(stream, rest[...]) }
-                    close(entry.fd)
-                    open.removeAll { $0 == entry.fd }
-                }
-            }
+        PipeLines.closeInherited(5)
+        PipeLines.drain([3, 4], maximumLine: maximumLine) { descriptor, text in
+            write(descriptor == 3 ? "stdout" : "stderr", text)
         }
         return 0
     }

@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import SkiffPOSIX
 
 /// The file sink for function logs when journald is absent: `logs/NAMESPACE/NAME/REPLICA.log`, one line per
@@ -17,18 +16,13 @@ struct LogFiles: Sendable {
         var line = Array((LogTimestamp.now() + " " + stream + " ").utf8)
         line += text
         line.append(UInt8(ascii: "\n"))
-        var info = stat()
-        if stat(path, &info) == 0, Int(info.st_size) + line.count > limit {
-            rename(path, path + ".1")
+        if let status = FileSystem.status(path), status.size + line.count > limit {
+            try? FileSystem.rename(path, to: path + ".1")
         }
-        var fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-        if fd < 0 {
+        if !FileSystem.append(line, to: path) {
             try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            FileSystem.append(line, to: path)
         }
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        _ = writeAll(fd, line)
     }
 
     /// Entries already written, oldest first, filtered by `since` and cut to the last `tail`. With `upTo`, each
@@ -73,11 +67,10 @@ struct LogFiles: Sendable {
         let (stream, continuation) = AsyncThrowingStream<FunctionLogEntry, any Error>.makeStream()
         let task = Task {
             // Offsets per file; a file that shrank was rotated and is read from the start.
-            var offsets: [String: (inode: UInt, offset: Int)] = [:]
+            var offsets: [String: (inode: UInt64, offset: Int)] = [:]
             for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
             where file.hasSuffix(".log") {
-                var info = stat()
-                if stat("\(folder)/\(file)", &info) == 0 { offsets[file] = (UInt(info.st_ino), Int(info.st_size)) }
+                if let status = FileSystem.status("\(folder)/\(file)") { offsets[file] = (status.inode, status.size) }
             }
             for entry in read(query, upTo: offsets.mapValues(\.offset)) { continuation.yield(entry) }
             while !Task.isCancelled {
@@ -85,11 +78,10 @@ struct LogFiles: Sendable {
                 for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
                 where file.hasSuffix(".log") {
                     let path = "\(folder)/\(file)"
-                    var info = stat()
-                    guard stat(path, &info) == 0 else { continue }
-                    var start = offsets[file].map { $0.inode == UInt(info.st_ino) ? $0.offset : 0 } ?? 0
-                    if Int(info.st_size) < start { start = 0 }
-                    guard Int(info.st_size) > start, let handle = FileHandle(forReadingAtPath: path) else { continue }
+                    guard let status = FileSystem.status(path) else { continue }
+                    var start = offsets[file].map { $0.inode == status.inode ? $0.offset : 0 } ?? 0
+                    if status.size < start { start = 0 }
+                    guard status.size > start, let handle = FileHandle(forReadingAtPath: path) else { continue }
                     try? handle.seek(toOffset: UInt64(start))
                     let data = (try? handle.readToEnd()) ?? Data()
                     try? handle.close()
@@ -100,7 +92,7 @@ struct LogFiles: Sendable {
                     for entry in parse(Array(bytes[...lastNewline]), query: query, instance: instance) {
                         continuation.yield(entry)
                     }
-                    offsets[file] = (UInt(info.st_ino), start + lastNewline + 1)
+                    offsets[file] = (status.inode, start + lastNewline + 1)
                 }
             }
             continuation.finish()

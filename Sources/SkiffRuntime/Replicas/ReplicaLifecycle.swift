@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import SkiffAPI
 import SkiffContainerd
 import SkiffPOSIX
@@ -60,7 +59,7 @@ struct ReplicaLifecycle: Sendable {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // root's alone on the host: an account that happens to share the function's uid cannot reach the secret
         // copies below (the container sees only the mounted secrets folder).
-        chmod(folder, 0o700)
+        try? FileSystem.setMode(folder, 0o700)
         let user = try RootFilesystem.user(image.configuration.config?.user, rootfs: rootfs(replica))
         var secretsDirectory: String?
         if !definition.secrets.isEmpty {
@@ -103,7 +102,7 @@ struct ReplicaLifecycle: Sendable {
                 id: replica.networkNamespace, networkNamespace: NetworkNamespaces.path(replica.networkNamespace))
             try await ctr.setLabels(replica.namespace, replica.id, [Replica.Label.address: restored.address])
         }
-        if !RootFilesystem.isMountPoint(rootfs(replica)) {
+        if !FileSystem.isMountPoint(rootfs(replica)) {
             try RootFilesystem.mount(
                 try await ctr.snapshotMounts(replica.namespace, key: replica.snapshotKey),
                 at: rootfs(replica))
@@ -161,7 +160,7 @@ struct ReplicaLifecycle: Sendable {
     /// observe a replica for its exit once made the daemon kill and restart every healthy replica when it ran
     /// out of file descriptors.
     static func isRunning(_ pid: Int32) -> Bool {
-        if kill(pid, 0) != 0 { return errno != ESRCH }
+        if !Processes.exists(pid) { return false }
         do {
             return !(try ProcessStat.read(pid: pid).isZombieOrDead)
         } catch {

@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import SkiffAPI
 import SkiffPOSIX
 
@@ -37,7 +36,7 @@ public struct SecretStore: Sendable {
         try ResourceName.validate(name, what: "secret name")
         for path in [directory, "\(directory)/\(namespace)"] {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            chmod(path, 0o700)
+            try? FileSystem.setMode(path, 0o700)
         }
         try StateFile.write(value, to: "\(directory)/\(namespace)/\(name)", mode: 0o600)
     }
@@ -65,25 +64,31 @@ public struct SecretStore: Sendable {
     /// container only the mount is visible, not the 0700 folders above it on the host.
     func project(namespace: String, names: [String], into folder: String, uid: UInt32, gid: UInt32) throws {
         let values = try names.map { ($0, try value(namespace: namespace, name: $0)) }
-        func fail(_ what: String) -> FunctionRuntimeError {
-            .system("cannot project secrets into \(folder): \(what) failed: \(String(cString: strerror(errno)))")
+        func fail(_ error: SystemError) -> FunctionRuntimeError {
+            .system("cannot project secrets into \(folder): \(error)")
         }
-        if mkdir(folder, 0o500) != 0 && errno != EEXIST { throw fail("mkdir") }
-        guard chown(folder, uid, gid) == 0, chmod(folder, 0o500) == 0 else { throw fail("chown") }
         let version = "..v\(monotonicNanoseconds())"
         let versionPath = "\(folder)/\(version)"
-        guard mkdir(versionPath, 0o500) == 0, chown(versionPath, uid, gid) == 0 else { throw fail("mkdir") }
-        for (name, bytes) in values {
-            let path = "\(versionPath)/\(name)"
-            try StateFile.write(bytes, to: path, mode: 0o400)
-            guard chown(path, uid, gid) == 0 else { throw fail("chown") }
-        }
-        let staging = "\(folder)/..data_tmp"
-        unlink(staging)
-        guard symlink(version, staging) == 0, rename(staging, "\(folder)/..data") == 0 else { throw fail("rename") }
-        for (name, _) in values {
-            let link = "\(folder)/\(name)"
-            if symlink("..data/\(name)", link) != 0 && errno != EEXIST { throw fail("symlink") }
+        do {
+            try FileSystem.makeDirectory(folder, mode: 0o500, existingIsFine: true)
+            try FileSystem.setOwner(folder, uid: uid, gid: gid)
+            try FileSystem.setMode(folder, 0o500)
+            try FileSystem.makeDirectory(versionPath, mode: 0o500)
+            try FileSystem.setOwner(versionPath, uid: uid, gid: gid)
+            for (name, bytes) in values {
+                let path = "\(versionPath)/\(name)"
+                try StateFile.write(bytes, to: path, mode: 0o400)
+                try FileSystem.setOwner(path, uid: uid, gid: gid)
+            }
+            let staging = "\(folder)/..data_tmp"
+            FileSystem.removeIfPresent(staging)
+            try FileSystem.makeSymbolicLink(at: staging, to: version)
+            try FileSystem.rename(staging, to: "\(folder)/..data")
+            for (name, _) in values where FileSystem.linkStatus("\(folder)/\(name)") == nil {
+                try FileSystem.makeSymbolicLink(at: "\(folder)/\(name)", to: "..data/\(name)")
+            }
+        } catch let error as SystemError {
+            throw fail(error)
         }
         // Versions no reader can reach any more; one that has a file open keeps its inode until it closes.
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
@@ -95,9 +100,8 @@ public struct SecretStore: Sendable {
     /// Projects the current values again into a replica's secrets directory that holds `name` (a no-op for one
     /// that does not use it), keeping its owner.
     func reproject(namespace: String, name: String, in folder: String) throws {
-        var info = stat()
-        guard lstat("\(folder)/\(name)", &info) == 0, stat(folder, &info) == 0 else { return }
+        guard FileSystem.linkStatus("\(folder)/\(name)") != nil, let owner = FileSystem.status(folder) else { return }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: "\(folder)/..data")) ?? []).sorted()
-        try project(namespace: namespace, names: names, into: folder, uid: info.st_uid, gid: info.st_gid)
+        try project(namespace: namespace, names: names, into: folder, uid: owner.uid, gid: owner.gid)
     }
 }

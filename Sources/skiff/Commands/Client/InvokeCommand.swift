@@ -1,5 +1,6 @@
 import Foundation
 import SkiffHTTP
+import SkiffPOSIX
 
 /// `skiff invoke NAME`: standard input is the request body, the answer's body goes to standard output.
 enum InvokeCommand: ClientCommand {
@@ -25,7 +26,7 @@ enum InvokeCommand: ClientCommand {
         if let type = arguments.value("--content-type") { headers.append(("Content-Type", type)) }
         let isAsync = arguments.isSet("--async")
         let method = HTTPMethod(rawValue: (arguments.value("--method") ?? "POST").uppercased())
-        if isatty(0) != 0 { Console.error("reading the request body from standard input (Ctrl+D ends it)") }
+        if Terminal.isTerminal(0) { Console.error("reading the request body from standard input (Ctrl+D ends it)") }
         let body = readStandardInput()
         let response = try await context.gateway().invoke(
             name, namespace: arguments.value("--namespace"), async: isAsync, method: isAsync ? .post : method,
