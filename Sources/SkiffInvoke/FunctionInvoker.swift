@@ -4,7 +4,6 @@ import SkiffHTTP
 import SkiffLog
 import SkiffPOSIX
 import SkiffRuntime
-import Synchronization
 
 /// The one path by which anything calls a function: `/function/NAME` today, the asynchronous worker, event
 /// triggers and schedules next. Acquire a replica (waking a function at zero and waiting for its first replica),
@@ -63,9 +62,6 @@ public struct FunctionInvoker: Sendable {
         } catch {
             throw .noReplica(name: address.name)
         }
-        // Taken over by the answer once there is one; released here when there is none. (Both paths use it after
-        // the call, which keeps it alive until then.)
-        let hold = FunctionAnswer.Hold(runtime: runtime, endpoint: endpoint)
         metrics.started(qualified)
 
         var upstream = request
@@ -88,54 +84,46 @@ public struct FunctionInvoker: Sendable {
                     "replica": endpoint.id, "address": "\(endpoint.host):\(endpoint.port)",
                     "status": String(failure.code),
                 ])
-            hold.release()
+            runtime.releaseEndpoint(endpoint)
             throw failure
         }
         // Counted when the head arrives: functions compute before they answer, and a streamed body's end is the
         // consumer's business.
         metrics.completed(
             qualified, code: response.status.code, seconds: (ContinuousClock.now - started - coldStart).seconds)
-        return FunctionAnswer(response: response, replica: endpoint.id, hold: hold)
+        return FunctionAnswer(response: response, runtime: runtime, endpoint: endpoint)
     }
 }
 
 /// A function's answer. Its replica stays counted busy (an update or scale-down waits for it) until the answer is
-/// consumed: relayed to a client to the end of its body, or dropped. Not copyable, so exactly one of them happens.
+/// consumed: relayed to a client, which releases the replica at the end of the body, or dropped, which releases it
+/// at once. Not copyable, so exactly one of them happens, and the compiler checks it.
 public struct FunctionAnswer: ~Copyable, Sendable {
     public let response: HTTPClientResponse
-    /// The replica that answered.
-    public let replica: String
-    private let hold: Hold
+    private let runtime: any FunctionRuntime
+    private let endpoint: ReplicaEndpoint
+    /// Set when the release has been handed to the relayed response, so that dropping the answer does not release.
+    private var handedOver = false
 
-    init(response: HTTPClientResponse, replica: String, hold: Hold) {
+    init(response: HTTPClientResponse, runtime: any FunctionRuntime, endpoint: ReplicaEndpoint) {
         self.response = response
-        self.replica = replica
-        self.hold = hold
+        self.runtime = runtime
+        self.endpoint = endpoint
     }
+
+    /// The replica that answered.
+    public var replica: String { endpoint.id }
 
     /// The answer as a response to relay: status, end-to-end headers and the body as it arrives; the replica is
-    /// released once the body has been passed on.
+    /// released once the body has been passed on (``HTTPResponseBody/forwarding(_:relayed:)`` runs that once).
     public consuming func relayed() -> HTTPResponse {
-        let hold = self.hold
-        return HTTPResponse(forwarding: response) { hold.release() }
+        handedOver = true
+        let runtime = self.runtime
+        let endpoint = self.endpoint
+        return HTTPResponse(forwarding: response) { runtime.releaseEndpoint(endpoint) }
     }
 
-    /// A replica's busy count, released exactly once.
-    final class Hold: Sendable {
-        private let runtime: any FunctionRuntime
-        private let endpoint: ReplicaEndpoint
-        private let released = Atomic<Bool>(false)
-
-        init(runtime: any FunctionRuntime, endpoint: ReplicaEndpoint) {
-            self.runtime = runtime
-            self.endpoint = endpoint
-        }
-
-        func release() {
-            if !released.exchange(true, ordering: .acquiringAndReleasing) { runtime.releaseEndpoint(endpoint) }
-        }
-
-        /// An answer dropped without being relayed still gives its replica back.
-        deinit { release() }
+    deinit {
+        if !handedOver { runtime.releaseEndpoint(endpoint) }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SkiffGateway
 import SkiffHTTP
+import SkiffInvoke
 import SkiffLog
 import SkiffPOSIX
 import SkiffRuntime
@@ -172,6 +173,34 @@ struct GatewayInMemoryTests {
             let timedOut = try await gw.call(.get, "/function/slow/hold")
             #expect(timedOut.status == 504 && timedOut.text.contains("timed out"))
             #expect(gw.runtime.requestsInFlight(name: "slow", namespace: "openfaas-fn") == 0)
+            #expect(gw.runtime.unbalancedReleases == 0)
+        }
+    }
+
+    @Test func everyAnswerReleasesItsReplicaExactlyOnceWhetherRelayedOrDropped() async throws {
+        try await withInMemoryGateway { gw in
+            #expect(try await gw.deploy("echo") == 200)
+            let address = FunctionAddress(uncheckedName: "echo", namespace: "openfaas-fn")
+            let request = HTTPClientRequest(method: .get, host: "", port: 0, target: "/invoked")
+            func inFlight() -> Int { gw.runtime.requestsInFlight(name: "echo", namespace: "openfaas-fn") }
+
+            // Dropped without being relayed (a worker that only wanted the status): released when it goes.
+            do {
+                let answer = try await gw.gateway.invoker.invoke(request, to: address, callID: "dropped")
+                #expect(inFlight() == 1)
+                #expect(answer.response.status == .ok && answer.replica.hasPrefix("echo-"))
+            }
+            #expect(inFlight() == 0)
+
+            // Relayed: the response takes the release over and runs it once the body has been passed on.
+            let relayed = try await gw.gateway.invoker.invoke(request, to: address, callID: "relayed").relayed()
+            #expect(relayed.status == .ok)
+            #expect(inFlight() == 0)
+
+            // And through the proxy, as every /function/ call goes.
+            #expect(try await gw.call(.get, "/function/echo").status == 200)
+            #expect(inFlight() == 0)
+            #expect(gw.runtime.unbalancedReleases == 0)
         }
     }
 

@@ -28,6 +28,8 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
         var functions: [String: Function] = [:]
         var namespaces: [String: [String: String]]
         var inFlight: [String: Int] = [:]
+        /// Releases of a replica that had no request counted: a caller released twice.
+        var unbalancedReleases = 0
         var serial = 0
     }
 
@@ -206,8 +208,11 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
 
     public func releaseEndpoint(_ endpoint: ReplicaEndpoint) {
         state.withLock { state in
-            let left = (state.inFlight[endpoint.id] ?? 1) - 1
-            state.inFlight[endpoint.id] = left > 0 ? left : nil
+            guard let held = state.inFlight[endpoint.id] else {
+                state.unbalancedReleases += 1
+                return
+            }
+            state.inFlight[endpoint.id] = held > 1 ? held - 1 : nil
         }
     }
 
@@ -219,6 +224,9 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
             }
         }
     }
+
+    /// How many releases found nothing to release (each one a double release by a caller).
+    public var unbalancedReleases: Int { state.withLock { $0.unbalancedReleases } }
 
     public func logs(_ query: LogQuery) async throws -> AsyncThrowingStream<FunctionLogEntry, any Error> {
         _ = try function(query.name, query.namespace)
