@@ -69,7 +69,15 @@ public final class HTTPServer: Sendable {
         }
         if alreadyStarted { throw StreamAcceptorError.alreadyStarted }
         for context in contexts { context.acceptor = acceptor }
-        return try await acceptor.start()
+        do {
+            return try await acceptor.start()
+        } catch {
+            // Nothing was accepted: back to idle, so the caller may retry, and the contexts let go of the acceptor
+            // (whose adopt closure holds them).
+            state.withLock { $0 = .idle }
+            for context in contexts { context.acceptor = nil }
+            throw error
+        }
     }
 
     private static let overloaded: [UInt8] = {
