@@ -45,6 +45,17 @@ public final class ChangeSignal: Sendable {
         for waiter in woken { waiter.resume() }
     }
 
+    /// The first value `probe` gives (it looks at the owner's state), looking again after every change; nil at the
+    /// deadline or when the calling task is cancelled. The protocol above, in one place.
+    public func first<T>(until deadline: ContinuousClock.Instant, _ probe: () -> T?) async -> T? {
+        while true {
+            let seen = generation
+            if let value = probe() { return value }
+            if ContinuousClock.now >= deadline || Task.isCancelled { return nil }
+            await wait(after: seen, until: deadline)
+        }
+    }
+
     /// Returns at the first change after `generation` (at once if there was one already), at the deadline, or
     /// when the calling task is cancelled. Each waiter is resumed exactly once, by whoever takes it out.
     public func wait(after generation: UInt64, until deadline: ContinuousClock.Instant) async {

@@ -38,4 +38,14 @@ struct ChangeSignalTests {
         await cancelled.value
         #expect(signal.generation == 0)
     }
+
+    @Test func firstReturnsTheValueOnceAChangeMakesItAppearAndNilAtTheDeadline() async {
+        let signal = ChangeSignal()
+        let box = Mutex<Int?>(nil)
+        #expect(await signal.first(until: .now + .milliseconds(20)) { box.withLock { $0 } } == nil)
+        let waiter = Task { await signal.first(until: .now + .seconds(3600)) { box.withLock { $0 } } }
+        box.withLock { $0 = 7 }
+        signal.notify()
+        #expect(await waiter.value == 7)
+    }
 }

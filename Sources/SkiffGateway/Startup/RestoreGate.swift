@@ -19,13 +19,7 @@ final class RestoreGate: Sendable {
 
     /// Whether the gate opened within `timeout`.
     func wait(upTo timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let seen = opened.generation
-            if isOpen { return true }
-            if ContinuousClock.now >= deadline || Task.isCancelled { return false }
-            await opened.wait(after: seen, until: deadline)
-        }
+        await opened.first(until: .now + timeout) { isOpen ? () : nil } != nil
     }
 }
 

@@ -41,12 +41,7 @@ final class EndpointTable: Sendable {
     /// then) or until the calling task is cancelled.
     func acquire(_ namespace: String, _ name: String, deadline: ContinuousClock.Instant) async -> ReplicaEndpoint? {
         let key = Self.key(namespace, name)
-        while true {
-            let seen = changes.generation
-            if let endpoint = state.withLock({ Self.acquire(&$0, key) }) { return endpoint }
-            if ContinuousClock.now >= deadline || Task.isCancelled { return nil }
-            await changes.wait(after: seen, until: deadline)
-        }
+        return await changes.first(until: deadline) { state.withLock { Self.acquire(&$0, key) } }
     }
 
     private static func acquire(_ state: inout State, _ key: String) -> ReplicaEndpoint? {
@@ -81,11 +76,8 @@ final class EndpointTable: Sendable {
 
     /// Returns once no request is in flight to any of `ids`, or at the deadline.
     func waitUntilIdle(_ ids: [String], deadline: ContinuousClock.Instant) async {
-        while true {
-            let seen = changes.generation
-            let busy = state.withLock { state in ids.contains { (state.inFlight[$0] ?? 0) > 0 } }
-            if !busy || ContinuousClock.now >= deadline || Task.isCancelled { return }
-            await changes.wait(after: seen, until: deadline)
+        _ = await changes.first(until: deadline) {
+            state.withLock { state in ids.contains { (state.inFlight[$0] ?? 0) > 0 } } ? nil : ()
         }
     }
 }
