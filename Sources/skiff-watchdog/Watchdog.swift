@@ -1,5 +1,6 @@
 import Glibc
 import SkiffHTTP
+import SkiffMetrics
 import SkiffPOSIX
 import SkiffService
 import Synchronization
@@ -132,7 +133,9 @@ final class Watchdog: Sendable {
         guard settings.metricsPort > 0 else { return nil }
         do {
             var router = HTTPRouter()
-            try router.add(.get, "/metrics") { [registry = metrics.registry] _ in
+            let registry = MetricsRegistry()
+            registry.register(metrics)
+            try router.add(.get, "/metrics") { _ in
                 HTTPResponse(
                     status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4"],
                     body: .string(await registry.exposition()))
