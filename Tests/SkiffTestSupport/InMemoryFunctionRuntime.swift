@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import SkiffAPI
 import SkiffHTTP
 import SkiffPOSIX
@@ -22,6 +23,8 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
         var createdAt: Date
         var servers: [HTTPServer] = []
         var endpoints: [ReplicaEndpoint] = []
+        /// The ports of unreachable replicas, held for the function's life so that no other server takes them.
+        var refusing: [RefusingPort] = []
     }
 
     private struct State {
@@ -52,29 +55,35 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
     private static func key(_ namespace: String, _ name: String) -> String { "\(namespace)/\(name)" }
 
     /// Servers for `count` replicas (none for a never-ready function; a closed port for an unreachable one).
-    private func startReplicas(_ definition: FunctionDefinition, count: Int) async throws
-        -> ([HTTPServer], [ReplicaEndpoint])
-    {
-        if definition.labels[Self.neverReadyLabel] == "true" { return ([], []) }
-        var servers: [HTTPServer] = []
-        var endpoints: [ReplicaEndpoint] = []
+    private func startReplicas(_ definition: FunctionDefinition, count: Int) async throws -> Replicas {
+        var replicas = Replicas()
+        if definition.labels[Self.neverReadyLabel] == "true" { return replicas }
         for _ in 0..<count {
-            let server = HTTPServer(
-                configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: group,
-                responder: responder(definition))
-            let port = try await server.start()[0].port
+            let port: Int
+            if definition.labels[Self.unreachableLabel] == "true" {
+                let refusing = try RefusingPort()
+                replicas.refusing.append(refusing)
+                port = refusing.port
+            } else {
+                let server = HTTPServer(
+                    configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: group,
+                    responder: responder(definition))
+                port = try await server.start()[0].port
+                replicas.servers.append(server)
+            }
             let id = state.withLock { state -> String in
                 state.serial += 1
                 return "\(definition.name)-\(state.serial)"
             }
-            if definition.labels[Self.unreachableLabel] == "true" {
-                await server.shutdown(gracePeriod: .zero)
-            } else {
-                servers.append(server)
-            }
-            endpoints.append(ReplicaEndpoint(id: id, host: "127.0.0.1", port: port))
+            replicas.endpoints.append(ReplicaEndpoint(id: id, host: "127.0.0.1", port: port))
         }
-        return (servers, endpoints)
+        return replicas
+    }
+
+    private struct Replicas {
+        var servers: [HTTPServer] = []
+        var endpoints: [ReplicaEndpoint] = []
+        var refusing: [RefusingPort] = []
     }
 
     private func stop(_ servers: [HTTPServer]) async {
@@ -99,21 +108,22 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
         guard state.withLock({ $0.functions[key] == nil }) else {
             throw FunctionRuntimeError.invalid("function \(definition.name) already exists")
         }
-        let (servers, endpoints) = try await startReplicas(definition, count: replicas)
+        let started = try await startReplicas(definition, count: replicas)
         state.withLock {
             $0.functions[key] = Function(
-                definition: definition, replicas: replicas, createdAt: Date(), servers: servers, endpoints: endpoints)
+                definition: definition, replicas: replicas, createdAt: Date(), servers: started.servers,
+                endpoints: started.endpoints, refusing: started.refusing)
         }
     }
 
     public func update(_ definition: FunctionDefinition) async throws {
         try definition.validate()
         let old = try function(definition.name, definition.namespace)
-        let (servers, endpoints) = try await startReplicas(definition, count: old.replicas)
+        let started = try await startReplicas(definition, count: old.replicas)
         state.withLock {
             $0.functions[Self.key(definition.namespace, definition.name)] = Function(
-                definition: definition, replicas: old.replicas, createdAt: old.createdAt, servers: servers,
-                endpoints: endpoints)
+                definition: definition, replicas: old.replicas, createdAt: old.createdAt, servers: started.servers,
+                endpoints: started.endpoints, refusing: started.refusing)
         }
         await stop(old.servers)
     }
@@ -121,11 +131,12 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
     public func scale(name: String, namespace: String, replicas: Int) async throws {
         guard replicas >= 0 else { throw FunctionRuntimeError.invalid("replicas must be 0 or more") }
         let old = try function(name, namespace)
-        let (servers, endpoints) = try await startReplicas(old.definition, count: replicas)
+        let started = try await startReplicas(old.definition, count: replicas)
         state.withLock {
             $0.functions[Self.key(namespace, name)]?.replicas = replicas
-            $0.functions[Self.key(namespace, name)]?.servers = servers
-            $0.functions[Self.key(namespace, name)]?.endpoints = endpoints
+            $0.functions[Self.key(namespace, name)]?.servers = started.servers
+            $0.functions[Self.key(namespace, name)]?.endpoints = started.endpoints
+            $0.functions[Self.key(namespace, name)]?.refusing = started.refusing
         }
         await stop(old.servers)
     }
@@ -238,4 +249,31 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
         let servers = state.withLock { state in state.functions.values.flatMap(\.servers) }
         await stop(servers)
     }
+}
+
+/// A loopback port bound but never listening, held until released: a connect to it is refused at once, and no
+/// other server can be given the port meanwhile (a port merely closed could be handed out again at any moment).
+final class RefusingPort: Sendable {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw SystemError(call: "socket", errno: errno) }
+        var address = RawHTTP.loopbackAddress(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0, let local = try? Socket.localAddress(descriptor) else {
+            let code = errno
+            close(descriptor)
+            throw SystemError(call: "bind", errno: code)
+        }
+        fd = descriptor
+        port = local.port
+    }
+
+    deinit { close(fd) }
 }
