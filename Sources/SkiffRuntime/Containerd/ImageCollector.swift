@@ -54,7 +54,7 @@ public struct ImageCollector: Sendable {
         guard before.percentUsed >= Double(settings.highPercent) else { return false }
         let low = Double(settings.lowPercent)
         let filter = ImagePruneFilter(
-            onlyBuilt: true, builtBefore: Date() - TimeInterval(settings.minimumAge.nanoseconds) / 1e9,
+            onlyBuilt: true, builtBefore: Date() - settings.minimumAge.seconds,
             enough: { (FileSystemUsage(path: path)?.percentUsed ?? 0) < low })
         var removed = 0
         for namespace in runtime.managedNamespaces() {
