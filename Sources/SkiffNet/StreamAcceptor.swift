@@ -40,6 +40,8 @@ public final class StreamAcceptor: Sendable {
     private let openConnections = Atomic<Int>(0)
     private let lastPauseReport = Atomic<UInt64>(0)
     private let closing = Atomic<Bool>(false)
+    /// Notified when a connection ends, for ``waitForConnectionsToClose(until:)``.
+    private let connectionEnded = ChangeSignal()
 
     private enum State {
         case idle
@@ -141,6 +143,12 @@ public final class StreamAcceptor: Sendable {
     public func connectionClosed(on loop: EventLoop) {
         loads[loop.index].value.subtract(1, ordering: .relaxed)
         openConnections.wrappingSubtract(1, ordering: .relaxed)
+        connectionEnded.notify()
+    }
+
+    /// Returns once no connection is open, or at the deadline (a graceful shutdown's grace period).
+    public func waitForConnectionsToClose(until deadline: ContinuousClock.Instant) async {
+        _ = await connectionEnded.first(until: deadline) { connectionCount == 0 ? () : nil }
     }
 
     // MARK: For the listeners

@@ -110,10 +110,7 @@ public final class HTTPServer: Sendable {
         for context in contexts {
             try? await context.loop.submit { context.beginShutdown() }
         }
-        let deadline = ContinuousClock.now + gracePeriod
-        while acceptor.connectionCount > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        await acceptor.waitForConnectionsToClose(until: .now + gracePeriod)
         for context in contexts {
             try? await context.loop.submit { context.closeAll() }
         }
