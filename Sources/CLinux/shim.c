@@ -48,3 +48,8 @@ int cl_socket_in_netns(int netns_fd, int home_fd, int family, int type) {
     errno = saved;
     return fd;
 }
+
+// A descriptor that becomes readable when the process exits (Linux 5.3): a wait for a process that is not our
+// child, without polling.
+#include <sys/syscall.h>
+int cl_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }

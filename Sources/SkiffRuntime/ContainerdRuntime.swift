@@ -52,7 +52,7 @@ public final class ContainerdRuntime: FunctionRuntime {
             network: CNINetwork(
                 bridge: configuration.bridgeName, subnet: subnet, pluginDirectory: configuration.cniPluginDirectory,
                 stateDirectory: configuration.stateDirectory),
-            secrets: secrets, logs: logs)
+            secrets: secrets, logs: logs, loops: group)
     }
 
     /// The bridge's address: where functions reach the gateway (`gateway` in their /etc/hosts).

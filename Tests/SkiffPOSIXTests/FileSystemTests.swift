@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import SkiffPOSIX
 import Testing
 
@@ -40,5 +41,33 @@ struct FileSystemTests {
         #expect(Processes.exists(Processes.current))
         #expect(ProcessStat.openDescriptorCount() ?? 0 >= 3)
         #expect(ResourceLimits.openFilesLimit() ?? 0 >= 64)
+    }
+}
+
+@Suite("waiting for a process to exit")
+struct ProcessExitTests {
+    static let group: EventLoopGroup = try! EventLoopGroup(loopCount: 1)
+
+    @Test func aRunningProcessIsWaitedForUntilItEnds() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        process.arguments = ["3600"]
+        try process.run()
+        let pid = process.processIdentifier
+        let loop = Self.group.next()
+        // Still running at the deadline: false, and the watch is gone with it.
+        #expect(await Processes.waitForExit(pid, on: loop, until: .now + .milliseconds(20)) == false)
+        #expect(Processes.isRunningOrUnknown(pid))
+        // Ended (killed, whether reaped yet or not): the pidfd wakes the wait. SIGKILL, because the child inherits
+        // the spawning thread's signal mask, which may block SIGTERM; the deadline only ends a failed test.
+        Processes.signal(pid, SIGKILL)
+        #expect(await Processes.waitForExit(pid, on: loop, until: .now + .seconds(120)))
+        #expect(!Processes.isRunningOrUnknown(pid) || process.isRunning == false)
+    }
+
+    @Test func aProcessThatCannotExistHasEnded() async {
+        // Above the largest PID Linux hands out (2^22): no such process.
+        #expect(await Processes.waitForExit(4_194_305, on: Self.group.next(), until: .now + .seconds(120)))
+        #expect(!Processes.isRunningOrUnknown(4_194_305))
     }
 }

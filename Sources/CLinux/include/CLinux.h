@@ -56,6 +56,7 @@ static inline int cl_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int 
 static inline int cl_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 int cl_accept4(int fd);
 int cl_pipe2(int fds[2], int flags);
+int cl_pidfd_open(int pid);
 int cl_set_thread_name(const char *name);
 /// A socket created inside the network namespace `netns_fd`; the thread returns to `home_fd` (see shim.c).
 int cl_socket_in_netns(int netns_fd, int home_fd, int family, int type);

@@ -1,6 +1,7 @@
 import Foundation
 import SkiffAPI
 import SkiffLog
+import SkiffPOSIX
 
 /// Converging: bringing the current generation's members to the recorded count (start, probe, publish, drain,
 /// stop), one replica's bring-up at a time.
@@ -105,7 +106,7 @@ extension FunctionSupervisor {
             members[id]?.pid = pid
             members[id]?.startedAt = .now
             let route = try await probe.waitUntilReady(member.replica, deadline: deadline) {
-                await !self.isSuperseded && ReplicaLifecycle.isRunning(pid)
+                await !self.isSuperseded && Processes.isRunningOrUnknown(pid)
             }
             guard members[id]?.phase == .starting else { return "it stopped while starting" }
             if route == nil && isSuperseded {
@@ -120,7 +121,7 @@ extension FunctionSupervisor {
                 return nil
             }
             let reason =
-                ReplicaLifecycle.isRunning(pid)
+                Processes.isRunningOrUnknown(pid)
                 ? "GET /_/health on port \(configuration.functionPort) did not succeed in time"
                 : "its process exited while starting"
             crashed(id, status: nil, reason: reason)

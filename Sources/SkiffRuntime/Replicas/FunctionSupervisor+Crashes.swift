@@ -1,5 +1,6 @@
 import Foundation
 import SkiffLog
+import SkiffPOSIX
 
 /// Crashes: a replica's task exited or vanished; it is restarted with back-off, under the same exclusion as
 /// every change.
@@ -18,7 +19,7 @@ extension FunctionSupervisor {
     /// Finds replicas whose process is gone without an event (missed while `ctr events` restarted).
     func resync() {
         for (id, member) in members where member.phase == .ready {
-            if let pid = member.pid, !ReplicaLifecycle.isRunning(pid) { crashed(id, status: nil, reason: "vanished") }
+            if let pid = member.pid, !Processes.isRunningOrUnknown(pid) { crashed(id, status: nil, reason: "vanished") }
         }
     }
 

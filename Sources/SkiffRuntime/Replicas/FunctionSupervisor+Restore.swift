@@ -1,6 +1,7 @@
 import Foundation
 import SkiffContainerd
 import SkiffLog
+import SkiffPOSIX
 
 /// Restore: the replicas found in containerd at start-up, adopted or brought back.
 extension FunctionSupervisor {
@@ -32,7 +33,7 @@ extension FunctionSupervisor {
                     group.addTask {
                         let route =
                             (try? await self.probe.waitUntilReady(replica, deadline: deadline) {
-                                ReplicaLifecycle.isRunning(pid)
+                                Processes.isRunningOrUnknown(pid)
                             }) ?? nil
                         await self.adopted(id, route: route)
                     }

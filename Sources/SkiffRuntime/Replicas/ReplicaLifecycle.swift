@@ -15,6 +15,8 @@ struct ReplicaLifecycle: Sendable {
     let network: CNINetwork
     let secrets: SecretStore
     let logs: FunctionLogs
+    /// Where waits for a replica's process to exit are watched.
+    let loops: EventLoopGroup
 
     var hostsFile: String { "\(configuration.stateDirectory)/etc/hosts" }
     var resolvFile: String { "\(configuration.stateDirectory)/etc/resolv.conf" }
@@ -130,12 +132,7 @@ struct ReplicaLifecycle: Sendable {
     /// SIGTERM to every process of the task, up to `grace` for it to exit, then SIGKILL; the task is deleted.
     func stop(_ replica: Replica, pid: Int32?, grace: Duration) async {
         try? await ctr.kill(replica.namespace, replica.id, signal: "SIGTERM")
-        if let pid {
-            let deadline = ContinuousClock.now + grace
-            while ContinuousClock.now < deadline, Self.isRunning(pid) {
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-        }
+        if let pid { _ = await Processes.waitForExit(pid, on: loops.next(), until: .now + grace) }
         try? await ctr.kill(replica.namespace, replica.id, signal: "SIGKILL")
         try? await ctr.deleteTask(replica.namespace, replica.id, force: true)
     }
@@ -152,19 +149,5 @@ struct ReplicaLifecycle: Sendable {
             id: replica.networkNamespace, networkNamespace: NetworkNamespaces.path(replica.networkNamespace))
         try? await netns.delete(replica.networkNamespace)
         try? FileManager.default.removeItem(atPath: directory(replica))
-    }
-
-    /// Whether the process exists (and is not a zombie awaiting its shim).
-    /// False only when the process has certainly ended: it no longer exists (ESRCH, ENOENT) or is a zombie.
-    /// A failure to look (no descriptor left, EMFILE; any other error) counts as running: taking a failure to
-    /// observe a replica for its exit once made the daemon kill and restart every healthy replica when it ran
-    /// out of file descriptors.
-    static func isRunning(_ pid: Int32) -> Bool {
-        if !Processes.exists(pid) { return false }
-        do {
-            return !(try ProcessStat.read(pid: pid).isZombieOrDead)
-        } catch {
-            return error.errno != ENOENT && error.errno != ESRCH
-        }
     }
 }
