@@ -81,6 +81,11 @@ public enum FileSystem {
         access(path, F_OK) == 0
     }
 
+    /// Whether `path` may be executed by this process (`access(X_OK)`).
+    public static func isExecutable(_ path: String) -> Bool {
+        access(path, X_OK) == 0
+    }
+
     /// Creates `path` empty (truncating what was there). False when it cannot be created.
     @discardableResult
     public static func createEmpty(_ path: String, mode: mode_t) -> Bool {

@@ -15,10 +15,15 @@ final class Watchdog: Sendable {
     private let inflight = Atomic<Int>(0)
     private let accepting = Atomic<Bool>(false)
     private let upstreamPID = Atomic<Int32>(0)
+    /// SIGTERM arrived: the function process ending from now on is the drain's doing, not a failure.
+    private let draining = Atomic<Bool>(false)
     private let metrics = WatchdogMetrics()
 
     init(settings: WatchdogSettings) { self.settings = settings }
 
+    /// Runs until SIGTERM has been answered (exit 0) or a part failed, the function's process among them (exit
+    /// 1). Every long-lived part is a service in one group: the function's listener, the metrics listener, the
+    /// upstream's output relay (http mode), the orphan reaper (as PID 1), and the drain that SIGTERM starts.
     func run() async -> Int32 {
         let signals: SignalListener
         let group: EventLoopGroup
@@ -31,15 +36,22 @@ final class Watchdog: Sendable {
             configuration.headTimeout = settings.readTimeout
             configuration.bodyTimeout = settings.readTimeout
             configuration.writeTimeout = settings.writeTimeout
-            server = HTTPServer(configuration: configuration, group: group, responder: try makeRouter(group: group))
+            // Cancelled at the end of the drain: calls still in flight get up to write_timeout.
+            server = HTTPServer(
+                configuration: configuration, group: group, responder: try makeRouter(group: group),
+                gracePeriod: settings.writeTimeout)
             boundPort = try await server.start().first?.port ?? settings.port
         } catch {
             WatchdogLog.line("skiff-watchdog: cannot start: \(error)")
             return 1
         }
-        let metricsServer = await startMetrics(group: group)
+        var services: [any Service] = [NamedService("function listener") { try await server.run() }]
+        if let metricsServer = await startMetrics(group: group) {
+            services.append(NamedService("metrics listener") { try await metricsServer.run() })
+        }
         if settings.mode == .http {
-            guard startUpstream() else { return 1 }
+            guard let relay = startUpstream() else { return 1 }
+            services.append(relay)
             guard await waitForUpstream() else {
                 WatchdogLog.line("skiff-watchdog: the function process never accepted connections on the upstream")
                 return 1
@@ -51,18 +63,29 @@ final class Watchdog: Sendable {
         accepting.store(true, ordering: .releasing)
         if Processes.current == 1 {
             // PID 1 of a container: orphans of the function's processes become our children; reap them.
-            Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(500))
-                    ChildProcess.reapOrphans()
-                }
-            }
+            services.append(
+                NamedService("orphan reaper") {
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: .milliseconds(500))
+                        ChildProcess.reapOrphans()
+                    }
+                })
         }
+        services.append(NamedService(Self.drain) { await self.drain(after: signals) })
         // The port really bound: with port=0 (tests) the kernel chose it.
         WatchdogLog.line("skiff-watchdog: listening on port \(boundPort), \(settings.mode) mode")
-        let serving = Task { try? await server.run() }
-        _ = await signals.wait()
-        // Draining: report unhealthy at once, let in-flight calls finish within write_timeout.
+        let exit = await ServiceGroup(services: services, signals: nil).run()
+        return exit == .serviceFinished(Self.drain) || draining.load(ordering: .acquiring) ? 0 : 1
+    }
+
+    private static let drain = "drain"
+
+    /// SIGTERM: unhealthy at once but still serving for `healthcheck_interval`, so that load balancers probing
+    /// /_/health notice; then the group stops the listeners, which drain calls in flight within write_timeout.
+    private func drain(after signals: SignalListener) async {
+        // Nil when the group stops for another reason (the function process ended): nothing to drain for.
+        guard await signals.wait() != nil else { return }
+        draining.store(true, ordering: .releasing)
         accepting.store(false, ordering: .releasing)
         FileSystem.removeIfPresent(WatchdogSettings.lockPath())
         let pid = upstreamPID.load(ordering: .acquiring)
@@ -70,12 +93,7 @@ final class Watchdog: Sendable {
         WatchdogLog.line(
             "skiff-watchdog: SIGTERM received; unhealthy for \(settings.healthcheckInterval) while still serving, then "
                 + "draining \(inflight.load(ordering: .relaxed)) calls")
-        // Load balancers that probe /_/health notice in this time; requests keep being served meanwhile.
         try? await Task.sleep(for: settings.healthcheckInterval)
-        await server.shutdown(gracePeriod: settings.writeTimeout)
-        await metricsServer?.shutdown(gracePeriod: .zero)
-        serving.cancel()
-        return 0
     }
 
     private func makeRouter(group: EventLoopGroup) throws -> HTTPRouter {
@@ -144,7 +162,6 @@ final class Watchdog: Sendable {
                 configuration: HTTPServerConfiguration(host: "0.0.0.0", port: settings.metricsPort), group: group,
                 responder: router)
             _ = try await server.start()
-            Task { try? await server.run() }
             return server
         } catch {
             WatchdogLog.line("skiff-watchdog: no metrics listener on port \(settings.metricsPort): \(error)")
@@ -152,32 +169,32 @@ final class Watchdog: Sendable {
         }
     }
 
-    /// http mode: the function process, started once; its output relayed line by line; its exit ends us.
-    private func startUpstream() -> Bool {
+    /// http mode: the function process, started once, and the service that relays its output line by line and
+    /// ends when it does (which ends the watchdog: the container has no function any more).
+    private func startUpstream() -> (any Service)? {
         guard let executable = ExecutableSearch.find(settings.process[0]) else {
             WatchdogLog.line("skiff-watchdog: cannot find \(settings.process[0]) on PATH")
-            return false
+            return nil
         }
+        let child: ChildProcess.Streaming
         do {
-            let child = try ChildProcess(executable, Array(settings.process.dropFirst())).start()
-            upstreamPID.store(child.pid, ordering: .releasing)
-            Task {
-                do {
-                    for try await line in child.lines { WatchdogLog.line(line) }
-                } catch let error as ChildProcessError {
-                    // Its output was relayed line by line already; repeating it here read as if the last line
-                    // were the reason it ended.
-                    WatchdogLog.line("skiff-watchdog: the function process \(error.outcome.ending)")
-                } catch {
-                    WatchdogLog.line("skiff-watchdog: \(error)")
-                }
-                WatchdogLog.line("Forked function has terminated")
-                exit(1)
-            }
-            return true
+            child = try ChildProcess(executable, Array(settings.process.dropFirst())).start()
         } catch {
             WatchdogLog.line("skiff-watchdog: cannot start \(settings.process.joined(separator: " ")): \(error)")
-            return false
+            return nil
+        }
+        upstreamPID.store(child.pid, ordering: .releasing)
+        return NamedService("function process") {
+            do {
+                for try await line in child.lines { WatchdogLog.line(line) }
+            } catch let error as ChildProcessError {
+                // Its output was relayed line by line already; repeating it here read as if the last line were
+                // the reason it ended.
+                WatchdogLog.line("skiff-watchdog: the function process \(error.outcome.ending)")
+            } catch {
+                WatchdogLog.line("skiff-watchdog: \(error)")
+            }
+            WatchdogLog.line("Forked function has terminated")
         }
     }
 
@@ -204,9 +221,9 @@ final class Watchdog: Sendable {
 /// Resolves a command name against PATH, as exec would.
 enum ExecutableSearch {
     static func find(_ name: String) -> String? {
-        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        if name.contains("/") { return FileSystem.isExecutable(name) ? name : nil }
         let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") where access("\(directory)/\(name)", X_OK) == 0 {
+        for directory in path.split(separator: ":") where FileSystem.isExecutable("\(directory)/\(name)") {
             return "\(directory)/\(name)"
         }
         return nil
