@@ -80,20 +80,22 @@ extension Gateway {
         else {
             throw GatewayError(404, "function: \(definition.name).\(definition.namespace) not found")
         }
-        try await validate(definition)
+        try await validate(definition, namespaceChecked: true)
         _ = try ScaleBounds(definition.labels, ceiling: configuration.maxReplicas)
         try await runtime.update(definition)
         timeouts.forget(FunctionAddress(uncheckedName: definition.name, namespace: definition.namespace))
         return HTTPResponse(status: .ok)
     }
 
-    private func validate(_ definition: FunctionDefinition) async throws {
+    /// `namespaceChecked`: the caller has already required the namespace (an update must, before it can answer
+    /// 404 for a missing function).
+    private func validate(_ definition: FunctionDefinition, namespaceChecked: Bool = false) async throws {
         if definition.name.contains(".") {
             throw GatewayError(
                 400, "function name '\(definition.name)' must not contain '.': it separates the namespace")
         }
         try definition.validate()
-        try await requireNamespace(definition.namespace)
+        if !namespaceChecked { try await requireNamespace(definition.namespace) }
         for secret in definition.secrets where !secrets.exists(namespace: definition.namespace, name: secret) {
             throw GatewayError(400, "unable to find secret: \(secret)")
         }
