@@ -6,16 +6,13 @@ import Synchronization
 /// `gateway_function_invocation_started{function_name}`. Whoever invokes (the gateway's proxy, the asynchronous
 /// worker) counts here. One state under one lock, so a call costs two short lock holds.
 public final class InvocationMetrics: MetricsCollector {
-    private struct Series: Hashable {
+    private struct Series: Hashable, Sendable {
         var function: String
         var code: Int
-
-        var labels: [MetricLabel] { [MetricLabel("code", String(code)), MetricLabel("function_name", function)] }
     }
 
     private struct State {
-        var total: [Series: UInt64] = [:]
-        var seconds: [Series: PrometheusHistogram] = [:]
+        var calls = CallSeries<Series>()
         var started: [String: UInt64] = [:]
     }
 
@@ -31,35 +28,27 @@ public final class InvocationMetrics: MetricsCollector {
     /// A call ended with `code` after `seconds` (cold-start waiting excluded).
     public func completed(_ function: String, code: Int, seconds: Double) {
         let series = Series(function: function, code: code)
-        state.withLock { state in
-            state.total[series, default: 0] += 1
-            state.seconds[series, default: PrometheusHistogram()].observe(seconds)
-        }
+        state.withLock { $0.calls.record(series, seconds: seconds) }
     }
 
     /// Completed calls of `function`, all codes (the list route's `invocationCount`).
     public func invocations(_ function: String) -> Double {
-        state.withLock { state in
-            Double(state.total.reduce(0) { $0 + ($1.key.function == function ? $1.value : 0) })
-        }
+        Double(state.withLock { $0.calls.count { $0.function == function } })
     }
 
     public func collect() async -> [MetricFamily] {
         let snapshot = state.withLock { $0 }
-        var total = MetricFamily("gateway_function_invocation_total", .counter, help: "Function metrics")
-        for (series, value) in snapshot.total.sorted(by: Self.order) { total.add(series.labels, Double(value)) }
-        var seconds = MetricFamily("gateway_functions_seconds", .histogram, help: "Function time taken")
-        for (series, histogram) in snapshot.seconds.sorted(by: Self.order) { seconds.add(series.labels, histogram) }
         var started = MetricFamily(
             "gateway_function_invocation_started", .counter, help: "The total number of function HTTP requests started."
         )
         for (function, value) in snapshot.started.sorted(by: { $0.key < $1.key }) {
             started.add([MetricLabel("function_name", function)], Double(value))
         }
-        return [total, seconds, started]
-    }
-
-    private static func order(_ lhs: (key: Series, value: some Any), _ rhs: (key: Series, value: some Any)) -> Bool {
-        (lhs.key.function, lhs.key.code) < (rhs.key.function, rhs.key.code)
+        let calls = snapshot.calls.families(
+            count: "gateway_function_invocation_total", countHelp: "Function metrics",
+            seconds: "gateway_functions_seconds", secondsHelp: "Function time taken",
+            labels: { [MetricLabel("code", String($0.code)), MetricLabel("function_name", $0.function)] },
+            order: { ($0.function, $0.code) < ($1.function, $1.code) })
+        return calls + [started]
     }
 }

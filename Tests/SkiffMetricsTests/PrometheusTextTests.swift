@@ -65,4 +65,19 @@ struct PrometheusTextTests {
                 ?? 1)
         #expect(byName["process_start_time_seconds"]?.samples.first?.value == 1_700_000_000)
     }
+
+    @Test func callSeriesCountsPerKeyAndWritesBothFamiliesInOrder() {
+        var calls = CallSeries<Int>()
+        calls.record(500, seconds: 0.5)
+        calls.record(200, seconds: 0.001)
+        calls.record(200, seconds: 20)
+        #expect(calls.count { $0 == 200 } == 2 && calls.count { _ in true } == 3)
+        let families = calls.families(
+            count: "calls_total", countHelp: "Calls.", seconds: "calls_seconds", secondsHelp: "Seconds.",
+            labels: { [MetricLabel("code", String($0))] }, order: <)
+        #expect(families.map(\.name) == ["calls_total", "calls_seconds"])
+        #expect(families[0].samples.map(\.value) == [2, 1])
+        let counts = families[1].samples.filter { $0.name == "calls_seconds_count" }.map(\.value)
+        #expect(counts == [2, 1])
+    }
 }
