@@ -252,6 +252,28 @@ struct ReadinessProbeTests {
         // Nothing listening: not ready, and the probe gives up at its deadline.
         #expect(try await probe.waitUntilReady(replica, deadline: .now + .milliseconds(300)) { true } == nil)
     }
+
+    /// Each row: the answers the routes give in the order they are asked, and the route the probe settles on.
+    /// The third row is the race a busy machine produced in CI: the server began listening on every address
+    /// between the loopback's refusal and the bridge's answer, and the replica then lived on the slower bridge.
+    @Test(arguments: [
+        ([ReadinessProbe.Answer.ready], ReplicaRoute?.some(.loopback)),
+        ([.notReady], nil),
+        ([.nothingThere, .ready, .ready], .loopback),
+        ([.nothingThere, .ready, .nothingThere], .bridge),
+        ([.nothingThere, .ready, .noAnswer], nil),
+        ([.nothingThere, .nothingThere], nil),
+    ])
+    func theLoopbackWinsWheneverItAnswers(answers: [ReadinessProbe.Answer], expected: ReplicaRoute?) async {
+        let asked = Mutex<[ReplicaRoute]>([])
+        let script = Mutex(answers)
+        let route = await ReadinessProbe.route { route in
+            asked.withLock { $0.append(route) }
+            return script.withLock { $0.isEmpty ? .noAnswer : $0.removeFirst() }
+        }
+        #expect(route == expected)
+        #expect(asked.withLock { $0 } == Array([ReplicaRoute.loopback, .bridge, .loopback].prefix(answers.count)))
+    }
 }
 
 /// Runs `change` while sampling, about every millisecond, how many ready replicas the function has; returns the

@@ -36,14 +36,34 @@ struct ReadinessProbe: Sendable {
     /// the loopback (refused at once). A loopback that is merely slow to answer (a busy machine) is asked again
     /// later rather than traded for the bridge for the replica's whole life.
     func check(_ replica: Replica) async -> ReplicaRoute? {
-        switch await answer(host: "127.0.0.1", networkNamespace: NetworkNamespaces.path(replica.networkNamespace)) {
-        case .ready: return .loopback
-        case .notReady, .noAnswer: return nil
-        case .nothingThere: return await answer(host: replica.address, networkNamespace: nil) == .ready ? .bridge : nil
+        await Self.route { route in
+            switch route {
+            case .loopback:
+                await answer(host: "127.0.0.1", networkNamespace: NetworkNamespaces.path(replica.networkNamespace))
+            case .bridge: await answer(host: replica.address, networkNamespace: nil)
+            }
         }
     }
 
-    private enum Answer {
+    /// The decision of `check`, apart from the sockets so that its order of questions can be tested.
+    static func route(asking ask: (ReplicaRoute) async -> Answer) async -> ReplicaRoute? {
+        switch await ask(.loopback) {
+        case .ready: return .loopback
+        case .notReady, .noAnswer: return nil
+        case .nothingThere:
+            guard await ask(.bridge) == .ready else { return nil }
+            // A server that binds every address can start listening between the two questions: refused on the
+            // loopback, ready on the bridge a moment later. Asking the loopback once more after the bridge said
+            // yes tells that apart from a server that really listens on its address alone.
+            switch await ask(.loopback) {
+            case .ready: return .loopback
+            case .nothingThere: return .bridge
+            case .notReady, .noAnswer: return nil
+            }
+        }
+    }
+
+    enum Answer: Sendable, Equatable {
         case ready
         /// 503: the watchdog is up, the function not yet.
         case notReady
