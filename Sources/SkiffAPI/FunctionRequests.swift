@@ -1,35 +1,31 @@
 /// The OpenFaaS gateway API's request and answer bodies, shared by the gateway (which decodes requests) and
 /// the skiff CLI (which sends them). Optional fields decode Go's `null` and absent keys alike.
 
-/// Body of POST and PUT /system/functions, as faas-cli and the OpenFaaS SDK send it. Unknown keys (`network`,
-/// `registryAuth`) are ignored.
+/// Body of POST and PUT /system/functions, as faas-cli and the OpenFaaS SDK send it: a ``FunctionDefinition``
+/// whose name is under `service`, and whose namespace may be left out (the gateway's default then applies).
 public struct FunctionDeployment: Codable, Sendable, Equatable {
-    public var service: String
-    public var image: String
-    public var namespace: String?
-    public var envProcess: String?
-    public var envVars: [String: String]?
-    public var constraints: [String]?
-    public var secrets: [String]?
-    public var labels: [String: String]?
-    public var annotations: [String: String]?
-    public var limits: FunctionResources?
-    public var requests: FunctionResources?
-    public var readOnlyRootFilesystem: Bool?
+    /// Its namespace is empty when the body gave none.
+    public var function: FunctionDefinition
 
-    public init(service: String, image: String) {
-        self.service = service
-        self.image = image
+    public init(_ function: FunctionDefinition) {
+        self.function = function
     }
-}
 
-public struct FunctionResources: Codable, Sendable, Equatable {
-    public var memory: String?
-    public var cpu: String?
+    /// The function, in `defaultNamespace` when the body named none.
+    public func definition(defaultNamespace: String) -> FunctionDefinition {
+        var definition = function
+        if definition.namespace.isEmpty { definition.namespace = defaultNamespace }
+        return definition
+    }
 
-    public init(memory: String? = nil, cpu: String? = nil) {
-        self.memory = memory
-        self.cpu = cpu
+    public init(from decoder: any Decoder) throws {
+        function = try FunctionDefinition(
+            from: decoder.container(keyedBy: FunctionDefinition.Key.self), nameKey: .service)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: FunctionDefinition.Key.self)
+        try function.encode(to: &container, nameKey: .service)
     }
 }
 

@@ -21,3 +21,39 @@ public enum FunctionRuntimeError: Error, Sendable, Equatable, CustomStringConver
         }
     }
 }
+
+/// The refusals every `FunctionRuntime` makes, worded once: the gateway answers with these words, and the first
+/// part of each is what OpenFaaS says, so scripts that match faas-cli's output keep working.
+extension FunctionRuntimeError {
+    public static func namespaceNotValid(_ namespace: String) -> Self {
+        .invalid(
+            "namespace not valid: \(namespace) is not a function namespace; create it with label openfaas=1 "
+                + "(`faas-cli namespace create \(namespace)`, or `ctr namespaces create \(namespace) openfaas=1`)")
+    }
+
+    public static func functionExists(_ name: String, namespace: String) -> Self {
+        .conflict("function \(name).\(namespace) already exists; update it instead")
+    }
+
+    public static func functionNotFound(_ name: String, namespace: String) -> Self {
+        .notFound("function: \(name).\(namespace) not found")
+    }
+
+    public static func secretMissing(_ name: String, namespace: String) -> Self {
+        .invalid("unable to find secret: \(name) (create it in namespace \(namespace) first)")
+    }
+
+    public static func secretExists(_ name: String, namespace: String) -> Self {
+        .conflict("secret \(name) already exists in namespace \(namespace)")
+    }
+
+    public static func secretNotFound(_ name: String, namespace: String) -> Self {
+        .notFound("secret \(name) not found in namespace \(namespace)")
+    }
+
+    public static func secretInUse(_ name: String, namespace: String, by functions: [String]) -> Self {
+        .conflict(
+            "secret \(name) is used by \(functions.joined(separator: ", ")) in namespace \(namespace); "
+                + "remove it from them (or remove them) first")
+    }
+}

@@ -136,10 +136,11 @@ public struct GatewayClient: Sendable {
         let update = try await send(.put, "/system/functions", json: deployment, timeout: .seconds(600))
         if update.status == 200 || update.status == 202 { return .updated }
         guard update.status == 404 else {
-            throw GatewayError(update.status, update.body, what: "deploy \(deployment.service)")
+            throw GatewayError(update.status, update.body, what: "deploy \(deployment.function.name)")
         }
         try await call(
-            .post, "/system/functions", json: deployment, accepted: [200, 202], what: "deploy \(deployment.service)")
+            .post, "/system/functions", json: deployment, accepted: [200, 202],
+            what: "deploy \(deployment.function.name)")
         return .created
     }
 

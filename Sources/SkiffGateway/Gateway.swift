@@ -12,7 +12,6 @@ import Synchronization
 /// invocation path in `Invoke/`.
 public final class Gateway: Sendable {
     let runtime: any FunctionRuntime
-    let secrets: SecretStore
     let configuration: GatewayConfiguration
     let credentials: Credentials
     /// What `/metrics` renders; the gateway adds its collectors, the daemon its own (the process's).
@@ -26,11 +25,10 @@ public final class Gateway: Sendable {
     private let restored = RestoreGate()
 
     public init(
-        runtime: any FunctionRuntime, secrets: SecretStore, configuration: GatewayConfiguration,
+        runtime: any FunctionRuntime, configuration: GatewayConfiguration,
         credentials: Credentials, client: HTTPClient, registry: MetricsRegistry = MetricsRegistry(), logger: Logger
     ) {
         self.runtime = runtime
-        self.secrets = secrets
         self.configuration = configuration
         self.credentials = credentials
         self.registry = registry
@@ -81,7 +79,7 @@ public final class Gateway: Sendable {
     /// 400 `namespace not valid` unless the namespace is a function namespace.
     func requireNamespace(_ namespace: String) async throws {
         guard ResourceName.isValid(namespace), try await runtime.namespaceLabels(namespace) != nil else {
-            throw GatewayError(400, "namespace not valid")
+            throw FunctionRuntimeError.namespaceNotValid(namespace)
         }
     }
 }

@@ -15,7 +15,7 @@ public final class ContainerdRuntime: FunctionRuntime {
     public let configuration: RuntimeConfiguration
     public let instanceID: String
     public let subnet: Subnet
-    public let secrets: SecretStore
+    let secrets: SecretStore
     let ctr: Ctr
     let images: ImageStore
     let lifecycle: ReplicaLifecycle
@@ -92,7 +92,7 @@ public final class ContainerdRuntime: FunctionRuntime {
 
     func supervisor(_ name: String, _ namespace: String) throws -> FunctionSupervisor {
         guard let supervisor = supervisors.withLock({ $0[EndpointTable.key(namespace, name)] }) else {
-            throw FunctionRuntimeError.notFound("function \(name) not found in namespace \(namespace)")
+            throw FunctionRuntimeError.functionNotFound(name, namespace: namespace)
         }
         return supervisor
     }
@@ -114,8 +114,7 @@ public final class ContainerdRuntime: FunctionRuntime {
         let claimed = reserved.withLock { $0.insert(key).inserted }
         guard claimed, supervisors.withLock({ $0[key] }) == nil else {
             if claimed { _ = reserved.withLock { $0.remove(key) } }
-            throw FunctionRuntimeError.invalid(
-                "function \(definition.name) already exists in namespace \(definition.namespace); update it instead")
+            throw FunctionRuntimeError.functionExists(definition.name, namespace: definition.namespace)
         }
         defer { _ = reserved.withLock { $0.remove(key) } }
         try await holdingImage(of: definition) {
@@ -132,8 +131,8 @@ public final class ContainerdRuntime: FunctionRuntime {
     }
 
     public func update(_ definition: FunctionDefinition) async throws {
-        try definition.validate()
         let supervisor = try supervisor(definition.name, definition.namespace)
+        try definition.validate()
         try requireSecrets(definition)
         try await holdingImage(of: definition) {
             let image = try await resolve(definition)
@@ -248,13 +247,43 @@ public final class ContainerdRuntime: FunctionRuntime {
 
     public func releaseEndpoint(_ endpoint: ReplicaEndpoint) { endpointTable.release(endpoint) }
 
+    public func usage(_ status: FunctionStatus) -> FunctionSummary.Usage { CgroupUsage.measure(status) }
+
     public func logs(_ query: LogQuery) async throws -> AsyncThrowingStream<FunctionLogEntry, any Error> {
         _ = try supervisor(query.name, query.namespace)
         return try logs.read(query)
     }
 
+    public func secretNames(namespace: String) async throws -> [String] {
+        try await requireNamespace(namespace)
+        return try secrets.names(namespace: namespace)
+    }
+
+    public func writeSecret(namespace: String, name: String, value: [UInt8], replacing: Bool) async throws {
+        try ResourceName.validate(name, what: "secret name")
+        try await requireNamespace(namespace)
+        let exists = secrets.exists(namespace: namespace, name: name)
+        if replacing && !exists { throw FunctionRuntimeError.secretNotFound(name, namespace: namespace) }
+        if !replacing && exists { throw FunctionRuntimeError.secretExists(name, namespace: namespace) }
+        try secrets.write(namespace: namespace, name: name, value: value)
+        if replacing { reprojectSecret(namespace: namespace, name: name) }
+    }
+
+    public func deleteSecret(namespace: String, name: String) async throws {
+        try ResourceName.validate(name, what: "secret name")
+        try await requireNamespace(namespace)
+        guard secrets.exists(namespace: namespace, name: name) else {
+            throw FunctionRuntimeError.secretNotFound(name, namespace: namespace)
+        }
+        let users = await listAll().map(\.definition).filter { $0.namespace == namespace && $0.secrets.contains(name) }
+        guard users.isEmpty else {
+            throw FunctionRuntimeError.secretInUse(name, namespace: namespace, by: users.map(\.name).sorted())
+        }
+        try secrets.delete(namespace: namespace, name: name)
+    }
+
     /// Projects a secret's new value into every replica that uses it; each sees the swap at once and whole.
-    public func secretChanged(namespace: String, name: String) async {
+    private func reprojectSecret(namespace: String, name: String) {
         let base = "\(configuration.stateDirectory)/replicas/\(namespace)"
         for id in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] {
             do {
@@ -268,17 +297,14 @@ public final class ContainerdRuntime: FunctionRuntime {
     /// From the namespace cache (read again only when the name is not in it): a deploy the gateway has just
     /// validated costs no second `ctr namespaces ls`.
     private func requireNamespace(_ namespace: String) async throws {
-        guard try await namespaceLabels(namespace) != nil else {
-            throw FunctionRuntimeError.invalid(
-                "namespace \(namespace) is not a function namespace; create it with label openfaas=1 "
-                    + "(`ctr namespaces create \(namespace) openfaas=1`)")
+        guard ResourceName.isValid(namespace), try await namespaceLabels(namespace) != nil else {
+            throw FunctionRuntimeError.namespaceNotValid(namespace)
         }
     }
 
     private func requireSecrets(_ definition: FunctionDefinition) throws {
         for name in definition.secrets where !secrets.exists(namespace: definition.namespace, name: name) {
-            throw FunctionRuntimeError.invalid(
-                "secret \(name) does not exist in namespace \(definition.namespace); create it first")
+            throw FunctionRuntimeError.secretMissing(name, namespace: definition.namespace)
         }
     }
 }

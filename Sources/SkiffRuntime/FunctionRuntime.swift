@@ -4,12 +4,15 @@ import SkiffAPI
 /// talk to this protocol only; `ContainerdRuntime` is the real implementation. Every method throws
 /// ``FunctionRuntimeError``.
 public protocol FunctionRuntime: Sendable {
-    /// Creates a function and answers once `replicas` replicas are ready (0: one replica is prepared but not
+    /// Validates the definition (its values, its namespace, its secrets; `conflict` when the function exists),
+    /// creates the function and answers once `replicas` replicas are ready (0: one replica is prepared but not
     /// started, so the first request starts it quickly). On failure nothing of it is left.
     func deploy(_ definition: FunctionDefinition, replicas: Int) async throws
 
     /// Replaces a function's definition without downtime: new replicas start and become ready before the old
-    /// ones are drained. On failure the old replicas keep serving and the old definition stays.
+    /// ones are drained. On failure the old replicas keep serving and the old definition stays. An unknown
+    /// function is `notFound` before anything is validated (faas-cli deploys with PUT and falls back to POST on
+    /// 404, and the POST then says what is wrong with the definition).
     func update(_ definition: FunctionDefinition) async throws
 
     /// Sets the replica count and answers once it is reached (new replicas ready, removed ones gone).
@@ -46,8 +49,16 @@ public protocol FunctionRuntime: Sendable {
     /// Removes the namespace's images that no function uses, as far as `filter` allows.
     func pruneImages(namespace: String, filter: ImagePruneFilter) async throws -> ImagePruneSummary
 
-    /// A secret's value changed: every replica that mounts it sees the new value.
-    func secretChanged(namespace: String, name: String) async
+    /// The names of a namespace's secrets; their values never leave the runtime except into replicas.
+    func secretNames(namespace: String) async throws -> [String]
+
+    /// Creates a secret (`conflict` when it exists) or, `replacing`, changes its value (`notFound` when it does
+    /// not exist); every replica that mounts a changed secret sees the new value at once and whole.
+    func writeSecret(namespace: String, name: String, value: [UInt8], replacing: Bool) async throws
+
+    /// Deletes a secret: `notFound` when it does not exist, `conflict` while a function uses it (that function
+    /// could not start another replica).
+    func deleteSecret(namespace: String, name: String) async throws
 
     /// Ready replicas right now; cheap enough for every invocation (no suspension, no process).
     func endpoints(name: String, namespace: String) -> [ReplicaEndpoint]
@@ -62,6 +73,9 @@ public protocol FunctionRuntime: Sendable {
 
     /// Ends a request counted by ``acquireEndpoint(name:namespace:waitingUpTo:)``.
     func releaseEndpoint(_ endpoint: ReplicaEndpoint)
+
+    /// What the function's running replicas use now: CPU seconds so far and memory in bytes.
+    func usage(_ status: FunctionStatus) -> FunctionSummary.Usage
 
     /// The function's logs, oldest first; with `follow`, stays open for new lines until cancelled.
     func logs(_ query: LogQuery) async throws -> AsyncThrowingStream<FunctionLogEntry, any Error>

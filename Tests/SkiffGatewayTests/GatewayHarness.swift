@@ -27,7 +27,7 @@ final class GatewayHarness: Sendable {
         configuration.coldStartTimeout = coldStartTimeout
         configuration.requireAuthForInvoke = authInvoke
         gateway = Gateway(
-            runtime: runtime.runtime, secrets: runtime.runtime.secrets, configuration: configuration,
+            runtime: runtime.runtime, configuration: configuration,
             credentials: credentials, client: HTTPClient(group: testGroup), registry: Self.registryWithProcess(),
             logger: Logger(label: "gateway", handler: runtime.logs))
         gateway.markReady()

@@ -42,7 +42,7 @@ final class InMemoryGateway: Sendable {
         var configuration = GatewayConfiguration(release: "test")
         configuration.coldStartTimeout = coldStartTimeout
         gateway = Gateway(
-            runtime: runtime, secrets: SecretStore(stateDirectory: state), configuration: configuration,
+            runtime: runtime, configuration: configuration,
             credentials: credentials, client: HTTPClient(group: testGroup),
             logger: Logger(label: "gateway", handler: MemoryLogHandler()))
         gateway.markReady()
@@ -212,6 +212,65 @@ struct GatewayInMemoryTests {
             let bad = try await gw.call(.post, "/system/functions", json: #"{"service":"Bad_Name","image":"x:1"}"#)
             #expect(bad.status == 400)
             #expect(try await gw.runtime.list(namespace: "openfaas-fn").isEmpty)
+        }
+    }
+
+    /// Deploy and update are validated once, by the runtime behind the gateway; the gateway answers with the
+    /// runtime's words and status, in the order faas-cli relies on.
+    @Test func theRuntimeValidatesAndTheGatewaySaysWhy() async throws {
+        try await withInMemoryGateway { gw in
+            let refusals: [(String, HTTPMethod, String, Int, String)] = [
+                ("a dot in the name", .post, #"{"service":"a.b","image":"x:1"}"#, 400, "must not contain '.'"),
+                (
+                    "a missing secret", .post, #"{"service":"s","image":"x:1","secrets":["nope"]}"#, 400,
+                    "unable to find secret: nope"
+                ),
+                (
+                    "an unknown namespace", .post, #"{"service":"n","image":"x:1","namespace":"nowhere"}"#, 400,
+                    "namespace not valid"
+                ),
+                (
+                    "a bad quantity", .post, #"{"service":"q","image":"x:1","limits":{"memory":"lots"}}"#, 400,
+                    "limits.memory"
+                ),
+                // An update of an unknown function is 404 whatever else is wrong, so faas-cli falls back to POST.
+                (
+                    "an update of nothing", .put, #"{"service":"new","image":"x:1","limits":{"memory":"lots"}}"#, 404,
+                    "function: new.openfaas-fn not found"
+                ),
+            ]
+            for (what, method, body, status, words) in refusals {
+                let answer = try await gw.call(method, "/system/functions", json: body)
+                #expect(answer.status == status && answer.text.contains(words), "\(what): \(answer)")
+            }
+            #expect(try await gw.runtime.list(namespace: "openfaas-fn").isEmpty)
+            #expect(try await gw.deploy("echo") == 200)
+            let again = try await gw.call(.post, "/system/functions", json: #"{"service":"echo","image":"x:1"}"#)
+            #expect(again.status == 409 && again.text.contains("function echo.openfaas-fn already exists"))
+        }
+    }
+
+    @Test func secretsLiveBehindTheRuntime() async throws {
+        try await withInMemoryGateway { gw in
+            let create = #"{"name":"api-key","value":"one"}"#
+            #expect(try await gw.call(.post, "/system/secrets", json: create).status == 200)
+            #expect(try await gw.call(.post, "/system/secrets", json: create).status == 409)
+            let listed = try await gw.call(.get, "/system/secrets")
+            #expect(listed.status == 200 && listed.text == #"[{"name":"api-key","namespace":"openfaas-fn"}]"#)
+            // `rawValue` (base64) wins over `value`.
+            let rotate = #"{"name":"api-key","value":"ignored","rawValue":"dHdv"}"#
+            #expect(try await gw.call(.put, "/system/secrets", json: rotate).status == 200)
+            #expect(gw.runtime.secretValue(namespace: "openfaas-fn", name: "api-key") == Array("two".utf8))
+            #expect(try await gw.call(.put, "/system/secrets", json: #"{"name":"other","value":"x"}"#).status == 404)
+
+            let uses = #"{"service":"user","image":"x:1","secrets":["api-key"]}"#
+            #expect(try await gw.call(.post, "/system/functions", json: uses).status == 200)
+            let inUse = try await gw.call(.delete, "/system/secrets", json: #"{"name":"api-key"}"#)
+            #expect(inUse.status == 409 && inUse.text.contains("used by user"))
+            #expect(try await gw.call(.delete, "/system/functions", json: #"{"functionName":"user"}"#).status == 200)
+            #expect(try await gw.call(.delete, "/system/secrets", json: #"{"name":"api-key"}"#).status == 200)
+            #expect(try await gw.call(.delete, "/system/secrets", json: #"{"name":"api-key"}"#).status == 404)
+            #expect(try await gw.call(.get, "/system/secrets?namespace=nowhere").status == 400)
         }
     }
 }

@@ -13,7 +13,7 @@ struct ContainerSpecTests {
             let runtime = harness.runtime
             let ns = harness.namespace
             try await harness.importImage("docker.io/local/spec:1", user: "app")
-            try runtime.secrets.write(namespace: ns, name: "api-key", value: Array("s3cret".utf8))
+            try await runtime.writeSecret(namespace: ns, name: "api-key", value: Array("s3cret".utf8), replacing: false)
             let definition = FunctionDefinition(
                 name: "spec", namespace: ns, image: "local/spec:1", envProcess: "cat",
                 envVars: ["MODE": "test"], labels: ["team": "lab"], annotations: ["topic": "demo"],
@@ -32,8 +32,7 @@ struct ContainerSpecTests {
             #expect(hosts.contains("\(runtime.gatewayAddress)\tgateway"))
 
             // A secret changed on the host is visible to the running replica at once.
-            try runtime.secrets.write(namespace: ns, name: "api-key", value: Array("rotated".utf8))
-            await runtime.secretChanged(namespace: ns, name: "api-key")
+            try await runtime.writeSecret(namespace: ns, name: "api-key", value: Array("rotated".utf8), replacing: true)
             #expect(try await harness.info(endpoint, "secret=api-key") == "rotated")
 
             // On the host: the store is 0600 root; the replica's projected copy belongs to uid 1000, mode 0400,

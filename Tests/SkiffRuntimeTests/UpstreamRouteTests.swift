@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffHTTP
 import SkiffRuntime
 import SkiffTestSupport

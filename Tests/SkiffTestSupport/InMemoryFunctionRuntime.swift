@@ -30,6 +30,8 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
     private struct State {
         var functions: [String: Function] = [:]
         var namespaces: [String: [String: String]]
+        /// Values by namespace, then name.
+        var secrets: [String: [String: [UInt8]]] = [:]
         var inFlight: [String: Int] = [:]
         /// Releases of a replica that had no request counted: a caller released twice.
         var unbalancedReleases = 0
@@ -92,7 +94,7 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
 
     private func function(_ name: String, _ namespace: String) throws -> Function {
         guard let function = state.withLock({ $0.functions[Self.key(namespace, name)] }) else {
-            throw FunctionRuntimeError.notFound("function \(name) not found in namespace \(namespace)")
+            throw FunctionRuntimeError.functionNotFound(name, namespace: namespace)
         }
         return function
     }
@@ -101,12 +103,11 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
 
     public func deploy(_ definition: FunctionDefinition, replicas: Int) async throws {
         try definition.validate()
-        guard state.withLock({ $0.namespaces[definition.namespace] != nil }) else {
-            throw FunctionRuntimeError.invalid("namespace \(definition.namespace) is not a function namespace")
-        }
+        try requireNamespace(definition.namespace)
+        try requireSecrets(definition)
         let key = Self.key(definition.namespace, definition.name)
         guard state.withLock({ $0.functions[key] == nil }) else {
-            throw FunctionRuntimeError.invalid("function \(definition.name) already exists")
+            throw FunctionRuntimeError.functionExists(definition.name, namespace: definition.namespace)
         }
         let started = try await startReplicas(definition, count: replicas)
         state.withLock {
@@ -117,8 +118,9 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
     }
 
     public func update(_ definition: FunctionDefinition) async throws {
-        try definition.validate()
         let old = try function(definition.name, definition.namespace)
+        try definition.validate()
+        try requireSecrets(definition)
         let started = try await startReplicas(definition, count: old.replicas)
         state.withLock {
             $0.functions[Self.key(definition.namespace, definition.name)] = Function(
@@ -189,7 +191,48 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
         ImagePruneSummary()
     }
 
-    public func secretChanged(namespace: String, name: String) async {}
+    public func secretNames(namespace: String) async throws -> [String] {
+        try requireNamespace(namespace)
+        return state.withLock { $0.secrets[namespace, default: [:]].keys.sorted() }
+    }
+
+    public func writeSecret(namespace: String, name: String, value: [UInt8], replacing: Bool) async throws {
+        try ResourceName.validate(name, what: "secret name")
+        try requireNamespace(namespace)
+        try state.withLock { state throws(FunctionRuntimeError) in
+            let exists = state.secrets[namespace]?[name] != nil
+            if replacing && !exists { throw .secretNotFound(name, namespace: namespace) }
+            if !replacing && exists { throw .secretExists(name, namespace: namespace) }
+            state.secrets[namespace, default: [:]][name] = value
+        }
+    }
+
+    public func deleteSecret(namespace: String, name: String) async throws {
+        try requireNamespace(namespace)
+        try state.withLock { state throws(FunctionRuntimeError) in
+            guard state.secrets[namespace]?[name] != nil else { throw .secretNotFound(name, namespace: namespace) }
+            let users = state.functions.values.map(\.definition)
+                .filter { $0.namespace == namespace && $0.secrets.contains(name) }.map(\.name).sorted()
+            guard users.isEmpty else { throw .secretInUse(name, namespace: namespace, by: users) }
+            state.secrets[namespace]?[name] = nil
+        }
+    }
+
+    /// A secret's value, as a replica would read it from its file.
+    public func secretValue(namespace: String, name: String) -> [UInt8]? {
+        state.withLock { $0.secrets[namespace]?[name] }
+    }
+
+    private func requireNamespace(_ namespace: String) throws(FunctionRuntimeError) {
+        guard state.withLock({ $0.namespaces[namespace] != nil }) else { throw .namespaceNotValid(namespace) }
+    }
+
+    private func requireSecrets(_ definition: FunctionDefinition) throws(FunctionRuntimeError) {
+        let known = state.withLock { $0.secrets[definition.namespace, default: [:]] }
+        for name in definition.secrets where known[name] == nil {
+            throw .secretMissing(name, namespace: definition.namespace)
+        }
+    }
 
     public func endpoints(name: String, namespace: String) -> [ReplicaEndpoint] {
         state.withLock { $0.functions[Self.key(namespace, name)]?.endpoints ?? [] }
@@ -238,6 +281,11 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
 
     /// How many releases found nothing to release (each one a double release by a caller).
     public var unbalancedReleases: Int { state.withLock { $0.unbalancedReleases } }
+
+    /// Replicas here are servers in this process: they have no cgroup of their own to measure.
+    public func usage(_ status: FunctionStatus) -> FunctionSummary.Usage {
+        FunctionSummary.Usage(cpu: 0, totalMemoryBytes: 0)
+    }
 
     public func logs(_ query: LogQuery) async throws -> AsyncThrowingStream<FunctionLogEntry, any Error> {
         _ = try function(query.name, query.namespace)

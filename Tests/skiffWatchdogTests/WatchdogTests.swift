@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SkiffAPI
 import SkiffHTTP
 import SkiffImage
 import SkiffPOSIX

@@ -42,63 +42,42 @@ extension Gateway {
             }
             var described = body(status)
             if request.queryValue("usage") == "1" || request.queryValue("usage") == "true" {
-                described.usage = FunctionUsage.measure(status)
+                described.usage = runtime.usage(status)
             }
             return try JSONBody.response(described)
         }
         try router.add(.post, "/system/scale-function/{name}") { [self] request in try await scale(request) }
     }
 
-    private func body(_ status: FunctionStatus) -> FunctionStatusBody {
-        FunctionStatusBody(
-            status: status,
-            invocationCount: metrics.invocations("\(status.definition.name).\(status.definition.namespace)"))
+    private func body(_ status: FunctionStatus) -> FunctionSummary {
+        FunctionSummary(
+            definition: status.definition,
+            invocationCount: metrics.invocations("\(status.definition.name).\(status.definition.namespace)"),
+            replicas: status.replicas, availableReplicas: status.availableReplicas,
+            createdAt: GoTime.format(status.createdAt))
     }
 
-    /// Validated before anything is created; answers 200 once the replicas are ready (faas-cli accepts 200 and
-    /// 202, never 201).
+    /// The runtime validates the definition before it creates anything; answers 200 once the replicas are ready
+    /// (faas-cli accepts 200 and 202, never 201).
     private func deploy(_ request: HTTPRequest) async throws -> HTTPResponse {
         let deployment = try await JSONBody.decode(FunctionDeployment.self, from: request)
         let definition = deployment.definition(defaultNamespace: configuration.defaultNamespace)
-        try await validate(definition)
-        if (try? await runtime.status(name: definition.name, namespace: definition.namespace)) != nil {
-            throw GatewayError(409, "function \(definition.name).\(definition.namespace) already exists")
-        }
         let replicas = try ScaleBounds(definition.labels, ceiling: configuration.maxReplicas).minimum
         try await runtime.deploy(definition, replicas: replicas)
         timeouts.forget(FunctionAddress(uncheckedName: definition.name, namespace: definition.namespace))
         return HTTPResponse(status: .ok)
     }
 
-    /// The existence check comes first: faas-cli deploys with PUT and falls back to POST on 404.
+    /// An unknown function is 404 before anything else: faas-cli deploys with PUT and falls back to POST on 404.
     private func update(_ request: HTTPRequest) async throws -> HTTPResponse {
         let deployment = try await JSONBody.decode(FunctionDeployment.self, from: request)
         let definition = deployment.definition(defaultNamespace: configuration.defaultNamespace)
-        try await requireNamespace(definition.namespace)
-        guard ResourceName.isValid(definition.name),
-            (try? await runtime.status(name: definition.name, namespace: definition.namespace)) != nil
-        else {
-            throw GatewayError(404, "function: \(definition.name).\(definition.namespace) not found")
+        if (try? await runtime.status(name: definition.name, namespace: definition.namespace)) != nil {
+            _ = try ScaleBounds(definition.labels, ceiling: configuration.maxReplicas)
         }
-        try await validate(definition, namespaceChecked: true)
-        _ = try ScaleBounds(definition.labels, ceiling: configuration.maxReplicas)
         try await runtime.update(definition)
         timeouts.forget(FunctionAddress(uncheckedName: definition.name, namespace: definition.namespace))
         return HTTPResponse(status: .ok)
-    }
-
-    /// `namespaceChecked`: the caller has already required the namespace (an update must, before it can answer
-    /// 404 for a missing function).
-    private func validate(_ definition: FunctionDefinition, namespaceChecked: Bool = false) async throws {
-        if definition.name.contains(".") {
-            throw GatewayError(
-                400, "function name '\(definition.name)' must not contain '.': it separates the namespace")
-        }
-        try definition.validate()
-        if !namespaceChecked { try await requireNamespace(definition.namespace) }
-        for secret in definition.secrets where !secrets.exists(namespace: definition.namespace, name: secret) {
-            throw GatewayError(400, "unable to find secret: \(secret)")
-        }
     }
 
     /// Namespace from the body, else the query, else the default; the path's name must match `serviceName`.

@@ -8,42 +8,22 @@ extension Gateway {
     func addSecretRoutes(to router: inout HTTPRouter) throws {
         try router.add(.get, "/system/secrets") { [self] request in
             let namespace = namespace(request)
-            try await requireNamespace(namespace)
-            let names = try secrets.names(namespace: namespace)
+            let names = try await runtime.secretNames(namespace: namespace)
             return try JSONBody.response(names.map { SecretListItem(name: $0, namespace: namespace) })
         }
         try router.add(.post, "/system/secrets") { [self] request in
             let (namespace, name, value) = try await secretRequest(request, needsValue: true)
-            guard !secrets.exists(namespace: namespace, name: name) else {
-                throw GatewayError(409, "secret \(name) already exists in namespace \(namespace)")
-            }
-            try secrets.write(namespace: namespace, name: name, value: value)
+            try await runtime.writeSecret(namespace: namespace, name: name, value: value, replacing: false)
             return HTTPResponse(status: .ok)
         }
         try router.add(.put, "/system/secrets") { [self] request in
             let (namespace, name, value) = try await secretRequest(request, needsValue: true)
-            guard secrets.exists(namespace: namespace, name: name) else {
-                throw GatewayError(404, "secret \(name) not found in namespace \(namespace)")
-            }
-            try secrets.write(namespace: namespace, name: name, value: value)
-            await runtime.secretChanged(namespace: namespace, name: name)
+            try await runtime.writeSecret(namespace: namespace, name: name, value: value, replacing: true)
             return HTTPResponse(status: .ok)
         }
         try router.add(.delete, "/system/secrets") { [self] request in
             let (namespace, name, _) = try await secretRequest(request, needsValue: false)
-            guard secrets.exists(namespace: namespace, name: name) else {
-                throw GatewayError(404, "secret \(name) not found in namespace \(namespace)")
-            }
-            // Removing it would leave those functions unable to start a replica (a restart, a scale, a cold start).
-            let users = try await runtime.list(namespace: namespace).map(\.definition)
-                .filter { $0.secrets.contains(name) }.map(\.name)
-            guard users.isEmpty else {
-                throw GatewayError(
-                    409,
-                    "secret \(name) is used by \(users.joined(separator: ", ")) in namespace \(namespace); "
-                        + "remove it from them (or remove them) first")
-            }
-            try secrets.delete(namespace: namespace, name: name)
+            try await runtime.deleteSecret(namespace: namespace, name: name)
             return HTTPResponse(status: .ok)
         }
     }
@@ -59,7 +39,6 @@ extension Gateway {
                 400, "secret name '\(name)' must be a DNS-1123 label: lowercase letters, digits and '-', at most 63")
         }
         let namespace = namespace(request, body.namespace)
-        try await requireNamespace(namespace)
         var value: [UInt8] = []
         if let raw = body.rawValue, !raw.isEmpty {
             guard let decoded = Data(base64Encoded: raw) else {

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 
 /// A function as the runtime sees it now: its definition, how many replicas it should have and how many are
 /// serving, and each replica's state.

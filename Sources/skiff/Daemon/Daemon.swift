@@ -33,7 +33,7 @@ struct Daemon {
             let registry = MetricsRegistry()
             registry.register(ProcessMetrics(startTime: Date().timeIntervalSince1970))
             let api = Gateway(
-                runtime: runtime, secrets: runtime.secrets, configuration: gatewayConfiguration,
+                runtime: runtime, configuration: gatewayConfiguration,
                 credentials: credentials, client: HTTPClient(group: group), registry: registry,
                 logger: logger.with(["component": "gateway"]))
             let routes = try api.makeRouter()

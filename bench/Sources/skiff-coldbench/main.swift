@@ -1,10 +1,11 @@
+import Foundation
+import Glibc
 // Cold start of a function at zero replicas, against containerd and runc alone, in one run: each round measures
 // (1) Skiff: scale 0 → 1 and the first successful HTTP response from the function, (2) `ctr run --rm` of the same
 // image running /bin/true, (3) a bare `runc run` of a bundle of the same root filesystem running /bin/true.
 // Rounds interleave the three so machine noise hits them alike. Prints p50/p95 of each and, last,
 // ratio=<Skiff p50 ÷ ctr run p50>.
-import Foundation
-import Glibc
+import SkiffAPI
 import SkiffHTTP
 import SkiffImage
 import SkiffLog

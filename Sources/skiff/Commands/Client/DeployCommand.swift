@@ -41,23 +41,26 @@ enum DeployCommand: ClientCommand {
             guard let image = arguments.value("--image"), let name = arguments.value("--name") else {
                 throw Arguments.UsageError(description: "give -f stack.yml, or --image and --name")
             }
-            var deployment = FunctionDeployment(service: name, image: image)
-            deployment.namespace = arguments.value("--namespace")
-            deployment.envProcess = arguments.value("--fprocess")
-            deployment.envVars = Dictionary(try arguments.pairs("--env")) { _, last in last }
-            deployment.labels = Dictionary(try arguments.pairs("--label")) { _, last in last }
-            deployment.annotations = Dictionary(try arguments.pairs("--annotation")) { _, last in last }
-            deployment.secrets = arguments.values("--secret")
-            deployment.constraints = arguments.values("--constraint")
+            var limits: FunctionResources?
             if arguments.value("--memory-limit") != nil || arguments.value("--cpu-limit") != nil {
-                deployment.limits = FunctionResources(
+                limits = FunctionResources(
                     memory: arguments.value("--memory-limit"), cpu: arguments.value("--cpu-limit"))
             }
+            var requests: FunctionResources?
             if arguments.value("--memory-request") != nil || arguments.value("--cpu-request") != nil {
-                deployment.requests = FunctionResources(
+                requests = FunctionResources(
                     memory: arguments.value("--memory-request"), cpu: arguments.value("--cpu-request"))
             }
-            deployment.readOnlyRootFilesystem = arguments.isSet("--readonly")
+            let deployment = FunctionDeployment(
+                FunctionDefinition(
+                    name: name, namespace: arguments.value("--namespace") ?? "", image: image,
+                    envProcess: arguments.value("--fprocess"),
+                    envVars: Dictionary(try arguments.pairs("--env")) { _, last in last },
+                    labels: Dictionary(try arguments.pairs("--label")) { _, last in last },
+                    annotations: Dictionary(try arguments.pairs("--annotation")) { _, last in last },
+                    secrets: arguments.values("--secret"), limits: limits, requests: requests,
+                    readOnlyRootFilesystem: arguments.isSet("--readonly"), constraints: arguments.values("--constraint")
+                ))
             deployments.append(deployment)
         }
         let client = try context.gateway(stack: stack?.file)
@@ -65,10 +68,11 @@ enum DeployCommand: ClientCommand {
         for deployment in deployments {
             do {
                 let outcome = try await client.deploy(deployment)
-                let namespace = deployment.namespace.map { ".\($0)" } ?? ""
+                let function = deployment.function
+                let namespace = function.namespace.isEmpty ? "" : ".\(function.namespace)"
                 print(
-                    "\(outcome == .created ? "deployed" : "updated"): \(deployment.service) → "
-                        + "\(client.gateway)/function/\(deployment.service)\(namespace)")
+                    "\(outcome == .created ? "deployed" : "updated"): \(function.name) → "
+                        + "\(client.gateway)/function/\(function.name)\(namespace)")
             } catch {
                 Console.error("skiff: \(error)")
                 failed = true

@@ -17,25 +17,26 @@ enum DescribeCommand: ClientCommand {
             writeStandardOutput(try await client.functionBody(name, namespace: namespace) + [0x0A])
             return 0
         }
-        let function = try await client.function(name, namespace: namespace)
+        let summary = try await client.function(name, namespace: namespace)
+        let function = summary.definition
         // The describe answer has no invocation count in OpenFaaS; the list has it.
-        let listed = try await client.functions(namespace: namespace).first { $0.name == name }
-        func map(_ values: [String: String]?) -> String {
-            (values ?? [:]).sorted { $0.key < $1.key }.map { "\n  \($0.key): \($0.value)" }.joined()
+        let listed = try await client.functions(namespace: namespace).first { $0.definition.name == name }
+        func map(_ values: [String: String]) -> String {
+            values.sorted { $0.key < $1.key }.map { "\n  \($0.key): \($0.value)" }.joined()
         }
         var lines = [
             ("Name", function.name),
-            ("Status", (function.availableReplicas ?? 0) > 0 ? "Ready" : "Not Ready"),
-            ("Replicas", String(function.replicas ?? 0)),
-            ("Available Replicas", String(function.availableReplicas ?? 0)),
+            ("Status", summary.availableReplicas > 0 ? "Ready" : "Not Ready"),
+            ("Replicas", String(summary.replicas)),
+            ("Available Replicas", String(summary.availableReplicas)),
             ("Invocations", String(Int(listed?.invocationCount ?? 0))),
             ("Image", function.image),
-            ("Namespace", function.namespace ?? ""),
+            ("Namespace", function.namespace),
             ("Function Process", function.envProcess ?? ""),
-            ("Created", function.createdAt ?? ""),
+            ("Created", summary.createdAt),
         ]
-        if let secrets = function.secrets, !secrets.isEmpty {
-            lines.append(("Secrets", secrets.joined(separator: ", ")))
+        if !function.secrets.isEmpty {
+            lines.append(("Secrets", function.secrets.joined(separator: ", ")))
         }
         if let limits = function.limits {
             lines.append(("Limits", "memory \(limits.memory ?? "-"), cpu \(limits.cpu ?? "-")"))
@@ -43,7 +44,7 @@ enum DescribeCommand: ClientCommand {
         for (title, text) in lines where !text.isEmpty { print("\(title): \(text)") }
         for (title, values) in [
             ("Environment", function.envVars), ("Labels", function.labels), ("Annotations", function.annotations),
-        ] where !(values ?? [:]).isEmpty {
+        ] where !values.isEmpty {
             print("\(title):\(map(values))")
         }
         return 0

@@ -19,9 +19,9 @@ enum ListCommand: ClientCommand {
         }
         let functions = try await client.functions(namespace: namespace)
         let verbose = arguments.isSet("--verbose")
-        let rows = functions.sorted { $0.name < $1.name }.map { function in
-            var row = [function.name, String(Int(function.invocationCount ?? 0)), String(function.replicas ?? 0)]
-            if verbose { row += [String(function.availableReplicas ?? 0), function.image] }
+        let rows = functions.sorted { $0.definition.name < $1.definition.name }.map { function in
+            var row = [function.definition.name, String(Int(function.invocationCount)), String(function.replicas)]
+            if verbose { row += [String(function.availableReplicas), function.definition.image] }
             return row
         }
         var header = ["Function", "Invocations", "Replicas"]

@@ -19,18 +19,14 @@ enum StackFunctions {
             environment.merge(try StackFile.environmentFile(path)) { _, later in later }
         }
         environment.merge(function.environment) { _, inline in inline }
-        var deployment = FunctionDeployment(service: function.name, image: image)
-        deployment.namespace = namespace ?? function.namespace
-        deployment.envProcess = function.fprocess
-        deployment.envVars = environment
-        deployment.secrets = function.secrets
-        deployment.labels = function.labels
-        deployment.annotations = function.annotations
-        deployment.constraints = function.constraints
-        deployment.limits = function.limits.map { FunctionResources(memory: $0.memory, cpu: $0.cpu) }
-        deployment.requests = function.requests.map { FunctionResources(memory: $0.memory, cpu: $0.cpu) }
-        deployment.readOnlyRootFilesystem = function.readOnlyRootFilesystem
-        return deployment
+        return FunctionDeployment(
+            FunctionDefinition(
+                name: function.name, namespace: namespace ?? function.namespace ?? "", image: image,
+                envProcess: function.fprocess, envVars: environment, labels: function.labels,
+                annotations: function.annotations, secrets: function.secrets,
+                limits: function.limits.map { FunctionResources(memory: $0.memory, cpu: $0.cpu) },
+                requests: function.requests.map { FunctionResources(memory: $0.memory, cpu: $0.cpu) },
+                readOnlyRootFilesystem: function.readOnlyRootFilesystem, constraints: function.constraints))
     }
 
     static let buildOptions: [Arguments.Option] = [

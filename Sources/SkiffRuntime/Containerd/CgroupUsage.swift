@@ -1,9 +1,10 @@
 import Foundation
-import SkiffRuntime
+import SkiffAPI
 
-/// `usage` for describe: memory and CPU of the function's replicas, read from their cgroups (v1 or v2).
-enum FunctionUsage {
-    static func measure(_ status: FunctionStatus) -> FunctionStatusBody.Usage {
+/// `usage` for describe: memory and CPU of the function's replicas, read from the cgroups their runtime spec
+/// placed them in (`/NAMESPACE/REPLICA`, v1 or v2).
+enum CgroupUsage {
+    static func measure(_ status: FunctionStatus) -> FunctionSummary.Usage {
         var memory = 0.0
         var cpuSeconds = 0.0
         let namespace = status.definition.namespace
@@ -22,7 +23,7 @@ enum FunctionUsage {
                 cpuSeconds += number("/sys/fs/cgroup/cpu,cpuacct/\(namespace)/\(instance.id)/cpuacct.usage") / 1e9
             }
         }
-        return FunctionStatusBody.Usage(cpu: cpuSeconds, totalMemoryBytes: memory)
+        return FunctionSummary.Usage(cpu: cpuSeconds, totalMemoryBytes: memory)
     }
 
     private static func number(_ path: String) -> Double {
