@@ -309,8 +309,7 @@ private struct FlowReader {
         skipSpaces()
         guard index < text.endIndex else { return "" }
         let first = text[index]
-        if first == "\"" { return try doubleQuoted() }
-        if first == "'" { return try singleQuoted() }
+        if first == "\"" || first == "'" { return try quoted(by: first) }
         if "&*!".contains(first) {
             throw error("anchors, aliases and tags (&, *, !) are not supported; write the value out")
         }
@@ -325,67 +324,57 @@ private struct FlowReader {
         return String(value)
     }
 
-    private mutating func singleQuoted() throws(YAMLError) -> String {
+    /// A quoted scalar from its opening `quote`: inside `'…'` a doubled `''` stands for one quote; inside `"…"`
+    /// backslash escapes apply.
+    private mutating func quoted(by quote: Character) throws(YAMLError) -> String {
         let open = index
         index = text.index(after: index)
         var result = ""
         while index < text.endIndex {
             let character = text[index]
             index = text.index(after: index)
-            if character == "'" {
-                if index < text.endIndex, text[index] == "'" {
-                    result.append("'")
-                    index = text.index(after: index)
-                    continue
-                }
-                return result
+            if character == quote {
+                guard quote == "'", index < text.endIndex, text[index] == "'" else { return result }
+                index = text.index(after: index)
+                result.append("'")
+            } else if character == "\\" && quote == "\"" {
+                try unescape(into: &result)
+            } else {
+                result.append(character)
             }
-            result.append(character)
         }
         index = open
-        throw error("this quoted value is not closed with '")
+        throw error("this quoted value is not closed with \(quote)")
     }
 
-    private mutating func doubleQuoted() throws(YAMLError) -> String {
-        let open = index
+    /// One escape after a backslash in a double-quoted scalar; at the end of the text it leaves the value
+    /// unclosed.
+    private mutating func unescape(into result: inout String) throws(YAMLError) {
+        let backslash = text.index(before: index)
+        guard index < text.endIndex else { return }
+        let escape = text[index]
         index = text.index(after: index)
-        var result = ""
-        while index < text.endIndex {
-            let character = text[index]
-            index = text.index(after: index)
-            if character == "\"" { return result }
-            guard character == "\\" else {
-                result.append(character)
-                continue
+        switch escape {
+        case "n": result.append("\n")
+        case "t": result.append("\t")
+        case "r": result.append("\r")
+        case "0": result.append("\0")
+        case "\"", "\\", "/", " ": result.append(escape)
+        case "u", "x", "U":
+            let width = escape == "x" ? 2 : escape == "u" ? 4 : 8
+            var hex = ""
+            for _ in 0..<width where index < text.endIndex {
+                hex.append(text[index])
+                index = text.index(after: index)
             }
-            let backslash = text.index(before: index)
-            guard index < text.endIndex else { break }
-            let escape = text[index]
-            index = text.index(after: index)
-            switch escape {
-            case "n": result.append("\n")
-            case "t": result.append("\t")
-            case "r": result.append("\r")
-            case "0": result.append("\0")
-            case "\"", "\\", "/", " ": result.append(escape)
-            case "u", "x", "U":
-                let width = escape == "x" ? 2 : escape == "u" ? 4 : 8
-                var hex = ""
-                for _ in 0..<width where index < text.endIndex {
-                    hex.append(text[index])
-                    index = text.index(after: index)
-                }
-                guard hex.count == width, let code = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(code) else {
-                    index = backslash
-                    throw error("\\\(escape) needs \(width) hexadecimal digits naming a character")
-                }
-                result.unicodeScalars.append(scalar)
-            default:
+            guard hex.count == width, let code = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(code) else {
                 index = backslash
-                throw error("unknown escape \\\(escape) in a double-quoted value")
+                throw error("\\\(escape) needs \(width) hexadecimal digits naming a character")
             }
+            result.unicodeScalars.append(scalar)
+        default:
+            index = backslash
+            throw error("unknown escape \\\(escape) in a double-quoted value")
         }
-        index = open
-        throw error("this quoted value is not closed with \"")
     }
 }

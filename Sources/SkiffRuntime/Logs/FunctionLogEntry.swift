@@ -11,15 +11,6 @@ public struct FunctionLogEntry: Sendable, Equatable {
     public var text: String
     /// `stdout`, `stderr`, or `skiff` for the runtime's own notes.
     public var stream: String
-
-    public init(name: String, namespace: String, instance: String, timestamp: Date, text: String, stream: String) {
-        self.name = name
-        self.namespace = namespace
-        self.instance = instance
-        self.timestamp = timestamp
-        self.text = text
-        self.stream = stream
-    }
 }
 
 public struct LogQuery: Sendable {

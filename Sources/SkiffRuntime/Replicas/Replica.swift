@@ -25,20 +25,9 @@ struct Replica: Sendable, Equatable {
             Label.address: address, Label.snapshot: snapshotKey,
         ]
     }
+}
 
-    init(
-        id: String, namespace: String, function: String, generation: String, networkNamespace: String,
-        address: String, snapshotKey: String
-    ) {
-        self.id = id
-        self.namespace = namespace
-        self.function = function
-        self.generation = generation
-        self.networkNamespace = networkNamespace
-        self.address = address
-        self.snapshotKey = snapshotKey
-    }
-
+extension Replica {
     /// Rebuilds a replica from its container's labels; nil when they are not Skiff's.
     init?(id: String, namespace: String, labels: [String: String]) {
         guard let function = labels[Label.function], let generation = labels[Label.generation],
