@@ -111,7 +111,7 @@ let package = Package(
             dependencies: ["SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog"],
             path: "Tests/SkiffTestSupport"),
 
-        .testTarget(name: "SkiffPOSIXTests", dependencies: ["SkiffPOSIX"]),
+        .testTarget(name: "SkiffPOSIXTests", dependencies: ["SkiffPOSIX", "SkiffTestSupport"]),
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet", "SkiffPOSIX", "SkiffTestSupport"]),
         .testTarget(name: "SkiffHTTPTests", dependencies: ["SkiffHTTP", "SkiffNet", "SkiffPOSIX"]),
         .testTarget(name: "SkiffServiceTests", dependencies: ["SkiffService"]),

@@ -89,10 +89,12 @@ extension ContainerdRuntime {
         logger.info("restored \(records.count) functions")
     }
 
-    /// Watches containerd for exited tasks until cancelled, restarting the watcher if containerd restarts, and
-    /// looks at every replica's process every few seconds in case an event was missed.
+    /// Watches containerd for exited tasks until cancelled, restarting the watcher if containerd restarts, looks
+    /// at every replica's process every few seconds in case an event was missed, and restarts crashed replicas
+    /// when their back-off has passed.
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.restarts.run() }
             group.addTask { await self.watchEvents() }
             group.addTask {
                 while !Task.isCancelled {

@@ -21,6 +21,8 @@ public final class ContainerdRuntime: FunctionRuntime {
     let lifecycle: ReplicaLifecycle
     let probe: ReadinessProbe
     let endpointTable = EndpointTable()
+    /// Crashed replicas' restarts, due after their back-off; run by ``run()``.
+    let restarts = DeadlineScheduler(clock: ContinuousClock())
     let desiredState: DesiredState
     let logs: FunctionLogs
     let logger: Logger
@@ -82,7 +84,8 @@ public final class ContainerdRuntime: FunctionRuntime {
     func makeSupervisor(_ record: FunctionRecord, image: ResolvedImage) -> FunctionSupervisor {
         FunctionSupervisor(
             record: record, image: image, lifecycle: lifecycle, probe: probe, endpointTable: endpointTable,
-            desiredState: desiredState, logger: logger, resolveImage: { [self] in try await resolve($0) })
+            desiredState: desiredState, restarts: restarts, logger: logger,
+            resolveImage: { [self] in try await resolve($0) })
     }
 
     func resolve(_ definition: FunctionDefinition) async throws -> ResolvedImage {

@@ -140,7 +140,7 @@ extension FunctionSupervisor {
         await withTaskGroup(of: Void.self) { group in
             for id in ids {
                 guard let member = members[id] else { continue }
-                member.restart?.cancel()
+                cancelRestart(of: member)
                 if id == keepIdle {
                     group.addTask { await self.lifecycle.stop(member.replica, pid: member.pid, grace: grace) }
                 } else {
@@ -166,7 +166,7 @@ extension FunctionSupervisor {
         await endpointTable.waitUntilIdle(all.values.map(\.replica.id), deadline: .now + grace)
         await withTaskGroup(of: Void.self) { group in
             for member in all.values {
-                member.restart?.cancel()
+                cancelRestart(of: member)
                 group.addTask { await self.lifecycle.destroy(member.replica, pid: member.pid, grace: grace) }
             }
         }

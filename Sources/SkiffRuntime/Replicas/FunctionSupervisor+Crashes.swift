@@ -38,14 +38,16 @@ extension FunctionSupervisor {
             + "; restarting in \(delay) (restart \(member.restarts))"
         logger.warning(text)
         lifecycle.logs.note(namespace: namespace, name: name, instance: id, "skiff: " + text)
-        member.restart?.cancel()
-        member.restart = Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            guard !Task.isCancelled else { return }
-            await self?.restartCrashed(id)
-        }
+        cancelRestart(of: member)
+        member.restart = restarts.schedule(after: delay) { [weak self] in await self?.restartCrashed(id) }
         members[id] = member
         publish()
+    }
+
+    /// A restart that has not begun never will; one under way finishes under the exclusion (whoever wanted it
+    /// gone waits for it there, then finds the replica as it left it).
+    func cancelRestart(of member: Member) {
+        if let restart = member.restart { restarts.cancel(restart) }
     }
 
     /// Under the same exclusion as every change: a remove or update that ran meanwhile has either taken the

@@ -1,6 +1,7 @@
 import Foundation
 import SkiffAPI
 import SkiffLog
+import SkiffPOSIX
 
 /// Keeps one function's replicas where its record says they should be: starts and probes new ones, restarts
 /// crashed ones with back-off, drains and removes surplus ones, and rolls updates without downtime. One actor
@@ -10,6 +11,7 @@ actor FunctionSupervisor {
     let probe: ReadinessProbe
     let endpointTable: EndpointTable
     let desiredState: DesiredState
+    let restarts: DeadlineScheduler<ContinuousClock>
     let logger: Logger
     /// Finds the image again when it was missing at start-up (deleted from containerd, imported later).
     let resolveImage: @Sendable (FunctionDefinition) async throws -> ResolvedImage
@@ -38,7 +40,8 @@ actor FunctionSupervisor {
         var isBringingUp = false
         /// How the gateway reaches it once ready.
         var route = ReplicaRoute.bridge
-        var restart: Task<Void, Never>?
+        /// The pending restart of a crashed replica, on the runtime's scheduler.
+        var restart: DeadlineScheduler<ContinuousClock>.Handle?
         /// Order of creation, for choosing which replicas to stop first.
         var serial: Int
     }
@@ -46,10 +49,11 @@ actor FunctionSupervisor {
 
     init(
         record: FunctionRecord, image: ResolvedImage, lifecycle: ReplicaLifecycle, probe: ReadinessProbe,
-        endpointTable: EndpointTable, desiredState: DesiredState, logger: Logger,
-        resolveImage: @escaping @Sendable (FunctionDefinition) async throws -> ResolvedImage
+        endpointTable: EndpointTable, desiredState: DesiredState, restarts: DeadlineScheduler<ContinuousClock>,
+        logger: Logger, resolveImage: @escaping @Sendable (FunctionDefinition) async throws -> ResolvedImage
     ) {
         self.resolveImage = resolveImage
+        self.restarts = restarts
         self.record = record
         self.image = image
         self.lifecycle = lifecycle
@@ -145,7 +149,7 @@ actor FunctionSupervisor {
                 publish()
                 await withTaskGroup(of: Void.self) { group in
                     for member in failed.values {
-                        member.restart?.cancel()
+                        cancelRestart(of: member)
                         group.addTask { await self.lifecycle.destroy(member.replica, pid: member.pid) }
                     }
                 }
@@ -158,7 +162,7 @@ actor FunctionSupervisor {
             await endpointTable.waitUntilIdle(old.values.map(\.replica.id), deadline: .now + grace)
             await withTaskGroup(of: Void.self) { group in
                 for member in old.values {
-                    member.restart?.cancel()
+                    cancelRestart(of: member)
                     group.addTask { await self.lifecycle.destroy(member.replica, pid: member.pid, grace: grace) }
                 }
             }
