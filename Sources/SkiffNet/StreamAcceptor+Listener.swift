@@ -36,20 +36,8 @@ extension StreamAcceptor {
                         continue
                     }
                 }
-                guard owner.reserveConnection() else {
-                    _ = owner.configuration.refusal.withUnsafeBytes { try? Socket.write(client, from: $0) }
-                    Socket.close(client)
-                    continue
-                }
                 Socket.setNoDelay(client)
-                let target = owner.leastLoaded(preferring: loop)
-                owner.loads[target.index].value.add(1, ordering: .relaxed)
-                let adopt = owner.adopt
-                if target === loop {
-                    adopt(client, target)
-                } else {
-                    target.execute { adopt(client, target) }
-                }
+                owner.adoptConnected(client, preferring: loop)
             }
         }
 

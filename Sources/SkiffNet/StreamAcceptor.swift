@@ -151,6 +151,29 @@ public final class StreamAcceptor: Sendable {
         _ = await connectionEnded.first(until: deadline) { connectionCount == 0 ? () : nil }
     }
 
+    /// Serves a socket that is already connected exactly as an accepted one: counted against the limit (past
+    /// it, the refusal is written and the socket closed), handed to the loop serving the fewest (`preferred` on
+    /// a tie), and reported by ``connectionClosed(on:)`` when it ends. The listeners use it for every accepted
+    /// connection; tests hand it one end of a socketpair, to exercise a protocol with no port and no network.
+    /// Any thread.
+    @discardableResult
+    public func adoptConnected(_ fd: Int32, preferring preferred: EventLoop? = nil) -> Bool {
+        guard reserveConnection() else {
+            _ = configuration.refusal.withUnsafeBytes { try? Socket.write(fd, from: $0) }
+            Socket.close(fd)
+            return false
+        }
+        let current = preferred ?? EventLoop.current.flatMap { loop in loops.first { $0 === loop } } ?? loops[0]
+        let target = leastLoaded(preferring: current)
+        loads[target.index].value.add(1, ordering: .relaxed)
+        if target.inEventLoop {
+            adopt(fd, target)
+        } else {
+            target.execute { [adopt] in adopt(fd, target) }
+        }
+        return true
+    }
+
     // MARK: For the listeners
 
     func reserveConnection() -> Bool {

@@ -121,8 +121,8 @@ struct HTTPServerTests {
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
-        try await withServer(makeTestRouter()) { _, port in
-            let connection = try RawConnection(port: port)
+        try await withServer(makeTestRouter()) { server, _ in
+            let connection = try RawConnection(serving: server)
             connection.send(
                 "GET /slow?ms=100 HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /path/3 HTTP/1.1\r\nHost: x\r\n\r\n"
             )
@@ -139,8 +139,8 @@ struct HTTPServerTests {
     }
 
     @Test func keepAliveAndConnectionClose() async throws {
-        try await withServer(makeTestRouter()) { server, port in
-            let connection = try RawConnection(port: port)
+        try await withServer(makeTestRouter()) { server, _ in
+            let connection = try RawConnection(serving: server)
             for _ in 0..<3 {
                 connection.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
                 #expect(await connection.read(untilSuffix: "hello").hasPrefix("HTTP/1.1 200"))
@@ -154,12 +154,12 @@ struct HTTPServerTests {
     }
 
     @Test func http10ClosesUnlessKeepAliveIsAsked() async throws {
-        try await withServer(makeTestRouter()) { _, port in
-            let plain = try RawConnection(port: port)
+        try await withServer(makeTestRouter()) { server, _ in
+            let plain = try RawConnection(serving: server)
             plain.send("GET /hello HTTP/1.0\r\n\r\n")
             let (text, closed) = await plain.readToClose()
             #expect(closed && text.hasSuffix("hello"))
-            let kept = try RawConnection(port: port)
+            let kept = try RawConnection(serving: server)
             kept.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
             #expect(await kept.read(untilSuffix: "hello").contains("Connection: keep-alive\r\n"))
             kept.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
@@ -168,8 +168,8 @@ struct HTTPServerTests {
     }
 
     @Test func headGetsHeadersWithoutBody() async throws {
-        try await withServer(makeTestRouter()) { _, port in
-            let connection = try RawConnection(port: port)
+        try await withServer(makeTestRouter()) { server, _ in
+            let connection = try RawConnection(serving: server)
             connection.send("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
             let text = await connection.read(untilSuffix: "hello")
             // The HEAD answer declares 5 bytes but sends none: the next bytes are the GET's status line.
@@ -181,8 +181,8 @@ struct HTTPServerTests {
     }
 
     @Test func chunkedRequestBodyAndChunkedStreamedResponse() async throws {
-        try await withServer(makeTestRouter()) { _, port in
-            let connection = try RawConnection(port: port)
+        try await withServer(makeTestRouter()) { server, _ in
+            let connection = try RawConnection(serving: server)
             connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
             connection.send("4;x=y\r\ndefg\r\n0\r\n\r\n")
             #expect(await connection.read(untilSuffix: "abcdefg").contains("Content-Length: 7\r\n"))
@@ -218,8 +218,8 @@ struct HTTPServerTests {
     }
 
     @Test func expectContinueGetsInterimResponse() async throws {
-        try await withServer(makeTestRouter()) { _, port in
-            let connection = try RawConnection(port: port)
+        try await withServer(makeTestRouter()) { server, _ in
+            let connection = try RawConnection(serving: server)
             connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
             #expect(await connection.read(untilSuffix: "\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n")
             connection.send("body")
@@ -246,8 +246,8 @@ struct HTTPServerTests {
         ),
     ])
     func badRequestsGetAClearStatusAndClose(request: String, status: String) async throws {
-        try await withServer(makeTestRouter()) { _, port in
-            let connection = try RawConnection(port: port)
+        try await withServer(makeTestRouter()) { server, _ in
+            let connection = try RawConnection(serving: server)
             connection.send(request)
             let (text, closed) = await connection.readToClose()
             #expect(text.hasPrefix("HTTP/1.1 \(status) "), "\(text.prefix(80))")
@@ -271,8 +271,8 @@ struct HTTPServerTests {
 
     @Test func slowHeadersTimeOutWith408() async throws {
         let configuration = loopback { $0.headTimeout = .milliseconds(300) }
-        try await withServer(makeTestRouter(), configuration) { _, port in
-            let connection = try RawConnection(port: port)
+        try await withServer(makeTestRouter(), configuration) { server, _ in
+            let connection = try RawConnection(serving: server)
             connection.send("GET /hello HTTP/1.1\r\nHost: x\r\n")
             let started = ContinuousClock.now
             let (text, closed) = await connection.readToClose()
@@ -287,8 +287,8 @@ struct HTTPServerTests {
     /// A body that stops arriving while the handler waits for it: 408 and close, not a connection held forever.
     @Test func aStalledRequestBodyTimesOutWith408() async throws {
         let configuration = loopback { $0.bodyTimeout = .milliseconds(300) }
-        try await withServer(makeTestRouter(), configuration) { _, port in
-            let connection = try RawConnection(port: port)
+        try await withServer(makeTestRouter(), configuration) { server, _ in
+            let connection = try RawConnection(serving: server)
             connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
             let started = ContinuousClock.now
             let (text, closed) = await connection.readToClose()
@@ -338,8 +338,8 @@ struct HTTPServerTests {
 
     @Test func idleKeepAliveConnectionsAreClosed() async throws {
         let configuration = loopback { $0.idleTimeout = .milliseconds(300) }
-        try await withServer(makeTestRouter(), configuration) { server, port in
-            let connection = try RawConnection(port: port)
+        try await withServer(makeTestRouter(), configuration) { server, _ in
+            let connection = try RawConnection(serving: server)
             connection.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
             _ = await connection.read(untilSuffix: "hello")
             let (rest, closed) = await connection.readToClose()
@@ -367,8 +367,8 @@ struct HTTPServerTests {
     }
 
     @Test func halfClosedClientStillGetsItsResponse() async throws {
-        try await withServer(makeTestRouter()) { _, port in
-            let connection = try RawConnection(port: port)
+        try await withServer(makeTestRouter()) { server, _ in
+            let connection = try RawConnection(serving: server)
             connection.send("GET /slow?ms=50 HTTP/1.1\r\nHost: x\r\n\r\n")
             connection.shutdownWrite()
             let (text, closed) = await connection.readToClose()
@@ -386,8 +386,8 @@ struct HTTPServerTests {
             firstChunk.withLock { $0 = chunk.count }
             return HTTPResponse(body: .string("got \(chunk.count)"))
         }
-        try await withServer(router) { _, port in
-            let connection = try RawConnection(port: port)
+        try await withServer(router) { server, _ in
+            let connection = try RawConnection(serving: server)
             // Declares a terabyte, sends 1 KiB: the handler answers from what has arrived.
             connection.send("POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 1099511627776\r\n\r\n")
             connection.send([UInt8](repeating: 7, count: 1024))

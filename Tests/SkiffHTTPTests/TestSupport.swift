@@ -54,6 +54,23 @@ final class RawConnection: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// One end of a socketpair whose other end `server` serves as an accepted connection: the engine's parsing,
+    /// keep-alive and timeouts, with no port to find and no network in between.
+    init(serving server: HTTPServer, timeoutSeconds: Int = 60) throws {
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            throw SystemError(call: "socketpair", errno: errno)
+        }
+        _ = fcntl(pair[1], F_SETFL, fcntl(pair[1], F_GETFL) | O_NONBLOCK)
+        fd = pair[0]
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard server.serveConnected(pair[1]) else {
+            close(fd)
+            throw SystemError(call: "serveConnected", errno: ECONNREFUSED)
+        }
+    }
+
     deinit { close(fd) }
 
     func send(_ text: String) { send(Array(text.utf8)) }

@@ -80,6 +80,19 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// Serves an already-connected stream socket as if it had been accepted (see
+    /// ``StreamAcceptor/adoptConnected(_:preferring:)``): the engine's tests talk to it over one end of a
+    /// socketpair, with no port to find and no network in between. False when the server is not running or is at
+    /// its connection limit (the socket then gets the 503 and is closed).
+    @discardableResult
+    public func serveConnected(_ fd: Int32) -> Bool {
+        guard let acceptor, !isClosing else {
+            Socket.close(fd)
+            return false
+        }
+        return acceptor.adoptConnected(fd)
+    }
+
     private static let overloaded: [UInt8] = {
         var bytes: [UInt8] = []
         WireEncoding.appendClosingText(
