@@ -5,7 +5,7 @@
 //                                     → SkiffMetrics, SkiffAPI
 //                      → SkiffClient  → SkiffAPI, SkiffHTTP, SkiffStack
 //                      → SkiffBuild   → SkiffStack, SkiffImage, SkiffContainerd → SkiffAPI
-//   skiff-watchdog     → SkiffHTTP, SkiffMetrics, SkiffService
+//   skiff-watchdog     → SkiffHTTP, SkiffNet, SkiffMetrics, SkiffService
 //                                     → SkiffImage, SkiffSystemd → CSystemd, SkiffLog
 //                      → SkiffService → SkiffPOSIX
 import PackageDescription
@@ -89,7 +89,7 @@ let package = Package(
         // The in-image watchdog: the function's HTTP server on port 8080. The Swift runtime is linked statically so
         // that it needs nothing but glibc inside an image.
         .executableTarget(
-            name: "skiff-watchdog", dependencies: ["SkiffHTTP", "SkiffPOSIX", "SkiffService", "SkiffMetrics"],
+            name: "skiff-watchdog", dependencies: ["SkiffHTTP", "SkiffNet", "SkiffPOSIX", "SkiffService", "SkiffMetrics"],
             swiftSettings: strict,
             linkerSettings: [
                 .unsafeFlags(["-static-executable"])

@@ -1,6 +1,7 @@
 import Glibc
 import SkiffHTTP
 import SkiffMetrics
+import SkiffNet
 import SkiffPOSIX
 import SkiffService
 import Synchronization
@@ -52,7 +53,7 @@ final class Watchdog: Sendable {
         if settings.mode == .http {
             guard let relay = startUpstream() else { return 1 }
             services.append(relay)
-            guard await waitForUpstream() else {
+            guard await waitForUpstream(loop: group.next()) else {
                 WatchdogLog.line("skiff-watchdog: the function process never accepted connections on the upstream")
                 return 1
             }
@@ -198,20 +199,14 @@ final class Watchdog: Sendable {
         }
     }
 
-    /// Polls until the upstream accepts a TCP connection (60 s at most).
-    private func waitForUpstream() async -> Bool {
+    /// Waits until the upstream accepts a TCP connection (60 s at most). Nothing tells the watchdog when its
+    /// child starts listening, so it asks again every few milliseconds; each question waits on an event loop.
+    private func waitForUpstream(loop: EventLoop) async -> Bool {
         guard let upstream = settings.upstream, let address = SocketAddress(host: upstream.host, port: upstream.port)
         else { return false }
-        for _ in 0..<6000 {
-            if let started = try? Socket.connect(to: address) {
-                var ready = !started.inProgress
-                if started.inProgress {
-                    var entry = pollfd(fd: started.fd, events: Int16(POLLOUT), revents: 0)
-                    ready = poll(&entry, 1, 50) > 0 && Socket.pendingError(started.fd) == 0
-                }
-                Socket.close(started.fd)
-                if ready { return true }
-            }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline && !Task.isCancelled {
+            if await ConnectProbe.accepts(address, on: loop, within: .milliseconds(500)) { return true }
             try? await Task.sleep(for: .milliseconds(10))
         }
         return false
