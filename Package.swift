@@ -89,7 +89,8 @@ let package = Package(
         // The in-image watchdog: the function's HTTP server on port 8080. The Swift runtime is linked statically so
         // that it needs nothing but glibc inside an image.
         .executableTarget(
-            name: "skiff-watchdog", dependencies: ["SkiffHTTP", "SkiffNet", "SkiffPOSIX", "SkiffService", "SkiffMetrics"],
+            name: "skiff-watchdog",
+            dependencies: ["SkiffHTTP", "SkiffNet", "SkiffPOSIX", "SkiffService", "SkiffMetrics"],
             swiftSettings: strict,
             linkerSettings: [
                 .unsafeFlags(["-static-executable"])
