@@ -8,6 +8,7 @@
 //   skiff-watchdog     → SkiffHTTP, SkiffNet, SkiffMetrics, SkiffService
 //                                     → SkiffImage, SkiffSystemd → CSystemd, SkiffLog
 //                      → SkiffService → SkiffPOSIX
+//                      → SkiffNATS    → SkiffNet (the broker shares the loops, never SkiffHTTP)
 import PackageDescription
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
@@ -27,6 +28,8 @@ let package = Package(
         .target(name: "SkiffPOSIX", dependencies: ["CLinux"], swiftSettings: strict),
         // Byte-stream connections and acceptors on the event loops, for any protocol: HTTP today, NATS next.
         .target(name: "SkiffNet", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
+        // The NATS-compatible broker: the client protocol on the shared event loops.
+        .target(name: "SkiffNATS", dependencies: ["SkiffNet", "SkiffPOSIX"], swiftSettings: strict),
         // HTTP/1.1 server, client and router over bytes. Knows nothing of functions or OpenFaaS.
         .target(name: "SkiffHTTP", dependencies: ["SkiffNet", "SkiffPOSIX"], swiftSettings: strict),
         // Debian's libsystemd (libsystemd-dev): sd_notify and the journal. The only system library Skiff links.
@@ -82,7 +85,8 @@ let package = Package(
         .executableTarget(
             name: "skiff",
             dependencies: [
-                "SkiffGateway", "SkiffHTTP", "SkiffService", "SkiffRuntime", "SkiffSystemd", "SkiffLog", "SkiffAPI",
+                "SkiffGateway", "SkiffHTTP", "SkiffNATS", "SkiffService", "SkiffRuntime", "SkiffSystemd", "SkiffLog",
+                "SkiffAPI",
                 "SkiffClient", "SkiffBuild", "SkiffStack", "SkiffImage",
             ],
             swiftSettings: strict),
@@ -114,6 +118,7 @@ let package = Package(
 
         .testTarget(name: "SkiffPOSIXTests", dependencies: ["SkiffPOSIX", "SkiffTestSupport"]),
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet", "SkiffPOSIX", "SkiffTestSupport"]),
+        .testTarget(name: "SkiffNATSTests", dependencies: ["SkiffNATS", "SkiffNet", "SkiffPOSIX", "SkiffTestSupport"]),
         .testTarget(name: "SkiffHTTPTests", dependencies: ["SkiffHTTP", "SkiffNet", "SkiffPOSIX"]),
         .testTarget(name: "SkiffServiceTests", dependencies: ["SkiffService"]),
         .testTarget(

@@ -1,3 +1,5 @@
+import SkiffAPI
+
 /// The gateway's settings; `skiff serve` fills them from flags, environment and the config file.
 public struct GatewayConfiguration: Sendable {
     public var defaultNamespace = "openfaas-fn"
@@ -12,6 +14,8 @@ public struct GatewayConfiguration: Sendable {
     public var maxReplicas = 64
     public var release: String
     public var sha = "unknown"
+    /// What /system/info says of the NATS broker; nil when it is off.
+    public var broker: GatewayInfo.Broker?
 
     public init(release: String) {
         self.release = release

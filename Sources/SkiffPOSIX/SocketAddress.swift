@@ -60,6 +60,14 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
+    /// 127.0.0.0/8 or ::1: only this machine can connect.
+    public var isLoopback: Bool {
+        switch self {
+        case .v4(let a): return UInt32(bigEndian: a.sin_addr.s_addr) >> 24 == 127
+        case .v6: return host == "::1"
+        }
+    }
+
     public var description: String {
         switch self {
         case .v4: return "\(host):\(port)"

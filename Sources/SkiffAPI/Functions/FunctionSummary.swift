@@ -68,11 +68,25 @@ public struct GatewayInfo: Codable, Sendable {
         public var version: Version
     }
 
+    /// Where Skiff's NATS-compatible broker listens (`nats://HOST:PORT`) and how clients authenticate (`none`,
+    /// `token` or `user`); absent when the broker is off. A Skiff extension: faas-cli ignores it.
+    public struct Broker: Codable, Sendable, Equatable {
+        public var url: String
+        public var auth: String
+
+        public init(url: String, auth: String) {
+            self.url = url
+            self.auth = auth
+        }
+    }
+
     public var provider: Provider
     public var version: Version
     public var arch: String
+    public var nats: Broker?
 
-    public init(release: String, sha: String) {
+    public init(release: String, sha: String, nats: Broker? = nil) {
+        self.nats = nats
         let version = Version(sha: sha, release: release)
         provider = Provider(version: version)
         self.version = version

@@ -10,38 +10,12 @@ public struct Credentials: Sendable {
 
     public static func loadOrCreate(stateDirectory: String) throws -> Credentials {
         let directory = "\(stateDirectory)/secrets"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try? FileSystem.setMode(directory, 0o700)
-        let userFile = "\(directory)/basic-auth-user"
-        let passwordFile = "\(directory)/basic-auth-password"
-        if !FileManager.default.fileExists(atPath: userFile) { try write("admin", to: userFile) }
-        if !FileManager.default.fileExists(atPath: passwordFile) { try write(generatePassword(), to: passwordFile) }
-        func read(_ path: String) throws -> String {
-            try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        let password = try read(passwordFile)
-        guard !password.isEmpty else {
-            throw CredentialsError("\(passwordFile) is empty; delete it and restart skiff to generate a new password")
-        }
-        return Credentials(user: try read(userFile), password: password)
+        return Credentials(
+            user: try GeneratedSecret.loadOrCreate(at: "\(directory)/basic-auth-user") { "admin" },
+            password: try GeneratedSecret.loadOrCreate(at: "\(directory)/basic-auth-password"))
     }
 
-    static func generatePassword(length: Int = 63) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-        // SystemRandomNumberGenerator reads getrandom(2): cryptographically secure.
-        var generator = SystemRandomNumberGenerator()
-        return String((0..<length).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
-    }
-
-    /// Written whole and durably, never over an existing file: when two starts race, the first one's stands.
-    private static func write(_ text: String, to path: String) throws {
-        do {
-            try DurableFile.create(Array((text + "\n").utf8), at: path, mode: 0o600)
-        } catch {
-            if error.errno == EEXIST { return }
-            throw CredentialsError("cannot create \(path): \(error)")
-        }
-    }
+    static func generatePassword(length: Int = 63) -> String { GeneratedSecret.random(length: length) }
 
     /// Checks an `Authorization` header: Basic, the user exactly, the password in constant time.
     func accepts(_ header: String?) -> Bool {
@@ -66,9 +40,4 @@ public struct Credentials: Sendable {
         }
         return difference == 0
     }
-}
-
-public struct CredentialsError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -17,7 +17,8 @@ extension Gateway {
                 body: .string(await registry.exposition()))
         }
         try router.add(.get, "/system/info") { [self] _ in
-            try JSONBody.response(GatewayInfo(release: configuration.release, sha: configuration.sha))
+            try JSONBody.response(
+                GatewayInfo(release: configuration.release, sha: configuration.sha, nats: configuration.broker))
         }
         try router.add(.get, "/") { _ in
             HTTPResponse(status: HTTPStatus(code: 307), headers: ["Location": "/ui/"])

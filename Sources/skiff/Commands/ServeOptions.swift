@@ -28,6 +28,10 @@ struct ServeOptions: Equatable {
     var imageGCLow = "80"
     var imageGCInterval = "5m"
     var imageGCMinAge = "10m"
+    var natsListen = "127.0.0.1:4222"
+    var natsUser = ""
+    var natsPassword = ""
+    var natsToken = ""
 
     /// One setting: its flag, environment variable and config-file key, and where it is stored.
     struct Setting: Sendable {
@@ -81,6 +85,16 @@ struct ServeOptions: Equatable {
         Setting(
             key: "image_gc_min_age", help: "a build younger than this is never pruned (it may be deployed next)",
             path: \.imageGCMinAge),
+        Setting(
+            key: "nats_listen", help: "the NATS broker's address HOST:PORT; empty or off turns it off",
+            path: \.natsListen),
+        Setting(
+            key: "nats_user", help: "NATS clients authenticate with this user (and nats_password)", path: \.natsUser),
+        Setting(key: "nats_password", help: "the NATS user's password", path: \.natsPassword),
+        Setting(
+            key: "nats_token",
+            help: "NATS clients authenticate with this token (beyond loopback the default is "
+                + "the one generated into STATE/secrets/nats-token)", path: \.natsToken),
     ]
 
     static let defaultConfigFile = "/etc/skiff/skiff.conf"
@@ -212,5 +226,19 @@ struct ServeOptions: Equatable {
         guard !bridge.isEmpty, bridge.utf8.count <= 15, !bridge.contains("/"), !bridge.contains(" ") else {
             throw Invalid(description: "--bridge '\(bridge)' must be a Linux interface name of at most 15 characters")
         }
+        if !isNATSOff && SocketAddress(parsing: natsListen) == nil {
+            throw Invalid(
+                description: "--nats-listen '\(natsListen)' is not HOST:PORT with an IP address (e.g. 127.0.0.1:4222); "
+                    + "empty or `off` turns the broker off")
+        }
+        if natsUser.isEmpty != natsPassword.isEmpty {
+            throw Invalid(description: "--nats-user and --nats-password go together: give both or neither")
+        }
+        if !natsUser.isEmpty && !natsToken.isEmpty {
+            throw Invalid(description: "give --nats-token or --nats-user and --nats-password, not both")
+        }
     }
+
+    /// `--nats-listen` empty or `off`.
+    var isNATSOff: Bool { natsListen.isEmpty || natsListen == "off" }
 }

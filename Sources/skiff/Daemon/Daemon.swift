@@ -4,6 +4,7 @@ import SkiffGateway
 import SkiffHTTP
 import SkiffLog
 import SkiffMetrics
+import SkiffNATS
 import SkiffPOSIX
 import SkiffRuntime
 import SkiffService
@@ -32,6 +33,9 @@ struct Daemon {
             // Every collector of the process; /metrics renders it, the metrics store will read it in-process.
             let registry = MetricsRegistry()
             registry.register(ProcessMetrics(startTime: Date().timeIntervalSince1970))
+            let broker = try Broker(options: options)
+            var gatewayConfiguration = gatewayConfiguration
+            gatewayConfiguration.broker = broker?.description
             let api = Gateway(
                 runtime: runtime, configuration: gatewayConfiguration,
                 credentials: credentials, client: HTTPClient(group: group), registry: registry,
@@ -73,6 +77,17 @@ struct Daemon {
                 let bridgeListener = HTTPServer(configuration: bridgeSettings, group: group, responder: routes)
                 _ = try await bridgeListener.start()
                 services.append(NamedService("gateway-bridge") { try await bridgeListener.run() })
+            }
+            if let broker {
+                var natsConfiguration = broker.configuration
+                let natsLogger = logger.with(["component": "nats"])
+                natsConfiguration.acceptPauseReporter = { natsLogger.warning($0) }
+                let nats = NATSServer(configuration: natsConfiguration, group: group)
+                let natsAddresses = try await nats.start()
+                Console.error(
+                    "skiff serve: NATS broker on \(natsAddresses.map(\.description).joined(separator: ", ")) "
+                        + "(auth: \(broker.description.auth))")
+                services.append(NamedService("nats") { try await nats.run() })
             }
             if imageCollection.highPercent < 100 {
                 let collector = ImageCollector(

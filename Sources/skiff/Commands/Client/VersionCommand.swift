@@ -19,6 +19,7 @@ enum VersionCommand: ClientCommand {
                 print("gateway: \(url)")
                 print("  provider: \(info.provider.provider) \(info.provider.version.release) (\(info.arch))")
                 print("  orchestration: \(info.provider.orchestration)")
+                if let nats = info.nats { print("  nats: \(nats.url) (auth: \(nats.auth))") }
             }
         } catch {
             print("gateway: \(url) does not answer")

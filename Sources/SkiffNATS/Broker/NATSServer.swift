@@ -1,0 +1,218 @@
+import Foundation
+import SkiffNet
+import SkiffPOSIX
+import Synchronization
+
+/// A NATS-compatible broker on an event loop group: the client protocol (INFO, CONNECT, PUB, HPUB, SUB, UNSUB,
+/// PING/PONG, MSG, HMSG, +OK/-ERR) with wildcards, queue groups, request/reply and no-responders, as
+/// nats-server 2.9 speaks it. Each loop accepts from the shared listening sockets and hands each client to the
+/// loop serving the fewest; a message crosses to another loop in one hop per batch.
+///
+/// Lifecycle as ``SkiffHTTP/HTTPServer``: ``start()`` binds, ``run()`` is the service entry point,
+/// ``shutdown()`` closes every client.
+public final class NATSServer: Sendable {
+    public let configuration: NATSConfiguration
+    let index = SubscriptionIndex()
+    let serverID: String
+    let slowConsumers = Atomic<Int>(0)
+    private let group: EventLoopGroup
+    private let state = Mutex<State>(.idle)
+    private let lastClientID = Atomic<UInt64>(0)
+    private let startedAt = Date()
+    private let closedTotals = Mutex(Totals())
+    private let totalConnections = Atomic<Int>(0)
+
+    private enum State {
+        case idle
+        case running(acceptor: StreamAcceptor, contexts: [NATSLoopContext])
+        case stopped
+    }
+
+    struct Totals {
+        var inMsgs = 0
+        var outMsgs = 0
+        var inBytes = 0
+        var outBytes = 0
+    }
+
+    public init(configuration: NATSConfiguration, group: EventLoopGroup) {
+        self.configuration = configuration
+        self.group = group
+        serverID = Self.makeServerID()
+    }
+
+    private var acceptor: StreamAcceptor? {
+        state.withLock { state in
+            if case .running(let acceptor, _) = state { return acceptor }
+            return nil
+        }
+    }
+
+    private var contexts: [NATSLoopContext] {
+        state.withLock { state in
+            if case .running(_, let contexts) = state { return contexts }
+            return []
+        }
+    }
+
+    /// The bound addresses (the real port when 0 was asked for). Empty before ``start()``.
+    public var localAddresses: [SocketAddress] { acceptor?.localAddresses ?? [] }
+
+    /// Open client connections.
+    public var connectionCount: Int { acceptor?.connectionCount ?? 0 }
+
+    /// Binds every configured address and starts accepting. Returns the bound addresses.
+    @discardableResult
+    public func start() async throws -> [SocketAddress] {
+        let contexts = group.loops.map { NATSLoopContext(loop: $0, server: self) }
+        let acceptor = StreamAcceptor(
+            configuration: .init(
+                addresses: configuration.addresses, maxConnections: configuration.maxConnections,
+                refusal: refusal, pauseReporter: configuration.acceptPauseReporter),
+            group: group
+        ) { fd, loop in contexts[loop.index].adopt(fd) }
+        let alreadyStarted = state.withLock { state -> Bool in
+            guard case .idle = state else { return true }
+            state = .running(acceptor: acceptor, contexts: contexts)
+            return false
+        }
+        if alreadyStarted { throw StreamAcceptorError.alreadyStarted }
+        for context in contexts { context.acceptor = acceptor }
+        do {
+            return try await acceptor.start()
+        } catch {
+            state.withLock { $0 = .idle }
+            for context in contexts { context.acceptor = nil }
+            throw error
+        }
+    }
+
+    /// The service entry point: runs until the calling task is cancelled, then closes every client.
+    public func run() async throws {
+        if case .idle = state.withLock({ $0 }) { try await start() }
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(3600))
+        }
+        await shutdown()
+    }
+
+    /// Stops accepting and closes every client connection.
+    public func shutdown() async {
+        let taken = state.withLock { state -> (StreamAcceptor, [NATSLoopContext])? in
+            guard case .running(let acceptor, let contexts) = state else { return nil }
+            state = .stopped
+            return (acceptor, contexts)
+        }
+        guard let (acceptor, contexts) = taken else { return }
+        await acceptor.stop()
+        for context in contexts {
+            try? await context.loop.submit { context.closeAll() }
+        }
+    }
+
+    /// Serves an already-connected socket as an accepted client (one end of a socketpair in tests).
+    @discardableResult
+    public func serveConnected(_ fd: Int32) -> Bool {
+        guard let acceptor else {
+            Socket.close(fd)
+            return false
+        }
+        return acceptor.adoptConnected(fd)
+    }
+
+    // MARK: For connections
+
+    var authorizationRequired: Bool { configuration.authorization != nil }
+
+    /// How often each loop looks at its clients' timers: often enough for the shortest of them.
+    var sweepInterval: Duration {
+        min(.milliseconds(250), configuration.pingInterval / 4, configuration.authTimeout / 4)
+    }
+
+    func nextClientID() -> UInt64 { lastClientID.wrappingAdd(1, ordering: .relaxed).newValue }
+
+    func authorizes(_ options: ConnectOptions) -> Bool {
+        switch configuration.authorization {
+        case nil: return true
+        case .token(let token): return Self.equalInConstantTime(options.token, token)
+        case .user(let user, let password):
+            return Self.equalInConstantTime(options.user, user) && Self.equalInConstantTime(options.password, password)
+        }
+    }
+
+    func info(for connection: ClientConnection) -> ServerInfo {
+        let local = try? Socket.localAddress(connection.transport.fd)
+        return ServerInfo(
+            serverID: serverID, serverName: configuration.serverName, version: configuration.version,
+            go: "skiff (swift)", host: local?.host ?? "0.0.0.0", port: local?.port ?? 0,
+            maxPayload: configuration.maxPayload, authRequired: authorizationRequired ? true : nil,
+            clientID: connection.mailbox.id, clientIP: connection.remoteAddress?.host)
+    }
+
+    func register(_ mailbox: ClientMailbox) {
+        totalConnections.add(1, ordering: .relaxed)
+    }
+
+    func unregister(_ connection: ClientConnection) {
+        closedTotals.withLock { totals in
+            totals.inMsgs += connection.messagesIn
+            totals.inBytes += connection.bytesIn
+            totals.outMsgs += connection.mailbox.messagesOut.load(ordering: .relaxed)
+            totals.outBytes += connection.mailbox.bytesOut.load(ordering: .relaxed)
+        }
+    }
+
+    /// `-ERR 'maximum connections exceeded'` right after an INFO, as nats-server answers past its limit.
+    private var refusal: [UInt8] {
+        let info = ServerInfo(
+            serverID: serverID, serverName: configuration.serverName, version: configuration.version,
+            go: "skiff (swift)", host: configuration.addresses.first?.host ?? "0.0.0.0",
+            port: configuration.addresses.first?.port ?? 0, maxPayload: configuration.maxPayload)
+        return info.line() + MessageFrame.error("maximum connections exceeded")
+    }
+
+    // MARK: Monitoring
+
+    /// Every open connection, as `/connz` lists them.
+    public func connections() async -> [ConnectionSnapshot] {
+        var all: [ConnectionSnapshot] = []
+        for context in contexts {
+            all += (try? await context.loop.submit { context.snapshots() }) ?? []
+        }
+        return all.sorted { $0.cid < $1.cid }
+    }
+
+    /// The server's counters, as `/varz` shows them.
+    public func statistics() async -> ServerStatistics {
+        let open = await connections()
+        let closed = closedTotals.withLock { $0 }
+        return ServerStatistics(
+            serverID: serverID, serverName: configuration.serverName, version: configuration.version,
+            host: configuration.addresses.first?.host ?? "", port: localAddresses.first?.port ?? 0,
+            maxPayload: configuration.maxPayload, maxConnections: configuration.maxConnections, start: startedAt,
+            connections: open.count, totalConnections: totalConnections.load(ordering: .relaxed),
+            inMsgs: closed.inMsgs + open.reduce(0) { $0 + $1.inMsgs },
+            outMsgs: closed.outMsgs + open.reduce(0) { $0 + $1.outMsgs },
+            inBytes: closed.inBytes + open.reduce(0) { $0 + $1.inBytes },
+            outBytes: closed.outBytes + open.reduce(0) { $0 + $1.outBytes },
+            slowConsumers: slowConsumers.load(ordering: .relaxed), subscriptions: index.count)
+    }
+
+    // MARK: Helpers
+
+    private static func equalInConstantTime(_ given: String?, _ expected: String) -> Bool {
+        let a = Array((given ?? "").utf8)
+        let b = Array(expected.utf8)
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for index in 0..<max(a.count, b.count) {
+            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        }
+        return difference == 0 && given != nil
+    }
+
+    /// 56 characters of A–Z and 2–7, like nats-server's public-key-shaped ids, starting with `N`.
+    private static func makeServerID() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        return "N" + String((0..<55).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
+    }
+}

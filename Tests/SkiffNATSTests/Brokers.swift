@@ -1,0 +1,106 @@
+import Foundation
+import Glibc
+import SkiffNATS
+import SkiffPOSIX
+import SkiffTestSupport
+import Testing
+
+/// A broker a test talks to over loopback: Skiff's, or Debian's nats-server as the reference whose behaviour
+/// Skiff's must match (the same bytes in, the same bytes out).
+protocol TestBroker: Sendable {
+    var name: String { get }
+    var port: Int { get }
+    func stop() async
+}
+
+/// Skiff's broker on a free loopback port, on the tests' event loops.
+final class SkiffBroker: TestBroker {
+    let server: NATSServer
+    let port: Int
+    var name: String { "skiff" }
+
+    init(_ configure: (inout NATSConfiguration) -> Void = { _ in }) async throws {
+        var configuration = NATSConfiguration(addresses: [try #require(SocketAddress(host: "127.0.0.1", port: 0))])
+        configure(&configuration)
+        server = NATSServer(configuration: configuration, group: testGroup)
+        port = try await server.start()[0].port
+    }
+
+    func stop() async { await server.shutdown() }
+}
+
+/// Debian's nats-server 2.9, started on a port of its own choosing (`-p -1`), which it reports in its log.
+final class ReferenceBroker: TestBroker {
+    static let path = "/usr/sbin/nats-server"
+    /// Present on this machine, or required (under CI a missing reference fails the differential tests).
+    static let enabled = FileManager.default.isExecutableFile(atPath: path) || RealParts.isCI
+
+    let port: Int
+    let pid: pid_t
+    var name: String { "nats-server" }
+
+    init(arguments: [String] = []) async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.path) else {
+            throw RawHTTPError("nats-server is not installed: run scripts/test (it installs Debian's nats-server)")
+        }
+        let started = try ChildProcess(
+            "/bin/sh", ["-c", "exec \(Self.path) -a 127.0.0.1 -p -1 \(arguments.joined(separator: " ")) 2>&1"]
+        ).start()
+        pid = started.pid
+        // "[1234] 2026/12/06 08:00:00.000000 [INF] Listening for client connections on 127.0.0.1:41234". The log
+        // is read to its end (what follows is dropped), so that the pipe never fills.
+        let (ports, found) = AsyncStream<Int>.makeStream()
+        let lines = started.lines
+        Task {
+            for try await line in lines {
+                if let range = line.range(of: "Listening for client connections on 127.0.0.1:"),
+                    let port = Int(line[range.upperBound...].prefix { $0.isNumber })
+                {
+                    found.yield(port)
+                }
+            }
+            found.finish()
+        }
+        var reported = ports.makeAsyncIterator()
+        guard let port = await reported.next() else {
+            kill(started.pid, SIGKILL)
+            throw RawHTTPError("nats-server did not report its port")
+        }
+        self.port = port
+    }
+
+    func stop() async {
+        kill(pid, SIGKILL)
+    }
+}
+
+/// A raw client connection: bytes exactly as a test writes them.
+struct RawClient: Sendable {
+    let fd: Int32
+
+    init(_ broker: any TestBroker) throws {
+        fd = try RawHTTP.connect(port: broker.port)
+    }
+
+    func send(_ text: String) { RawHTTP.send(fd, Array(text.utf8)) }
+
+    /// Reads until the bytes end with `suffix` (or the broker closes).
+    func read(until suffix: String) async throws -> String {
+        try await RawHTTP.read(fd, untilSuffix: suffix).text
+    }
+
+    /// Reads until the broker closes the connection; `closed` is false when it did not within the bound.
+    func readToClose() async throws -> (text: String, closed: Bool) {
+        let answer = try await RawHTTP.readToClose(fd, timeout: .seconds(30))
+        return (answer.text, answer.readError == nil || answer.readError?.contains("reset") == true)
+    }
+
+    func close() { Glibc.close(fd) }
+}
+
+/// What a transcript says once the INFO line (which differs between servers by design: ids, versions) is
+/// checked and taken off.
+func withoutInfo(_ text: String) -> String {
+    guard text.hasPrefix("INFO {"), let end = text.range(of: "\r\n") else { return "<no INFO first> " + text }
+    return String(text[end.upperBound...])
+}
