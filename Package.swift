@@ -118,7 +118,9 @@ let package = Package(
 
         .testTarget(name: "SkiffPOSIXTests", dependencies: ["SkiffPOSIX", "SkiffTestSupport"]),
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet", "SkiffPOSIX", "SkiffTestSupport"]),
-        .testTarget(name: "SkiffNATSTests", dependencies: ["SkiffNATS", "SkiffNet", "SkiffPOSIX", "SkiffTestSupport"]),
+        .testTarget(
+            name: "SkiffNATSTests", dependencies: ["SkiffNATS", "SkiffNet", "SkiffPOSIX", "SkiffTestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "SkiffHTTPTests", dependencies: ["SkiffHTTP", "SkiffNet", "SkiffPOSIX"]),
         .testTarget(name: "SkiffServiceTests", dependencies: ["SkiffService"]),
         .testTarget(

@@ -1,0 +1,173 @@
+"""nats-py scenarios for Skiff's broker compatibility tests.
+
+    python natspy_scenarios.py URL SCENARIO [OPTIONS_JSON]
+
+Connects with nats-py (the real client, unmodified) to URL, runs SCENARIO and prints one JSON object: what a
+user of the client would observe. The same scenario against nats-server must print the same object. Waits are
+for counts of messages, bounded only so that a broken server ends the run instead of hanging it.
+"""
+import asyncio
+import json
+import sys
+
+import nats
+from nats.errors import NoRespondersError, TimeoutError
+
+BOUND = 20  # seconds; ends a failed run only
+
+
+async def connect(url, options, **extra):
+    return await nats.connect(url, allow_reconnect=False, connect_timeout=5, **options, **extra)
+
+
+async def pubsub(url, options):
+    nc = await connect(url, options)
+    seen = []
+    done = asyncio.Event()
+
+    def handler(pattern):
+        async def receive(msg):
+            seen.append([msg.subject, msg.data.decode(), pattern])
+            if len(seen) == 5:
+                done.set()
+        return receive
+
+    await nc.subscribe("greet.*", cb=handler("greet.*"))
+    await nc.subscribe("greet.>", cb=handler("greet.>"))
+    await nc.publish("greet.a", b"hi")
+    await nc.publish("greet.a.b", b"deep")
+    await nc.publish("other", b"nobody")
+    await nc.publish("greet.b", b"there")
+    await nc.flush()
+    await asyncio.wait_for(done.wait(), BOUND)
+    await nc.close()
+    return {"received": sorted(seen)}
+
+
+async def queue(url, options):
+    nc = await connect(url, options)
+    total = 3000
+    counts = [0, 0, 0]
+    plain = 0
+    done = asyncio.Event()
+
+    def member(index):
+        async def handler(msg):
+            counts[index] += 1
+            if sum(counts) == total and plain == total:
+                done.set()
+        return handler
+
+    async def everyone(msg):
+        nonlocal plain
+        plain += 1
+        if sum(counts) == total and plain == total:
+            done.set()
+
+    for index in range(3):
+        await nc.subscribe("work", queue="workers", cb=member(index))
+    await nc.subscribe("work", cb=everyone)
+    await nc.flush()
+    for _ in range(total):
+        await nc.publish("work", b"x")
+    await nc.flush()
+    await asyncio.wait_for(done.wait(), BOUND)
+    await nc.close()
+    even = all(abs(count - total / 3) <= total / 3 * 0.15 for count in counts)
+    return {"queue_total": sum(counts), "plain": plain, "even": even}
+
+
+async def request(url, options):
+    nc = await connect(url, options)
+
+    async def responder(msg):
+        await msg.respond(msg.data.upper())
+
+    await nc.subscribe("svc.upper", queue="svc", cb=responder)
+    await nc.flush()
+    one = await nc.request("svc.upper", b"ping", timeout=BOUND)
+    many = await asyncio.gather(*(nc.request("svc.upper", f"m{i}".encode(), timeout=BOUND) for i in range(50)))
+    await nc.close()
+    return {"one": one.data.decode(), "many": [m.data.decode() for m in many]}
+
+
+async def headers(url, options):
+    nc = await connect(url, options)
+    got = asyncio.get_running_loop().create_future()
+
+    async def handler(msg):
+        if not got.done():
+            got.set_result(msg)
+
+    await nc.subscribe("with.headers", cb=handler)
+    await nc.flush()
+    await nc.publish("with.headers", b"body", headers={"Trace-Id": "abc", "X-Thing": "1"})
+    msg = await asyncio.wait_for(got, BOUND)
+    await nc.close()
+    return {"data": msg.data.decode(), "headers": dict(sorted((msg.headers or {}).items()))}
+
+
+async def no_responders(url, options):
+    nc = await connect(url, options)
+    try:
+        await nc.request("nobody.home", b"?", timeout=BOUND)
+        outcome = "answered"
+    except NoRespondersError:
+        outcome = "no responders"
+    except TimeoutError:
+        outcome = "timed out"
+    await nc.close()
+    return {"outcome": outcome}
+
+
+async def drain(url, options):
+    nc = await connect(url, options)
+    handled = 0
+
+    async def handler(msg):
+        nonlocal handled
+        await asyncio.sleep(0)
+        handled += 1
+
+    await nc.subscribe("drain.me", cb=handler)
+    publisher = await connect(url, options)
+    for _ in range(200):
+        await publisher.publish("drain.me", b"x")
+    await publisher.flush()
+    await publisher.close()
+    # The subscriber's PONG follows every message published before it: drain then handles them all.
+    await nc.flush()
+    await nc.drain()
+    return {"handled": handled, "closed": nc.is_closed}
+
+
+async def auth(url, options):
+    try:
+        nc = await connect(url, options)
+        await nc.flush()
+        await nc.close()
+        return {"connected": True}
+    except Exception as error:  # nats-py raises different classes by version; the text says what happened
+        return {"connected": False, "authorization_violation": "authorization violation" in str(error).lower()}
+
+
+SCENARIOS = {
+    "pubsub": pubsub,
+    "queue": queue,
+    "request": request,
+    "headers": headers,
+    "no_responders": no_responders,
+    "drain": drain,
+    "auth": auth,
+}
+
+
+def main():
+    url, name = sys.argv[1], sys.argv[2]
+    options = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+    result = asyncio.run(SCENARIOS[name](url, options))
+    print(json.dumps(result, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
