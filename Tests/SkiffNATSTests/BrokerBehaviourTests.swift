@@ -10,30 +10,6 @@ import Testing
 struct BrokerBehaviourTests {
     static let quiet = #"CONNECT {"verbose":false,"pedantic":false}\#r\#n"#
 
-    /// Skiff's broker, then (when installed, always under CI) nats-server, each fresh.
-    private func onBoth(
-        skiff configure: @escaping (inout NATSConfiguration) -> Void = { _ in }, reference arguments: [String] = [],
-        _ body: (any TestBroker) async throws -> Void
-    ) async throws {
-        let skiff = try await SkiffBroker(configure)
-        do {
-            try await body(skiff)
-        } catch {
-            await skiff.stop()
-            throw error
-        }
-        await skiff.stop()
-        guard ReferenceBroker.enabled else { return }
-        let reference = try await ReferenceBroker(arguments: arguments)
-        do {
-            try await body(reference)
-        } catch {
-            await reference.stop()
-            throw error
-        }
-        await reference.stop()
-    }
-
     /// A file for nats-server's `-c`.
     private func configFile(_ text: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("nats-\(UUID()).conf").path
@@ -42,7 +18,7 @@ struct BrokerBehaviourTests {
     }
 
     @Test func aMessageFlushedBeforeASubscribersPingArrivesBeforeItsPong() async throws {
-        try await onBoth { broker in
+        try await onBothBrokers { broker in
             let subscriber = try RawClient(broker)
             let publisher = try RawClient(broker)
             defer {
@@ -60,7 +36,7 @@ struct BrokerBehaviourTests {
     }
 
     @Test func eachQueueGroupGetsOneCopySharedEvenlyAndPlainSubscribersGetAll() async throws {
-        try await onBoth { broker in
+        try await onBothBrokers { broker in
             let members = try (0..<3).map { _ in try RawClient(broker) }
             let plain = try RawClient(broker)
             let publisher = try RawClient(broker)
@@ -88,7 +64,7 @@ struct BrokerBehaviourTests {
     }
 
     @Test func aRequestIsAnsweredOnTheExactReplySubject() async throws {
-        try await onBoth { broker in
+        try await onBothBrokers { broker in
             let responder = try RawClient(broker)
             let requester = try RawClient(broker)
             defer {
@@ -105,7 +81,7 @@ struct BrokerBehaviourTests {
     }
 
     @Test func withATokenNothingHappensBeforeAGoodConnect() async throws {
-        try await onBoth(skiff: { $0.authorization = .token("s3cret") }, reference: ["--auth", "s3cret"]) { broker in
+        try await onBothBrokers(skiff: requiring(token: "s3cret"), reference: ["--auth", "s3cret"]) { broker in
             let early = try RawClient(broker)
             early.send("PING\r\n")
             let refused = try await early.readToClose()
@@ -127,8 +103,8 @@ struct BrokerBehaviourTests {
     }
 
     @Test func aUserAndPasswordAreBothChecked() async throws {
-        try await onBoth(
-            skiff: { $0.authorization = .user("lab", password: "pa ss") },
+        try await onBothBrokers(
+            skiff: requiring(user: "lab", password: "pa ss"),
             reference: ["--user", "lab", "--pass", "'pa ss'"]
         ) { broker in
             let wrong = try RawClient(broker)
@@ -145,12 +121,11 @@ struct BrokerBehaviourTests {
     /// The wait is the broker's: the test only reads until it closes (bounded for a failed test).
     @Test func aClientThatNeverConnectsIsToldItsTimeIsUp() async throws {
         let conf = try configFile("authorization { token: \"s3cret\", timeout: 0.5 }\n")
-        try await onBoth(
-            skiff: {
-                $0.authorization = .token("s3cret")
-                $0.authTimeout = .milliseconds(500)
-            }, reference: ["-c", conf]
-        ) { broker in
+        let impatient: (inout NATSConfiguration) -> Void = {
+            $0.authorization = .token("s3cret")
+            $0.authTimeout = .milliseconds(500)
+        }
+        try await onBothBrokers(skiff: impatient, reference: ["-c", conf]) { broker in
             let silent = try RawClient(broker)
             defer { silent.close() }
             let answer = try await silent.readToClose()
@@ -160,7 +135,8 @@ struct BrokerBehaviourTests {
 
     @Test func aClientThatNeverAnswersPingsIsStale() async throws {
         let conf = try configFile("ping_interval: \"1s\"\nping_max: 2\n")
-        try await onBoth(skiff: { $0.pingInterval = .seconds(1) }, reference: ["-c", conf]) { broker in
+        let pingEverySecond: (inout NATSConfiguration) -> Void = { $0.pingInterval = .seconds(1) }
+        try await onBothBrokers(skiff: pingEverySecond, reference: ["-c", conf]) { broker in
             let silent = try RawClient(broker)
             defer { silent.close() }
             let answer = try await silent.readToClose()
@@ -172,7 +148,8 @@ struct BrokerBehaviourTests {
 
     @Test func pastTheConnectionLimitAClientGetsInfoThenTheRefusal() async throws {
         let conf = try configFile("max_connections: 1\n")
-        try await onBoth(skiff: { $0.maxConnections = 1 }, reference: ["-c", conf]) { broker in
+        let oneConnection: (inout NATSConfiguration) -> Void = { $0.maxConnections = 1 }
+        try await onBothBrokers(skiff: oneConnection, reference: ["-c", conf]) { broker in
             let first = try RawClient(broker)
             defer { first.close() }
             first.send(Self.quiet + "PING\r\n")

@@ -104,3 +104,36 @@ func withoutInfo(_ text: String) -> String {
     guard text.hasPrefix("INFO {"), let end = text.range(of: "\r\n") else { return "<no INFO first> " + text }
     return String(text[end.upperBound...])
 }
+
+/// Runs `body` on Skiff's broker and then (when installed, always under CI) on nats-server, each fresh: the
+/// same observations are expected of both.
+func onBothBrokers(
+    skiff configure: @escaping (inout NATSConfiguration) -> Void = { _ in }, reference arguments: [String] = [],
+    _ body: (any TestBroker) async throws -> Void
+) async throws {
+    let skiff = try await SkiffBroker(configure)
+    do {
+        try await body(skiff)
+    } catch {
+        await skiff.stop()
+        throw error
+    }
+    await skiff.stop()
+    guard ReferenceBroker.enabled else { return }
+    let reference = try await ReferenceBroker(arguments: arguments)
+    do {
+        try await body(reference)
+    } catch {
+        await reference.stop()
+        throw error
+    }
+    await reference.stop()
+}
+
+/// A broker configuration that requires `token`.
+func requiring(token: String) -> (inout NATSConfiguration) -> Void { { $0.authorization = .token(token) } }
+
+/// A broker configuration that requires `user` and `password`.
+func requiring(user: String, password: String) -> (inout NATSConfiguration) -> Void {
+    { $0.authorization = .user(user, password: password) }
+}

@@ -32,46 +32,25 @@ struct NATSPyCompatibilityTests {
         return outcome.outputText.split(separator: "\n").last.map(String.init) ?? ""
     }
 
-    private func onBoth(
-        skiff configure: @escaping (inout NATSConfiguration) -> Void = { _ in }, reference arguments: [String] = [],
-        _ body: (any TestBroker) async throws -> Void
-    ) async throws {
-        let skiff = try await SkiffBroker(configure)
-        do {
-            try await body(skiff)
-        } catch {
-            await skiff.stop()
-            throw error
-        }
-        await skiff.stop()
-        guard ReferenceBroker.enabled else { return }
-        let reference = try await ReferenceBroker(arguments: arguments)
-        do {
-            try await body(reference)
-        } catch {
-            await reference.stop()
-            throw error
-        }
-        await reference.stop()
-    }
-
-    @Test(.enabled(if: enabled), arguments: [
-        (
-            "pubsub",
-            #"{"received": [["greet.a", "hi", "greet.*"], ["greet.a", "hi", "greet.>"], ["greet.a.b", "deep", "greet.>"], "#
-                + #"["greet.b", "there", "greet.*"], ["greet.b", "there", "greet.>"]]}"#
-        ),
-        ("queue", #"{"even": true, "plain": 3000, "queue_total": 3000}"#),
-        (
-            "request",
-            #"{"many": ["# + (0..<50).map { "\"M\($0)\"" }.joined(separator: ", ") + #"], "one": "PING"}"#
-        ),
-        ("headers", #"{"data": "body", "headers": {"Trace-Id": "abc", "X-Thing": "1"}}"#),
-        ("no_responders", #"{"outcome": "no responders"}"#),
-        ("drain", #"{"closed": true, "handled": 200}"#),
-    ])
+    @Test(
+        .enabled(if: enabled),
+        arguments: [
+            (
+                "pubsub",
+                #"{"received": [["greet.a", "hi", "greet.*"], ["greet.a", "hi", "greet.>"], ["greet.a.b", "deep", "greet.>"], "#
+                    + #"["greet.b", "there", "greet.*"], ["greet.b", "there", "greet.>"]]}"#
+            ),
+            ("queue", #"{"even": true, "plain": 3000, "queue_total": 3000}"#),
+            (
+                "request",
+                #"{"many": ["# + (0..<50).map { "\"M\($0)\"" }.joined(separator: ", ") + #"], "one": "PING"}"#
+            ),
+            ("headers", #"{"data": "body", "headers": {"Trace-Id": "abc", "X-Thing": "1"}}"#),
+            ("no_responders", #"{"outcome": "no responders"}"#),
+            ("drain", #"{"closed": true, "handled": 200}"#),
+        ])
     func aScenarioObservesTheSameOnBoth(_ scenario: String, _ expected: String) async throws {
-        try await onBoth { broker in
+        try await onBothBrokers { broker in
             let observed = try await run(scenario, on: broker)
             #expect(observed == expected, "\(broker.name)")
         }
@@ -79,13 +58,13 @@ struct NATSPyCompatibilityTests {
 
     @Test(.enabled(if: enabled)) func authorizationWithATokenAndAUser() async throws {
         let refused = #"{"authorization_violation": true, "connected": false}"#
-        try await onBoth(skiff: { $0.authorization = .token("s3cret") }, reference: ["--auth", "s3cret"]) { broker in
+        try await onBothBrokers(skiff: requiring(token: "s3cret"), reference: ["--auth", "s3cret"]) { broker in
             let good = try await run("auth", on: broker, options: #"{"token": "s3cret"}"#)
             let bad = try await run("auth", on: broker, options: #"{"token": "guess"}"#)
             #expect(good == #"{"connected": true}"# && bad == refused, "\(broker.name)")
         }
-        try await onBoth(
-            skiff: { $0.authorization = .user("lab", password: "pw") }, reference: ["--user", "lab", "--pass", "pw"]
+        try await onBothBrokers(
+            skiff: requiring(user: "lab", password: "pw"), reference: ["--user", "lab", "--pass", "pw"]
         ) { broker in
             let good = try await run("auth", on: broker, options: #"{"user": "lab", "password": "pw"}"#)
             let bad = try await run("auth", on: broker, options: #"{"user": "lab", "password": "no"}"#)
