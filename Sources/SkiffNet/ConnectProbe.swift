@@ -12,46 +12,9 @@ public enum ConnectProbe {
             Socket.close(started.fd)
             return true
         }
-        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            loop.execute {
-                let watch = Watch(fd: started.fd, loop: loop, continuation: continuation)
-                do {
-                    try loop.register(started.fd, interest: .write, handler: watch)
-                } catch {
-                    Socket.close(started.fd)
-                    continuation.resume(returning: false)
-                    return
-                }
-                watch.timer = loop.scheduleTimer(afterNanoseconds: max(timeout, .zero).nanoseconds) {
-                    watch.finish(connected: false)
-                }
-            }
-        }
-    }
-
-    /// One pending connect on one loop, until it is writable (decided) or the timer fires. Loop thread only.
-    private final class Watch: EventLoopHandler {
-        let fd: Int32
-        let loop: EventLoop
-        var timer: TimerHandle?
-        private var continuation: CheckedContinuation<Bool, Never>?
-
-        init(fd: Int32, loop: EventLoop, continuation: CheckedContinuation<Bool, Never>) {
-            self.fd = fd
-            self.loop = loop
-            self.continuation = continuation
-        }
-
-        func handleEvents(_ events: UInt32) { finish(connected: Socket.pendingError(fd) == 0) }
-
-        func finish(connected: Bool) {
-            guard let continuation else { return }
-            self.continuation = nil
-            if let timer { loop.cancelTimer(timer) }
-            timer = nil
-            loop.deregister(fd)
-            Socket.close(fd)
-            continuation.resume(returning: connected)
-        }
+        let fd = started.fd
+        return await loop.watchOnce(
+            fd, for: .write, timeout: timeout, event: { _ in Socket.pendingError(fd) == 0 }, timedOut: false,
+            unwatchable: { false })
     }
 }

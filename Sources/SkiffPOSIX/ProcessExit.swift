@@ -14,22 +14,9 @@ extension Processes {
             if cl_errno() == ESRCH { return true }
             return await pollForExit(pid, until: deadline)
         }
-        let remaining = ContinuousClock.now.duration(to: deadline)
-        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            loop.execute {
-                let watch = ExitWatch(fd: pidfd, loop: loop, continuation: continuation)
-                do {
-                    try loop.register(pidfd, interest: .read, handler: watch)
-                } catch {
-                    close(pidfd)
-                    continuation.resume(returning: !isRunningOrUnknown(pid))
-                    return
-                }
-                watch.timer = loop.scheduleTimer(afterNanoseconds: max(remaining, .zero).nanoseconds) {
-                    watch.finish(exited: false)
-                }
-            }
-        }
+        return await loop.watchOnce(
+            pidfd, for: .read, timeout: ContinuousClock.now.duration(to: deadline), event: { _ in true },
+            timedOut: false, unwatchable: { !isRunningOrUnknown(pid) })
     }
 
     /// Whether `pid` still runs: false only when it certainly does not (gone: ESRCH, ENOENT; or a zombie awaiting
@@ -51,31 +38,5 @@ extension Processes {
             try? await Task.sleep(for: .milliseconds(20))
         }
         return true
-    }
-}
-
-/// One pidfd on one loop, until the process exits or the deadline's timer fires. Loop thread only.
-private final class ExitWatch: EventLoopHandler {
-    let fd: Int32
-    let loop: EventLoop
-    var timer: TimerHandle?
-    private var continuation: CheckedContinuation<Bool, Never>?
-
-    init(fd: Int32, loop: EventLoop, continuation: CheckedContinuation<Bool, Never>) {
-        self.fd = fd
-        self.loop = loop
-        self.continuation = continuation
-    }
-
-    func handleEvents(_ events: UInt32) { finish(exited: true) }
-
-    func finish(exited: Bool) {
-        guard let continuation else { return }
-        self.continuation = nil
-        if let timer { loop.cancelTimer(timer) }
-        timer = nil
-        loop.deregister(fd)
-        close(fd)
-        continuation.resume(returning: exited)
     }
 }

@@ -3,7 +3,7 @@ import SkiffPOSIX
 
 /// One server's state on one event loop: its connections, the read buffer they share, the cached Date line,
 /// and the once-a-second sweep that enforces head, idle, body and write timeouts. Loop thread only.
-final class ServerLoopContext: @unchecked Sendable {
+final class ServerLoopContext: StreamServerContext, @unchecked Sendable {
     // @unchecked: created off-loop, then touched only on `loop` (every entry point runs there).
     let loop: EventLoop
     let configuration: HTTPServerConfiguration
@@ -48,12 +48,7 @@ final class ServerLoopContext: @unchecked Sendable {
 
     /// Takes over an accepted connection; the acceptor has counted it.
     func adopt(_ fd: Int32) {
-        let transport = StreamConnection(fd: fd, loop: loop, readBuffer: readBuffer)
-        let connection = HTTPServerConnection(transport: transport, context: self)
-        do {
-            try transport.start(handler: connection)
-        } catch {
-            acceptor?.connectionClosed(on: loop)
+        guard let connection = startConnection(fd, { HTTPServerConnection(transport: $0, context: self) }) else {
             return
         }
         connections[ObjectIdentifier(connection)] = connection

@@ -3,7 +3,7 @@ import SkiffPOSIX
 
 /// One broker's state on one event loop: its client connections, the read buffer they share, the random
 /// numbers queue groups draw from, and the sweep that runs their timers. Loop thread only.
-final class NATSLoopContext: @unchecked Sendable {
+final class NATSLoopContext: StreamServerContext, @unchecked Sendable {
     // @unchecked: created off-loop, then touched only on `loop` (every entry point runs there).
     let loop: EventLoop
     let server: NATSServer
@@ -23,12 +23,8 @@ final class NATSLoopContext: @unchecked Sendable {
 
     /// Takes over an accepted connection; the acceptor has counted it.
     func adopt(_ fd: Int32) {
-        let transport = StreamConnection(fd: fd, loop: loop, readBuffer: readBuffer)
-        let connection = ClientConnection(transport: transport, context: self, id: server.nextClientID())
-        do {
-            try transport.start(handler: connection)
-        } catch {
-            acceptor?.connectionClosed(on: loop)
+        let id = server.nextClientID()
+        guard let connection = startConnection(fd, { ClientConnection(transport: $0, context: self, id: id) }) else {
             return
         }
         connections[ObjectIdentifier(connection)] = connection

@@ -16,17 +16,11 @@ public final class NATSServer: Sendable {
     let serverID: String
     let slowConsumers = Atomic<Int>(0)
     private let group: EventLoopGroup
-    private let state = Mutex<State>(.idle)
+    private let lifecycle: StreamServer<NATSLoopContext>
     private let lastClientID = Atomic<UInt64>(0)
     private let startedAt = Date()
     private let closedTotals = Mutex(Totals())
     private let totalConnections = Atomic<Int>(0)
-
-    private enum State {
-        case idle
-        case running(acceptor: StreamAcceptor, contexts: [NATSLoopContext])
-        case stopped
-    }
 
     struct Totals {
         var inMsgs = 0
@@ -39,72 +33,35 @@ public final class NATSServer: Sendable {
         self.configuration = configuration
         self.group = group
         serverID = Self.makeServerID()
-    }
-
-    private var acceptor: StreamAcceptor? {
-        state.withLock { state in
-            if case .running(let acceptor, _) = state { return acceptor }
-            return nil
-        }
-    }
-
-    private var contexts: [NATSLoopContext] {
-        state.withLock { state in
-            if case .running(_, let contexts) = state { return contexts }
-            return []
-        }
+        lifecycle = StreamServer(group: group)
     }
 
     /// The bound addresses (the real port when 0 was asked for). Empty before ``start()``.
-    public var localAddresses: [SocketAddress] { acceptor?.localAddresses ?? [] }
+    public var localAddresses: [SocketAddress] { lifecycle.running?.acceptor.localAddresses ?? [] }
 
     /// Open client connections.
-    public var connectionCount: Int { acceptor?.connectionCount ?? 0 }
+    public var connectionCount: Int { lifecycle.running?.acceptor.connectionCount ?? 0 }
+
+    private var contexts: [NATSLoopContext] { lifecycle.running?.contexts ?? [] }
 
     /// Binds every configured address and starts accepting. Returns the bound addresses.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
-        let contexts = group.loops.map { NATSLoopContext(loop: $0, server: self) }
-        let acceptor = StreamAcceptor(
-            configuration: .init(
-                addresses: configuration.addresses, maxConnections: configuration.maxConnections,
-                refusal: refusal, pauseReporter: configuration.acceptPauseReporter),
-            group: group
-        ) { fd, loop in contexts[loop.index].adopt(fd) }
-        let alreadyStarted = state.withLock { state -> Bool in
-            guard case .idle = state else { return true }
-            state = .running(acceptor: acceptor, contexts: contexts)
-            return false
-        }
-        if alreadyStarted { throw StreamAcceptorError.alreadyStarted }
-        for context in contexts { context.acceptor = acceptor }
-        do {
-            return try await acceptor.start()
-        } catch {
-            state.withLock { $0 = .idle }
-            for context in contexts { context.acceptor = nil }
-            throw error
-        }
+        try await lifecycle.start(
+            .init(
+                addresses: configuration.addresses, maxConnections: configuration.maxConnections, refusal: refusal,
+                pauseReporter: configuration.acceptPauseReporter)
+        ) { NATSLoopContext(loop: $0, server: self) }
     }
 
     /// The service entry point: runs until the calling task is cancelled, then closes every client.
     public func run() async throws {
-        if case .idle = state.withLock({ $0 }) { try await start() }
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(3600))
-        }
-        await shutdown()
+        try await lifecycle.runUntilCancelled(start: { try await start() }) { await shutdown() }
     }
 
     /// Stops accepting and closes every client connection.
     public func shutdown() async {
-        let taken = state.withLock { state -> (StreamAcceptor, [NATSLoopContext])? in
-            guard case .running(let acceptor, let contexts) = state else { return nil }
-            state = .stopped
-            return (acceptor, contexts)
-        }
-        guard let (acceptor, contexts) = taken else { return }
-        await acceptor.stop()
+        guard let (_, contexts) = await lifecycle.stop() else { return }
         for context in contexts {
             try? await context.loop.submit { context.closeAll() }
         }
@@ -112,13 +69,7 @@ public final class NATSServer: Sendable {
 
     /// Serves an already-connected socket as an accepted client (one end of a socketpair in tests).
     @discardableResult
-    public func serveConnected(_ fd: Int32) -> Bool {
-        guard let acceptor else {
-            Socket.close(fd)
-            return false
-        }
-        return acceptor.adoptConnected(fd)
-    }
+    public func serveConnected(_ fd: Int32) -> Bool { lifecycle.serveConnected(fd) }
 
     // MARK: For connections
 
