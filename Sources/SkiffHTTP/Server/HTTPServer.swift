@@ -73,7 +73,8 @@ public final class HTTPServer: Sendable {
 
     /// The service entry point: runs until the calling task is cancelled, then shuts down gracefully.
     public func run() async throws {
-        try await lifecycle.runUntilCancelled(start: { try await start() }) { await shutdown(gracePeriod: gracePeriod) }
+        try await lifecycle.runUntilCancelled(
+            start: { try await start() }, shutdown: { await shutdown(gracePeriod: gracePeriod) })
     }
 
     /// Stops accepting, closes idle connections, lets requests in flight finish until `gracePeriod` has passed,

@@ -56,7 +56,7 @@ public final class NATSServer: Sendable {
 
     /// The service entry point: runs until the calling task is cancelled, then closes every client.
     public func run() async throws {
-        try await lifecycle.runUntilCancelled(start: { try await start() }) { await shutdown() }
+        try await lifecycle.runUntilCancelled(start: { try await start() }, shutdown: { await shutdown() })
     }
 
     /// Stops accepting and closes every client connection.
