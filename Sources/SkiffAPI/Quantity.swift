@@ -76,13 +76,3 @@ public enum GoDuration {
         return seconds % 3600 == 0 ? "\(seconds / 3600)h" : "\(seconds)s"
     }
 }
-
-extension String {
-    /// The text without leading and trailing white space (Foundation-free).
-    public func trimmingSpaces() -> String {
-        var text = Substring(self)
-        while let first = text.first, first.isWhitespace { text = text.dropFirst() }
-        while let last = text.last, last.isWhitespace { text = text.dropLast() }
-        return String(text)
-    }
-}

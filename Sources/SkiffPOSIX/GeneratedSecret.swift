@@ -13,7 +13,7 @@ public enum GeneratedSecret {
         if !FileSystem.exists(path) {
             try create(path, in: directory, generate)
         }
-        let value = try read(path).trimmingWhitespace()
+        let value = try read(path).trimmingSpaces()
         guard !value.isEmpty else {
             throw GeneratedSecretError("\(path) is empty; delete it and restart skiff to generate a new one")
         }
@@ -59,13 +59,4 @@ public enum GeneratedSecret {
 public struct GeneratedSecretError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
-}
-
-extension String {
-    fileprivate func trimmingWhitespace() -> String {
-        var text = Substring(self)
-        while let first = text.first, first.isWhitespace { text = text.dropFirst() }
-        while let last = text.last, last.isWhitespace { text = text.dropLast() }
-        return String(text)
-    }
 }

@@ -254,49 +254,51 @@ private struct FlowReader {
         if index < text.endIndex { throw error("unexpected text after the value; quote the whole value") }
     }
 
+    /// A flow collection from its opener to `closer`: `item` reads each entry, and entries are separated by
+    /// commas; `what` names the collection in errors.
+    private mutating func flowCollection(
+        closer: Character, what: String, _ item: (inout Self) throws(YAMLError) -> Void
+    ) throws(YAMLError) {
+        index = text.index(after: index)
+        skipSpaces()
+        if index < text.endIndex, text[index] == closer {
+            index = text.index(after: index)
+            return
+        }
+        while true {
+            try item(&self)
+            skipSpaces()
+            guard index < text.endIndex else { throw error("this \(what) is not closed with \(closer)") }
+            let separator = text[index]
+            index = text.index(after: index)
+            if separator == closer { return }
+            if separator != "," { throw error("expected , or \(closer) in the \(what)") }
+        }
+    }
+
     mutating func value() throws(YAMLError) -> YAMLValue {
         skipSpaces()
         guard index < text.endIndex else { throw error("a value is missing") }
         switch text[index] {
         case "[":
-            index = text.index(after: index)
             var items: [YAMLValue] = []
-            skipSpaces()
-            if index < text.endIndex, text[index] == "]" {
-                index = text.index(after: index)
-                return .sequence(items)
+            try flowCollection(closer: "]", what: "list") { parser throws(YAMLError) in
+                items.append(try parser.value())
             }
-            while true {
-                items.append(try value())
-                skipSpaces()
-                guard index < text.endIndex else { throw error("this list is not closed with ]") }
-                let separator = text[index]
-                index = text.index(after: index)
-                if separator == "]" { return .sequence(items) }
-                if separator != "," { throw error("expected , or ] in the list") }
-            }
+            return .sequence(items)
         case "{":
-            index = text.index(after: index)
             var pairs: [(key: String, value: YAMLValue)] = []
-            skipSpaces()
-            if index < text.endIndex, text[index] == "}" {
-                index = text.index(after: index)
-                return .mapping(pairs)
+            try flowCollection(closer: "}", what: "mapping") { parser throws(YAMLError) in
+                parser.skipSpaces()
+                let key = try parser.scalar(stoppingAt: [":", ",", "}"])
+                guard parser.index < parser.text.endIndex, parser.text[parser.index] == ":" else {
+                    throw parser.error("expected `key: value` here")
+                }
+                parser.index = parser.text.index(after: parser.index)
+                if pairs.contains(where: { $0.key == key }) { throw parser.error("the key \"\(key)\" appears twice") }
+                pairs.append((key, try parser.value()))
             }
-            while true {
-                skipSpaces()
-                let key = try scalar(stoppingAt: [":", ",", "}"])
-                guard index < text.endIndex, text[index] == ":" else { throw error("expected `key: value` here") }
-                index = text.index(after: index)
-                if pairs.contains(where: { $0.key == key }) { throw error("the key \"\(key)\" appears twice") }
-                pairs.append((key, try value()))
-                skipSpaces()
-                guard index < text.endIndex else { throw error("this mapping is not closed with }") }
-                let separator = text[index]
-                index = text.index(after: index)
-                if separator == "}" { return .mapping(pairs) }
-                if separator != "," { throw error("expected , or } in the mapping") }
-            }
+            return .mapping(pairs)
         default:
             let start = index
             let scalar = try scalar(stoppingAt: [",", "]", "}"])
