@@ -3,7 +3,11 @@
 import Glibc
 import SkiffPOSIX
 
-let arguments = Array(CommandLine.arguments.dropFirst())
+// Run under the name nats-server (a link), the binary is the broker alone, for harnesses that start "nats-server".
+let invokedAs = CommandLine.arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? ""
+let arguments =
+    invokedAs == "nats-server"
+    ? ["nats-server"] + CommandLine.arguments.dropFirst() : Array(CommandLine.arguments.dropFirst())
 let verb = arguments.first ?? "help"
 let rest = Array(arguments.dropFirst())
 
@@ -22,6 +26,9 @@ case "serve":
     // The daemons handle EPIPE; the client verbs keep the default, so `skiff logs --follow | head` ends.
     BrokenPipes.ignore()
     exit(await ServeCommand.run(rest))
+case "nats-server":
+    BrokenPipes.ignore()
+    exit(await NATSServerCommand.run(rest))
 case "collect-logs":
     BrokenPipes.ignore()
     exit(CollectLogsCommand.run(rest))

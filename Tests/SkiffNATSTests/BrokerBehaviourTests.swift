@@ -105,7 +105,7 @@ struct BrokerBehaviourTests {
     @Test func aUserAndPasswordAreBothChecked() async throws {
         try await onBothBrokers(
             skiff: requiring(user: "lab", password: "pa ss"),
-            reference: ["--user", "lab", "--pass", "'pa ss'"]
+            reference: ["--user", "lab", "--pass", "pa ss"]
         ) { broker in
             let wrong = try RawClient(broker)
             wrong.send(#"CONNECT {"user":"lab","pass":"pass","verbose":false}\#r\#nPING\#r\#n"#)

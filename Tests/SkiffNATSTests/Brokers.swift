@@ -29,48 +29,78 @@ final class SkiffBroker: TestBroker {
     func stop() async { await server.shutdown() }
 }
 
-/// Debian's nats-server 2.9, started on a port of its own choosing (`-p -1`), which it reports in its log.
-final class ReferenceBroker: TestBroker {
-    static let path = "/usr/sbin/nats-server"
-    /// Present on this machine, or required (under CI a missing reference fails the differential tests).
-    static let enabled = FileManager.default.isExecutableFile(atPath: path) || RealParts.isCI
-
+/// A broker in a process of its own, started on a port of its own choosing (`-p -1`), which it reports in its
+/// log: Debian's nats-server 2.9 (the reference), or `skiff nats-server`, which takes the same flags.
+final class ExternalBroker: TestBroker {
+    let name: String
     let port: Int
+    /// The monitoring port, when `-m -1` was given.
+    let monitorPort: Int?
     let pid: pid_t
-    var name: String { "nats-server" }
+    /// Every log line after the start-up ones, for tests that wait for what the broker says.
+    let log: AsyncStream<String>
 
-    init(arguments: [String] = []) async throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.path) else {
-            throw RawHTTPError("nats-server is not installed: run scripts/test (it installs Debian's nats-server)")
+    init(executable: String, name: String, arguments: [String]) async throws {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw RawHTTPError("\(executable) is not installed: run scripts/test (it installs Debian's nats-server)")
         }
-        let started = try ChildProcess(
-            "/bin/sh", ["-c", "exec \(Self.path) -a 127.0.0.1 -p -1 \(arguments.joined(separator: " ")) 2>&1"]
-        ).start()
+        self.name = name
+        let quoted = ([executable, "-a", "127.0.0.1", "-p", "-1"] + arguments).map {
+            "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }
+        let started = try ChildProcess("/bin/sh", ["-c", "exec \(quoted.joined(separator: " ")) 2>&1"]).start()
         pid = started.pid
         // "[1234] 2026/12/06 08:00:00.000000 [INF] Listening for client connections on 127.0.0.1:41234". The log
-        // is read to its end (what follows is dropped), so that the pipe never fills.
-        let (ports, found) = AsyncStream<Int>.makeStream()
+        // is read to its end, so that the pipe never fills.
+        let (ports, found) = AsyncStream<(String, Int)>.makeStream()
+        let (log, logged) = AsyncStream<String>.makeStream()
+        self.log = log
         let lines = started.lines
         Task {
-            for try await line in lines {
-                if let range = line.range(of: "Listening for client connections on 127.0.0.1:"),
-                    let port = Int(line[range.upperBound...].prefix { $0.isNumber })
-                {
-                    found.yield(port)
-                }
+            // The streams end however the log does: a broker that fails to start ends it with an error.
+            defer {
+                found.finish()
+                logged.finish()
             }
-            found.finish()
+            for try await line in lines {
+                for marker in ["Listening for client connections on 127.0.0.1:", "Starting http monitor on 127.0.0.1:"]
+                {
+                    if let range = line.range(of: marker),
+                        let port = Int(line[range.upperBound...].prefix(while: \.isNumber))
+                    {
+                        found.yield((marker, port))
+                    }
+                }
+                if line.contains("Server is ready") { found.finish() }
+                logged.yield(line)
+            }
         }
-        var reported = ports.makeAsyncIterator()
-        guard let port = await reported.next() else {
+        var client: Int?
+        var monitor: Int?
+        for await (marker, port) in ports {
+            if marker.hasPrefix("Listening") { client = port } else { monitor = port }
+        }
+        guard let client else {
             kill(started.pid, SIGKILL)
-            throw RawHTTPError("nats-server did not report its port")
+            throw RawHTTPError("\(name) did not report its port")
         }
-        self.port = port
+        port = client
+        monitorPort = monitor
     }
 
     func stop() async {
         kill(pid, SIGKILL)
+    }
+}
+
+/// Debian's nats-server 2.9: the reference.
+enum ReferenceBroker {
+    static let path = "/usr/sbin/nats-server"
+    /// Present on this machine, or required (under CI a missing reference fails the differential tests).
+    static let enabled = FileManager.default.isExecutableFile(atPath: path) || RealParts.isCI
+
+    static func start(arguments: [String] = []) async throws -> ExternalBroker {
+        try await ExternalBroker(executable: path, name: "nats-server", arguments: arguments)
     }
 }
 
@@ -120,7 +150,7 @@ func onBothBrokers(
     }
     await skiff.stop()
     guard ReferenceBroker.enabled else { return }
-    let reference = try await ReferenceBroker(arguments: arguments)
+    let reference = try await ReferenceBroker.start(arguments: arguments)
     do {
         try await body(reference)
     } catch {

@@ -153,7 +153,7 @@ struct ProtocolConformanceTests {
 
     @Test(.enabled(if: ReferenceBroker.enabled), arguments: scenarios)
     func natsServerAnswersAsWritten(_ scenario: Scenario) async throws {
-        let reference = try await ReferenceBroker()
+        let reference = try await ReferenceBroker.start()
         defer { Task { await reference.stop() } }
         #expect(try await run(scenario, on: reference) == scenario.expect)
     }

@@ -53,6 +53,13 @@ final class ClientConnection: StreamHandler {
         transport.requestFlush()
     }
 
+    /// An INFO with `"ldm": true`: the server is about to close the connection. Clients that announced protocol
+    /// 1 read INFOs at any time; never between CONNECT and the first PONG, which a handshake waits for.
+    func announceLameDuck() {
+        guard phase == .open, isConnected || !server.authorizationRequired else { return }
+        send(server.info(for: self, lameDuck: true).line())
+    }
+
     var subscriptionCount: Int { subscriptions.count }
     var name: String? { options.name }
     var lang: String? { options.lang }

@@ -69,7 +69,12 @@ final class NATSLoopContext: StreamServerContext, @unchecked Sendable {
         for connection in Array(connections.values) { connection.checkTimers(now: now) }
     }
 
-    /// Lame duck or shutdown: every connection closes now.
+    /// Lame-duck mode: every client is told the server is going.
+    func announceLameDuck() {
+        for connection in connections.values { connection.announceLameDuck() }
+    }
+
+    /// Shutdown: every connection closes now.
     func closeAll() {
         for connection in Array(connections.values) { connection.close() }
         acceptor = nil

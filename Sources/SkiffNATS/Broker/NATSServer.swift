@@ -59,13 +59,23 @@ public final class NATSServer: Sendable {
         try await lifecycle.runUntilCancelled(start: { try await start() }, shutdown: { await shutdown() })
     }
 
-    /// Stops accepting and closes every client connection.
-    public func shutdown() async {
+    /// Stops accepting and closes every client connection. With a lame-duck grace period, clients are first told
+    /// (an INFO with `"ldm": true`, on which they reconnect elsewhere or later) and closed when it has passed.
+    public func shutdown(lameDuckGracePeriod: Duration? = nil) async {
         guard let (_, contexts) = await lifecycle.stop() else { return }
+        if let lameDuckGracePeriod {
+            for context in contexts {
+                try? await context.loop.submit { context.announceLameDuck() }
+            }
+            try? await Task.sleep(for: lameDuckGracePeriod)
+        }
         for context in contexts {
             try? await context.loop.submit { context.closeAll() }
         }
     }
+
+    /// The id INFO carries (56 characters, like nats-server's).
+    public var serverIdentifier: String { serverID }
 
     /// Serves an already-connected socket as an accepted client (one end of a socketpair in tests).
     @discardableResult
@@ -91,13 +101,15 @@ public final class NATSServer: Sendable {
         }
     }
 
-    func info(for connection: ClientConnection) -> ServerInfo {
+    func info(for connection: ClientConnection, lameDuck: Bool = false) -> ServerInfo {
         let local = try? Socket.localAddress(connection.transport.fd)
-        return ServerInfo(
+        var info = ServerInfo(
             serverID: serverID, serverName: configuration.serverName, version: configuration.version,
             go: "skiff (swift)", host: local?.host ?? "0.0.0.0", port: local?.port ?? 0,
             maxPayload: configuration.maxPayload, authRequired: authorizationRequired ? true : nil,
             clientID: connection.mailbox.id, clientIP: connection.remoteAddress?.host)
+        if lameDuck { info.ldm = true }
+        return info
     }
 
     func register(_ mailbox: ClientMailbox) {

@@ -3,7 +3,8 @@ enum Usage {
         usage: skiff <command> [options]        (skiff <command> --help for its options)
 
         the appliance:
-          serve       run the daemon: the OpenFaaS-compatible gateway and the function runtime
+          serve       run the daemon: the OpenFaaS-compatible gateway, the function runtime, the NATS broker
+          nats-server run the NATS broker alone, with nats-server's flags (also as a link named nats-server)
           install     install the service on this machine (or into --root DIR); again to upgrade
           uninstall   remove it (state kept unless --purge)
 

@@ -130,6 +130,8 @@ async def drain(url, options):
         handled += 1
 
     await nc.subscribe("drain.me", cb=handler)
+    # The subscription is in place before anyone publishes: its PONG says so.
+    await nc.flush()
     publisher = await connect(url, options)
     for _ in range(200):
         await publisher.publish("drain.me", b"x")

@@ -1,0 +1,83 @@
+import Foundation
+import Glibc
+import SkiffHTTP
+import SkiffPOSIX
+import SkiffTestSupport
+import Testing
+
+/// `skiff nats-server`, as client libraries' harnesses start "nats-server": the same flags, the same start-up
+/// lines, the monitor they poll, lame-duck mode on SIGUSR2.
+@Suite("skiff nats-server, a drop-in for nats-server")
+struct StandaloneBrokerTests {
+    /// The skiff binary under the name `nats-server`, as a harness would find it on its PATH.
+    private func linkedAsNATSServer() throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-nats-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let link = "\(folder)/nats-server"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: skiffBinary())
+        return link
+    }
+
+    private func get(_ port: Int, _ path: String) async throws -> (status: Int, json: [String: Any]) {
+        let response = try await testClient.fetch(
+            HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(30))
+        let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] ?? [:]
+        return (Int(response.head.status.code), json)
+    }
+
+    @Test func itStartsAsHarnessesStartNatsServerAndCountsWhatPasses() async throws {
+        let broker = try await ExternalBroker(
+            executable: try linkedAsNATSServer(), name: "skiff nats-server", arguments: ["-m", "-1", "--auth", "tok"])
+        defer { Task { await broker.stop() } }
+        let monitor = try #require(broker.monitorPort)
+        let before = try await get(monitor, "/varz")
+        #expect(before.status == 200 && (before.json["server_id"] as? String)?.count == 56)
+        #expect(try await get(monitor, "/healthz").json["status"] as? String == "ok")
+
+        let client = try RawClient(broker)
+        defer { client.close() }
+        client.send(#"CONNECT {"auth_token":"tok","verbose":false}\#r\#nSUB a 1\#r\#nPUB a 2\#r\#nhi\#r\#nPING\#r\#n"#)
+        let answer = try await client.read(until: "PONG\r\n")
+        #expect(answer.contains(#""auth_required":true"#) && withoutInfo(answer) == "MSG a 1 2\r\nhi\r\nPONG\r\n")
+
+        let varz = try await get(monitor, "/varz").json
+        #expect(varz["in_msgs"] as? Int == 1 && varz["out_msgs"] as? Int == 1 && varz["connections"] as? Int == 1)
+        #expect(varz["in_bytes"] as? Int == 2 && varz["out_bytes"] as? Int == "MSG a 1 2\r\nhi\r\n".utf8.count)
+        let connz = try await get(monitor, "/connz").json
+        let connections = try #require(connz["connections"] as? [[String: Any]])
+        #expect(connz["num_connections"] as? Int == 1 && connections.first?["subscriptions"] as? Int == 1)
+    }
+
+    @Test(.enabled(if: NATSPyCompatibilityTests.enabled)) func natsPyUsesItAsItUsesNatsServer() async throws {
+        let broker = try await ExternalBroker(
+            executable: try linkedAsNATSServer(), name: "skiff nats-server", arguments: [])
+        defer { Task { await broker.stop() } }
+        let python = try #require(NATSPyCompatibilityTests.python)
+        let outcome = try await ChildProcess(
+            python, [NATSPyCompatibilityTests.script, "nats://127.0.0.1:\(broker.port)", "request"],
+            timeout: .seconds(60)
+        ).run()
+        #expect(outcome.succeeded && outcome.outputText.contains(#""one": "PING""#), "\(outcome.errorText)")
+    }
+
+    @Test func onSIGUSR2ClientsAreToldThenClosedAndTheServerExits() async throws {
+        let conf = FileManager.default.temporaryDirectory.appendingPathComponent("ldm-\(UUID()).conf").path
+        try "lame_duck_grace_period: \"1s\"\n".write(toFile: conf, atomically: true, encoding: .utf8)
+        let broker = try await ExternalBroker(
+            executable: try linkedAsNATSServer(), name: "skiff nats-server", arguments: ["-c", conf])
+        defer { Task { await broker.stop() } }
+        let client = try RawClient(broker)
+        defer { client.close() }
+        client.send(#"CONNECT {"verbose":false,"protocol":1}\#r\#nPING\#r\#n"#)
+        _ = try await client.read(until: "PONG\r\n")
+        kill(broker.pid, SIGUSR2)
+        let (text, closed) = try await client.readToClose()
+        #expect(text.hasPrefix("INFO {") && text.contains(#""ldm":true"#) && closed)
+        var log = broker.log.makeAsyncIterator()
+        var exiting = false
+        while let line = await log.next() {
+            if line.contains("Server Exiting") { exiting = true }
+        }
+        #expect(exiting)
+    }
+}
