@@ -83,7 +83,9 @@ struct RestoreAndCrashTests {
                     "/bin/sh",
                     [
                         "-c", #"export WATCHDOG_PID=$$; exec "$0" "$@" 2>&1"#, skiffBinary(), "serve", "--listen",
-                        "127.0.0.1:0", "--state-dir", harness.stateDirectory, "--bridge", harness.bridge, "--subnet",
+                        "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--state-dir", harness.stateDirectory,
+                        "--bridge",
+                        harness.bridge, "--subnet",
                         harness.subnet, "--namespace", ns, "--log-sink", "files",
                     ])
                 var environment = ProcessInfo.processInfo.environment

@@ -45,7 +45,8 @@ final class DaemonProcess: Sendable {
         var process = ChildProcess(
             wrapper.first ?? "/bin/sh",
             Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : ["/bin/sh"]) + [
-                "-c", prefix + #"exec "$0" "$@" 2>&1"#, binary, "serve", "--listen", "127.0.0.1:0",
+                "-c", prefix + #"exec "$0" "$@" 2>&1"#, binary, "serve", "--listen", "127.0.0.1:0", "--nats-listen",
+                "127.0.0.1:0",
                 "--state-dir",
                 state.path, "--bridge", bridge, "--subnet", subnet, "--namespace", namespace,
                 "--log-sink", "files",
@@ -126,6 +127,26 @@ struct DaemonTests {
         let client = HTTPClient(group: try EventLoopGroup(loopCount: 1))
         let (head, body) = try await client.fetch(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"))
         #expect(head.status.code == 200 && body.isEmpty)
+        // The broker listens beside the gateway (loopback, so no auth), and /system/info says where.
+        let announced = try #require(await daemon.line(containing: "skiff serve: NATS broker on 127.0.0.1:"))
+        let afterHost = try #require(announced.range(of: "127.0.0.1:")).upperBound
+        let natsPort = try #require(Int(announced[afterHost...].prefix(while: \.isNumber)))
+        let password = try String(
+            contentsOf: daemon.state.appendingPathComponent("secrets/basic-auth-password"), encoding: .utf8
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
+        var infoRequest = try HTTPClientRequest(url: "http://127.0.0.1:\(port)/system/info")
+        infoRequest.headers.add(
+            name: "Authorization", value: "Basic " + Data("admin:\(password)".utf8).base64EncodedString())
+        let info = try await client.fetch(infoRequest)
+        #expect(
+            String(decoding: info.body, as: UTF8.self).contains(
+                #""nats":{"auth":"none","url":"nats://127.0.0.1:\#(natsPort)"}"#))
+        let nats = try RawHTTP.connect(port: natsPort)
+        defer { close(nats) }
+        RawHTTP.send(nats, Array("SUB a 1\r\nPUB a 2\r\nok\r\nPING\r\n".utf8))
+        #expect(
+            try await RawHTTP.read(nats, untilSuffix: "PONG\r\n").text.hasSuffix(
+                "+OK\r\n+OK\r\nMSG a 1 2\r\nok\r\nPONG\r\n"))
         await client.closeIdleConnections()
         // The bridge and the listener functions reach as `gateway` exist.
         #expect(FileManager.default.fileExists(atPath: "/sys/class/net/\(daemon.bridge)"))
@@ -147,7 +168,7 @@ struct DaemonTests {
         let port = try Socket.localAddress(listener).port
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-busy-\(UUID())").path
         let outcome = try await ChildProcess(
-            skiffBinary(), ["serve", "--listen", "127.0.0.1:\(port)", "--state-dir", state]
+            skiffBinary(), ["serve", "--listen", "127.0.0.1:\(port)", "--nats-listen", "off", "--state-dir", state]
         ).run()
         #expect(outcome.exitCode == 1)
         #expect(outcome.errorText.contains("already in use"), "\(outcome.errorText)")

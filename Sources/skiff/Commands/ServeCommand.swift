@@ -38,12 +38,15 @@ enum ServeCommand {
             label: "skiff", level: LogLevel(name: options.logLevel) ?? .info, handler: makeDaemonLogHandler())
         let notifier = SystemdNotifier()
         // A taken port is the commonest start-up failure: report it before anything is created on disk.
-        if let address = SocketAddress(parsing: options.listen) {
+        var listeners = [("--listen", options.listen)]
+        if !options.isNATSOff { listeners.append(("--nats-listen", options.natsListen)) }
+        for (flag, listen) in listeners {
+            guard let address = SocketAddress(parsing: listen) else { continue }
             do {
                 Socket.close(try Socket.listen(on: address, reusePort: false))
             } catch {
                 Console.error(
-                    "skiff serve: \(HTTPServerError.bindFailed(addresses: [options.listen], underlying: error))")
+                    "skiff serve: \(HTTPServerError.bindFailed(addresses: [listen], underlying: error)) (\(flag))")
                 return 1
             }
         }

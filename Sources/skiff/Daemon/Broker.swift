@@ -7,8 +7,8 @@ import SkiffPOSIX
 /// token is configured).
 struct Broker {
     let configuration: NATSConfiguration
-    /// What /system/info and `skiff version` say of it.
-    let description: GatewayInfo.Broker
+    /// How clients authenticate: `none`, `token` or `user`.
+    let auth: String
 
     /// Nil when the broker is turned off.
     init?(options: ServeOptions) throws {
@@ -27,6 +27,11 @@ struct Broker {
             auth = "token"
         }
         self.configuration = configuration
-        description = GatewayInfo.Broker(url: "nats://\(options.natsListen)", auth: auth)
+        self.auth = auth
+    }
+
+    /// What /system/info and `skiff version` say of it, once it listens (the real port when 0 was asked for).
+    func description(listeningOn address: SocketAddress) -> GatewayInfo.Broker {
+        GatewayInfo.Broker(url: "nats://\(address)", auth: auth)
     }
 }

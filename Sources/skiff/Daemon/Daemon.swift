@@ -11,7 +11,7 @@ import SkiffService
 import SkiffSystemd
 
 /// The daemon `skiff serve` runs: every long-lived part as a service in one root group (the gateway's
-/// listeners, the runtime's event watch, image pruning, the systemd watchdog; later the broker, the queue, the
+/// listeners, the NATS broker, the runtime's event watch, image pruning, the systemd watchdog; later the queue, the
 /// metrics store and the autoscaler), started in order: the gateway listener first (so /healthz answers at
 /// once), the runtime's restore (containerd reconcile), the listener on the bridge address for functions, then
 /// READY=1 to systemd.
@@ -33,9 +33,22 @@ struct Daemon {
             // Every collector of the process; /metrics renders it, the metrics store will read it in-process.
             let registry = MetricsRegistry()
             registry.register(ProcessMetrics(startTime: Date().timeIntervalSince1970))
-            let broker = try Broker(options: options)
             var gatewayConfiguration = gatewayConfiguration
-            gatewayConfiguration.broker = broker?.description
+            var nats: NATSServer?
+            // Said after the gateway's line, which harnesses read first.
+            var natsAnnouncement: String?
+            if let broker = try Broker(options: options) {
+                var natsConfiguration = broker.configuration
+                let natsLogger = logger.with(["component": "nats"])
+                natsConfiguration.acceptPauseReporter = { natsLogger.warning($0) }
+                let server = NATSServer(configuration: natsConfiguration, group: group)
+                let natsAddresses = try await server.start()
+                natsAnnouncement =
+                    "skiff serve: NATS broker on \(natsAddresses.map(\.description).joined(separator: ", ")) "
+                    + "(auth: \(broker.auth))"
+                gatewayConfiguration.broker = natsAddresses.first.map { broker.description(listeningOn: $0) }
+                nats = server
+            }
             let api = Gateway(
                 runtime: runtime, configuration: gatewayConfiguration,
                 credentials: credentials, client: HTTPClient(group: group), registry: registry,
@@ -55,6 +68,7 @@ struct Daemon {
             let gateway = HTTPServer(configuration: serverSettings, group: group, responder: routes)
             let addresses = try await gateway.start()
             Console.error("skiff serve: listening on \(addresses.map(\.description).joined(separator: ", "))")
+            if let natsAnnouncement { Console.error(natsAnnouncement) }
             notifier.status("restoring functions from containerd")
 
             try await runtime.start()
@@ -78,17 +92,7 @@ struct Daemon {
                 _ = try await bridgeListener.start()
                 services.append(NamedService("gateway-bridge") { try await bridgeListener.run() })
             }
-            if let broker {
-                var natsConfiguration = broker.configuration
-                let natsLogger = logger.with(["component": "nats"])
-                natsConfiguration.acceptPauseReporter = { natsLogger.warning($0) }
-                let nats = NATSServer(configuration: natsConfiguration, group: group)
-                let natsAddresses = try await nats.start()
-                Console.error(
-                    "skiff serve: NATS broker on \(natsAddresses.map(\.description).joined(separator: ", ")) "
-                        + "(auth: \(broker.description.auth))")
-                services.append(NamedService("nats") { try await nats.run() })
-            }
+            if let nats { services.append(NamedService("nats") { try await nats.run() }) }
             if imageCollection.highPercent < 100 {
                 let collector = ImageCollector(
                     runtime: runtime, settings: imageCollection, logger: logger.with(["component": "image-gc"]))
