@@ -15,6 +15,18 @@ final class ClientConnection: StreamHandler {
     /// CONNECT has been accepted (with valid credentials when they are required).
     private var isConnected = false
     private var subscriptions: [[UInt8]: Subscription] = [:]
+    /// Frames for clients on other loops, gathered while one batch of input is processed and handed to each
+    /// client's mailbox once at its end: one lock and one loop hop per client and batch, not per message.
+    private var outgoing: [ObjectIdentifier: Outgoing] = [:]
+    /// The last subject published and what it matched, while the index has not changed: a client publishing to
+    /// the same subject again and again (a sensor, a stream) skips the index.
+    private var lastMatch: (subject: [UInt8], generation: UInt64, match: SubscriptionIndex.Match)?
+
+    private struct Outgoing {
+        let mailbox: ClientMailbox
+        var frames: [UInt8]
+        var messages: Int
+    }
     private(set) var phase = Phase.open
     let connectedAt: UInt64
     /// When the client last sent anything (loop time): a quiet client is pinged.
@@ -79,11 +91,19 @@ final class ClientConnection: StreamHandler {
                 consumed += parsed.consumed
                 handle(parsed.operation)
             } catch {
+                handOffOutgoing()
                 violate(error)
                 return input.count
             }
         }
+        handOffOutgoing()
         return consumed
+    }
+
+    private func handOffOutgoing() {
+        guard !outgoing.isEmpty else { return }
+        for batch in outgoing.values { batch.mailbox.enqueue(batch.frames, messages: batch.messages) }
+        outgoing.removeAll(keepingCapacity: true)
     }
 
     func bytesArriving() -> Bool { phase == .open }
@@ -189,7 +209,7 @@ final class ClientConnection: StreamHandler {
             send(MessageFrame.error("Invalid Publish Subject"))
         }
         acknowledge()
-        let match = server.index.match(subject)
+        let match = matches(subject)
         if match.isEmpty {
             if let reply, options.noResponders { answerNoResponders(reply) }
             return
@@ -200,6 +220,16 @@ final class ClientConnection: StreamHandler {
         for group in match.groups {
             deliverToOne(of: group, subject: subject, reply: reply, headerLength: headerLength, message: message)
         }
+    }
+
+    private func matches(_ subject: UnsafeBufferPointer<UInt8>) -> SubscriptionIndex.Match {
+        let generation = server.index.generation
+        if let last = lastMatch, last.generation == generation, last.subject.elementsEqual(subject) {
+            return last.match
+        }
+        let match = server.index.match(subject)
+        lastMatch = (Array(subject), generation, match)
+        return match
     }
 
     /// Each queue group gets one copy, for the first member able to take it from a random start (nats-server's
@@ -241,17 +271,25 @@ final class ClientConnection: StreamHandler {
                 headerLength: headerLength, message: message, subscriberTakesHeaders: headers)
             target.bytesOut.add(connection.transport.out.bytes.count - before, ordering: .relaxed)
             connection.outputQueued()
+            target.messagesOut.add(1, ordering: .relaxed)
         } else {
-            target.enqueue { bytes in
-                let start = bytes.count
-                MessageFrame.append(
-                    to: &bytes, subject: subject, sid: subscription.sid, reply: reply, headerLength: headerLength,
-                    message: message, subscriberTakesHeaders: headers)
-                target.bytesOut.add(bytes.count - start, ordering: .relaxed)
-            }
+            // In place, in one look-up: the frame goes into the batch's own buffer, never copied.
+            Self.add(
+                to: &outgoing[ObjectIdentifier(target), default: Outgoing(mailbox: target, frames: [], messages: 0)],
+                subject: subject, sid: subscription.sid, reply: reply, headerLength: headerLength, message: message,
+                headers: headers)
         }
-        target.messagesOut.add(1, ordering: .relaxed)
         return true
+    }
+
+    private static func add(
+        to batch: inout Outgoing, subject: UnsafeBufferPointer<UInt8>, sid: [UInt8], reply: UnsafeBufferPointer<UInt8>?,
+        headerLength: Int?, message: UnsafeBufferPointer<UInt8>, headers: Bool
+    ) {
+        MessageFrame.append(
+            to: &batch.frames, subject: subject, sid: sid, reply: reply, headerLength: headerLength, message: message,
+            subscriberTakesHeaders: headers)
+        batch.messages += 1
     }
 
     /// A request nobody subscribes to: the requester's own subscription for the reply gets a 503, so that its

@@ -33,18 +33,20 @@ final class ClientMailbox: Sendable {
         self.maxPending = maxPending
     }
 
-    /// From another loop: appends what `encode` writes, and asks the client's loop to move it to the socket
-    /// unless that is already asked. Dropped once the client has closed.
-    func enqueue(_ encode: (inout [UInt8]) -> Void) {
+    /// From another loop: appends frames a publisher gathered for this client (`messages` of them), and asks the
+    /// client's loop to move them to the socket unless that is already asked. Dropped once the client has closed.
+    func enqueue(_ frames: [UInt8], messages: Int) {
         let schedule = queue.withLock { queue -> Bool in
             guard !queue.isClosed, !queue.isOverLimit else { return false }
-            encode(&queue.bytes)
+            if queue.bytes.isEmpty { queue.bytes = frames } else { queue.bytes.append(contentsOf: frames) }
             hasQueued.store(true, ordering: .releasing)
             if queue.bytes.count > maxPending { queue.isOverLimit = true }
             guard !queue.drainScheduled else { return false }
             queue.drainScheduled = true
             return true
         }
+        messagesOut.add(messages, ordering: .relaxed)
+        bytesOut.add(frames.count, ordering: .relaxed)
         if schedule { loop.execute { [self] in drain() } }
     }
 

@@ -163,9 +163,10 @@ struct ClientParser {
         return (start..<argumentsEnd, index + 1)
     }
 
-    /// The arguments separated by runs of spaces and tabs.
-    private func split(_ input: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> [Range<Int>] {
-        var arguments: [Range<Int>] = []
+    /// The arguments separated by runs of spaces and tabs: at most four are kept (no op takes more), and a count
+    /// above four says there were too many. No allocation: this runs for every message.
+    private func split(_ input: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Arguments {
+        var arguments = Arguments()
         var index = range.lowerBound
         while index < range.upperBound {
             while index < range.upperBound && (input[index] == 0x20 || input[index] == 0x09) { index += 1 }
@@ -174,6 +175,31 @@ struct ClientParser {
             if index > start { arguments.append(start..<index) }
         }
         return arguments
+    }
+
+    private struct Arguments {
+        private var ranges: (Range<Int>, Range<Int>, Range<Int>, Range<Int>) = (0..<0, 0..<0, 0..<0, 0..<0)
+        private(set) var count = 0
+
+        mutating func append(_ range: Range<Int>) {
+            switch count {
+            case 0: ranges.0 = range
+            case 1: ranges.1 = range
+            case 2: ranges.2 = range
+            case 3: ranges.3 = range
+            default: break
+            }
+            count += 1
+        }
+
+        subscript(index: Int) -> Range<Int> {
+            switch index {
+            case 0: ranges.0
+            case 1: ranges.1
+            case 2: ranges.2
+            default: ranges.3
+            }
+        }
     }
 
     /// A size: decimal digits only, within Int; anything else closes the connection silently.

@@ -16,9 +16,11 @@ enum MessageFrame {
                 body = UnsafeBufferPointer(rebasing: message[headerLength...])
             }
         }
-        out.reserveCapacity(out.count + subject.count + sid.count + (reply?.count ?? 0) + body.count + 40)
         if headers != nil { out.append(UInt8(ascii: "H")) }
-        out.append(contentsOf: [UInt8(ascii: "M"), UInt8(ascii: "S"), UInt8(ascii: "G"), 0x20])
+        out.append(UInt8(ascii: "M"))
+        out.append(UInt8(ascii: "S"))
+        out.append(UInt8(ascii: "G"))
+        out.append(0x20)
         out.append(contentsOf: subject)
         out.append(0x20)
         out.append(contentsOf: sid)
@@ -32,9 +34,11 @@ enum MessageFrame {
         }
         out.append(0x20)
         appendDecimal(body.count, to: &out)
-        out.append(contentsOf: [0x0D, 0x0A])
+        out.append(0x0D)
+        out.append(0x0A)
         out.append(contentsOf: body)
-        out.append(contentsOf: [0x0D, 0x0A])
+        out.append(0x0D)
+        out.append(0x0A)
     }
 
     /// The no-responders answer nats-server 2.9 sends to the requester's reply subscription: a 503 status

@@ -32,8 +32,11 @@ final class SubscriptionIndex: Sendable {
     /// Distinct subjects cached at most; the cache starts over when full (inbox replies are each used once).
     private static let cacheLimit = 4096
     private let state = Mutex(State())
+    /// Bumped by every change: a client's own cache of a match is good while this has not moved.
+    private let changes = Atomic<UInt64>(0)
 
     var count: Int { state.withLock { $0.count } }
+    var generation: UInt64 { changes.load(ordering: .acquiring) }
 
     func insert(_ subscription: Subscription) {
         state.withLock { state in
@@ -49,6 +52,7 @@ final class SubscriptionIndex: Sendable {
             }
             state.count += 1
             state.cache.removeAll(keepingCapacity: true)
+            changes.add(1, ordering: .releasing)
         }
     }
 
@@ -60,6 +64,7 @@ final class SubscriptionIndex: Sendable {
             guard Self.remove(subscription, tokens[...], from: state.root) else { return false }
             state.count -= 1
             state.cache.removeAll(keepingCapacity: true)
+            changes.add(1, ordering: .releasing)
             return true
         }
     }
