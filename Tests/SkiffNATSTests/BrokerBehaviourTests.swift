@@ -186,3 +186,25 @@ struct BrokerBehaviourTests {
         #expect(broker.server.connectionCount == 1)
     }
 }
+
+/// Found by bench/nats: a connection adopted in the same loop tick as the sweep had its INFO queued and not
+/// yet offered to the socket, and the write deadline, measured from a write that had never happened, closed it
+/// as a slow consumer (the client saw a reset). A sweep every millisecond makes that tick common.
+@Suite("NATS connections adopted while the sweep runs")
+struct SweepRaceTests {
+    @Test func aNewConnectionIsNeverASlowConsumerBeforeItsFirstWrite() async throws {
+        let broker = try await SkiffBroker { $0.authTimeout = .milliseconds(4) }
+        defer { Task { await broker.stop() } }
+        var clients: [RawClient] = []
+        defer { for client in clients { client.close() } }
+        for _ in 0..<400 {
+            let client = try RawClient(broker)
+            clients.append(client)
+            client.send(#"CONNECT {"verbose":false}\#r\#nPING\#r\#n"#)
+        }
+        var answered = 0
+        for client in clients where try await client.read(until: "PONG\r\n").hasSuffix("PONG\r\n") { answered += 1 }
+        #expect(answered == clients.count)
+        #expect(await broker.server.statistics().slowConsumers == 0)
+    }
+}

@@ -396,7 +396,10 @@ final class ClientConnection: StreamHandler {
             fail("Authentication Timeout")
             return
         }
-        if !transport.out.isEmpty && now &- transport.lastWriteProgress >= configuration.writeDeadline.nanoseconds {
+        // Measured from the first flush that found output waiting: output queued in this tick (a new client's
+        // INFO) has not been offered to the socket yet, and cannot have stalled.
+        if !transport.outputWasDrained && now &- transport.lastWriteProgress >= configuration.writeDeadline.nanoseconds
+        {
             closeAsSlowConsumer()
             return
         }
