@@ -53,3 +53,8 @@ int cl_socket_in_netns(int netns_fd, int home_fd, int family, int type) {
 // child, without polling.
 #include <sys/syscall.h>
 int cl_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+#include <malloc.h>
+int cl_return_large_buffers(size_t threshold) {
+    return mallopt(M_MMAP_THRESHOLD, (int)threshold) && mallopt(M_TRIM_THRESHOLD, (int)threshold);
+}

@@ -57,6 +57,10 @@ static inline int cl_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXE
 int cl_accept4(int fd);
 int cl_pipe2(int fds[2], int flags);
 int cl_pidfd_open(int pid);
+/// Makes glibc serve buffers of `threshold` bytes and more with their own mappings, returned to the system when
+/// freed, and trim the heap's top above `threshold`: a burst does not leave a long-running server holding its
+/// peak (glibc otherwise raises the threshold after the first large free). Returns 0 when either setting failed.
+int cl_return_large_buffers(size_t threshold);
 int cl_set_thread_name(const char *name);
 /// A socket created inside the network namespace `netns_fd`; the thread returns to `home_fd` (see shim.c).
 int cl_socket_in_netns(int netns_fd, int home_fd, int family, int type);

@@ -64,6 +64,7 @@ enum ServeCommand {
             Console.error("skiff serve: cannot install signal handlers: \(error)")
             return 1
         }
+        MemoryPolicy.returnLargeBuffersToTheSystem()
         let daemon = Daemon(
             options: options, runtimeConfiguration: configuration, gatewayConfiguration: gatewayConfiguration,
             imageCollection: imageCollection, logger: logger, notifier: notifier)

@@ -34,6 +34,7 @@ enum NATSServerCommand {
             Console.error("nats-server: cannot install signal handlers: \(error)")
             return 1
         }
+        MemoryPolicy.returnLargeBuffersToTheSystem()
         do {
             let group = try EventLoopGroup()
             let server = NATSServer(configuration: configuration, group: group)
