@@ -121,7 +121,7 @@ let package = Package(
         .testTarget(
             name: "SkiffNATSTests", dependencies: ["SkiffNATS", "SkiffNet", "SkiffPOSIX", "SkiffTestSupport"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "SkiffHTTPTests", dependencies: ["SkiffHTTP", "SkiffNet", "SkiffPOSIX"]),
+        .testTarget(name: "SkiffHTTPTests", dependencies: ["SkiffHTTP", "SkiffNet", "SkiffPOSIX", "SkiffTestSupport"]),
         .testTarget(name: "SkiffServiceTests", dependencies: ["SkiffService"]),
         .testTarget(
             name: "SkiffGatewayTests",

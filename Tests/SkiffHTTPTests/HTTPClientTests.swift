@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SkiffPOSIX
+import SkiffTestSupport
 import Synchronization
 import Testing
 
@@ -69,7 +70,7 @@ struct HTTPClientTests {
     @Test func refusedConnectionIsItsOwnError() async throws {
         // A socket bound but never listening holds the port for the whole test (no other test can start
         // listening on it), and the kernel answers a connection to it with a reset.
-        let fd = try boundLoopbackSocket()
+        let fd = try RawHTTP.boundLoopbackSocket()
         defer { close(fd) }
         let port = try Socket.localAddress(fd).port
         await #expect(throws: HTTPClientError.connectionRefused(address: "127.0.0.1:\(port)")) {
@@ -79,7 +80,7 @@ struct HTTPClientTests {
 
     @Test func connectTimeoutIsItsOwnError() async throws {
         // A listener that never accepts, with its backlog filled, leaves further SYNs unanswered.
-        let fd = try boundLoopbackSocket()
+        let fd = try RawHTTP.boundLoopbackSocket()
         listen(fd, 0)
         defer { close(fd) }
         let port = try Socket.localAddress(fd).port
@@ -310,23 +311,4 @@ struct ForwardedBodyTests {
         }
         #expect(runs.withLock { $0 } == 3)
     }
-}
-
-/// A TCP socket bound to a free port on 127.0.0.1 and not yet listening.
-private func boundLoopbackSocket() throws -> Int32 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    }
-    guard fd >= 0, bound == 0 else {
-        let code = errno
-        close(fd)
-        throw SystemError(call: "bind 127.0.0.1:0", errno: code)
-    }
-    return fd
 }

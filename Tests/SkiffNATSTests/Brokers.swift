@@ -141,23 +141,20 @@ func onBothBrokers(
     skiff configure: @escaping (inout NATSConfiguration) -> Void = { _ in }, reference arguments: [String] = [],
     _ body: (any TestBroker) async throws -> Void
 ) async throws {
-    let skiff = try await SkiffBroker(configure)
-    do {
-        try await body(skiff)
-    } catch {
-        await skiff.stop()
-        throw error
-    }
-    await skiff.stop()
+    try await using(try await SkiffBroker(configure), body)
     guard ReferenceBroker.enabled else { return }
-    let reference = try await ReferenceBroker.start(arguments: arguments)
+    try await using(try await ReferenceBroker.start(arguments: arguments), body)
+}
+
+/// Runs `body` on `broker` and stops it, whatever happens.
+private func using(_ broker: any TestBroker, _ body: (any TestBroker) async throws -> Void) async throws {
     do {
-        try await body(reference)
+        try await body(broker)
     } catch {
-        await reference.stop()
+        await broker.stop()
         throw error
     }
-    await reference.stop()
+    await broker.stop()
 }
 
 /// A broker configuration that requires `token`.

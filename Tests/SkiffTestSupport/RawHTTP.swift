@@ -44,6 +44,24 @@ public enum RawHTTP {
         return fd
     }
 
+    /// A TCP socket bound to a free port on 127.0.0.1 and not listening: the port stays the caller's (nobody else
+    /// can start listening on it), and the kernel answers a connection to it with a reset at once.
+    public static func boundLoopbackSocket() throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = loopbackAddress(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard fd >= 0, bound == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw RawHTTPError("bind 127.0.0.1:0: \(reason)")
+        }
+        return fd
+    }
+
     /// 127.0.0.1:`port` as the socket calls take it.
     public static func loopbackAddress(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
