@@ -9,6 +9,7 @@
 //                                     → SkiffImage, SkiffSystemd → CSystemd, SkiffLog
 //                      → SkiffService → SkiffPOSIX
 //                      → SkiffNATS    → SkiffNet (the broker shares the loops, never SkiffHTTP)
+//                      → SkiffStream  → SkiffPOSIX (durable message logs)
 import PackageDescription
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
@@ -28,6 +29,8 @@ let package = Package(
         .target(name: "SkiffPOSIX", dependencies: ["CLinux"], swiftSettings: strict),
         // Byte-stream connections and acceptors on the event loops, for any protocol: HTTP today, NATS next.
         .target(name: "SkiffNet", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
+        // Durable message logs for streams (JetStream's storage, the queue's): no sockets, no functions.
+        .target(name: "SkiffStream", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // The NATS-compatible broker: the client protocol on the shared event loops.
         .target(name: "SkiffNATS", dependencies: ["SkiffNet", "SkiffPOSIX"], swiftSettings: strict),
         // HTTP/1.1 server, client and router over bytes. Knows nothing of functions or OpenFaaS.
@@ -118,6 +121,7 @@ let package = Package(
 
         .testTarget(name: "SkiffPOSIXTests", dependencies: ["SkiffPOSIX", "SkiffTestSupport"]),
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet", "SkiffPOSIX", "SkiffTestSupport"]),
+        .testTarget(name: "SkiffStreamTests", dependencies: ["SkiffStream", "SkiffPOSIX", "SkiffTestSupport"]),
         .testTarget(
             name: "SkiffNATSTests", dependencies: ["SkiffNATS", "SkiffNet", "SkiffPOSIX", "SkiffTestSupport"],
             exclude: ["Fixtures"]),

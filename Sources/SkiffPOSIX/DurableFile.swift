@@ -60,7 +60,7 @@ public enum DurableFile {
         syncDirectory(parent(of: path))
     }
 
-    static func syncDirectory(_ directory: String) {
+    public static func syncDirectory(_ directory: String) {
         let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryFD >= 0 {
             fsync(directoryFD)
@@ -69,7 +69,7 @@ public enum DurableFile {
     }
 
     /// `mkdir -p`.
-    static func makeDirectories(_ path: String) throws(SystemError) {
+    public static func makeDirectories(_ path: String) throws(SystemError) {
         var prefix = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             prefix += "/" + component
@@ -79,7 +79,7 @@ public enum DurableFile {
         }
     }
 
-    static func parent(of path: String) -> String {
+    public static func parent(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }

@@ -1,0 +1,411 @@
+import Foundation
+import SkiffPOSIX
+import Synchronization
+
+/// One stream's messages on disk: an append-only log in segment files, each record checksummed. An append or a
+/// deletion is acknowledged only once its record is on disk, and everything that arrives while one sync runs
+/// shares the next (group commit: many publishes, one `fdatasync`). Recovery after a crash or a power loss reads
+/// every segment and cuts off a record the machine did not finish writing; no acknowledged record is lost. A full
+/// disk fails the appends it affects and acknowledges none of them. Segments whose messages have all been deleted
+/// are removed, oldest first.
+///
+/// Knows nothing of sockets, subjects' meaning or functions: the queue uses it in-process, the broker exposes it.
+public final class MessageLog: Sendable {
+    public let directory: String
+    /// What recovery found at open.
+    public let recovery: Recovery
+    private let segmentBytes: Int
+    private let state: Mutex<State>
+
+    public struct Recovery: Sendable, Equatable {
+        /// Records read back (messages and deletions).
+        public var records: Int
+        /// Bytes of an unfinished record cut off the end of the last segment (0 when the log was whole).
+        public var truncatedBytes: Int
+    }
+
+    public struct Summary: Sendable, Equatable {
+        public var messages: Int
+        /// Payload and header bytes of the messages kept.
+        public var bytes: Int
+        public var firstSequence: UInt64
+        public var lastSequence: UInt64
+    }
+
+    private struct Location {
+        let segment: Int
+        let offset: Int
+        let size: Int
+        let bytes: Int
+    }
+
+    /// A segment file and how many of its messages are still live. Its file is appended to, synced and cut only by
+    /// the committer; read (pread) by anyone under the log's lock.
+    private final class Segment: @unchecked Sendable {
+        let number: Int
+        let file: SegmentFile
+        var live = 0
+
+        init(number: Int, file: SegmentFile) {
+            self.number = number
+            self.file = file
+        }
+    }
+
+    private enum Pending {
+        case append(StoredMessage, CheckedContinuation<UInt64, any Error>)
+        case delete(UInt64, CheckedContinuation<Bool, any Error>)
+    }
+
+    private struct State {
+        var segments: [Segment]
+        var index: [UInt64: Location] = [:]
+        var nextSequence: UInt64
+        var lastSequence: UInt64
+        var bytes = 0
+        var pending: [Pending] = []
+        var isCommitting = false
+        var syncs = 0
+    }
+
+    // MARK: Opening
+
+    /// Opens the log in `directory` (created when missing) and recovers it.
+    public init(directory: String, segmentBytes: Int = 8 << 20) throws(MessageLogError) {
+        self.directory = directory
+        self.segmentBytes = segmentBytes
+        do {
+            try DurableFile.makeDirectories(directory)
+        } catch {
+            throw .system("cannot create \(directory): \(error)")
+        }
+        let (state, recovery) = try Self.recover(directory)
+        self.state = Mutex(state)
+        self.recovery = recovery
+    }
+
+    /// `NUMBER-SEQUENCE.seg`: the segment's place in the log, and the first sequence it was to hold, so that a log
+    /// whose messages were all deleted still knows where its numbering stands.
+    private static func segmentName(_ number: Int, _ sequence: UInt64) -> String {
+        func padded(_ value: UInt64) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+        }
+        return "\(padded(UInt64(number)))-\(padded(sequence)).seg"
+    }
+
+    /// The number and first sequence in a segment's file name; nil for any other file.
+    private static func parseSegmentName(_ name: String) -> (number: Int, sequence: UInt64)? {
+        guard name.hasSuffix(".seg") else { return nil }
+        let parts = name.dropLast(4).split(separator: "-")
+        guard parts.count == 2, let number = Int(parts[0]), let sequence = UInt64(parts[1]) else { return nil }
+        return (number, sequence)
+    }
+
+    private static func recover(_ directory: String) throws(MessageLogError) -> (State, Recovery) {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .compactMap { name in parseSegmentName(name).map { (name: name, number: $0.number, sequence: $0.sequence) }
+            }
+            .sorted { $0.number < $1.number }
+        var state = State(segments: [], nextSequence: 1, lastSequence: 0)
+        var recovery = Recovery(records: 0, truncatedBytes: 0)
+        for (position, (name, number, sequence)) in names.enumerated() {
+            let path = "\(directory)/\(name)"
+            let segment: Segment
+            let bytes: [UInt8]
+            do {
+                let file = try SegmentFile(path: path, create: false)
+                segment = Segment(number: number, file: file)
+                bytes = try file.read(at: 0, count: file.size)
+            } catch {
+                throw .system("cannot read \(path): \(error)")
+            }
+            state.nextSequence = max(state.nextSequence, sequence)
+            state.segments.append(segment)
+            var offset = 0
+            while offset < bytes.count {
+                let decoded: LogRecord.Decoded
+                let size: Int
+                do {
+                    (decoded, size) = try LogRecord.decode(bytes, at: offset)
+                } catch {
+                    guard position == names.count - 1 else {
+                        throw .corrupt("\(path) at byte \(offset): \(error); the log cannot be read past it")
+                    }
+                    // The end of the last segment: a write the machine did not finish. Nothing after it was
+                    // acknowledged.
+                    do {
+                        try segment.file.truncate(to: offset)
+                    } catch {
+                        throw .system("cannot cut the unfinished record off \(path): \(error)")
+                    }
+                    recovery.truncatedBytes = bytes.count - offset
+                    break
+                }
+                apply(decoded, in: segment, at: offset, size: size, to: &state)
+                recovery.records += 1
+                offset += size
+            }
+        }
+        if state.segments.isEmpty {
+            let file: SegmentFile
+            do {
+                file = try SegmentFile(path: "\(directory)/\(segmentName(1, state.nextSequence))", create: true)
+            } catch {
+                throw .system("cannot create a segment in \(directory): \(error)")
+            }
+            state.segments.append(Segment(number: 1, file: file))
+        }
+        return (state, recovery)
+    }
+
+    private static func apply(
+        _ decoded: LogRecord.Decoded, in segment: Segment, at offset: Int, size: Int, to state: inout State
+    ) {
+        switch decoded {
+        case .message(let message):
+            let bytes = message.headers.count + message.payload.count
+            state.index[message.sequence] = Location(segment: segment.number, offset: offset, size: size, bytes: bytes)
+            segment.live += 1
+            state.bytes += bytes
+            state.lastSequence = max(state.lastSequence, message.sequence)
+            state.nextSequence = max(state.nextSequence, message.sequence + 1)
+        case .deletion(let sequence):
+            guard let location = state.index.removeValue(forKey: sequence) else { return }
+            state.bytes -= location.bytes
+            state.segments.first { $0.number == location.segment }?.live -= 1
+        }
+    }
+
+    // MARK: Reading
+
+    public var summary: Summary {
+        state.withLock { state in
+            Summary(
+                messages: state.index.count, bytes: state.bytes,
+                firstSequence: state.index.keys.min() ?? state.nextSequence,
+                lastSequence: state.lastSequence)
+        }
+    }
+
+    /// Every live sequence, in order.
+    public var sequences: [UInt64] { state.withLock { $0.index.keys.sorted() } }
+
+    /// `fdatasync`s so far (group commit makes this fewer than the appends).
+    public var syncCount: Int { state.withLock { $0.syncs } }
+
+    public var segmentCount: Int { state.withLock { $0.segments.count } }
+
+    /// The message with `sequence`, nil when there is none (never stored, or deleted).
+    public func message(_ sequence: UInt64) throws(MessageLogError) -> StoredMessage? {
+        let found = state.withLock { state -> (Location, Segment)? in
+            guard let location = state.index[sequence],
+                let segment = state.segments.first(where: { $0.number == location.segment })
+            else { return nil }
+            return (location, segment)
+        }
+        guard let (location, segment) = found else { return nil }
+        do {
+            let bytes = try segment.file.read(at: location.offset, count: location.size)
+            guard case .message(let message) = try LogRecord.decode(bytes, at: 0).0 else { return nil }
+            return message
+        } catch {
+            throw .corrupt("\(segment.file.path) at byte \(location.offset): \(error)")
+        }
+    }
+
+    // MARK: Writing
+
+    /// Stores a message and returns its sequence once it is on disk.
+    public func append(subject: String, headers: [UInt8] = [], payload: [UInt8], time: Int64)
+        async throws(MessageLogError)
+        -> UInt64
+    {
+        let message = StoredMessage(subject: subject, headers: headers, payload: payload, time: time)
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                enqueue(.append(message, continuation))
+            }
+        } catch let error as MessageLogError {
+            throw error
+        } catch {
+            throw .system("\(error)")
+        }
+    }
+
+    /// Deletes a message (a work queue's ack) once its deletion is on disk; false when there was no such message.
+    public func delete(_ sequence: UInt64) async throws(MessageLogError) -> Bool {
+        guard state.withLock({ $0.index[sequence] != nil }) else { return false }
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                enqueue(.delete(sequence, continuation))
+            }
+        } catch let error as MessageLogError {
+            throw error
+        } catch {
+            throw .system("\(error)")
+        }
+    }
+
+    private func enqueue(_ pending: Pending) {
+        let start = state.withLock { state -> Bool in
+            state.pending.append(pending)
+            guard !state.isCommitting else { return false }
+            state.isCommitting = true
+            return true
+        }
+        guard start else { return }
+        do {
+            // Writes and syncs block: they run on a thread of their own, never on the cooperative pool.
+            _ = try PosixThread(name: "skiff-commit") { [self] in commitUntilIdle() }
+        } catch {
+            fail(everythingPendingWith: .system("cannot start the committer: \(error)"))
+        }
+    }
+
+    /// Takes what is pending, writes it in one go, syncs once, acknowledges; again until nothing is pending.
+    private func commitUntilIdle() {
+        while let batch = takeBatch() {
+            commit(batch)
+        }
+    }
+
+    private struct Batch {
+        var pending: [Pending]
+        var bytes: [UInt8] = []
+        /// For each pending entry: the sequence assigned (appends) and where its record lies in `bytes`.
+        var records: [(sequence: UInt64, offset: Int, size: Int, bytes: Int)] = []
+        var firstSequence: UInt64
+    }
+
+    private func takeBatch() -> Batch? {
+        state.withLock { state -> Batch? in
+            guard !state.pending.isEmpty else {
+                state.isCommitting = false
+                return nil
+            }
+            var batch = Batch(pending: state.pending, firstSequence: state.nextSequence)
+            state.pending = []
+            for entry in batch.pending {
+                let record: [UInt8]
+                let sequence: UInt64
+                var payloadBytes = 0
+                switch entry {
+                case .append(var message, _):
+                    sequence = state.nextSequence
+                    state.nextSequence += 1
+                    message.sequence = sequence
+                    payloadBytes = message.headers.count + message.payload.count
+                    record = LogRecord.encode(message)
+                case .delete(let deleted, _):
+                    sequence = deleted
+                    record = LogRecord.encodeDeletion(of: deleted)
+                }
+                batch.records.append((sequence, batch.bytes.count, record.count, payloadBytes))
+                batch.bytes += record
+            }
+            return batch
+        }
+    }
+
+    private func commit(_ batch: Batch) {
+        let segment: Segment
+        let start: Int
+        do {
+            segment = try segmentFor(batch.bytes.count)
+            start = segment.file.size
+            try segment.file.append(batch.bytes)
+            try segment.file.sync()
+        } catch {
+            // Nothing of the batch is acknowledged; its sequences are given out again.
+            state.withLock { $0.nextSequence = batch.firstSequence }
+            for entry in batch.pending { Self.resume(entry, with: .failure(.system("\(error)"))) }
+            return
+        }
+        let results = state.withLock { state -> [Result<UInt64, MessageLogError>] in
+            state.syncs += 1
+            var results: [Result<UInt64, MessageLogError>] = []
+            for (entry, record) in zip(batch.pending, batch.records) {
+                switch entry {
+                case .append:
+                    state.index[record.sequence] = Location(
+                        segment: segment.number, offset: start + record.offset, size: record.size, bytes: record.bytes)
+                    segment.live += 1
+                    state.bytes += record.bytes
+                    state.lastSequence = max(state.lastSequence, record.sequence)
+                    results.append(.success(record.sequence))
+                case .delete(let sequence, _):
+                    if let location = state.index.removeValue(forKey: sequence) {
+                        state.bytes -= location.bytes
+                        state.segments.first { $0.number == location.segment }?.live -= 1
+                        results.append(.success(1))
+                    } else {
+                        results.append(.success(0))
+                    }
+                }
+            }
+            return results
+        }
+        // Before the acknowledgements: a deletion's space is given back by the time its caller hears of it.
+        removeDeadSegments()
+        for (entry, result) in zip(batch.pending, results) { Self.resume(entry, with: result) }
+    }
+
+    /// The segment a batch of `count` bytes goes to: the last, or a new one when the last is full.
+    private func segmentFor(_ count: Int) throws(SystemError) -> Segment {
+        let (last, next) = state.withLock { ($0.segments[$0.segments.count - 1], $0.nextSequence) }
+        guard last.file.size > 0, last.file.size + count > segmentBytes else { return last }
+        let number = last.number + 1
+        let file = try SegmentFile(path: "\(directory)/\(Self.segmentName(number, next))", create: true)
+        let segment = Segment(number: number, file: file)
+        state.withLock { $0.segments.append(segment) }
+        return segment
+    }
+
+    /// Oldest first, segments other than the last whose messages are all deleted: their deletions only concern
+    /// themselves and older segments, already gone.
+    private func removeDeadSegments() {
+        let dead = state.withLock { state -> [Segment] in
+            var dead: [Segment] = []
+            while state.segments.count > 1, state.segments[0].live == 0 {
+                dead.append(state.segments.removeFirst())
+            }
+            return dead
+        }
+        for segment in dead { try? DurableFile.remove(segment.file.path) }
+    }
+
+    private static func resume(_ entry: Pending, with result: Result<UInt64, MessageLogError>) {
+        switch (entry, result) {
+        case (.append(_, let continuation), .success(let sequence)): continuation.resume(returning: sequence)
+        case (.delete(_, let continuation), .success(let deleted)): continuation.resume(returning: deleted == 1)
+        case (.append(_, let continuation), .failure(let error)): continuation.resume(throwing: error)
+        case (.delete(_, let continuation), .failure(let error)): continuation.resume(throwing: error)
+        }
+    }
+
+    private func fail(everythingPendingWith error: MessageLogError) {
+        let pending = state.withLock { state -> [Pending] in
+            defer {
+                state.pending = []
+                state.isCommitting = false
+            }
+            return state.pending
+        }
+        for entry in pending { Self.resume(entry, with: .failure(error)) }
+    }
+}
+
+public enum MessageLogError: Error, Equatable, CustomStringConvertible {
+    /// The disk or the system refused (a full disk, no descriptors); what was refused was not acknowledged.
+    case system(String)
+    /// A record in the middle of the log is unreadable.
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case .system(let message): "the message log cannot be written or read: \(message)"
+        case .corrupt(let message): "the message log is damaged: \(message)"
+        }
+    }
+}
