@@ -222,24 +222,21 @@ public final class MessageLog: Sendable {
         -> UInt64
     {
         let message = StoredMessage(subject: subject, headers: headers, payload: payload, time: time)
-        do {
-            return try await withCheckedThrowingContinuation { continuation in
-                enqueue(.append(message, continuation))
-            }
-        } catch let error as MessageLogError {
-            throw error
-        } catch {
-            throw .system("\(error)")
-        }
+        return try await submit { .append(message, $0) }
     }
 
     /// Deletes a message (a work queue's ack) once its deletion is on disk; false when there was no such message.
     public func delete(_ sequence: UInt64) async throws(MessageLogError) -> Bool {
         guard state.withLock({ $0.index[sequence] != nil }) else { return false }
+        return try await submit { .delete(sequence, $0) }
+    }
+
+    /// Queues what `pending` makes of the caller's continuation and waits for the committer's answer.
+    private func submit<T>(_ pending: (CheckedContinuation<T, any Error>) -> Pending) async throws(MessageLogError)
+        -> T
+    {
         do {
-            return try await withCheckedThrowingContinuation { continuation in
-                enqueue(.delete(sequence, continuation))
-            }
+            return try await withCheckedThrowingContinuation { continuation in enqueue(pending(continuation)) }
         } catch let error as MessageLogError {
             throw error
         } catch {
