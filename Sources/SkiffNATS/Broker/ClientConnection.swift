@@ -9,20 +9,20 @@ final class ClientConnection: StreamHandler {
     let context: NATSLoopContext
     let mailbox: ClientMailbox
     var server: NATSServer { context.server }
-    private var loop: EventLoop { transport.loop }
+    var loop: EventLoop { transport.loop }
     private var parser: ClientParser
     private(set) var options = ConnectOptions()
     /// CONNECT has been accepted (with valid credentials when they are required).
     private var isConnected = false
-    private var subscriptions: [[UInt8]: Subscription] = [:]
+    var subscriptions: [[UInt8]: Subscription] = [:]
     /// Frames for clients on other loops, gathered while one batch of input is processed and handed to each
     /// client's mailbox once at its end: one lock and one loop hop per client and batch, not per message.
-    private var outgoing: [ObjectIdentifier: Outgoing] = [:]
+    var outgoing: [ObjectIdentifier: Outgoing] = [:]
     /// The last subject published and what it matched, while the index has not changed: a client publishing to
     /// the same subject again and again (a sensor, a stream) skips the index.
-    private var lastMatch: (subject: [UInt8], generation: UInt64, match: SubscriptionIndex.Match)?
+    var lastMatch: (subject: [UInt8], generation: UInt64, match: SubscriptionIndex.Match)?
 
-    private struct Outgoing {
+    struct Outgoing {
         let mailbox: ClientMailbox
         var frames: [UInt8]
         var messages: Int
@@ -35,8 +35,8 @@ final class ClientConnection: StreamHandler {
     private var pingsOut = 0
     /// A PONG has answered one of the server's PINGs: the client is known to be alive and responsive.
     private var hasAnsweredPing = false
-    private(set) var messagesIn = 0
-    private(set) var bytesIn = 0
+    var messagesIn = 0
+    var bytesIn = 0
     let remoteAddress: SocketAddress?
 
     enum Phase {
@@ -181,130 +181,6 @@ final class ClientConnection: StreamHandler {
         acknowledge()
     }
 
-    private func publish(
-        subject: UnsafeBufferPointer<UInt8>, reply: UnsafeBufferPointer<UInt8>?, headerLength: Int?,
-        message: UnsafeBufferPointer<UInt8>
-    ) {
-        if headerLength != nil && !options.headers {
-            // HPUB on a connection that did not ask for headers: closed without a word, as nats-server does.
-            close()
-            return
-        }
-        messagesIn += 1
-        bytesIn += message.count
-        if Self.isReservedForServers(subject) {
-            send(
-                MessageFrame.error(
-                    "Permissions Violation for Publish to \"\(String(decoding: subject, as: UTF8.self))\""))
-            return
-        }
-        if let reply, Self.isReservedReply(reply) {
-            send(
-                MessageFrame.error(
-                    "Permissions Violation for Publish with Reply of \"\(String(decoding: reply, as: UTF8.self))\""))
-            return
-        }
-        if options.pedantic && !Subject.isValidLiteral(subject) {
-            // Pedantic mode says so and still delivers (nats-server does).
-            send(MessageFrame.error("Invalid Publish Subject"))
-        }
-        acknowledge()
-        let match = matches(subject)
-        if match.isEmpty {
-            if let reply, options.noResponders { answerNoResponders(reply) }
-            return
-        }
-        for subscription in match.plain {
-            deliver(to: subscription, subject: subject, reply: reply, headerLength: headerLength, message: message)
-        }
-        for group in match.groups {
-            deliverToOne(of: group, subject: subject, reply: reply, headerLength: headerLength, message: message)
-        }
-    }
-
-    private func matches(_ subject: UnsafeBufferPointer<UInt8>) -> SubscriptionIndex.Match {
-        let generation = server.index.generation
-        if let last = lastMatch, last.generation == generation, last.subject.elementsEqual(subject) {
-            return last.match
-        }
-        let match = server.index.match(subject)
-        lastMatch = (Array(subject), generation, match)
-        return match
-    }
-
-    /// Each queue group gets one copy, for the first member able to take it from a random start (nats-server's
-    /// choice: over many messages the members share evenly, without a round-robin's lockstep).
-    private func deliverToOne(
-        of group: [Subscription], subject: UnsafeBufferPointer<UInt8>, reply: UnsafeBufferPointer<UInt8>?,
-        headerLength: Int?, message: UnsafeBufferPointer<UInt8>
-    ) {
-        let start = context.random(below: group.count)
-        for offset in 0..<group.count {
-            let member = group[(start + offset) % group.count]
-            if deliver(to: member, subject: subject, reply: reply, headerLength: headerLength, message: message) {
-                return
-            }
-        }
-    }
-
-    /// True when the subscription took the message.
-    @discardableResult
-    private func deliver(
-        to subscription: Subscription, subject: UnsafeBufferPointer<UInt8>, reply: UnsafeBufferPointer<UInt8>?,
-        headerLength: Int?, message: UnsafeBufferPointer<UInt8>
-    ) -> Bool {
-        let target = subscription.mailbox
-        if target === mailbox && !options.echo { return false }
-        switch subscription.takeDelivery() {
-        case .skip: return false
-        case .deliver: break
-        case .deliverAndRemove:
-            subscription.markRemoved()
-            server.index.remove(subscription)
-        }
-        let headers = target.takesHeaders.load(ordering: .relaxed)
-        let before: Int
-        if target.loop === loop, let connection = target.connection {
-            before = connection.transport.out.bytes.count
-            MessageFrame.append(
-                to: &connection.transport.out.bytes, subject: subject, sid: subscription.sid, reply: reply,
-                headerLength: headerLength, message: message, subscriberTakesHeaders: headers)
-            target.bytesOut.add(connection.transport.out.bytes.count - before, ordering: .relaxed)
-            connection.outputQueued()
-            target.messagesOut.add(1, ordering: .relaxed)
-        } else {
-            // In place, in one look-up: the frame goes into the batch's own buffer, never copied.
-            Self.add(
-                to: &outgoing[ObjectIdentifier(target), default: Outgoing(mailbox: target, frames: [], messages: 0)],
-                subject: subject, sid: subscription.sid, reply: reply, headerLength: headerLength, message: message,
-                headers: headers)
-        }
-        return true
-    }
-
-    private static func add(
-        to batch: inout Outgoing, subject: UnsafeBufferPointer<UInt8>, sid: [UInt8], reply: UnsafeBufferPointer<UInt8>?,
-        headerLength: Int?, message: UnsafeBufferPointer<UInt8>, headers: Bool
-    ) {
-        MessageFrame.append(
-            to: &batch.frames, subject: subject, sid: sid, reply: reply, headerLength: headerLength, message: message,
-            subscriberTakesHeaders: headers)
-        batch.messages += 1
-    }
-
-    /// A request nobody subscribes to: the requester's own subscription for the reply gets a 503, so that its
-    /// client fails the request at once instead of at its timeout.
-    private func answerNoResponders(_ reply: UnsafeBufferPointer<UInt8>) {
-        let replySubject = Array(reply)
-        guard
-            let subscription = subscriptions.values.first(where: {
-                $0.queue == nil && Subject.matches(pattern: $0.subject, subject: replySubject)
-            })
-        else { return }
-        MessageFrame.appendNoResponders(to: &transport.out.bytes, reply: reply, sid: subscription.sid)
-        outputQueued()
-    }
-
     private func subscribe(
         subject: UnsafeBufferPointer<UInt8>, queue: UnsafeBufferPointer<UInt8>?, sid: UnsafeBufferPointer<UInt8>
     ) {
@@ -347,11 +223,11 @@ final class ClientConnection: StreamHandler {
 
     // MARK: Output
 
-    private func acknowledge() {
+    func acknowledge() {
         if options.verbose { send(MessageFrame.ok) }
     }
 
-    private func send(_ bytes: [UInt8]) {
+    func send(_ bytes: [UInt8]) {
         transport.out.bytes.append(contentsOf: bytes)
         outputQueued()
     }
@@ -448,17 +324,5 @@ final class ClientConnection: StreamHandler {
             server.index.remove(subscription)
         }
         subscriptions = [:]
-    }
-
-    // MARK: Reserved subjects
-
-    /// Subjects of server-to-server traffic: no client may publish to them.
-    private static func isReservedForServers(_ subject: UnsafeBufferPointer<UInt8>) -> Bool {
-        subject.starts(with: "_GR_.".utf8) || subject.starts(with: "$NRG.".utf8)
-    }
-
-    /// Reply subjects a client may not claim: routed replies and JetStream's acks.
-    private static func isReservedReply(_ reply: UnsafeBufferPointer<UInt8>) -> Bool {
-        reply.starts(with: "_R_.".utf8) || reply.starts(with: "$JS.ACK.".utf8) || reply.starts(with: "_GR_.".utf8)
     }
 }
