@@ -71,4 +71,39 @@ struct NATSPyCompatibilityTests {
             #expect(good == #"{"connected": true}"# && bad == refused, "\(broker.name)")
         }
     }
+
+    /// The broker goes away under a connected client and comes back on the same port (a daemon restart): nats-py
+    /// reconnects by itself, subscribes again, and what is published afterwards arrives.
+    @Test(.enabled(if: enabled)) func aClientReconnectsWhenItsBrokerComesBack() async throws {
+        let expected = #"{"received": "again", "reconnected": true}"#
+        let skiff = try await SkiffBroker()
+        let skiffPort = skiff.port
+        let onSkiff = try await reconnecting(port: skiffPort) {
+            await skiff.stop()
+            let address = try #require(SocketAddress(host: "127.0.0.1", port: skiffPort))
+            return try await SkiffBroker { $0.addresses = [address] }
+        }
+        #expect(onSkiff == expected, "skiff")
+        guard ReferenceBroker.enabled else { return }
+        let reference = try await ReferenceBroker.start()
+        let referencePort = reference.port
+        let onReference = try await reconnecting(port: referencePort) {
+            await reference.stop()
+            return try await ReferenceBroker.start(arguments: ["-p", "\(referencePort)"])
+        }
+        #expect(onReference == expected, "nats-server")
+    }
+
+    /// Starts the reconnect scenario against `port`, and once the client is ready, `restart`s the broker.
+    private func reconnecting(port: Int, restart: () async throws -> any TestBroker) async throws -> String {
+        let python = try #require(Self.python, "nats-py is not installed: run scripts/test (scripts/nats-py makes it)")
+        let client = try ChildProcess(python, [Self.script, "nats://127.0.0.1:\(port)", "reconnect"]).start()
+        var lines = client.lines.makeAsyncIterator()
+        guard try await lines.next() == "ready" else { return "the client never got ready" }
+        let restarted = try await restart()
+        defer { Task { await restarted.stop() } }
+        var last = ""
+        while let line = try await lines.next() { last = line }
+        return last
+    }
 }

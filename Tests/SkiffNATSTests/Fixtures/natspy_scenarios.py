@@ -153,6 +153,34 @@ async def auth(url, options):
         return {"connected": False, "authorization_violation": "authorization violation" in str(error).lower()}
 
 
+async def reconnect(url, options):
+    """Connected and subscribed, it prints `ready`; the test restarts the server on the same port; the client
+    reconnects by itself, subscribes again, and a message published after that arrives."""
+    reconnected = asyncio.Event()
+
+    async def on_reconnect():
+        reconnected.set()
+
+    nc = await nats.connect(
+        url, allow_reconnect=True, reconnect_time_wait=0.1, max_reconnect_attempts=600, connect_timeout=5,
+        reconnected_cb=on_reconnect, **options)
+    got = asyncio.get_running_loop().create_future()
+
+    async def handler(msg):
+        if not got.done():
+            got.set_result(msg.data.decode())
+
+    await nc.subscribe("after.restart", cb=handler)
+    await nc.flush()
+    print("ready", flush=True)
+    await asyncio.wait_for(reconnected.wait(), BOUND * 3)
+    await nc.flush()
+    await nc.publish("after.restart", b"again")
+    data = await asyncio.wait_for(got, BOUND)
+    await nc.close()
+    return {"reconnected": True, "received": data}
+
+
 SCENARIOS = {
     "pubsub": pubsub,
     "queue": queue,
@@ -161,6 +189,7 @@ SCENARIOS = {
     "no_responders": no_responders,
     "drain": drain,
     "auth": auth,
+    "reconnect": reconnect,
 }
 
 
