@@ -1,0 +1,216 @@
+import Foundation
+import SkiffPOSIX
+import Synchronization
+
+/// One JetStream stream: its configuration, kept beside its log, and the rules a publish must pass before and
+/// after it is stored: the size limit, de-duplication by `Nats-Msg-Id` within the window, the message and byte
+/// limits (making room by deleting the oldest, or refusing, as `discard` says), and the age limit.
+public final class MessageStream: Sendable {
+    public let configuration: StreamConfiguration
+    public let log: MessageLog
+    private let state: Mutex<State>
+
+    private struct State {
+        /// `Nats-Msg-Id`s stored within the window: their sequence and when.
+        var recent: [String: (sequence: UInt64, time: Int64)] = [:]
+        /// Ids being stored right now, with the publishes of the same id that wait for the first.
+        var storing: [String: [CheckedContinuation<UInt64, any Error>]] = [:]
+        /// Publishes under way, counted against `discard: new` limits before they are stored.
+        var inFlightMessages = 0
+        var inFlightBytes = 0
+        /// When ids older than the window were last forgotten: at most once a second, not on every publish.
+        var lastPruned: Int64 = 0
+    }
+
+    /// What a publish gets back (JetStream's `PubAck`).
+    public struct Acknowledgement: Sendable, Equatable {
+        public var stream: String
+        public var sequence: UInt64
+        /// The message id was seen within the window: nothing was stored, `sequence` is the original's.
+        public var duplicate: Bool
+    }
+
+    /// Creates the stream in `directory` (its configuration written durably beside the log), or opens it there.
+    public convenience init(directory: String, configuration: StreamConfiguration, now: Int64)
+        throws(MessageStreamError)
+    {
+        if let problem = configuration.problem { throw .invalid(problem) }
+        do {
+            try DurableFile.write(try JSONEncoder().encode(configuration).map { $0 }, to: "\(directory)/config.json")
+        } catch {
+            throw .system("cannot write \(directory)/config.json: \(error)")
+        }
+        try self.init(directory: directory, checked: configuration, now: now)
+    }
+
+    /// Opens the stream whose configuration is in `directory`.
+    public static func open(directory: String, now: Int64) throws(MessageStreamError) -> MessageStream {
+        let configuration: StreamConfiguration
+        do {
+            configuration = try JSONDecoder().decode(
+                StreamConfiguration.self, from: Data(contentsOf: URL(fileURLWithPath: "\(directory)/config.json")))
+        } catch {
+            throw .system("cannot read \(directory)/config.json: \(error)")
+        }
+        return try MessageStream(directory: directory, checked: configuration, now: now)
+    }
+
+    private init(directory: String, checked configuration: StreamConfiguration, now: Int64) throws(MessageStreamError) {
+        self.configuration = configuration
+        do {
+            log = try MessageLog(directory: "\(directory)/log")
+        } catch {
+            throw .system("\(error)")
+        }
+        var state = State()
+        // The window's ids, newest first, back to the window's start.
+        for sequence in log.sequences.reversed() {
+            guard let message = try? log.message(sequence), message.time >= now - configuration.duplicateWindow else {
+                break
+            }
+            if let id = Self.messageID(message.headers), state.recent[id] == nil {
+                state.recent[id] = (sequence, message.time)
+            }
+        }
+        self.state = Mutex(state)
+    }
+
+    /// Stores a message, unless it is a duplicate within the window or breaks a limit; answers once it is on disk.
+    public func publish(subject: String, headers: [UInt8] = [], payload: [UInt8], now: Int64)
+        async throws(MessageStreamError) -> Acknowledgement
+    {
+        let size = headers.count + payload.count
+        if configuration.maxMessageSize >= 0 && size > configuration.maxMessageSize {
+            throw .refused(10054, "message size exceeds maximum allowed")
+        }
+        let id = Self.messageID(headers)
+        enum Admission {
+            case store
+            case duplicate(UInt64)
+            case waitForFirst
+            case refuse(MessageStreamError)
+        }
+        let admission = state.withLock { state -> Admission in
+            if let id {
+                if now - state.lastPruned >= 1_000_000_000 {
+                    state.recent = state.recent.filter { $0.value.time >= now - configuration.duplicateWindow }
+                    state.lastPruned = now
+                }
+                if let seen = state.recent[id], seen.time >= now - configuration.duplicateWindow {
+                    return .duplicate(seen.sequence)
+                }
+                if state.storing[id] != nil { return .waitForFirst }
+            }
+            if configuration.discard == .new {
+                let summary = log.summary
+                if configuration.maxMessages >= 0
+                    && summary.messages + state.inFlightMessages >= configuration.maxMessages
+                {
+                    return .refuse(.refused(10077, "maximum messages exceeded"))
+                }
+                if configuration.maxBytes >= 0 && summary.bytes + state.inFlightBytes + size > configuration.maxBytes {
+                    return .refuse(.refused(10078, "maximum bytes exceeded"))
+                }
+            }
+            if let id { state.storing[id] = [] }
+            state.inFlightMessages += 1
+            state.inFlightBytes += size
+            return .store
+        }
+        switch admission {
+        case .duplicate(let sequence):
+            return Acknowledgement(stream: configuration.name, sequence: sequence, duplicate: true)
+        case .refuse(let error):
+            throw error
+        case .waitForFirst:
+            return try await waitForFirst(of: id ?? "")
+        case .store:
+            break
+        }
+        let outcome: Result<UInt64, MessageStreamError>
+        do {
+            outcome = .success(try await log.append(subject: subject, headers: headers, payload: payload, time: now))
+        } catch {
+            outcome = .failure(.system("\(error)"))
+        }
+        let waiting = state.withLock { state -> [CheckedContinuation<UInt64, any Error>] in
+            state.inFlightMessages -= 1
+            state.inFlightBytes -= size
+            guard let id else { return [] }
+            if case .success(let sequence) = outcome { state.recent[id] = (sequence, now) }
+            return state.storing.removeValue(forKey: id) ?? []
+        }
+        for waiter in waiting { waiter.resume(with: outcome.mapError { $0 as any Error }) }
+        let sequence = try outcome.get()
+        await enforceLimits(now: now)
+        return Acknowledgement(stream: configuration.name, sequence: sequence, duplicate: false)
+    }
+
+    /// A publish of an id being stored by another: it gets the same sequence, marked as a duplicate.
+    private func waitForFirst(of id: String) async throws(MessageStreamError) -> Acknowledgement {
+        do {
+            let sequence = try await withCheckedThrowingContinuation { continuation in
+                let stored = state.withLock { state -> UInt64? in
+                    if let seen = state.recent[id] { return seen.sequence }
+                    state.storing[id, default: []].append(continuation)
+                    return nil
+                }
+                if let stored { continuation.resume(returning: stored) }
+            }
+            return Acknowledgement(stream: configuration.name, sequence: sequence, duplicate: true)
+        } catch let error as MessageStreamError {
+            throw error
+        } catch {
+            throw .system("\(error)")
+        }
+    }
+
+    /// Removes what the message, byte and age limits no longer allow, oldest first (`discard: old`, and age
+    /// whatever `discard` says). The broker also calls it on a timer, so that age applies to a quiet stream.
+    public func enforceLimits(now: Int64) async {
+        while true {
+            let summary = log.summary
+            guard summary.messages > 0, let first = log.sequences.first else { return }
+            var remove = false
+            if configuration.discard == .old {
+                remove =
+                    (configuration.maxMessages >= 0 && summary.messages > configuration.maxMessages)
+                    || (configuration.maxBytes >= 0 && summary.bytes > configuration.maxBytes)
+            }
+            if !remove && configuration.maxAge > 0, let oldest = try? log.message(first) {
+                remove = oldest.time < now - configuration.maxAge
+            }
+            guard remove else { return }
+            guard (try? await log.delete(first)) == true else { return }
+        }
+    }
+
+    /// The value of the `Nats-Msg-Id` header in a NATS header block, if any.
+    static func messageID(_ headers: [UInt8]) -> String? {
+        guard !headers.isEmpty else { return nil }
+        for line in String(decoding: headers, as: UTF8.self).split(separator: "\r\n").dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            if String(line[..<colon]).trimmingSpaces().lowercased() == "nats-msg-id" {
+                let value = String(line[line.index(after: colon)...]).trimmingSpaces()
+                return value.isEmpty ? nil : value
+            }
+        }
+        return nil
+    }
+}
+
+public enum MessageStreamError: Error, Equatable, CustomStringConvertible {
+    /// The configuration cannot be a stream (JetStream's words).
+    case invalid(String)
+    /// A publish a limit refuses, with JetStream's error code and words.
+    case refused(Int, String)
+    /// The disk or the system failed; nothing was acknowledged.
+    case system(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let message), .system(let message): message
+        case .refused(_, let message): message
+        }
+    }
+}
