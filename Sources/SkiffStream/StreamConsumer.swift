@@ -1,0 +1,173 @@
+import Synchronization
+
+/// A durable pull consumer of one stream: which message a pull gets next, which deliveries wait for their ack and
+/// until when, and what an ack, a nak, a progress note or a termination does. In a work-queue stream an ack (or a
+/// termination) deletes the message. Time is passed in (nanoseconds since 1970), so every rule is tested exactly;
+/// the broker's timer asks ``nextDeadline`` when to look again.
+public final class StreamConsumer: Sendable {
+    public let configuration: ConsumerConfiguration
+    public let stream: MessageStream
+    /// Whether a stored message's subject passes the consumer's filter (the broker supplies the subject rules).
+    private let passes: @Sendable (String) -> Bool
+    private let state = Mutex(State())
+
+    private struct State {
+        /// The highest stream sequence delivered for the first time.
+        var cursor: UInt64 = 0
+        /// Deliveries made, redeliveries included: the consumer sequence of the last one.
+        var deliveries: UInt64 = 0
+        var pending: [UInt64: Pending] = [:]
+        var redelivered = 0
+    }
+
+    private struct Pending {
+        var deliveries: Int
+        var deadline: Int64
+    }
+
+    /// One message handed to a puller.
+    public struct Delivery: Sendable, Equatable {
+        public var message: StoredMessage
+        /// 1 for the first delivery of this message.
+        public var deliveries: Int
+        public var consumerSequence: UInt64
+        /// Messages left to deliver for the first time after this one.
+        public var pending: Int
+    }
+
+    /// What JetStream announces as advisories.
+    public enum Event: Sendable, Equatable {
+        /// A message went unacknowledged through its last delivery; it is not delivered again (it stays stored).
+        case maxDeliveries(streamSequence: UInt64, deliveries: Int)
+    }
+
+    public init(
+        stream: MessageStream, configuration: ConsumerConfiguration,
+        passes: @escaping @Sendable (String) -> Bool = { _ in true }
+    ) {
+        self.stream = stream
+        self.configuration = configuration
+        self.passes = passes
+    }
+
+    /// The next message for a pull, or nil when there is none (or `max_ack_pending` deliveries wait for acks).
+    /// A delivery whose wait has passed comes first (redelivered); then the oldest message not yet delivered.
+    /// Deliveries that used their last attempt are dropped from the wait and reported.
+    public func next(now: Int64) -> (delivery: Delivery?, events: [Event]) {
+        var events: [Event] = []
+        while true {
+            enum Choice {
+                case redeliver(UInt64, Int)
+                case deliverNew(UInt64)
+                case exhausted, nothing
+            }
+            let choice = state.withLock { state -> Choice in
+                let overdue = state.pending.filter { $0.value.deadline <= now }.min {
+                    $0.value.deadline < $1.value.deadline
+                }
+                if let (sequence, waiting) = overdue {
+                    if configuration.maxDeliver >= 0 && waiting.deliveries >= configuration.maxDeliver {
+                        state.pending[sequence] = nil
+                        events.append(.maxDeliveries(streamSequence: sequence, deliveries: waiting.deliveries))
+                        return .exhausted
+                    }
+                    return .redeliver(sequence, waiting.deliveries + 1)
+                }
+                guard state.pending.count < configuration.maxAckPending else { return .nothing }
+                return .deliverNew(state.cursor)
+            }
+            switch choice {
+            case .nothing:
+                return (nil, events)
+            case .exhausted:
+                continue
+            case .redeliver(let sequence, let deliveries):
+                guard let message = try? stream.log.message(sequence) else {
+                    // Gone meanwhile (a limit, a purge): nothing to wait for.
+                    state.withLock { _ = $0.pending.removeValue(forKey: sequence) }
+                    continue
+                }
+                let delivery = state.withLock { state -> Delivery in
+                    state.deliveries += 1
+                    state.redelivered += 1
+                    state.pending[sequence] = Pending(
+                        deliveries: deliveries, deadline: now + configuration.wait(afterDelivery: deliveries))
+                    return Delivery(
+                        message: message, deliveries: deliveries, consumerSequence: state.deliveries,
+                        pending: 0)
+                }
+                return (withPending(delivery), events)
+            case .deliverNew(let cursor):
+                guard let (sequence, message) = firstUndelivered(after: cursor) else { return (nil, events) }
+                let delivery = state.withLock { state -> Delivery in
+                    state.cursor = max(state.cursor, sequence)
+                    state.deliveries += 1
+                    state.pending[sequence] = Pending(
+                        deliveries: 1, deadline: now + configuration.wait(afterDelivery: 1))
+                    return Delivery(message: message, deliveries: 1, consumerSequence: state.deliveries, pending: 0)
+                }
+                return (withPending(delivery), events)
+            }
+        }
+    }
+
+    private func withPending(_ delivery: Delivery) -> Delivery {
+        var delivery = delivery
+        delivery.pending = numPending
+        return delivery
+    }
+
+    private func firstUndelivered(after cursor: UInt64) -> (UInt64, StoredMessage)? {
+        for sequence in stream.log.sequences where sequence > cursor {
+            guard let message = try? stream.log.message(sequence) else { continue }
+            if passes(message.subject) { return (sequence, message) }
+        }
+        return nil
+    }
+
+    /// `+ACK`: done. In a work queue the message is deleted (once that is on disk). False when nothing was
+    /// waiting for this ack.
+    @discardableResult
+    public func acknowledge(_ sequence: UInt64) async -> Bool {
+        guard state.withLock({ $0.pending.removeValue(forKey: sequence) }) != nil else { return false }
+        if stream.configuration.retention == .workQueue { _ = try? await stream.log.delete(sequence) }
+        return true
+    }
+
+    /// `-NAK`, or `-NAK {"delay": ns}`: deliver again now, or after the delay.
+    public func negativeAcknowledge(_ sequence: UInt64, delay: Int64? = nil, now: Int64) {
+        state.withLock { $0.pending[sequence]?.deadline = now + max(delay ?? 0, 0) }
+    }
+
+    /// `+WPI`: still working; the wait starts again.
+    public func inProgress(_ sequence: UInt64, now: Int64) {
+        state.withLock { state in
+            guard let waiting = state.pending[sequence] else { return }
+            state.pending[sequence]?.deadline = now + configuration.wait(afterDelivery: waiting.deliveries)
+        }
+    }
+
+    /// `+TERM`: never deliver again. In a work queue the message is deleted.
+    public func terminate(_ sequence: UInt64) async {
+        guard state.withLock({ $0.pending.removeValue(forKey: sequence) }) != nil else { return }
+        if stream.configuration.retention == .workQueue { _ = try? await stream.log.delete(sequence) }
+    }
+
+    /// When a waiting delivery next falls due; nil when none waits.
+    public var nextDeadline: Int64? { state.withLock { $0.pending.values.map(\.deadline).min() } }
+
+    /// Deliveries waiting for their ack.
+    public var numAckPending: Int { state.withLock { $0.pending.count } }
+
+    public var numRedelivered: Int { state.withLock { $0.redelivered } }
+
+    /// Messages that pass the filter and have not been delivered yet.
+    public var numPending: Int {
+        let cursor = state.withLock { $0.cursor }
+        var count = 0
+        for sequence in stream.log.sequences where sequence > cursor {
+            if let message = try? stream.log.message(sequence), passes(message.subject) { count += 1 }
+        }
+        return count
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+@testable import SkiffStream
+
+/// A work queue's consumer, at moments the test chooses: deliveries in order, redelivery after the ack wait (or
+/// the backoff), `max_deliver`, `max_ack_pending`, and what ack, nak, progress and termination do.
+@Suite("stream consumer")
+struct StreamConsumerTests {
+    private let second: Int64 = 1_000_000_000
+
+    private func workQueue(_ payloads: [String], consumer configure: (inout ConsumerConfiguration) -> Void = { _ in })
+        async throws -> (StreamConsumer, String)
+    {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-consumer-\(UUID())").path
+        let stream = try MessageStream(
+            directory: directory,
+            configuration: StreamConfiguration(name: "Q", subjects: ["q.>"], retention: .workQueue), now: 0)
+        for payload in payloads { _ = try await stream.publish(subject: "q.job", payload: Array(payload.utf8), now: 0) }
+        var configuration = ConsumerConfiguration(name: "W")
+        configure(&configuration)
+        return (StreamConsumer(stream: stream, configuration: configuration), directory)
+    }
+
+    private func text(_ delivery: StreamConsumer.Delivery?) -> String? {
+        delivery.map { String(decoding: $0.message.payload, as: UTF8.self) }
+    }
+
+    @Test func anAckDeletesFromTheWorkQueueAndTheNextComesInOrder() async throws {
+        let (consumer, directory) = try await workQueue(["a", "b"])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try #require(consumer.next(now: 1).delivery)
+        #expect(text(first) == "a" && first.deliveries == 1 && first.consumerSequence == 1 && first.pending == 1)
+        #expect(await consumer.acknowledge(first.message.sequence))
+        #expect(await consumer.acknowledge(first.message.sequence) == false)
+        #expect(consumer.stream.log.sequences == [2])
+        #expect(text(consumer.next(now: 2).delivery) == "b")
+        #expect(consumer.next(now: 3).delivery == nil)
+    }
+
+    @Test func anUnackedMessageComesBackAfterTheWaitWithItsCountUp() async throws {
+        let (consumer, directory) = try await workQueue(["a"]) { $0.ackWait = 2 * second }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(consumer.next(now: 0).delivery?.deliveries == 1)
+        #expect(consumer.next(now: 1 * second).delivery == nil)
+        #expect(consumer.nextDeadline == 2 * second)
+        let again = try #require(consumer.next(now: 2 * second).delivery)
+        #expect(again.deliveries == 2 && again.consumerSequence == 2 && consumer.numRedelivered == 1)
+    }
+
+    @Test func nakProgressAndTerminateDoWhatTheySay() async throws {
+        let (consumer, directory) = try await workQueue(["a", "b", "c"]) { $0.ackWait = 10 * second }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let a = try #require(consumer.next(now: 0).delivery).message.sequence
+        let b = try #require(consumer.next(now: 0).delivery).message.sequence
+        let c = try #require(consumer.next(now: 0).delivery).message.sequence
+        consumer.negativeAcknowledge(a, now: 1 * second)
+        #expect(text(consumer.next(now: 1 * second).delivery) == "a")
+        consumer.negativeAcknowledge(b, delay: 5 * second, now: 1 * second)
+        consumer.inProgress(c, now: 9 * second)
+        #expect(consumer.next(now: 5 * second).delivery == nil)
+        #expect(text(consumer.next(now: 6 * second).delivery) == "b")
+        // c's wait started again at 9 s: not due at 10 s.
+        #expect(consumer.next(now: 10 * second).delivery == nil)
+        await consumer.terminate(c)
+        #expect(consumer.stream.log.sequences == [a, b])
+        #expect(consumer.numAckPending == 2)
+    }
+
+    @Test func afterItsLastDeliveryAMessageIsNotDeliveredAgainAndStays() async throws {
+        let (consumer, directory) = try await workQueue(["a"]) {
+            $0.ackWait = 1 * second
+            $0.maxDeliver = 2
+        }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(consumer.next(now: 0).delivery?.deliveries == 1)
+        #expect(consumer.next(now: 1 * second).delivery?.deliveries == 2)
+        let (none, events) = consumer.next(now: 2 * second)
+        #expect(none == nil && events == [.maxDeliveries(streamSequence: 1, deliveries: 2)])
+        #expect(consumer.stream.log.sequences == [1] && consumer.numAckPending == 0)
+    }
+
+    @Test func backoffSetsEachWaitAndMaxAckPendingBoundsWhatIsOut() async throws {
+        let (consumer, directory) = try await workQueue(["a", "b"]) {
+            $0.backoff = [1 * second, 5 * second]
+            $0.maxDeliver = 5
+            $0.maxAckPending = 1
+        }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(text(consumer.next(now: 0).delivery) == "a")
+        // One out and unacknowledged: b waits.
+        #expect(consumer.next(now: 0).delivery == nil)
+        #expect(consumer.next(now: 1 * second).delivery?.deliveries == 2)
+        #expect(consumer.next(now: 5 * second).delivery == nil)
+        #expect(consumer.next(now: 6 * second).delivery?.deliveries == 3)
+    }
+
+    @Test func whatClientsSendIsReadAndWorkQueueRulesHold() throws {
+        let json =
+            #"{"durable_name":"W","ack_policy":"explicit","ack_wait":30000000000,"max_deliver":-1,"filter_subject":"faas-request","deliver_policy":"all","max_ack_pending":0}"#
+        let configuration = try JSONDecoder().decode(ConsumerConfiguration.self, from: Data(json.utf8))
+        #expect(configuration.name == "W" && configuration.filterSubject == "faas-request")
+        #expect(configuration.maxAckPending == 1000 && configuration.problem(on: .workQueue) == nil)
+        var none = configuration
+        none.ackPolicy = "none"
+        #expect(none.problem(on: .workQueue)?.code == 10084)
+    }
+}
