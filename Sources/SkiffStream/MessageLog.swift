@@ -53,8 +53,8 @@ public final class MessageLog: Sendable {
     }
 
     private enum Pending {
-        case append(StoredMessage, CheckedContinuation<UInt64, any Error>)
-        case delete(UInt64, CheckedContinuation<Bool, any Error>)
+        case append(StoredMessage, @Sendable (Result<UInt64, MessageLogError>) -> Void)
+        case delete(UInt64, @Sendable (Result<Bool, MessageLogError>) -> Void)
     }
 
     private struct State {
@@ -221,27 +221,30 @@ public final class MessageLog: Sendable {
         async throws(MessageLogError)
         -> UInt64
     {
-        let message = StoredMessage(subject: subject, headers: headers, payload: payload, time: time)
-        return try await submit { .append(message, $0) }
+        let result = await withCheckedContinuation { continuation in
+            append(subject: subject, headers: headers, payload: payload, time: time) {
+                continuation.resume(returning: $0)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Queues a message now, in the order of the calls (a publisher's order), and tells `completion` its sequence
+    /// once it is on disk (on the committer's thread), or why it was not stored.
+    public func append(
+        subject: String, headers: [UInt8] = [], payload: [UInt8], time: Int64,
+        completion: @escaping @Sendable (Result<UInt64, MessageLogError>) -> Void
+    ) {
+        enqueue(.append(StoredMessage(subject: subject, headers: headers, payload: payload, time: time), completion))
     }
 
     /// Deletes a message (a work queue's ack) once its deletion is on disk; false when there was no such message.
     public func delete(_ sequence: UInt64) async throws(MessageLogError) -> Bool {
         guard state.withLock({ $0.index[sequence] != nil }) else { return false }
-        return try await submit { .delete(sequence, $0) }
-    }
-
-    /// Queues what `pending` makes of the caller's continuation and waits for the committer's answer.
-    private func submit<T>(_ pending: (CheckedContinuation<T, any Error>) -> Pending) async throws(MessageLogError)
-        -> T
-    {
-        do {
-            return try await withCheckedThrowingContinuation { continuation in enqueue(pending(continuation)) }
-        } catch let error as MessageLogError {
-            throw error
-        } catch {
-            throw .system("\(error)")
+        let result = await withCheckedContinuation { continuation in
+            enqueue(.delete(sequence) { continuation.resume(returning: $0) })
         }
+        return try result.get()
     }
 
     private func enqueue(_ pending: Pending) {
@@ -372,12 +375,11 @@ public final class MessageLog: Sendable {
         for segment in dead { try? DurableFile.remove(segment.file.path) }
     }
 
+    /// For a deletion the value is 1 when something was deleted, 0 when it was already gone.
     private static func resume(_ entry: Pending, with result: Result<UInt64, MessageLogError>) {
-        switch (entry, result) {
-        case (.append(_, let continuation), .success(let sequence)): continuation.resume(returning: sequence)
-        case (.delete(_, let continuation), .success(let deleted)): continuation.resume(returning: deleted == 1)
-        case (.append(_, let continuation), .failure(let error)): continuation.resume(throwing: error)
-        case (.delete(_, let continuation), .failure(let error)): continuation.resume(throwing: error)
+        switch entry {
+        case .append(_, let completion): completion(result)
+        case .delete(_, let completion): completion(result.map { $0 == 1 })
         }
     }
 

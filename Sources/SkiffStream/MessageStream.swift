@@ -14,7 +14,7 @@ public final class MessageStream: Sendable {
         /// `Nats-Msg-Id`s stored within the window: their sequence and when.
         var recent: [String: (sequence: UInt64, time: Int64)] = [:]
         /// Ids being stored right now, with the publishes of the same id that wait for the first.
-        var storing: [String: [CheckedContinuation<UInt64, any Error>]] = [:]
+        var storing: [String: [@Sendable (Result<UInt64, MessageStreamError>) -> Void]] = [:]
         /// Publishes under way, counted against `discard: new` limits before they are stored.
         var inFlightMessages = 0
         var inFlightBytes = 0
@@ -75,19 +75,45 @@ public final class MessageStream: Sendable {
         self.state = Mutex(state)
     }
 
-    /// Stores a message, unless it is a duplicate within the window or breaks a limit; answers once it is on disk.
+    /// Stores a message, unless it is a duplicate within the window or breaks a limit; answers once it is on disk,
+    /// and once the limits have made room behind it.
     public func publish(subject: String, headers: [UInt8] = [], payload: [UInt8], now: Int64)
         async throws(MessageStreamError) -> Acknowledgement
     {
+        let result = await withCheckedContinuation { continuation in
+            publish(subject: subject, headers: headers, payload: payload, now: now, enforcingLimits: false) {
+                continuation.resume(returning: $0)
+            }
+        }
+        let acknowledgement = try result.get()
+        if !acknowledgement.duplicate { await enforceLimits(now: now) }
+        return acknowledgement
+    }
+
+    /// Like the async publish, but queued now, in the order of the calls (a publisher's order, which the broker
+    /// keeps from its loop), with the answer given to `completion` once stored; the limits make room afterwards.
+    public func publish(
+        subject: String, headers: [UInt8] = [], payload: [UInt8], now: Int64,
+        completion: @escaping @Sendable (Result<Acknowledgement, MessageStreamError>) -> Void
+    ) {
+        publish(subject: subject, headers: headers, payload: payload, now: now, enforcingLimits: true, completion)
+    }
+
+    private func publish(
+        subject: String, headers: [UInt8], payload: [UInt8], now: Int64, enforcingLimits: Bool,
+        _ completion: @escaping @Sendable (Result<Acknowledgement, MessageStreamError>) -> Void
+    ) {
+        let name = configuration.name
         let size = headers.count + payload.count
         if configuration.maxMessageSize >= 0 && size > configuration.maxMessageSize {
-            throw .refused(10054, "message size exceeds maximum allowed")
+            completion(.failure(.refused(10054, "message size exceeds maximum allowed")))
+            return
         }
         let id = Self.messageID(headers)
         enum Admission {
             case store
             case duplicate(UInt64)
-            case waitForFirst
+            case waiting
             case refuse(MessageStreamError)
         }
         let admission = state.withLock { state -> Admission in
@@ -99,7 +125,13 @@ public final class MessageStream: Sendable {
                 if let seen = state.recent[id], seen.time >= now - configuration.duplicateWindow {
                     return .duplicate(seen.sequence)
                 }
-                if state.storing[id] != nil { return .waitForFirst }
+                if state.storing[id] != nil {
+                    // Another publish of this id is being stored: this one gets its sequence, as a duplicate.
+                    state.storing[id, default: []].append { result in
+                        completion(result.map { Acknowledgement(stream: name, sequence: $0, duplicate: true) })
+                    }
+                    return .waiting
+                }
             }
             if configuration.discard == .new {
                 let summary = log.summary
@@ -119,49 +151,30 @@ public final class MessageStream: Sendable {
         }
         switch admission {
         case .duplicate(let sequence):
-            return Acknowledgement(stream: configuration.name, sequence: sequence, duplicate: true)
+            completion(.success(Acknowledgement(stream: name, sequence: sequence, duplicate: true)))
+            return
         case .refuse(let error):
-            throw error
-        case .waitForFirst:
-            return try await waitForFirst(of: id ?? "")
+            completion(.failure(error))
+            return
+        case .waiting:
+            return
         case .store:
             break
         }
-        let outcome: Result<UInt64, MessageStreamError>
-        do {
-            outcome = .success(try await log.append(subject: subject, headers: headers, payload: payload, time: now))
-        } catch {
-            outcome = .failure(.system("\(error)"))
-        }
-        let waiting = state.withLock { state -> [CheckedContinuation<UInt64, any Error>] in
-            state.inFlightMessages -= 1
-            state.inFlightBytes -= size
-            guard let id else { return [] }
-            if case .success(let sequence) = outcome { state.recent[id] = (sequence, now) }
-            return state.storing.removeValue(forKey: id) ?? []
-        }
-        for waiter in waiting { waiter.resume(with: outcome.mapError { $0 as any Error }) }
-        let sequence = try outcome.get()
-        await enforceLimits(now: now)
-        return Acknowledgement(stream: configuration.name, sequence: sequence, duplicate: false)
-    }
-
-    /// A publish of an id being stored by another: it gets the same sequence, marked as a duplicate.
-    private func waitForFirst(of id: String) async throws(MessageStreamError) -> Acknowledgement {
-        do {
-            let sequence = try await withCheckedThrowingContinuation { continuation in
-                let stored = state.withLock { state -> UInt64? in
-                    if let seen = state.recent[id] { return seen.sequence }
-                    state.storing[id, default: []].append(continuation)
-                    return nil
-                }
-                if let stored { continuation.resume(returning: stored) }
+        log.append(subject: subject, headers: headers, payload: payload, time: now) { [self] stored in
+            let outcome = stored.mapError { MessageStreamError.system("\($0)") }
+            let waiting = state.withLock { state -> [@Sendable (Result<UInt64, MessageStreamError>) -> Void] in
+                state.inFlightMessages -= 1
+                state.inFlightBytes -= size
+                guard let id else { return [] }
+                if case .success(let sequence) = outcome { state.recent[id] = (sequence, now) }
+                return state.storing.removeValue(forKey: id) ?? []
             }
-            return Acknowledgement(stream: configuration.name, sequence: sequence, duplicate: true)
-        } catch let error as MessageStreamError {
-            throw error
-        } catch {
-            throw .system("\(error)")
+            completion(outcome.map { Acknowledgement(stream: name, sequence: $0, duplicate: false) })
+            for waiter in waiting { waiter(outcome) }
+            if enforcingLimits, case .success = outcome {
+                Task { await enforceLimits(now: now) }
+            }
         }
     }
 
