@@ -8,8 +8,8 @@
 //   skiff-watchdog     → SkiffHTTP, SkiffNet, SkiffMetrics, SkiffService
 //                                     → SkiffImage, SkiffSystemd → CSystemd, SkiffLog
 //                      → SkiffService → SkiffPOSIX
-//                      → SkiffNATS    → SkiffNet (the broker shares the loops, never SkiffHTTP)
-//                      → SkiffStream  → SkiffPOSIX (durable message logs)
+//                      → SkiffNATS    → SkiffNet (the broker shares the loops, never SkiffHTTP), SkiffStream
+//                                       (JetStream's durable message logs) → SkiffPOSIX
 import PackageDescription
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
@@ -32,7 +32,7 @@ let package = Package(
         // Durable message logs for streams (JetStream's storage, the queue's): no sockets, no functions.
         .target(name: "SkiffStream", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // The NATS-compatible broker: the client protocol on the shared event loops.
-        .target(name: "SkiffNATS", dependencies: ["SkiffNet", "SkiffPOSIX"], swiftSettings: strict),
+        .target(name: "SkiffNATS", dependencies: ["SkiffNet", "SkiffPOSIX", "SkiffStream"], swiftSettings: strict),
         // HTTP/1.1 server, client and router over bytes. Knows nothing of functions or OpenFaaS.
         .target(name: "SkiffHTTP", dependencies: ["SkiffNet", "SkiffPOSIX"], swiftSettings: strict),
         // Debian's libsystemd (libsystemd-dev): sd_notify and the journal. The only system library Skiff links.

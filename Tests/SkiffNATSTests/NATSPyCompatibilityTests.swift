@@ -106,4 +106,23 @@ struct NATSPyCompatibilityTests {
         while let line = try await lines.next() { last = line }
         return last
     }
+
+    /// JetStream's streams through nats-py: a work-queue stream made, publishes acknowledged with their sequence
+    /// (a repeated `Nats-Msg-Id` a duplicate), the stream found by subject, a publish no stream takes refused.
+    @Test(.enabled(if: enabled)) func streamsAsNatsPyUsesThem() async throws {
+        let expected =
+            #"{"acks": [["Q", 1, false], ["Q", 1, true], ["Q", 2, false]], "created": ["Q", "workqueue", ["q.>"]], "#
+            + #""found": "Q", "last_seq": 2, "messages": 2, "nowhere": "no stream"}"#
+        let skiffStore = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-js-\(UUID())").path
+        let referenceStore = FileManager.default.temporaryDirectory.appendingPathComponent("nats-js-\(UUID())").path
+        defer {
+            try? FileManager.default.removeItem(atPath: skiffStore)
+            try? FileManager.default.removeItem(atPath: referenceStore)
+        }
+        let withJetStream: (inout NATSConfiguration) -> Void = { $0.jetStreamDirectory = skiffStore }
+        try await onBothBrokers(skiff: withJetStream, reference: ["-js", "-sd", referenceStore]) { broker in
+            let observed = try await run("jetstream_streams", on: broker)
+            #expect(observed == expected, "\(broker.name)")
+        }
+    }
 }

@@ -32,9 +32,18 @@ extension ClientConnection {
             send(MessageFrame.error("Invalid Publish Subject"))
         }
         acknowledge()
+        var stored = false
+        if let jetStream = server.jetStream {
+            switch offer(to: jetStream, subject: subject, reply: reply, headerLength: headerLength, message: message) {
+            case .apiRequest: return
+            case .stored: stored = true
+            case .notJetStream: break
+            }
+        }
         let match = matches(subject)
         if match.isEmpty {
-            if let reply, options.noResponders { answerNoResponders(reply) }
+            // A stream that stored the message answers the request itself.
+            if let reply, options.noResponders, !stored { answerNoResponders(reply) }
             return
         }
         for subscription in match.plain {
@@ -53,6 +62,52 @@ extension ClientConnection {
         let match = server.index.match(subject)
         lastMatch = (Array(subject), generation, match)
         return match
+    }
+
+    enum JetStreamOutcome { case notJetStream, apiRequest, stored }
+
+    /// `$JS.API` requests are answered by JetStream (on a task: they may touch the disk); a publish to a subject a
+    /// stream captures is stored, queued now in this client's order, and acknowledged to its reply subject (a
+    /// `PubAck`, or JetStream's error) once on disk.
+    private func offer(
+        to jetStream: JetStream, subject: UnsafeBufferPointer<UInt8>, reply: UnsafeBufferPointer<UInt8>?,
+        headerLength: Int?, message: UnsafeBufferPointer<UInt8>
+    ) -> JetStreamOutcome {
+        let server = self.server
+        let replySubject = reply.map { Array($0) }
+        if subject.starts(with: "$JS.API.".utf8) {
+            let request = String(decoding: subject, as: UTF8.self)
+            let body = Array(message[(headerLength ?? 0)...])
+            Task {
+                let answer = await jetStream.handle(api: request, body: body)
+                if let replySubject { server.deliverFromServer(subject: replySubject, payload: answer) }
+            }
+            return .apiRequest
+        }
+        let subjectBytes = Array(subject)
+        guard let stream = jetStream.stream(capturing: subjectBytes) else { return .notJetStream }
+        let headers = Array(message[..<(headerLength ?? 0)])
+        let payload = Array(message[(headerLength ?? 0)...])
+        stream.publish(
+            subject: String(decoding: subjectBytes, as: UTF8.self), headers: headers, payload: payload,
+            now: JetStream.now()
+        ) { result in
+            guard let replySubject else { return }
+            let answer: [UInt8]
+            switch result {
+            case .success(let acknowledgement):
+                answer = JetStreamAPI.encode(
+                    JetStreamAPI.PublishAcknowledgement(
+                        stream: acknowledgement.stream, seq: acknowledgement.sequence,
+                        duplicate: acknowledgement.duplicate ? true : nil))
+            case .failure(.refused(let code, let description)):
+                answer = JetStreamAPI.failure("pub_ack", code: 400, errCode: code, description)
+            case .failure(let error):
+                answer = JetStreamAPI.failure("pub_ack", code: 503, errCode: 10077, "\(error)")
+            }
+            server.deliverFromServer(subject: replySubject, payload: answer)
+        }
+        return .stored
     }
 
     /// Each queue group gets one copy, for the first member able to take it from a random start (nats-server's

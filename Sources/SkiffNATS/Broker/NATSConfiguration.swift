@@ -23,6 +23,8 @@ public struct NATSConfiguration: Sendable {
     public var authTimeout: Duration = .seconds(2)
     /// A client that takes none of its pending output for this long is a slow consumer.
     public var writeDeadline: Duration = .seconds(10)
+    /// Where JetStream keeps its streams; nil leaves JetStream off (INFO then does not advertise it).
+    public var jetStreamDirectory: String?
     /// Told when accepting pauses for lack of descriptors, at most once a minute.
     public var acceptPauseReporter: (@Sendable (String) -> Void)?
 

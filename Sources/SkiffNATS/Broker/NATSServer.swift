@@ -15,6 +15,8 @@ public final class NATSServer: Sendable {
     let index = SubscriptionIndex()
     let serverID: String
     let slowConsumers = Atomic<Int>(0)
+    /// Streams and their API, when the configuration names a directory for them.
+    let jetStream: JetStream?
     private let group: EventLoopGroup
     private let lifecycle: StreamServer<NATSLoopContext>
     private let lastClientID = Atomic<UInt64>(0)
@@ -34,6 +36,7 @@ public final class NATSServer: Sendable {
         self.group = group
         serverID = Self.makeServerID()
         lifecycle = StreamServer(group: group)
+        jetStream = configuration.jetStreamDirectory.map { JetStream(directory: $0) }
     }
 
     /// The bound addresses (the real port when 0 was asked for). Empty before ``start()``.
@@ -47,7 +50,8 @@ public final class NATSServer: Sendable {
     /// Binds every configured address and starts accepting. Returns the bound addresses.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
-        try await lifecycle.start(
+        try jetStream?.open()
+        return try await lifecycle.start(
             .init(
                 addresses: configuration.addresses, maxConnections: configuration.maxConnections, refusal: refusal,
                 pauseReporter: configuration.acceptPauseReporter)
@@ -109,6 +113,7 @@ public final class NATSServer: Sendable {
             maxPayload: configuration.maxPayload, authRequired: authorizationRequired ? true : nil,
             clientID: connection.mailbox.id, clientIP: connection.remoteAddress?.host)
         if lameDuck { info.ldm = true }
+        if jetStream != nil { info.jetstream = true }
         return info
     }
 
@@ -132,6 +137,39 @@ public final class NATSServer: Sendable {
             go: "skiff (swift)", host: configuration.addresses.first?.host ?? "0.0.0.0",
             port: configuration.addresses.first?.port ?? 0, maxPayload: configuration.maxPayload)
         return info.line() + MessageFrame.error("maximum connections exceeded")
+    }
+
+    /// A message from the broker itself (an API answer, a publish acknowledgement) to whoever subscribes to
+    /// `subject`: each plain subscription and one member of each queue group. Any thread.
+    func deliverFromServer(subject: [UInt8], headers: [UInt8]? = nil, payload: [UInt8]) {
+        let message = (headers ?? []) + payload
+        let match = subject.withUnsafeBufferPointer { index.match($0) }
+        subject.withUnsafeBufferPointer { subjectBytes in
+            message.withUnsafeBufferPointer { messageBytes in
+                func send(_ subscription: Subscription) -> Bool {
+                    switch subscription.takeDelivery() {
+                    case .skip: return false
+                    case .deliver: break
+                    case .deliverAndRemove:
+                        subscription.markRemoved()
+                        index.remove(subscription)
+                    }
+                    var frame: [UInt8] = []
+                    MessageFrame.append(
+                        to: &frame, subject: subjectBytes, sid: subscription.sid, reply: nil,
+                        headerLength: headers?.count,
+                        message: messageBytes,
+                        subscriberTakesHeaders: subscription.mailbox.takesHeaders.load(ordering: .relaxed))
+                    subscription.mailbox.enqueue(frame, messages: 1)
+                    return true
+                }
+                for subscription in match.plain { _ = send(subscription) }
+                for group in match.groups {
+                    let start = Int.random(in: 0..<group.count)
+                    for offset in 0..<group.count where send(group[(start + offset) % group.count]) { break }
+                }
+            }
+        }
     }
 
     // MARK: Monitoring

@@ -14,6 +14,7 @@ struct Broker {
     init?(options: ServeOptions) throws {
         guard !options.isNATSOff, let address = SocketAddress(parsing: options.natsListen) else { return nil }
         var configuration = NATSConfiguration(addresses: [address])
+        configuration.jetStreamDirectory = "\(options.stateDirectory)/streams"
         var auth = "none"
         if !options.natsUser.isEmpty {
             configuration.authorization = .user(options.natsUser, password: options.natsPassword)

@@ -42,7 +42,10 @@ enum NATSServerCommand {
             log("  Version:  \(configuration.version)")
             log("  Name:     \(configuration.serverName)")
             log("  ID:       \(server.serverIdentifier)")
-            if options.jetStream { log("JetStream is not served by this broker yet; clients see \"jetstream\": false") }
+            if let directory = configuration.jetStreamDirectory {
+                log("Starting JetStream (streams; consumers are not served yet)")
+                log("  Store Directory: \"\(directory)\"")
+            }
             var monitor: HTTPServer?
             if let monitorPort = options.monitorPort {
                 let host = options.monitorHost ?? options.host

@@ -45,8 +45,8 @@ struct NATSServerOptions: Equatable {
           -n, --name NAME            server name
           --user USER --pass PASS    clients must send this user and password
           --auth TOKEN               clients must send this token
-          -js, --jetstream           accepted; JetStream is not served yet (INFO says "jetstream": false)
-          -sd, --store_dir DIR       accepted with -js
+          -js, --jetstream           JetStream: streams and their API (consumers are not served yet)
+          -sd, --store_dir DIR       where JetStream keeps its streams (default /tmp/nats/jetstream)
           -c, --config FILE          nats-server's config file: port, host, listen, http_port, server_name,
                                      authorization {user, password, token, timeout}, max_payload,
                                      max_connections, max_control_line, max_pending, ping_interval, ping_max,
@@ -206,6 +206,9 @@ struct NATSServerOptions: Equatable {
         if let pingInterval { configuration.pingInterval = pingInterval }
         if let maxPingsOut { configuration.maxPingsOut = maxPingsOut }
         if let writeDeadline { configuration.writeDeadline = writeDeadline }
+        if jetStream {
+            configuration.jetStreamDirectory = "\(storeDirectory ?? "/tmp/nats")/jetstream"
+        }
         return configuration
     }
 }

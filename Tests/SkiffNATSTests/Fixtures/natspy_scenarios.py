@@ -181,6 +181,35 @@ async def reconnect(url, options):
     return {"reconnected": True, "received": data}
 
 
+async def jetstream_streams(url, options):
+    """A work-queue stream made, published to with and without a message id (a repeat is a duplicate), looked
+    up by subject, and a publish no stream takes."""
+    from nats.js.errors import NoStreamResponseError
+    nc = await connect(url, options)
+    js = nc.jetstream()
+    created = await js.add_stream(name="Q", subjects=["q.>"], retention="workqueue")
+    acks = []
+    for subject, payload, msg_id in [("q.a", b"one", "1"), ("q.a", b"one", "1"), ("q.b", b"two", None)]:
+        ack = await js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id} if msg_id else None)
+        acks.append([ack.stream, ack.seq, bool(ack.duplicate)])
+    info = await js.stream_info("Q")
+    found = await js.find_stream_name_by_subject("q.b")
+    try:
+        await js.publish("nowhere", b"x")
+        nowhere = "stored"
+    except NoStreamResponseError:
+        nowhere = "no stream"
+    await nc.close()
+    return {
+        "created": [created.config.name, str(getattr(created.config.retention, "value", created.config.retention)), created.config.subjects],
+        "acks": acks,
+        "messages": info.state.messages,
+        "last_seq": info.state.last_seq,
+        "found": found,
+        "nowhere": nowhere,
+    }
+
+
 SCENARIOS = {
     "pubsub": pubsub,
     "queue": queue,
@@ -190,6 +219,7 @@ SCENARIOS = {
     "drain": drain,
     "auth": auth,
     "reconnect": reconnect,
+    "jetstream_streams": jetstream_streams,
 }
 
 

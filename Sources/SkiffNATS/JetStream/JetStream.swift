@@ -1,0 +1,145 @@
+import Foundation
+import SkiffStream
+import Synchronization
+
+/// JetStream on the broker: the streams kept under one directory, the `$JS.API` requests that manage them, and
+/// the publishes they capture. (Consumers come next.)
+final class JetStream: Sendable {
+    let directory: String
+    private let streams = Mutex<[String: MessageStream]>([:])
+
+    init(directory: String) {
+        self.directory = directory
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
+
+    /// Opens every stream found in the directory (each a folder with its configuration and log).
+    func open() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var opened: [String: MessageStream] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory)
+        where FileManager.default.fileExists(atPath: "\(directory)/\(name)/config.json") {
+            let stream = try MessageStream.open(directory: "\(directory)/\(name)", now: Self.now())
+            opened[stream.configuration.name] = stream
+        }
+        streams.withLock { $0 = opened }
+    }
+
+    /// The stream whose subjects take `subject`, if any.
+    func stream(capturing subject: [UInt8]) -> MessageStream? {
+        streams.withLock { streams in
+            streams.values.first { stream in
+                stream.configuration.subjects.contains { Subject.matches(pattern: Array($0.utf8), subject: subject) }
+            }
+        }
+    }
+
+    var streamCount: Int { streams.withLock { $0.count } }
+
+    // MARK: $JS.API
+
+    /// The answer to one `$JS.API.…` request.
+    func handle(api subject: String, body: [UInt8]) async -> [UInt8] {
+        let tokens = subject.split(separator: ".").map(String.init)
+        guard tokens.count >= 3 else { return JetStreamAPI.failure("api", code: 400, errCode: 10003, "bad request") }
+        let operation = tokens.dropFirst(2).joined(separator: ".")
+        switch tokens.count {
+        case 3 where tokens[2] == "INFO":
+            let all = streams.withLock { Array($0.values) }
+            return JetStreamAPI.encode(
+                JetStreamAPI.AccountInfo(
+                    storage: all.reduce(0) { $0 + $1.log.summary.bytes }, streams: all.count, consumers: 0))
+        case 4 where operation == "STREAM.NAMES":
+            return names(body)
+        case 5 where tokens[2] == "STREAM":
+            return await streamRequest(tokens[3], name: tokens[4], body: body)
+        default:
+            return JetStreamAPI.failure("api", code: 400, errCode: 10003, "unknown JetStream request \(operation)")
+        }
+    }
+
+    private func names(_ body: [UInt8]) -> [UInt8] {
+        let wanted = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["subject"] as? String
+        let names = streams.withLock { streams in
+            streams.values.filter { stream in
+                guard let wanted else { return true }
+                return stream.configuration.subjects.contains {
+                    Subject.matches(pattern: Array($0.utf8), subject: Array(wanted.utf8))
+                        || Subject.matches(pattern: Array(wanted.utf8), subject: Array($0.utf8)) || $0 == wanted
+                }
+            }.map(\.configuration.name).sorted()
+        }
+        return JetStreamAPI.encode(JetStreamAPI.StreamNames(total: names.count, streams: names))
+    }
+
+    private func streamRequest(_ verb: String, name: String, body: [UInt8]) async -> [UInt8] {
+        switch verb {
+        case "CREATE":
+            return create(name: name, body: body)
+        case "INFO":
+            guard let stream = streams.withLock({ $0[name] }) else { return notFound("stream_info") }
+            return info(stream, type: "stream_info", didCreate: nil)
+        case "DELETE":
+            guard let stream = streams.withLock({ $0.removeValue(forKey: name) }) else {
+                return notFound("stream_delete")
+            }
+            try? FileManager.default.removeItem(atPath: (stream.log.directory as NSString).deletingLastPathComponent)
+            return JetStreamAPI.encode(JetStreamAPI.Success(type: "io.nats.jetstream.api.v1.stream_delete_response"))
+        case "PURGE":
+            guard let stream = streams.withLock({ $0[name] }) else { return notFound("stream_purge") }
+            var purged = 0
+            for sequence in stream.log.sequences where (try? await stream.log.delete(sequence)) == true { purged += 1 }
+            return JetStreamAPI.encode(
+                JetStreamAPI.Success(type: "io.nats.jetstream.api.v1.stream_purge_response", purged: purged))
+        default:
+            return JetStreamAPI.failure("api", code: 400, errCode: 10003, "unknown stream request \(verb)")
+        }
+    }
+
+    private func create(name: String, body: [UInt8]) -> [UInt8] {
+        let configuration: StreamConfiguration
+        do {
+            configuration = try JSONDecoder().decode(StreamConfiguration.self, from: Data(body))
+        } catch {
+            return JetStreamAPI.failure("stream_create", code: 400, errCode: 10025, "invalid JSON: \(error)")
+        }
+        guard configuration.name == name else {
+            return JetStreamAPI.failure(
+                "stream_create", code: 400, errCode: 10056, "stream name in subject does not match request")
+        }
+        if let existing = streams.withLock({ $0[name] }) {
+            guard existing.configuration == configuration else {
+                return JetStreamAPI.failure(
+                    "stream_create", code: 400, errCode: 10058,
+                    "stream name already in use with a different configuration")
+            }
+            return info(existing, type: "stream_create", didCreate: false)
+        }
+        do {
+            let stream = try MessageStream(
+                directory: "\(directory)/\(name)", configuration: configuration, now: Self.now())
+            streams.withLock { $0[name] = stream }
+            return info(stream, type: "stream_create", didCreate: true)
+        } catch {
+            return JetStreamAPI.failure("stream_create", code: 400, errCode: 10049, "\(error)")
+        }
+    }
+
+    private func info(_ stream: MessageStream, type: String, didCreate: Bool?) -> [UInt8] {
+        let summary = stream.log.summary
+        return JetStreamAPI.encode(
+            JetStreamAPI.StreamInfo(
+                type: "io.nats.jetstream.api.v1.\(type)_response", config: stream.configuration,
+                created: JetStreamAPI.timestamp(Self.now()),
+                state: .init(
+                    messages: summary.messages, bytes: summary.bytes,
+                    firstSeq: summary.messages == 0 ? summary.lastSequence + 1 : summary.firstSequence,
+                    lastSeq: summary.lastSequence, consumerCount: 0),
+                didCreate: didCreate))
+    }
+
+    private func notFound(_ kind: String) -> [UInt8] {
+        JetStreamAPI.failure(kind, code: 404, errCode: 10059, "stream not found")
+    }
+}

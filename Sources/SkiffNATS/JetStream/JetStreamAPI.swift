@@ -1,0 +1,118 @@
+import Foundation
+import SkiffStream
+
+/// The JSON JetStream clients read back from `$JS.API` and from publishes to streams (nats-server's shapes).
+enum JetStreamAPI {
+    struct Failure: Encodable {
+        var type: String
+        var error: Detail
+
+        struct Detail: Encodable {
+            var code: Int
+            var errCode: Int
+            var description: String
+
+            enum CodingKeys: String, CodingKey {
+                case code, description
+                case errCode = "err_code"
+            }
+        }
+    }
+
+    struct StreamInfo: Encodable {
+        var type: String
+        var config: StreamConfiguration
+        var created: String
+        var state: State
+        var didCreate: Bool?
+
+        struct State: Encodable {
+            var messages: Int
+            var bytes: Int
+            var firstSeq: UInt64
+            var lastSeq: UInt64
+            var consumerCount: Int
+
+            enum CodingKeys: String, CodingKey {
+                case messages, bytes
+                case firstSeq = "first_seq"
+                case lastSeq = "last_seq"
+                case consumerCount = "consumer_count"
+            }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case type, config, created, state
+            case didCreate = "did_create"
+        }
+    }
+
+    struct StreamNames: Encodable {
+        var type = "io.nats.jetstream.api.v1.stream_names_response"
+        var total: Int
+        var offset = 0
+        var limit = 1024
+        var streams: [String]
+    }
+
+    struct Success: Encodable {
+        var type: String
+        var success = true
+        var purged: Int?
+    }
+
+    struct AccountInfo: Encodable {
+        var type = "io.nats.jetstream.api.v1.account_info_response"
+        var memory = 0
+        var storage: Int
+        var streams: Int
+        var consumers: Int
+        var limits = Limits()
+        var api = API()
+
+        struct Limits: Encodable {
+            var maxMemory = -1
+            var maxStorage = -1
+            var maxStreams = -1
+            var maxConsumers = -1
+
+            enum CodingKeys: String, CodingKey {
+                case maxMemory = "max_memory"
+                case maxStorage = "max_storage"
+                case maxStreams = "max_streams"
+                case maxConsumers = "max_consumers"
+            }
+        }
+
+        struct API: Encodable {
+            var total = 0
+            var errors = 0
+        }
+    }
+
+    struct PublishAcknowledgement: Encodable {
+        var stream: String
+        var seq: UInt64
+        var duplicate: Bool?
+    }
+
+    static func encode(_ value: some Encodable) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return (try? Array(encoder.encode(value))) ?? Array("{}".utf8)
+    }
+
+    static func failure(_ kind: String, code: Int, errCode: Int, _ description: String) -> [UInt8] {
+        encode(
+            Failure(
+                type: "io.nats.jetstream.api.v1.\(kind)_response",
+                error: .init(code: code, errCode: errCode, description: description)))
+    }
+
+    /// RFC 3339 with nanoseconds, as Go marshals a time.
+    static func timestamp(_ nanoseconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9))
+    }
+}
