@@ -125,4 +125,32 @@ struct NATSPyCompatibilityTests {
             #expect(observed == expected, "\(broker.name)")
         }
     }
+
+    /// A work queue's durable pull consumer through nats-py: fetch and ack; nak, redelivery with its count up,
+    /// term; progress and a synchronous ack; an empty fetch; then the stream empty. And redelivery after
+    /// `ack_wait` until `max_deliver`, the message kept. The waits are the brokers' own (one-second ack wait);
+    /// the test's bounds only end a failed run.
+    @Test(
+        .enabled(if: enabled),
+        arguments: [
+            (
+                "jetstream_work_queue",
+                #"{"ack_pending": 0, "empty": true, "messages": 0, "seen": [["job0", 1, 1], ["job1", 1, 2], "#
+                    + #"["job1", 2, 2], ["job2", 1, 3]]}"#
+            ),
+            ("jetstream_redelivery", #"{"deliveries": [1, 2], "kept": 1, "third": "none"}"#),
+        ])
+    func pullConsumersAsNatsPyUsesThem(_ scenario: String, _ expected: String) async throws {
+        let skiffStore = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-js-\(UUID())").path
+        let referenceStore = FileManager.default.temporaryDirectory.appendingPathComponent("nats-js-\(UUID())").path
+        defer {
+            try? FileManager.default.removeItem(atPath: skiffStore)
+            try? FileManager.default.removeItem(atPath: referenceStore)
+        }
+        let withJetStream: (inout NATSConfiguration) -> Void = { $0.jetStreamDirectory = skiffStore }
+        try await onBothBrokers(skiff: withJetStream, reference: ["-js", "-sd", referenceStore]) { broker in
+            let observed = try await run(scenario, on: broker)
+            #expect(observed == expected, "\(broker.name)")
+        }
+    }
 }

@@ -79,9 +79,14 @@ extension ClientConnection {
             let request = String(decoding: subject, as: UTF8.self)
             let body = Array(message[(headerLength ?? 0)...])
             Task {
-                let answer = await jetStream.handle(api: request, body: body)
-                if let replySubject { server.deliverFromServer(subject: replySubject, payload: answer) }
+                let answer = await jetStream.handle(api: request, body: body, reply: replySubject)
+                if let answer, let replySubject { server.deliverFromServer(subject: replySubject, payload: answer) }
             }
+            return .apiRequest
+        }
+        if subject.starts(with: "$JS.ACK.".utf8) {
+            jetStream.acknowledge(
+                subject: Array(subject), body: Array(message[(headerLength ?? 0)...]), reply: replySubject)
             return .apiRequest
         }
         let subjectBytes = Array(subject)
@@ -92,6 +97,9 @@ extension ClientConnection {
             subject: String(decoding: subjectBytes, as: UTF8.self), headers: headers, payload: payload,
             now: JetStream.now()
         ) { result in
+            if case .success(let acknowledgement) = result, !acknowledgement.duplicate {
+                jetStream.stored(in: acknowledgement.stream)
+            }
             guard let replySubject else { return }
             let answer: [UInt8]
             switch result {

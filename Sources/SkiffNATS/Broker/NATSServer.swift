@@ -37,6 +37,7 @@ public final class NATSServer: Sendable {
         serverID = Self.makeServerID()
         lifecycle = StreamServer(group: group)
         jetStream = configuration.jetStreamDirectory.map { JetStream(directory: $0) }
+        jetStream?.server = self
     }
 
     /// The bound addresses (the real port when 0 was asked for). Empty before ``start()``.
@@ -51,6 +52,7 @@ public final class NATSServer: Sendable {
     @discardableResult
     public func start() async throws -> [SocketAddress] {
         try jetStream?.open()
+        jetStream?.startTimers()
         return try await lifecycle.start(
             .init(
                 addresses: configuration.addresses, maxConnections: configuration.maxConnections, refusal: refusal,
@@ -66,6 +68,7 @@ public final class NATSServer: Sendable {
     /// Stops accepting and closes every client connection. With a lame-duck grace period, clients are first told
     /// (an INFO with `"ldm": true`, on which they reconnect elsewhere or later) and closed when it has passed.
     public func shutdown(lameDuckGracePeriod: Duration? = nil) async {
+        jetStream?.stopTimers()
         guard let (_, contexts) = await lifecycle.stop() else { return }
         if let lameDuckGracePeriod {
             for context in contexts {
@@ -141,10 +144,15 @@ public final class NATSServer: Sendable {
 
     /// A message from the broker itself (an API answer, a publish acknowledgement) to whoever subscribes to
     /// `subject`: each plain subscription and one member of each queue group. Any thread.
-    func deliverFromServer(subject: [UInt8], headers: [UInt8]? = nil, payload: [UInt8]) {
+    ///
+    /// `shown` is the subject the MSG line carries when it is not the one routed on (a pulled message travels to
+    /// the puller's inbox under its own subject), `reply` its reply subject (the delivery's ack subject).
+    func deliverFromServer(
+        subject: [UInt8], headers: [UInt8]? = nil, payload: [UInt8], as shown: [UInt8]? = nil, reply: [UInt8]? = nil
+    ) {
         let message = (headers ?? []) + payload
         let match = subject.withUnsafeBufferPointer { index.match($0) }
-        subject.withUnsafeBufferPointer { subjectBytes in
+        (shown ?? subject).withUnsafeBufferPointer { subjectBytes in
             message.withUnsafeBufferPointer { messageBytes in
                 func send(_ subscription: Subscription) -> Bool {
                     switch subscription.takeDelivery() {
@@ -155,11 +163,19 @@ public final class NATSServer: Sendable {
                         index.remove(subscription)
                     }
                     var frame: [UInt8] = []
-                    MessageFrame.append(
-                        to: &frame, subject: subjectBytes, sid: subscription.sid, reply: nil,
-                        headerLength: headers?.count,
-                        message: messageBytes,
-                        subscriberTakesHeaders: subscription.mailbox.takesHeaders.load(ordering: .relaxed))
+                    let takesHeaders = subscription.mailbox.takesHeaders.load(ordering: .relaxed)
+                    if let reply {
+                        reply.withUnsafeBufferPointer { replyBytes in
+                            MessageFrame.append(
+                                to: &frame, subject: subjectBytes, sid: subscription.sid, reply: replyBytes,
+                                headerLength: headers?.count, message: messageBytes,
+                                subscriberTakesHeaders: takesHeaders)
+                        }
+                    } else {
+                        MessageFrame.append(
+                            to: &frame, subject: subjectBytes, sid: subscription.sid, reply: nil,
+                            headerLength: headers?.count, message: messageBytes, subscriberTakesHeaders: takesHeaders)
+                    }
                     subscription.mailbox.enqueue(frame, messages: 1)
                     return true
                 }

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffPOSIX
 import SkiffStream
 import Synchronization
 
@@ -7,10 +8,53 @@ import Synchronization
 final class JetStream: Sendable {
     let directory: String
     private let streams = Mutex<[String: MessageStream]>([:])
+    let consumers = Mutex<[String: ConsumerEntry]>([:])
+    /// Expiring pulls and due redeliveries; run while the broker runs.
+    let timers = DeadlineScheduler(clock: ContinuousClock())
+    private let runner = Mutex<[Task<Void, Never>]>([])
+    /// Acks in the order clients sent them: each waits for the one before (a deletion on disk), so that an ack
+    /// with a reply is confirmed only after every earlier ack took effect.
+    private let acks = AsyncStream<@Sendable () async -> Void>.makeStream()
+    private let serverReference = Mutex(WeakServer())
+
+    private struct WeakServer {
+        weak var value: NATSServer?
+    }
 
     init(directory: String) {
         self.directory = directory
     }
+
+    /// The broker that delivers JetStream's answers (not retained: it owns this).
+    var server: NATSServer? {
+        get { serverReference.withLock { $0.value } }
+        set { serverReference.withLock { $0.value = newValue } }
+    }
+
+    /// Starts the timers and the ack queue; they run until ``stopTimers()``.
+    func startTimers() {
+        runner.withLock { runner in
+            guard runner.isEmpty else { return }
+            let queue = acks.stream
+            runner = [
+                Task { [timers] in await timers.run() },
+                Task { for await work in queue { await work() } },
+            ]
+        }
+    }
+
+    func stopTimers() {
+        acks.continuation.finish()
+        runner.withLock { runner in
+            for task in runner { task.cancel() }
+            runner = []
+        }
+    }
+
+    /// Runs `work` after every ack queued before it.
+    func inOrder(_ work: @escaping @Sendable () async -> Void) { acks.continuation.yield(work) }
+
+    func stream(named name: String) -> MessageStream? { streams.withLock { $0[name] } }
 
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
 
@@ -18,12 +62,22 @@ final class JetStream: Sendable {
     func open() throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var opened: [String: MessageStream] = [:]
+        var openedConsumers: [String: ConsumerEntry] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: directory)
         where FileManager.default.fileExists(atPath: "\(directory)/\(name)/config.json") {
             let stream = try MessageStream.open(directory: "\(directory)/\(name)", now: Self.now())
             opened[stream.configuration.name] = stream
+            let folder = "\(directory)/\(name)/consumers"
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            where file.hasSuffix(".json") {
+                let configuration = try JSONDecoder().decode(
+                    ConsumerConfiguration.self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(file)")))
+                openedConsumers[Self.consumerKey(stream.configuration.name, configuration.name)] = ConsumerEntry(
+                    consumer: makeConsumer(stream, configuration))
+            }
         }
         streams.withLock { $0 = opened }
+        consumers.withLock { $0 = openedConsumers }
     }
 
     /// The stream whose subjects take `subject`, if any.
@@ -40,7 +94,7 @@ final class JetStream: Sendable {
     // MARK: $JS.API
 
     /// The answer to one `$JS.API.…` request.
-    func handle(api subject: String, body: [UInt8]) async -> [UInt8] {
+    func handle(api subject: String, body: [UInt8], reply: [UInt8]?) async -> [UInt8]? {
         let tokens = subject.split(separator: ".").map(String.init)
         guard tokens.count >= 3 else { return JetStreamAPI.failure("api", code: 400, errCode: 10003, "bad request") }
         let operation = tokens.dropFirst(2).joined(separator: ".")
@@ -49,11 +103,14 @@ final class JetStream: Sendable {
             let all = streams.withLock { Array($0.values) }
             return JetStreamAPI.encode(
                 JetStreamAPI.AccountInfo(
-                    storage: all.reduce(0) { $0 + $1.log.summary.bytes }, streams: all.count, consumers: 0))
+                    storage: all.reduce(0) { $0 + $1.log.summary.bytes }, streams: all.count,
+                    consumers: consumers.withLock { $0.count }))
         case 4 where operation == "STREAM.NAMES":
             return names(body)
         case 5 where tokens[2] == "STREAM":
             return await streamRequest(tokens[3], name: tokens[4], body: body)
+        case 5...8 where tokens[2] == "CONSUMER":
+            return await consumerRequest(tokens, body: body, reply: reply)
         default:
             return JetStreamAPI.failure("api", code: 400, errCode: 10003, "unknown JetStream request \(operation)")
         }
@@ -84,6 +141,7 @@ final class JetStream: Sendable {
             guard let stream = streams.withLock({ $0.removeValue(forKey: name) }) else {
                 return notFound("stream_delete")
             }
+            consumers.withLock { entries in entries = entries.filter { $0.value.consumer.stream !== stream } }
             try? FileManager.default.removeItem(atPath: (stream.log.directory as NSString).deletingLastPathComponent)
             return JetStreamAPI.encode(JetStreamAPI.Success(type: "io.nats.jetstream.api.v1.stream_delete_response"))
         case "PURGE":

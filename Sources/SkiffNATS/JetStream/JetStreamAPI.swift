@@ -90,6 +90,40 @@ enum JetStreamAPI {
         }
     }
 
+    struct ConsumerInfo: Encodable {
+        var type: String
+        var streamName: String
+        var name: String
+        var created: String
+        var config: ConsumerConfiguration
+        var delivered = Sequences()
+        var ackFloor = Sequences()
+        var numAckPending: Int
+        var numRedelivered: Int
+        var numWaiting: Int
+        var numPending: Int
+
+        struct Sequences: Encodable {
+            var consumerSeq: UInt64 = 0
+            var streamSeq: UInt64 = 0
+
+            enum CodingKeys: String, CodingKey {
+                case consumerSeq = "consumer_seq"
+                case streamSeq = "stream_seq"
+            }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case type, name, created, config, delivered
+            case streamName = "stream_name"
+            case ackFloor = "ack_floor"
+            case numAckPending = "num_ack_pending"
+            case numRedelivered = "num_redelivered"
+            case numWaiting = "num_waiting"
+            case numPending = "num_pending"
+        }
+    }
+
     struct PublishAcknowledgement: Encodable {
         var stream: String
         var seq: UInt64

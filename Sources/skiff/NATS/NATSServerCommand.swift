@@ -43,7 +43,7 @@ enum NATSServerCommand {
             log("  Name:     \(configuration.serverName)")
             log("  ID:       \(server.serverIdentifier)")
             if let directory = configuration.jetStreamDirectory {
-                log("Starting JetStream (streams; consumers are not served yet)")
+                log("Starting JetStream")
                 log("  Store Directory: \"\(directory)\"")
             }
             var monitor: HTTPServer?

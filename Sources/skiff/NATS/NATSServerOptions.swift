@@ -45,7 +45,7 @@ struct NATSServerOptions: Equatable {
           -n, --name NAME            server name
           --user USER --pass PASS    clients must send this user and password
           --auth TOKEN               clients must send this token
-          -js, --jetstream           JetStream: streams and their API (consumers are not served yet)
+          -js, --jetstream           JetStream's work-queue subset: streams and durable pull consumers
           -sd, --store_dir DIR       where JetStream keeps its streams (default /tmp/nats/jetstream)
           -c, --config FILE          nats-server's config file: port, host, listen, http_port, server_name,
                                      authorization {user, password, token, timeout}, max_payload,

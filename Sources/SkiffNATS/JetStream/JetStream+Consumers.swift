@@ -1,0 +1,245 @@
+import Foundation
+import SkiffPOSIX
+import SkiffStream
+import Synchronization
+
+/// Durable pull consumers on the broker: `CONSUMER.CREATE`/`INFO`/`DELETE`, the pulls of `MSG.NEXT` (served
+/// at once, or parked until a message, a redelivery or their expiry), and the acks clients publish to the
+/// `$JS.ACK.…` subject each delivery carries.
+extension JetStream {
+    struct PullRequest: Sendable {
+        let reply: [UInt8]
+        var remaining: Int
+        let expires: Int64?
+        let noWait: Bool
+        var delivered = 0
+    }
+
+    struct ConsumerEntry: Sendable {
+        let consumer: StreamConsumer
+        var waiting: [PullRequest] = []
+    }
+
+    static func consumerKey(_ stream: String, _ consumer: String) -> String { "\(stream)\u{0}\(consumer)" }
+
+    // MARK: API
+
+    func consumerRequest(_ tokens: [String], body: [UInt8], reply: [UInt8]?) async -> [UInt8]? {
+        // $JS.API.CONSUMER.<VERB>.<stream>.<consumer>[.<filter>] and $JS.API.CONSUMER.DURABLE.CREATE.<s>.<c>
+        var rest = Array(tokens.dropFirst(3))
+        var verb = rest.removeFirst()
+        if verb == "DURABLE", rest.first == "CREATE" {
+            rest.removeFirst()
+            verb = "CREATE"
+        }
+        if verb == "MSG", rest.first == "NEXT" {
+            rest.removeFirst()
+            guard rest.count == 2, let reply else { return nil }
+            pull(stream: rest[0], consumer: rest[1], body: body, reply: reply)
+            return nil
+        }
+        guard rest.count >= 2 else { return JetStreamAPI.failure("api", code: 400, errCode: 10003, "bad request") }
+        let (streamName, name) = (rest[0], rest[1])
+        guard let stream = stream(named: streamName) else {
+            return JetStreamAPI.failure("consumer_\(verb.lowercased())", code: 404, errCode: 10059, "stream not found")
+        }
+        switch verb {
+        case "CREATE":
+            return createConsumer(stream, name: name, body: body)
+        case "INFO":
+            guard let entry = consumers.withLock({ $0[Self.consumerKey(streamName, name)] }) else {
+                return JetStreamAPI.failure("consumer_info", code: 404, errCode: 10014, "consumer not found")
+            }
+            return consumerInfo(entry.consumer, type: "consumer_info")
+        case "DELETE":
+            guard consumers.withLock({ $0.removeValue(forKey: Self.consumerKey(streamName, name)) }) != nil else {
+                return JetStreamAPI.failure("consumer_delete", code: 404, errCode: 10014, "consumer not found")
+            }
+            try? FileManager.default.removeItem(atPath: consumerFile(streamName, name))
+            return JetStreamAPI.encode(JetStreamAPI.Success(type: "io.nats.jetstream.api.v1.consumer_delete_response"))
+        default:
+            return JetStreamAPI.failure("api", code: 400, errCode: 10003, "unknown consumer request \(verb)")
+        }
+    }
+
+    func consumerFile(_ stream: String, _ consumer: String) -> String {
+        "\(directory)/\(stream)/consumers/\(consumer).json"
+    }
+
+    private func createConsumer(_ stream: MessageStream, name: String, body: [UInt8]) -> [UInt8] {
+        struct Request: Decodable { var config: ConsumerConfiguration }
+        let configuration: ConsumerConfiguration
+        do {
+            configuration = try JSONDecoder().decode(Request.self, from: Data(body)).config
+        } catch {
+            return JetStreamAPI.failure("consumer_create", code: 400, errCode: 10025, "invalid JSON: \(error)")
+        }
+        var named = configuration
+        if named.name.isEmpty { named.name = name }
+        if let problem = named.problem(on: stream.configuration.retention) {
+            return JetStreamAPI.failure("consumer_create", code: 400, errCode: problem.code, problem.description)
+        }
+        let key = Self.consumerKey(stream.configuration.name, named.name)
+        if let existing = consumers.withLock({ $0[key] }) {
+            return consumerInfo(existing.consumer, type: "consumer_create")
+        }
+        if stream.configuration.retention == .workQueue {
+            let others = consumers.withLock { entries in
+                entries.values.map(\.consumer).filter { $0.stream === stream }
+            }
+            if others.contains(where: { $0.configuration.filterSubject == nil })
+                || (named.filterSubject == nil && !others.isEmpty)
+            {
+                return JetStreamAPI.failure(
+                    "consumer_create", code: 400, errCode: 10099,
+                    "multiple non-filtered consumers not allowed on workqueue stream")
+            }
+        }
+        do {
+            let path = consumerFile(stream.configuration.name, named.name)
+            try DurableFile.write(Array(try JSONEncoder().encode(named)), to: path)
+        } catch {
+            return JetStreamAPI.failure("consumer_create", code: 500, errCode: 10012, "\(error)")
+        }
+        let consumer = makeConsumer(stream, named)
+        consumers.withLock { $0[key] = ConsumerEntry(consumer: consumer) }
+        return consumerInfo(consumer, type: "consumer_create")
+    }
+
+    func makeConsumer(_ stream: MessageStream, _ configuration: ConsumerConfiguration) -> StreamConsumer {
+        let filter = configuration.filterSubject.map { Array($0.utf8) }
+        return StreamConsumer(stream: stream, configuration: configuration) { subject in
+            filter.map { Subject.matches(pattern: $0, subject: Array(subject.utf8)) } ?? true
+        }
+    }
+
+    private func consumerInfo(_ consumer: StreamConsumer, type: String) -> [UInt8] {
+        let waiting = consumers.withLock {
+            $0[Self.consumerKey(consumer.stream.configuration.name, consumer.configuration.name)]?.waiting.count ?? 0
+        }
+        return JetStreamAPI.encode(
+            JetStreamAPI.ConsumerInfo(
+                type: "io.nats.jetstream.api.v1.\(type)_response", streamName: consumer.stream.configuration.name,
+                name: consumer.configuration.name, created: JetStreamAPI.timestamp(Self.now()),
+                config: consumer.configuration, numAckPending: consumer.numAckPending,
+                numRedelivered: consumer.numRedelivered, numWaiting: waiting, numPending: consumer.numPending))
+    }
+
+    // MARK: Pulls
+
+    private func pull(stream streamName: String, consumer name: String, body: [UInt8], reply: [UInt8]) {
+        let key = Self.consumerKey(streamName, name)
+        guard consumers.withLock({ $0[key] }) != nil else {
+            server?.deliverFromServer(
+                subject: reply, headers: Array("NATS/1.0 409 Consumer Deleted\r\n\r\n".utf8), payload: [])
+            return
+        }
+        let fields = (body.isEmpty ? nil : try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+        let batch = max((fields["batch"] as? NSNumber)?.intValue ?? 1, 1)
+        let expires = (fields["expires"] as? NSNumber)?.int64Value ?? 0
+        let noWait = (fields["no_wait"] as? Bool) ?? false
+        let request = PullRequest(
+            reply: reply, remaining: batch, expires: expires > 0 ? Self.now() + expires : nil, noWait: noWait)
+        consumers.withLock { $0[key]?.waiting.append(request) }
+        serve(key)
+        if let deadline = request.expires { schedule(at: deadline, key) }
+    }
+
+    /// Hands what the consumer can deliver to its waiting pulls, oldest first; answers the ones that end.
+    func serve(_ key: String) {
+        let now = Self.now()
+        while true {
+            guard let entry = consumers.withLock({ $0[key] }), var request = entry.waiting.first else { return }
+            let (delivery, events) = entry.consumer.next(now: now)
+            for event in events { advise(event, entry.consumer) }
+            if let delivery {
+                send(delivery, of: entry.consumer, to: request.reply)
+                request.remaining -= 1
+                request.delivered += 1
+                consumers.withLock { entries in
+                    if request.remaining == 0 {
+                        entries[key]?.waiting.removeFirst()
+                    } else {
+                        entries[key]?.waiting[0] = request
+                    }
+                }
+                continue
+            }
+            // Nothing to deliver now.
+            let expired = request.expires.map { $0 <= now } ?? false
+            if request.noWait || expired {
+                consumers.withLock { _ = $0[key]?.waiting.removeFirst() }
+                let status =
+                    expired
+                    ? "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: \(request.remaining)\r\nNats-Pending-Bytes: 0\r\n\r\n"
+                    : "NATS/1.0 404 No Messages\r\n\r\n"
+                server?.deliverFromServer(subject: request.reply, headers: Array(status.utf8), payload: [])
+                continue
+            }
+            if let deadline = entry.consumer.nextDeadline { schedule(at: deadline, key) }
+            return
+        }
+    }
+
+    /// After an ack: the wait for that message ends, and a parked pull may get the next.
+    func acknowledge(subject: [UInt8], body: [UInt8], reply: [UInt8]?) {
+        // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
+        let tokens = String(decoding: subject, as: UTF8.self).split(separator: ".").map(String.init)
+        guard tokens.count >= 9, let sequence = UInt64(tokens[5]) else { return }
+        let key = Self.consumerKey(tokens[2], tokens[3])
+        guard let consumer = consumers.withLock({ $0[key]?.consumer }) else { return }
+        let text = String(decoding: body, as: UTF8.self)
+        let now = Self.now()
+        inOrder { [self] in
+            if text.isEmpty || text.hasPrefix("+ACK") || text.hasPrefix("+NXT") {
+                await consumer.acknowledge(sequence)
+            } else if text.hasPrefix("-NAK") {
+                let json = String(text.dropFirst(4)).trimmingSpaces()
+                let delay = (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["delay"]
+                consumer.negativeAcknowledge(sequence, delay: (delay as? NSNumber)?.int64Value, now: now)
+            } else if text.hasPrefix("+WPI") {
+                consumer.inProgress(sequence, now: now)
+            } else if text.hasPrefix("+TERM") {
+                await consumer.terminate(sequence)
+            }
+            if let reply { server?.deliverFromServer(subject: reply, payload: []) }
+            serve(key)
+        }
+    }
+
+    /// A stream stored a message: its consumers' parked pulls may take it.
+    func stored(in stream: String) {
+        let keys = consumers.withLock { entries in
+            entries.filter { $0.value.consumer.stream.configuration.name == stream && !$0.value.waiting.isEmpty }.map(
+                \.key)
+        }
+        for key in keys { serve(key) }
+    }
+
+    private func send(_ delivery: StreamConsumer.Delivery, of consumer: StreamConsumer, to reply: [UInt8]) {
+        let message = delivery.message
+        let ack =
+            "$JS.ACK.\(consumer.stream.configuration.name).\(consumer.configuration.name).\(delivery.deliveries)."
+            + "\(message.sequence).\(delivery.consumerSequence).\(message.time).\(delivery.pending)"
+        server?.deliverFromServer(
+            subject: reply, headers: message.headers.isEmpty ? nil : message.headers, payload: message.payload,
+            as: Array(message.subject.utf8), reply: Array(ack.utf8))
+    }
+
+    private func advise(_ event: StreamConsumer.Event, _ consumer: StreamConsumer) {
+        guard case .maxDeliveries(let sequence, let deliveries) = event else { return }
+        let stream = consumer.stream.configuration.name
+        let name = consumer.configuration.name
+        let advisory =
+            #"{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream":"\#(stream)","consumer":"\#(name)","#
+            + #""stream_seq":\#(sequence),"deliveries":\#(deliveries)}"#
+        server?.deliverFromServer(
+            subject: Array("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.\(stream).\(name)".utf8),
+            payload: Array(advisory.utf8))
+    }
+
+    private func schedule(at deadline: Int64, _ key: String) {
+        let delay = Duration.nanoseconds(max(deadline - Self.now(), 0) + 1_000_000)
+        timers.schedule(after: delay) { [self] in serve(key) }
+    }
+}
