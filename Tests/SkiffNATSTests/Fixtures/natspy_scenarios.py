@@ -269,6 +269,37 @@ async def jetstream_redelivery(url, options):
     return {"deliveries": counts, "third": third, "kept": info.state.messages}
 
 
+async def js_fill(url, options):
+    """Publishes 50 jobs to a work-queue stream, each acknowledged by the server, and leaves them there."""
+    nc = await connect(url, options)
+    js = nc.jetstream()
+    await js.add_stream(name="DURABLE", subjects=["durable.>"], retention="workqueue")
+    sequences = [(await js.publish("durable.job", f"job{index}".encode())).seq for index in range(50)]
+    await nc.close()
+    return {"acknowledged": sequences == list(range(1, 51))}
+
+
+async def js_take(url, options):
+    """Takes (and acknowledges) every job left in the stream js_fill made."""
+    from nats.errors import TimeoutError as FetchTimeout
+    nc = await connect(url, options)
+    js = nc.jetstream()
+    sub = await js.pull_subscribe("durable.job", durable="taker")
+    taken = []
+    # Until all 50 are in: a fetch that times out (a bound for a broken run) means some were lost.
+    while len(taken) < 50:
+        try:
+            batch = await sub.fetch(10, timeout=BOUND)
+        except FetchTimeout:
+            break
+        for msg in batch:
+            taken.append(msg.data.decode())
+            await msg.ack_sync()
+    info = await js.stream_info("DURABLE")
+    await nc.close()
+    return {"taken": len(taken), "all": sorted(taken) == sorted(f"job{i}" for i in range(50)), "left": info.state.messages}
+
+
 SCENARIOS = {
     "pubsub": pubsub,
     "queue": queue,
@@ -281,6 +312,8 @@ SCENARIOS = {
     "jetstream_streams": jetstream_streams,
     "jetstream_work_queue": jetstream_work_queue,
     "jetstream_redelivery": jetstream_redelivery,
+    "js_fill": js_fill,
+    "js_take": js_take,
 }
 
 
