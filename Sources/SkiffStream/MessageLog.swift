@@ -62,6 +62,8 @@ public final class MessageLog: Sendable {
         var index: [UInt64: Location] = [:]
         var nextSequence: UInt64
         var lastSequence: UInt64
+        /// The lowest live sequence (a hint, moved forward past deleted ones when asked).
+        var firstHint: UInt64 = 1
         var bytes = 0
         var pending: [Pending] = []
         var isCommitting = false
@@ -183,13 +185,41 @@ public final class MessageLog: Sendable {
         state.withLock { state in
             Summary(
                 messages: state.index.count, bytes: state.bytes,
-                firstSequence: state.index.keys.min() ?? state.nextSequence,
+                firstSequence: Self.first(&state) ?? state.nextSequence,
                 lastSequence: state.lastSequence)
         }
     }
 
     /// Every live sequence, in order.
     public var sequences: [UInt64] { state.withLock { $0.index.keys.sorted() } }
+
+    /// The lowest live sequence, nil when the log holds none. Cheap for a queue: deletions happen at the front.
+    public var firstSequence: UInt64? { state.withLock { Self.first(&$0) } }
+
+    /// The lowest live sequence above `sequence`, nil when there is none: a consumer's next message without
+    /// sorting the whole log.
+    public func sequence(after sequence: UInt64) -> UInt64? {
+        state.withLock { state in
+            guard !state.index.isEmpty else { return nil }
+            var candidate = max(sequence + 1, Self.first(&state) ?? sequence + 1)
+            while candidate <= state.lastSequence {
+                if state.index[candidate] != nil { return candidate }
+                candidate += 1
+            }
+            return nil
+        }
+    }
+
+    /// Live sequences above `sequence`.
+    public func count(after sequence: UInt64) -> Int {
+        state.withLock { state in state.index.keys.reduce(0) { $1 > sequence ? $0 + 1 : $0 } }
+    }
+
+    private static func first(_ state: inout State) -> UInt64? {
+        guard !state.index.isEmpty else { return nil }
+        while state.firstHint <= state.lastSequence && state.index[state.firstHint] == nil { state.firstHint += 1 }
+        return state.firstHint <= state.lastSequence ? state.firstHint : state.index.keys.min()
+    }
 
     /// `fdatasync`s so far (group commit makes this fewer than the appends).
     public var syncCount: Int { state.withLock { $0.syncs } }

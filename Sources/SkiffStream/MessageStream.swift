@@ -181,9 +181,13 @@ public final class MessageStream: Sendable {
     /// Removes what the message, byte and age limits no longer allow, oldest first (`discard: old`, and age
     /// whatever `discard` says). The broker also calls it on a timer, so that age applies to a quiet stream.
     public func enforceLimits(now: Int64) async {
+        let limited =
+            (configuration.discard == .old && (configuration.maxMessages >= 0 || configuration.maxBytes >= 0))
+            || configuration.maxAge > 0
+        guard limited else { return }
         while true {
             let summary = log.summary
-            guard summary.messages > 0, let first = log.sequences.first else { return }
+            guard summary.messages > 0, let first = log.firstSequence else { return }
             var remove = false
             if configuration.discard == .old {
                 remove =

@@ -118,7 +118,9 @@ public final class StreamConsumer: Sendable {
     }
 
     private func firstUndelivered(after cursor: UInt64) -> (UInt64, StoredMessage)? {
-        for sequence in stream.log.sequences where sequence > cursor {
+        var position = cursor
+        while let sequence = stream.log.sequence(after: position) {
+            position = sequence
             guard let message = try? stream.log.message(sequence) else { continue }
             if passes(message.subject) { return (sequence, message) }
         }
@@ -161,13 +163,7 @@ public final class StreamConsumer: Sendable {
 
     public var numRedelivered: Int { state.withLock { $0.redelivered } }
 
-    /// Messages that pass the filter and have not been delivered yet.
-    public var numPending: Int {
-        let cursor = state.withLock { $0.cursor }
-        var count = 0
-        for sequence in stream.log.sequences where sequence > cursor {
-            if let message = try? stream.log.message(sequence), passes(message.subject) { count += 1 }
-        }
-        return count
-    }
+    /// Messages not delivered yet. (All of the stream's above the cursor, the filter aside: reading each one to
+    /// apply the filter would cost a disk read per message for every delivery.)
+    public var numPending: Int { stream.log.count(after: state.withLock { $0.cursor }) }
 }

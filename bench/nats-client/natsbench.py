@@ -141,6 +141,30 @@ async def raw_requests(host, port, count, window):
     return result
 
 
+async def raw_jetstream_publish(host, port, count, window=256):
+    """Publishes with an acknowledgement each, `window` awaiting theirs at a time, to a file-stored stream."""
+    client = await Raw.connect(host, port)
+    client.writer.write(b"SUB _INBOX.js.* 1\r\n")
+    config = b'{"name":"BENCH","subjects":["bench.js"],"storage":"file","retention":"limits"}'
+    client.writer.write(b"PUB $JS.API.STREAM.CREATE.BENCH _INBOX.js.create %d\r\n" % len(config) + config + b"\r\n")
+    replies = client.messages()
+    await anext(replies)
+    start = time.perf_counter()
+    sent = received = 0
+    while received < count:
+        while sent < count and sent - received < window:
+            client.writer.write(b"PUB bench.js _INBOX.js.%d 128\r\n" % sent + PAYLOAD + b"\r\n")
+            sent += 1
+        _, _, _, answer = await anext(replies)
+        if b'"seq"' not in answer:
+            raise RuntimeError(f"not acknowledged: {answer!r}")
+        received += 1
+    elapsed = time.perf_counter() - start
+    client.writer.write(b"PUB $JS.API.STREAM.DELETE.BENCH _INBOX.js.delete 0\r\n\r\n")
+    await anext(replies)
+    return {"rate": count / elapsed}
+
+
 async def py_pub(host, port, count):
     import nats
     nc = await nats.connect(f"nats://{host}:{port}")
@@ -222,6 +246,7 @@ TESTS = {
     ("py", "req1"): lambda h, p, n: py_requests(h, p, n, 1),
     ("py", "req64"): lambda h, p, n: py_requests(h, p, n, 64),
     ("raw", "idle"): idle,
+    ("raw", "jspub"): raw_jetstream_publish,
 }
 
 

@@ -8,6 +8,8 @@ import Synchronization
 final class JetStream: Sendable {
     let directory: String
     private let streams = Mutex<[String: MessageStream]>([:])
+    private let captures = Mutex<[(pattern: [UInt8], stream: MessageStream)]>([])
+    private let anyStream = Atomic<Bool>(false)
     let consumers = Mutex<[String: ConsumerEntry]>([:])
     /// Expiring pulls and due redeliveries; run while the broker runs.
     let timers = DeadlineScheduler(clock: ContinuousClock())
@@ -77,16 +79,30 @@ final class JetStream: Sendable {
             }
         }
         streams.withLock { $0 = opened }
+        streamsChanged()
         consumers.withLock { $0 = openedConsumers }
     }
 
     /// The stream whose subjects take `subject`, if any.
+    /// Every publish asks this (when JetStream is on): the subjects are kept as bytes, and with no stream the
+    /// answer is one atomic load.
     func stream(capturing subject: [UInt8]) -> MessageStream? {
-        streams.withLock { streams in
-            streams.values.first { stream in
-                stream.configuration.subjects.contains { Subject.matches(pattern: Array($0.utf8), subject: subject) }
-            }
+        guard hasStreams else { return nil }
+        return captures.withLock { captures in
+            captures.first { Subject.matches(pattern: $0.pattern, subject: subject) }?.stream
         }
+    }
+
+    /// Whether any stream exists (one atomic load).
+    var hasStreams: Bool { anyStream.load(ordering: .acquiring) }
+
+    /// Rebuilds the subject table after streams change.
+    private func streamsChanged() {
+        let all = streams.withLock { Array($0.values) }
+        captures.withLock { captures in
+            captures = all.flatMap { stream in stream.configuration.subjects.map { (Array($0.utf8), stream) } }
+        }
+        anyStream.store(!all.isEmpty, ordering: .releasing)
     }
 
     var streamCount: Int { streams.withLock { $0.count } }
@@ -141,6 +157,7 @@ final class JetStream: Sendable {
             guard let stream = streams.withLock({ $0.removeValue(forKey: name) }) else {
                 return notFound("stream_delete")
             }
+            streamsChanged()
             consumers.withLock { entries in entries = entries.filter { $0.value.consumer.stream !== stream } }
             try? FileManager.default.removeItem(atPath: (stream.log.directory as NSString).deletingLastPathComponent)
             return JetStreamAPI.encode(JetStreamAPI.Success(type: "io.nats.jetstream.api.v1.stream_delete_response"))
@@ -178,6 +195,7 @@ final class JetStream: Sendable {
             let stream = try MessageStream(
                 directory: "\(directory)/\(name)", configuration: configuration, now: Self.now())
             streams.withLock { $0[name] = stream }
+            streamsChanged()
             return info(stream, type: "stream_create", didCreate: true)
         } catch {
             return JetStreamAPI.failure("stream_create", code: 400, errCode: 10049, "\(error)")
