@@ -82,7 +82,9 @@ extension ClientConnection {
         if isAPI {
             let request = String(decoding: subject, as: UTF8.self)
             let body = Array(message[(headerLength ?? 0)...])
-            Task {
+            // On this client's loop, not the cooperative pool: a pool kept busy by others (a loaded machine) must
+            // not hold JetStream's answers past a client's request timeout.
+            Task(executorPreference: loop) {
                 let answer = await jetStream.handle(api: request, body: body, reply: replySubject)
                 if let answer, let replySubject { server.deliverFromServer(subject: replySubject, payload: answer) }
             }

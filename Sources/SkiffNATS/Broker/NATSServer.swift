@@ -52,7 +52,7 @@ public final class NATSServer: Sendable {
     @discardableResult
     public func start() async throws -> [SocketAddress] {
         try jetStream?.open()
-        jetStream?.startTimers()
+        jetStream?.startTimers(on: group.next())
         return try await lifecycle.start(
             .init(
                 addresses: configuration.addresses, maxConnections: configuration.maxConnections, refusal: refusal,

@@ -33,14 +33,15 @@ final class JetStream: Sendable {
         set { serverReference.withLock { $0.value = newValue } }
     }
 
-    /// Starts the timers and the ack queue; they run until ``stopTimers()``.
-    func startTimers() {
+    /// Starts the timers and the ack queue on `loop` (not the cooperative pool, which a busy process may keep
+    /// from them past a client's timeout); they run until ``stopTimers()``.
+    func startTimers(on loop: EventLoop) {
         runner.withLock { runner in
             guard runner.isEmpty else { return }
             let queue = acks.stream
             runner = [
-                Task { [timers] in await timers.run() },
-                Task { for await work in queue { await work() } },
+                Task(executorPreference: loop) { [timers] in await timers.run() },
+                Task(executorPreference: loop) { for await work in queue { await work() } },
             ]
         }
     }
