@@ -253,6 +253,21 @@ struct ReadinessProbeTests {
         #expect(try await probe.waitUntilReady(replica, deadline: .now + .milliseconds(300)) { true } == nil)
     }
 
+    /// Only the peer's refusal, or a namespace that is gone, means nothing listens on a route. The daemon running
+    /// out of descriptors (CI: a neighbouring test held 400 sockets in the same process) once pinned a replica
+    /// that listens on its loopback to the bridge, because its own EMFILE was read as "nothing there".
+    @Test(arguments: [
+        (HTTPClientError.connectionRefused(address: "127.0.0.1:8080"), ReadinessProbe.Answer.nothingThere),
+        (.noSuchNetworkNamespace("/run/netns/gone"), .nothingThere),
+        (.system("connecting to 127.0.0.1:8080: socket: Too many open files (EMFILE)"), .noAnswer),
+        (.connectTimeout(address: "127.0.0.1:8080"), .noAnswer),
+        (.connectionReset, .noAnswer),
+        (.requestTimeout, .noAnswer),
+    ])
+    func onlyTheReplicasOwnRefusalMeansNothingListens(error: HTTPClientError, expected: ReadinessProbe.Answer) {
+        #expect(ReadinessProbe.answer(for: error) == expected)
+    }
+
     /// Each row: the answers the routes give in the order they are asked, and the route the probe settles on.
     /// The third row is the race a busy machine produced in CI: the server began listening on every address
     /// between the loopback's refusal and the bridge's answer, and the replica then lived on the slower bridge.

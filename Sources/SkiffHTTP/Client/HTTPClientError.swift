@@ -17,7 +17,9 @@ public enum HTTPClientError: Error, Equatable, CustomStringConvertible {
     case invalidURL(String)
     /// The host name could not be resolved to an address.
     case unresolvableHost(String)
-    /// Another system call failed.
+    /// The network namespace to connect from does not exist (its file is gone): nothing can listen there.
+    case noSuchNetworkNamespace(String)
+    /// Another system call failed, on this side (no descriptors left, no memory, ...): says nothing about the peer.
     case system(String)
 
     public var description: String {
@@ -30,6 +32,7 @@ public enum HTTPClientError: Error, Equatable, CustomStringConvertible {
         case .invalidResponse(let why): return "invalid HTTP response: \(why)"
         case .invalidURL(let url): return "invalid URL '\(url)': expected http://HOST[:PORT]/PATH"
         case .unresolvableHost(let host): return "cannot resolve host '\(host)'"
+        case .noSuchNetworkNamespace(let path): return "no network namespace at \(path): was its replica removed?"
         case .system(let what): return what
         }
     }

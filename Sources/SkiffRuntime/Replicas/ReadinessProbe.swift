@@ -79,10 +79,18 @@ struct ReadinessProbe: Sendable {
         do {
             let response = try await client.fetch(request, timeout: .seconds(2), maxBytes: 64 * 1024)
             return response.head.status.code == 503 ? .notReady : .ready
-        } catch HTTPClientError.connectionRefused, HTTPClientError.system {
-            return .nothingThere
         } catch {
-            return .noAnswer
+            return Self.answer(for: error)
+        }
+    }
+
+    /// Only the peer's own refusal (or a namespace that is gone) means nothing listens. A failure on the daemon's
+    /// side, such as running out of descriptors, is no answer: taken for a refusal it would send a replica that
+    /// listens on its loopback over the bridge for its whole life.
+    static func answer(for error: any Error) -> Answer {
+        switch error as? HTTPClientError {
+        case .connectionRefused, .noSuchNetworkNamespace: .nothingThere
+        default: .noAnswer
         }
     }
 }
