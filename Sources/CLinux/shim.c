@@ -4,9 +4,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <spawn.h>
 
 int cl_accept4(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
 int cl_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+int cl_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
+}
 int cl_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
 
 // Signals: a self-pipe. The handler only writes one byte (async-signal-safe); a thread reads the pipe.

@@ -143,6 +143,10 @@ public struct ChildProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, input[0], 0)
         posix_spawn_file_actions_adddup2(&actions, output[1], 1)
         posix_spawn_file_actions_adddup2(&actions, error[1], 2)
+        // Nothing but the three pipes: a descriptor some library opened without O_CLOEXEC (or a thread opened
+        // between its open and its fcntl) would otherwise live on in a child that may outlive the connection or
+        // file it belongs to, and a peer would wait for a close that never comes.
+        cl_spawn_close_from(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

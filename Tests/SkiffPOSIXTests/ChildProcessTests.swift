@@ -24,6 +24,19 @@ struct ChildProcessTests {
         await #expect(throws: ChildProcessError.self) { while try await iterator.next() != nil {} }
     }
 
+    /// A child gets standard input, output and error, and nothing else, even a descriptor opened without
+    /// O_CLOEXEC: a long-lived child holding a socket would keep its peer from ever seeing the close (CI: a
+    /// daemon that a test spawned kept another test's client connection open for a minute).
+    @Test func aChildInheritsNoDescriptorButTheStandardThree() async throws {
+        let leaked = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(leaked >= 0)
+        defer { close(leaked) }
+        let listing = try await ChildProcess("/bin/ls", ["/proc/self/fd"]).runChecked()
+        let open = listing.outputText.split(separator: "\n").compactMap { Int32($0) }
+        #expect(!open.contains(leaked), "the child has descriptors \(open)")
+        #expect(open.filter { $0 > 2 }.count <= 1, "beyond its own directory listing: \(open)")
+    }
+
     @Test func capturesOutputAndExitStatus() async throws {
         let echo = try await ChildProcess("/bin/echo", ["hello", "world"]).run()
         #expect(echo.succeeded && echo.outputText == "hello world\n" && echo.standardError.isEmpty)

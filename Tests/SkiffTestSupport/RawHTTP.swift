@@ -47,7 +47,7 @@ public enum RawHTTP {
     /// A TCP socket bound to a free port on 127.0.0.1 and not listening: the port stays the caller's (nobody else
     /// can start listening on it), and the kernel answers a connection to it with a reset at once.
     public static func boundLoopbackSocket() throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = loopbackAddress(port: 0)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {

@@ -83,7 +83,7 @@ final class WatchdogProcess: Sendable {
 func freePort() throws -> Int {
     for _ in 0..<200 {
         let port = Int.random(in: 20_000..<32_000)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(fd) }
         var address = RawHTTP.loopbackAddress(port: port)
         let bound = withUnsafePointer(to: &address) {

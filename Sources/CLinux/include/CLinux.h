@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -56,6 +57,8 @@ static inline int cl_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int 
 static inline int cl_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 int cl_accept4(int fd);
 int cl_pipe2(int fds[2], int flags);
+/// Adds "close every descriptor from `lowest` up" to a spawn's file actions (glibc's closefrom action).
+int cl_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest);
 int cl_pidfd_open(int pid);
 /// Makes glibc serve buffers of `threshold` bytes and more with their own mappings, returned to the system when
 /// freed, and trim the heap's top above `threshold`: a burst does not leave a long-running server holding its
