@@ -50,7 +50,9 @@ final class HTTPClientConnection: HTTPStreamHandler, ByteStreamSource, @unchecke
                 to: key.address, networkNamespace: key.networkNamespace, loop: pool.loop, readBuffer: pool.readBuffer)
         } catch {
             // Only opening the namespace's file fails with ENOENT: socket() and a TCP connect() never do.
-            if let path = key.networkNamespace, error.errno == ENOENT { throw HTTPClientError.noSuchNetworkNamespace(path) }
+            if let path = key.networkNamespace, error.errno == ENOENT {
+                throw HTTPClientError.noSuchNetworkNamespace(path)
+            }
             throw connectError(error.errno, address: key.description)
         }
         let connection = HTTPClientConnection(transport: transport, key: key, pool: pool)
