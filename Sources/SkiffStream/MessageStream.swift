@@ -20,6 +20,11 @@ public final class MessageStream: Sendable {
         var inFlightBytes = 0
         /// When ids older than the window were last forgotten: at most once a second, not on every publish.
         var lastPruned: Int64 = 0
+        /// A task applying the limits runs; `limitsAgain` asks it for one more pass (publishes stored meanwhile),
+        /// `limitsNow` is the newest publish time it is to apply them at.
+        var limitsRunning = false
+        var limitsAgain = false
+        var limitsNow: Int64 = 0
     }
 
     /// What a publish gets back (JetStream's `PubAck`).
@@ -172,8 +177,44 @@ public final class MessageStream: Sendable {
             }
             completion(outcome.map { Acknowledgement(stream: name, sequence: $0, duplicate: false) })
             for waiter in waiting { waiter(outcome) }
-            if enforcingLimits, case .success = outcome {
-                Task { await enforceLimits(now: now) }
+            if enforcingLimits, case .success = outcome { scheduleLimits(now: now) }
+        }
+    }
+
+    /// Whether any limit can ever remove a message: most streams have none, and their publishes skip the work.
+    private var isLimited: Bool {
+        (configuration.discard == .old && (configuration.maxMessages >= 0 || configuration.maxBytes >= 0))
+            || configuration.maxAge > 0
+    }
+
+    /// Applies the limits after stored publishes: one task at a time, however many publishes a commit answers
+    /// (a task per publish woke a pool thread per message, which cost more than storing it).
+    private func scheduleLimits(now: Int64) {
+        guard isLimited else { return }
+        let start = state.withLock { state -> Bool in
+            state.limitsNow = max(state.limitsNow, now)
+            if state.limitsRunning {
+                state.limitsAgain = true
+                return false
+            }
+            state.limitsRunning = true
+            return true
+        }
+        guard start else { return }
+        Task {
+            var at = now
+            while true {
+                await enforceLimits(now: at)
+                let again = state.withLock { state -> Int64? in
+                    guard state.limitsAgain else {
+                        state.limitsRunning = false
+                        return nil
+                    }
+                    state.limitsAgain = false
+                    return state.limitsNow
+                }
+                guard let next = again else { return }
+                at = next
             }
         }
     }
@@ -181,10 +222,7 @@ public final class MessageStream: Sendable {
     /// Removes what the message, byte and age limits no longer allow, oldest first (`discard: old`, and age
     /// whatever `discard` says). The broker also calls it on a timer, so that age applies to a quiet stream.
     public func enforceLimits(now: Int64) async {
-        let limited =
-            (configuration.discard == .old && (configuration.maxMessages >= 0 || configuration.maxBytes >= 0))
-            || configuration.maxAge > 0
-        guard limited else { return }
+        guard isLimited else { return }
         while true {
             let summary = log.summary
             guard summary.messages > 0, let first = log.firstSequence else { return }

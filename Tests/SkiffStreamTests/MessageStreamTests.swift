@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import SkiffStream
@@ -91,6 +92,31 @@ struct MessageStreamTests {
             _ = try await refusing.publish(subject: "n", payload: [UInt8](repeating: 0, count: 9), now: 1)
         }
         #expect(refusing.log.sequences == [1, 2])
+    }
+
+    /// The broker's publishes (answered by callback, many per commit) make room behind themselves too, with one
+    /// pass of the limits at a time rather than a task per message.
+    @Test func publishesAnsweredByCallbackAlsoMakeRoom() async throws {
+        let directory = folder()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = StreamConfiguration(name: "CB", subjects: ["c"])
+        configuration.maxMessages = 3
+        let stream = try MessageStream(directory: directory, configuration: configuration, now: 0)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let left = Mutex(50)
+            for payload in 1...50 {
+                stream.publish(subject: "c", payload: [UInt8(payload)], now: 1) { result in
+                    #expect((try? result.get()) != nil)
+                    if left.withLock({ $0 -= 1; return $0 == 0 }) { done.resume() }
+                }
+            }
+        }
+        // The limits run after the answers: wait for them (the bound only ends a test that has already failed).
+        let deadline = ContinuousClock.now + .seconds(60)
+        while stream.log.sequences != [48, 49, 50] && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(stream.log.sequences == [48, 49, 50])
     }
 
     @Test func messagesOlderThanTheMaximumAgeGo() async throws {

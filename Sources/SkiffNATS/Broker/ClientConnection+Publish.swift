@@ -110,10 +110,9 @@ extension ClientConnection {
             let answer: [UInt8]
             switch result {
             case .success(let acknowledgement):
-                answer = JetStreamAPI.encode(
-                    JetStreamAPI.PublishAcknowledgement(
-                        stream: acknowledgement.stream, seq: acknowledgement.sequence,
-                        duplicate: acknowledgement.duplicate ? true : nil))
+                answer = JetStreamAPI.publishAcknowledgement(
+                    stream: acknowledgement.stream, sequence: acknowledgement.sequence,
+                    duplicate: acknowledgement.duplicate)
             case .failure(.refused(let code, let description)):
                 answer = JetStreamAPI.failure("pub_ack", code: 400, errCode: code, description)
             case .failure(let error):
