@@ -107,7 +107,11 @@ struct MessageStreamTests {
             for payload in 1...50 {
                 stream.publish(subject: "c", payload: [UInt8(payload)], now: 1) { result in
                     #expect((try? result.get()) != nil)
-                    if left.withLock({ $0 -= 1; return $0 == 0 }) { done.resume() }
+                    let last = left.withLock { remaining in
+                        remaining -= 1
+                        return remaining == 0
+                    }
+                    if last { done.resume() }
                 }
             }
         }
