@@ -8,6 +8,8 @@ public struct ConsumerConfiguration: Codable, Sendable, Equatable {
     public var maxDeliver: Int
     /// Unacknowledged deliveries at most, across all pullers: the concurrency of a work queue.
     public var maxAckPending: Int
+    /// Pull requests waiting at once at most; one more is refused with `409 Exceeded MaxWaiting`.
+    public var maxWaiting: Int
     public var filterSubject: String?
     /// Waits between deliveries, in nanoseconds: the n-th redelivery waits `backoff[n-1]` (the last repeats)
     /// instead of `ackWait`.
@@ -21,6 +23,7 @@ public struct ConsumerConfiguration: Codable, Sendable, Equatable {
         ackWait = 30_000_000_000
         maxDeliver = -1
         maxAckPending = 1000
+        maxWaiting = 512
         backoff = []
         ackPolicy = "explicit"
         deliverPolicy = "all"
@@ -32,6 +35,7 @@ public struct ConsumerConfiguration: Codable, Sendable, Equatable {
         case ackWait = "ack_wait"
         case maxDeliver = "max_deliver"
         case maxAckPending = "max_ack_pending"
+        case maxWaiting = "max_waiting"
         case filterSubject = "filter_subject"
         case ackPolicy = "ack_policy"
         case deliverPolicy = "deliver_policy"
@@ -51,6 +55,8 @@ public struct ConsumerConfiguration: Codable, Sendable, Equatable {
         if maxDeliver == 0 { maxDeliver = -1 }
         let pending = try container.decodeIfPresent(Int.self, forKey: .maxAckPending) ?? 0
         maxAckPending = pending > 0 ? pending : maxAckPending
+        let waiting = try container.decodeIfPresent(Int.self, forKey: .maxWaiting) ?? 0
+        maxWaiting = waiting > 0 ? waiting : maxWaiting
         backoff = try container.decodeIfPresent([Int64].self, forKey: .backoff) ?? []
         ackPolicy = try container.decodeIfPresent(String.self, forKey: .ackPolicy) ?? ackPolicy
         deliverPolicy = try container.decodeIfPresent(String.self, forKey: .deliverPolicy) ?? deliverPolicy
@@ -63,6 +69,7 @@ public struct ConsumerConfiguration: Codable, Sendable, Equatable {
         try container.encode(ackWait, forKey: .ackWait)
         try container.encode(maxDeliver, forKey: .maxDeliver)
         try container.encode(maxAckPending, forKey: .maxAckPending)
+        try container.encode(maxWaiting, forKey: .maxWaiting)
         try container.encodeIfPresent(filterSubject, forKey: .filterSubject)
         if !backoff.isEmpty { try container.encode(backoff, forKey: .backoff) }
         try container.encode(ackPolicy, forKey: .ackPolicy)

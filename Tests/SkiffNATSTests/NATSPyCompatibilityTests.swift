@@ -128,7 +128,8 @@ struct NATSPyCompatibilityTests {
 
     /// A work queue's durable pull consumer through nats-py: fetch and ack; nak, redelivery with its count up,
     /// term; progress and a synchronous ack; an empty fetch; then the stream empty. And redelivery after
-    /// `ack_wait` until `max_deliver`, the message kept. The waits are the brokers' own (one-second ack wait);
+    /// `ack_wait` until `max_deliver`, the message kept. And the statuses a pull's inbox gets (404, 100, 409 for
+    /// `max_waiting` and for a deleted consumer, 408), `+NXT`, and the advisory of a `+TERM`. The waits are the brokers' own (one-second ack wait);
     /// the test's bounds only end a failed run.
     @Test(
         .enabled(if: enabled),
@@ -139,6 +140,13 @@ struct NATSPyCompatibilityTests {
                     + #"["job1", 2, 2], ["job2", 1, 3]]}"#
             ),
             ("jetstream_redelivery", #"{"deliveries": [1, 2], "kept": 1, "third": "none"}"#),
+            (
+                "jetstream_statuses",
+                #"{"after_nxt": "two", "deleted": ["409", "Consumer Deleted"], "expired": ["408", "Request Timeout"], "#
+                    + #""first": "one", "full": ["409", "Exceeded MaxWaiting"], "heartbeat": ["100", "Idle Heartbeat"], "#
+                    + #""left": 0, "nothing": ["404", "No Messages"], "#
+                    + #""terminated": ["io.nats.jetstream.advisory.v1.terminated", "ST", "w", 2]}"#
+            ),
         ])
     func pullConsumersAsNatsPyUsesThem(_ scenario: String, _ expected: String) async throws {
         let skiffStore = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-js-\(UUID())").path

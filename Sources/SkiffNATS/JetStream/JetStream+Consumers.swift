@@ -13,6 +13,11 @@ extension JetStream {
         let expires: Int64?
         let noWait: Bool
         var delivered = 0
+        /// `idle_heartbeat`: while it waits, a `100 Idle Heartbeat` this often (nanoseconds), next due then.
+        var heartbeat: Int64?
+        var nextHeartbeat: Int64?
+        /// The beat a timer is already set for, so that however often `serve` runs, one timer per beat is set.
+        var scheduledHeartbeat: Int64?
     }
 
     struct ConsumerEntry: Sendable {
@@ -52,10 +57,12 @@ extension JetStream {
             }
             return consumerInfo(entry.consumer, type: "consumer_info")
         case "DELETE":
-            guard consumers.withLock({ $0.removeValue(forKey: Self.consumerKey(streamName, name)) }) != nil else {
+            guard let removed = consumers.withLock({ $0.removeValue(forKey: Self.consumerKey(streamName, name)) })
+            else {
                 return JetStreamAPI.failure("consumer_delete", code: 404, errCode: 10014, "consumer not found")
             }
             try? FileManager.default.removeItem(atPath: consumerFile(streamName, name))
+            for request in removed.waiting { status(409, "Consumer Deleted", to: request.reply) }
             return JetStreamAPI.encode(JetStreamAPI.Success(type: "io.nats.jetstream.api.v1.consumer_delete_response"))
         default:
             return JetStreamAPI.failure("api", code: 400, errCode: 10003, "unknown consumer request \(verb)")
@@ -129,20 +136,68 @@ extension JetStream {
 
     private func pull(stream streamName: String, consumer name: String, body: [UInt8], reply: [UInt8]) {
         let key = Self.consumerKey(streamName, name)
-        guard consumers.withLock({ $0[key] }) != nil else {
-            server?.deliverFromServer(
-                subject: reply, headers: Array("NATS/1.0 409 Consumer Deleted\r\n\r\n".utf8), payload: [])
-            return
-        }
-        let fields = (body.isEmpty ? nil : try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+        // A bare number is a batch (`+NXT 5`); otherwise the JSON of a pull request.
+        let text = String(decoding: body, as: UTF8.self).trimmingSpaces()
+        let fields =
+            Int(text).map { ["batch": NSNumber(value: $0)] }
+            ?? (text.isEmpty ? nil : try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+            ?? [:]
         let batch = max((fields["batch"] as? NSNumber)?.intValue ?? 1, 1)
         let expires = (fields["expires"] as? NSNumber)?.int64Value ?? 0
         let noWait = (fields["no_wait"] as? Bool) ?? false
-        let request = PullRequest(
-            reply: reply, remaining: batch, expires: expires > 0 ? Self.now() + expires : nil, noWait: noWait)
-        consumers.withLock { $0[key]?.waiting.append(request) }
+        let heartbeat = (fields["idle_heartbeat"] as? NSNumber)?.int64Value ?? 0
+        let now = Self.now()
+        var request = PullRequest(
+            reply: reply, remaining: batch, expires: expires > 0 ? now + expires : nil, noWait: noWait)
+        if heartbeat > 0 {
+            request.heartbeat = heartbeat
+            request.nextHeartbeat = now + heartbeat
+        }
+        enum Admission { case gone, full, waiting }
+        let admission = consumers.withLock { entries -> Admission in
+            guard let entry = entries[key] else { return .gone }
+            // As nats-server: a full list refuses the newcomer, even one that could be served at once.
+            guard entry.waiting.count < entry.consumer.configuration.maxWaiting else { return .full }
+            entries[key]?.waiting.append(request)
+            return .waiting
+        }
+        switch admission {
+        case .gone: return status(409, "Consumer Deleted", to: reply)
+        case .full: return status(409, "Exceeded MaxWaiting", to: reply)
+        case .waiting: break
+        }
         serve(key)
         if let deadline = request.expires { schedule(at: deadline, key) }
+    }
+
+    /// A status message on a pull's inbox: headers only, `NATS/1.0 CODE DESCRIPTION`.
+    private func status(_ code: Int, _ description: String, extra: String = "", to reply: [UInt8]) {
+        server?.deliverFromServer(
+            subject: reply, headers: Array("NATS/1.0 \(code) \(description)\r\n\(extra)\r\n".utf8), payload: [])
+    }
+
+    /// Sends the idle heartbeats that are due to the consumer's waiting pulls, and sets a timer for each next one.
+    private func beat(_ key: String, now: Int64) {
+        var due: [[UInt8]] = []
+        var timers: [Int64] = []
+        consumers.withLock { entries in
+            guard var waiting = entries[key]?.waiting else { return }
+            for index in waiting.indices {
+                guard let interval = waiting[index].heartbeat, var next = waiting[index].nextHeartbeat else { continue }
+                if next <= now {
+                    due.append(waiting[index].reply)
+                    while next <= now { next += interval }
+                    waiting[index].nextHeartbeat = next
+                }
+                if waiting[index].scheduledHeartbeat != next {
+                    waiting[index].scheduledHeartbeat = next
+                    timers.append(next)
+                }
+            }
+            entries[key]?.waiting = waiting
+        }
+        for reply in due { status(100, "Idle Heartbeat", to: reply) }
+        for deadline in timers { schedule(at: deadline, key) }
     }
 
     /// Hands what the consumer can deliver to its waiting pulls, oldest first; answers the ones that end.
@@ -169,14 +224,18 @@ extension JetStream {
             let expired = request.expires.map { $0 <= now } ?? false
             if request.noWait || expired {
                 consumers.withLock { _ = $0[key]?.waiting.removeFirst() }
-                let status =
-                    expired
-                    ? "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: \(request.remaining)\r\nNats-Pending-Bytes: 0\r\n\r\n"
-                    : "NATS/1.0 404 No Messages\r\n\r\n"
-                server?.deliverFromServer(subject: request.reply, headers: Array(status.utf8), payload: [])
+                if expired {
+                    status(
+                        408, "Request Timeout",
+                        extra: "Nats-Pending-Messages: \(request.remaining)\r\nNats-Pending-Bytes: 0\r\n",
+                        to: request.reply)
+                } else {
+                    status(404, "No Messages", to: request.reply)
+                }
                 continue
             }
             if let deadline = entry.consumer.nextDeadline { schedule(at: deadline, key) }
+            beat(key, now: now)
             return
         }
     }
@@ -191,7 +250,16 @@ extension JetStream {
         let text = String(decoding: body, as: UTF8.self)
         let now = Self.now()
         inOrder { [self] in
-            if text.isEmpty || text.hasPrefix("+ACK") || text.hasPrefix("+NXT") {
+            if text.hasPrefix("+NXT") {
+                await consumer.acknowledge(sequence)
+                // Acknowledged, and the ack's reply subject is a pull for more (what follows `+NXT`: a batch).
+                if let reply {
+                    pull(stream: tokens[2], consumer: tokens[3], body: Array(body.dropFirst(4)), reply: reply)
+                }
+                serve(key)
+                return
+            }
+            if text.isEmpty || text.hasPrefix("+ACK") {
                 await consumer.acknowledge(sequence)
             } else if text.hasPrefix("-NAK") {
                 let json = String(text.dropFirst(4)).trimmingSpaces()
@@ -201,6 +269,11 @@ extension JetStream {
                 consumer.inProgress(sequence, now: now)
             } else if text.hasPrefix("+TERM") {
                 await consumer.terminate(sequence)
+                advise(
+                    "MSG_TERMINATED", type: "terminated", consumer,
+                    fields: [
+                        ("consumer_seq", tokens[6]), ("stream_seq", tokens[5]), ("deliveries", tokens[4]),
+                    ].filter { UInt64($0.1) != nil })
             }
             if let reply { server?.deliverFromServer(subject: reply, payload: []) }
             serve(key)
@@ -228,14 +301,26 @@ extension JetStream {
 
     private func advise(_ event: StreamConsumer.Event, _ consumer: StreamConsumer) {
         guard case .maxDeliveries(let sequence, let deliveries) = event else { return }
+        advise(
+            "MAX_DELIVERIES", type: "max_deliver", consumer,
+            fields: [("stream_seq", "\(sequence)"), ("deliveries", "\(deliveries)")])
+    }
+
+    /// `$JS.EVENT.ADVISORY.CONSUMER.<EVENT>.<stream>.<consumer>` with nats-server's JSON: the type, the names,
+    /// then `fields` (numbers, written as they are).
+    private func advise(
+        _ event: String, type: String, _ consumer: StreamConsumer, fields: [(String, String)]
+    ) {
         let stream = consumer.stream.configuration.name
         let name = consumer.configuration.name
-        let advisory =
-            #"{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream":"\#(stream)","consumer":"\#(name)","#
-            + #""stream_seq":\#(sequence),"deliveries":\#(deliveries)}"#
+        var advisory = Array(#"{"type":"io.nats.jetstream.advisory.v1."#.utf8) + type.utf8 + #"","stream":"#.utf8
+        JetStreamAPI.appendQuoted(stream, to: &advisory)
+        advisory += #","consumer":"#.utf8
+        JetStreamAPI.appendQuoted(name, to: &advisory)
+        for (key, value) in fields { advisory += ",\"\(key)\":\(value)".utf8 }
+        advisory.append(UInt8(ascii: "}"))
         server?.deliverFromServer(
-            subject: Array("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.\(stream).\(name)".utf8),
-            payload: Array(advisory.utf8))
+            subject: Array("$JS.EVENT.ADVISORY.CONSUMER.\(event).\(stream).\(name)".utf8), payload: advisory)
     }
 
     private func schedule(at deadline: Int64, _ key: String) {

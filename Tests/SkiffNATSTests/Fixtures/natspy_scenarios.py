@@ -269,6 +269,69 @@ async def jetstream_redelivery(url, options):
     return {"deliveries": counts, "third": third, "kept": info.state.messages}
 
 
+async def jetstream_statuses(url, options):
+    """What a pull's inbox receives besides messages (404 no_wait and nothing there, 100 idle heartbeat, 409
+    past max_waiting, 408 expired, 409 consumer deleted); +NXT acknowledging and pulling the next; and the
+    advisory of a terminated message."""
+    from nats.js.api import ConsumerConfig
+    nc = await connect(url, options)
+    js = nc.jetstream()
+    await js.add_stream(name="ST", subjects=["st"], retention="workqueue")
+    await js.add_consumer("ST", config=ConsumerConfig(durable_name="w", ack_policy="explicit", max_waiting=1))
+    inbox = nc.new_inbox()
+    # One subscription per pull: a pulled message carries its own subject, not the inbox's.
+    boxes = {box: asyncio.Queue() for box in "abcdef"}
+    for box, queue in boxes.items():
+        await nc.subscribe(f"{inbox}.{box}", cb=queue.put)
+    advisories = asyncio.Queue()
+    await nc.subscribe("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>", cb=advisories.put)
+    await nc.flush()
+
+    async def take(box):
+        return await asyncio.wait_for(boxes[box].get(), BOUND)
+
+    def status(msg):
+        headers = msg.headers or {}
+        return [headers.get("Status"), headers.get("Description")] if "Status" in headers else msg.data.decode()
+
+    async def pull(box, request):
+        await nc.publish("$JS.API.CONSUMER.MSG.NEXT.ST.w", json.dumps(request).encode(), reply=f"{inbox}.{box}")
+        await nc.flush()
+
+    seen = {}
+    await pull("a", {"batch": 1, "no_wait": True})
+    seen["nothing"] = status(await take("a"))
+    # A long wait with a heartbeat every 50 ms: the first beat says it is waiting; one more pull is one too many.
+    await pull("b", {"batch": 1, "expires": BOUND * 10**9, "idle_heartbeat": 50 * 10**6})
+    seen["heartbeat"] = status(await take("b"))
+    await pull("c", {"batch": 1, "expires": BOUND * 10**9})
+    seen["full"] = status(await take("c"))
+    # The waiting pull gets the message; +NXT acknowledges it and pulls the next to its reply subject.
+    await js.publish("st", b"one")
+    while True:
+        first = await take("b")
+        if first.data:
+            break
+    seen["first"] = first.data.decode()
+    await nc.publish(first.reply, b"+NXT", reply=f"{inbox}.d")
+    await js.publish("st", b"two")
+    second = await take("d")
+    seen["after_nxt"] = second.data.decode()
+    # +TERM: never delivered again, and an advisory says so.
+    await nc.publish(second.reply, b"+TERM")
+    advisory = json.loads((await asyncio.wait_for(advisories.get(), BOUND)).data)
+    seen["terminated"] = [advisory["type"], advisory["stream"], advisory["consumer"], advisory["stream_seq"]]
+    await pull("e", {"batch": 1, "expires": 200 * 10**6})
+    seen["expired"] = status(await take("e"))
+    await pull("f", {"batch": 1, "expires": BOUND * 10**9})
+    await asyncio.sleep(0.1)
+    await js.delete_consumer("ST", "w")
+    seen["deleted"] = status(await take("f"))
+    seen["left"] = (await js.stream_info("ST")).state.messages
+    await nc.close()
+    return seen
+
+
 async def js_fill(url, options):
     """Publishes 50 jobs to a work-queue stream, each acknowledged by the server, and leaves them there."""
     nc = await connect(url, options)
@@ -312,6 +375,7 @@ SCENARIOS = {
     "jetstream_streams": jetstream_streams,
     "jetstream_work_queue": jetstream_work_queue,
     "jetstream_redelivery": jetstream_redelivery,
+    "jetstream_statuses": jetstream_statuses,
     "js_fill": js_fill,
     "js_take": js_take,
 }
