@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// A durable pull consumer of one stream: which message a pull gets next, which deliveries wait for their ack and
@@ -10,6 +11,8 @@ public final class StreamConsumer: Sendable {
     /// Whether a stored message's subject passes the consumer's filter (the broker supplies the subject rules).
     private let passes: @Sendable (String) -> Bool
     private let state = Mutex(State())
+    /// Where the delivery state is kept across restarts; nil for a consumer that keeps it in memory only.
+    private let file: ConsumerStateFile?
 
     private struct State {
         /// The highest stream sequence delivered for the first time.
@@ -18,6 +21,8 @@ public final class StreamConsumer: Sendable {
         var deliveries: UInt64 = 0
         var pending: [UInt64: Pending] = [:]
         var redelivered = 0
+        /// Raised by every change that the file must carry.
+        var version: UInt64 = 0
     }
 
     private struct Pending {
@@ -41,14 +46,58 @@ public final class StreamConsumer: Sendable {
         case maxDeliveries(streamSequence: UInt64, deliveries: Int)
     }
 
+    /// With `stateFile`, what was delivered and acknowledged is kept there (written in the background; an ack on a
+    /// stream that keeps acknowledged messages is answered once it is on disk) and read back when the consumer is
+    /// made again: deliveries still waiting for an ack are delivered again after their wait from `now`.
     public init(
-        stream: MessageStream, configuration: ConsumerConfiguration,
+        stream: MessageStream, configuration: ConsumerConfiguration, stateFile: String? = nil, now: Int64 = 0,
         passes: @escaping @Sendable (String) -> Bool = { _ in true }
     ) {
         self.stream = stream
         self.configuration = configuration
         self.passes = passes
+        file = stateFile.map(ConsumerStateFile.init(path:))
+        if let stateFile, let saved = ConsumerStateFile.read(stateFile) {
+            state.withLock { state in
+                state.cursor = saved.cursor
+                state.deliveries = saved.deliveries
+                state.redelivered = saved.redelivered
+                for entry in saved.pending where entry.count == 2 {
+                    let deliveries = Int(clamping: entry[1])
+                    state.pending[entry[0]] = Pending(
+                        deliveries: deliveries, deadline: now + configuration.wait(afterDelivery: deliveries))
+                }
+            }
+        }
+        file?.attach { [weak self] in self?.snapshot() }
     }
+
+    private func snapshot() -> (version: UInt64, bytes: [UInt8]) {
+        let (version, saved) = state.withLock { state in
+            (
+                state.version,
+                ConsumerSnapshot(
+                    cursor: state.cursor, deliveries: state.deliveries, redelivered: state.redelivered,
+                    pending: state.pending.map { [$0.key, UInt64($0.value.deliveries)] }.sorted { $0[0] < $1[0] })
+            )
+        }
+        return (version, (try? Array(JSONEncoder().encode(saved))) ?? [])
+    }
+
+    /// Called after each change of what the file keeps; returns the version that carries it.
+    @discardableResult
+    private func changed() -> UInt64 {
+        guard let file else { return 0 }
+        let version = state.withLock { state in
+            state.version += 1
+            return state.version
+        }
+        file.changed()
+        return version
+    }
+
+    /// Stops keeping the state (the consumer was deleted); its file may then be removed.
+    public func retire() { file?.retire() }
 
     /// The next message for a pull, or nil when there is none (or `max_ack_pending` deliveries wait for acks).
     /// A delivery whose wait has passed comes first (redelivered); then the oldest message not yet delivered.
@@ -80,11 +129,13 @@ public final class StreamConsumer: Sendable {
             case .nothing:
                 return (nil, events)
             case .exhausted:
+                changed()
                 continue
             case .redeliver(let sequence, let deliveries):
                 guard let message = try? stream.log.message(sequence) else {
                     // Gone meanwhile (a limit, a purge): nothing to wait for.
                     state.withLock { _ = $0.pending.removeValue(forKey: sequence) }
+                    changed()
                     continue
                 }
                 let delivery = state.withLock { state -> Delivery in
@@ -96,6 +147,7 @@ public final class StreamConsumer: Sendable {
                         message: message, deliveries: deliveries, consumerSequence: state.deliveries,
                         pending: 0)
                 }
+                changed()
                 return (withPending(delivery), events)
             case .deliverNew(let cursor):
                 guard let (sequence, message) = firstUndelivered(after: cursor) else { return (nil, events) }
@@ -106,6 +158,7 @@ public final class StreamConsumer: Sendable {
                         deliveries: 1, deadline: now + configuration.wait(afterDelivery: 1))
                     return Delivery(message: message, deliveries: 1, consumerSequence: state.deliveries, pending: 0)
                 }
+                changed()
                 return (withPending(delivery), events)
             }
         }
@@ -132,8 +185,19 @@ public final class StreamConsumer: Sendable {
     @discardableResult
     public func acknowledge(_ sequence: UInt64) async -> Bool {
         guard state.withLock({ $0.pending.removeValue(forKey: sequence) }) != nil else { return false }
-        if stream.configuration.retention == .workQueue { _ = try? await stream.log.delete(sequence) }
+        await settle(sequence)
         return true
+    }
+
+    /// After an ack or a termination: a work queue deletes the message (the deletion on disk is what keeps it
+    /// from coming back); a stream that keeps it waits until the consumer's file says it was acknowledged.
+    private func settle(_ sequence: UInt64) async {
+        let version = changed()
+        if stream.configuration.retention == .workQueue {
+            _ = try? await stream.log.delete(sequence)
+        } else {
+            await file?.written(atLeast: version)
+        }
     }
 
     /// `-NAK`, or `-NAK {"delay": ns}`: deliver again now, or after the delay.
@@ -152,7 +216,7 @@ public final class StreamConsumer: Sendable {
     /// `+TERM`: never deliver again. In a work queue the message is deleted.
     public func terminate(_ sequence: UInt64) async {
         guard state.withLock({ $0.pending.removeValue(forKey: sequence) }) != nil else { return }
-        if stream.configuration.retention == .workQueue { _ = try? await stream.log.delete(sequence) }
+        await settle(sequence)
     }
 
     /// When a waiting delivery next falls due; nil when none waits.

@@ -83,23 +83,27 @@ struct StandaloneBrokerTests {
 }
 
 /// What a stream acknowledged survives the broker's death: `kill -9` after 50 acknowledged publishes, then a
-/// new broker on the same store finds all 50 for a consumer, on Skiff as on nats-server.
+/// new broker on the same store finds all 50 for a consumer, on Skiff as on nats-server. And so does what a
+/// consumer had acknowledged, in a stream that keeps acknowledged messages.
 @Suite("JetStream through a kill -9")
 struct JetStreamKillTests {
-    private func survive(_ start: (String, Int?) async throws -> ExternalBroker) async throws -> (String, String) {
+    private func survive(
+        _ before: String = "js_fill", _ after: String = "js_take",
+        _ start: (String, Int?) async throws -> ExternalBroker
+    ) async throws -> (String, String) {
         let store = FileManager.default.temporaryDirectory.appendingPathComponent("js-kill-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: store) }
         let first = try await start(store, nil)
         let port = first.port
         let python = try #require(NATSPyCompatibilityTests.python)
         let fill = try await ChildProcess(
-            python, [NATSPyCompatibilityTests.script, "nats://127.0.0.1:\(port)", "js_fill"], timeout: .seconds(60)
+            python, [NATSPyCompatibilityTests.script, "nats://127.0.0.1:\(port)", before], timeout: .seconds(60)
         ).run()
         kill(first.pid, SIGKILL)
         let second = try await start(store, port)
         defer { Task { await second.stop() } }
         let take = try await ChildProcess(
-            python, [NATSPyCompatibilityTests.script, "nats://127.0.0.1:\(port)", "js_take"], timeout: .seconds(120)
+            python, [NATSPyCompatibilityTests.script, "nats://127.0.0.1:\(port)", after], timeout: .seconds(120)
         ).run()
         return (
             fill.outputText.trimmingCharacters(in: .whitespacesAndNewlines),
@@ -120,6 +124,27 @@ struct JetStreamKillTests {
         #expect(onSkiff.1 == #"{"all": true, "left": 0, "taken": 50}"#)
         guard ReferenceBroker.enabled else { return }
         let onReference = try await survive { store, port in
+            try await ReferenceBroker.start(arguments: ["-js", "-sd", store] + (port.map { ["-p", "\($0)"] } ?? []))
+        }
+        #expect(onReference.0 == onSkiff.0 && onReference.1 == onSkiff.1, "nats-server: \(onReference)")
+    }
+
+    /// 20 of 50 kept messages read and acknowledged through a durable consumer, `kill -9`, and the consumer of
+    /// the new broker reads exactly the other 30 (before its state was kept, Skiff delivered all 50 again).
+    @Test(.enabled(if: NATSPyCompatibilityTests.enabled)) func aConsumersAcknowledgementsOutliveTheBroker() async throws
+    {
+        let link = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-nats-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: link, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(link)/nats-server", withDestinationPath: skiffBinary())
+        let onSkiff = try await survive("js_read_some", "js_read_rest") { store, port in
+            try await ExternalBroker(
+                executable: "\(link)/nats-server", name: "skiff nats-server",
+                arguments: ["-js", "-sd", store] + (port.map { ["-p", "\($0)"] } ?? []))
+        }
+        #expect(onSkiff.0 == #"{"read": true}"#)
+        #expect(onSkiff.1 == #"{"count": 30, "kept": 50, "rest": true}"#)
+        guard ReferenceBroker.enabled else { return }
+        let onReference = try await survive("js_read_some", "js_read_rest") { store, port in
             try await ReferenceBroker.start(arguments: ["-js", "-sd", store] + (port.map { ["-p", "\($0)"] } ?? []))
         }
         #expect(onReference.0 == onSkiff.0 && onReference.1 == onSkiff.1, "nats-server: \(onReference)")

@@ -105,4 +105,49 @@ struct StreamConsumerTests {
         none.ackPolicy = "none"
         #expect(none.problem(on: .workQueue)?.code == 10084)
     }
+
+    /// Made again from its file (a restart), a consumer of a stream that keeps acknowledged messages delivers
+    /// neither those again nor one that used its last delivery, and goes on where it stopped.
+    @Test func aConsumerMadeAgainFromItsFileGoesOnWhereItStopped() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-consumer-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let stream = try MessageStream(
+            directory: directory, configuration: StreamConfiguration(name: "L", subjects: ["l"]), now: 0)
+        for payload in ["a", "b", "c", "d"] {
+            _ = try await stream.publish(subject: "l", payload: Array(payload.utf8), now: 0)
+        }
+        var configuration = ConsumerConfiguration(name: "C")
+        configuration.ackWait = second
+        configuration.maxDeliver = 2
+        let file = directory + "/C.state"
+        let before = StreamConsumer(stream: stream, configuration: configuration, stateFile: file, now: 0)
+        let delivered = (0..<3).compactMap { _ in before.next(now: 0).delivery }
+        #expect(delivered.map { text($0) } == ["a", "b", "c"])
+        #expect(await before.acknowledge(1))
+        #expect(await before.acknowledge(3))
+        #expect(before.next(now: 2 * second).delivery.map { [text($0), "\($0.deliveries)"] } == ["b", "2"])
+        #expect(text(before.next(now: 2 * second).delivery) == "d")
+        // An ack on this stream is answered once the file carries it, and with it everything before.
+        #expect(await before.acknowledge(4))
+        #expect(FileManager.default.fileExists(atPath: file))
+
+        let after = StreamConsumer(stream: stream, configuration: configuration, stateFile: file, now: 10 * second)
+        #expect(after.numAckPending == 1 && after.numRedelivered == 1)
+        #expect(after.next(now: 10 * second).delivery == nil)
+        // "b" was delivered twice before the restart: at its wait's end it is reported, not delivered a third time.
+        let (none, events) = after.next(now: 12 * second)
+        #expect(none == nil)
+        #expect(events == [.maxDeliveries(streamSequence: 2, deliveries: 2)])
+        _ = try await stream.publish(subject: "l", payload: Array("e".utf8), now: 12 * second)
+        let next = try #require(after.next(now: 12 * second).delivery)
+        #expect(text(next) == "e" && next.deliveries == 1 && next.consumerSequence == 6)
+
+        // Retired (its consumer deleted), it writes nothing more: its removed file stays removed.
+        after.retire()
+        try FileManager.default.removeItem(atPath: file)
+        _ = try await stream.publish(subject: "l", payload: Array("f".utf8), now: 13 * second)
+        let last = try #require(after.next(now: 13 * second).delivery)
+        #expect(await after.acknowledge(last.message.sequence))
+        #expect(!FileManager.default.fileExists(atPath: file))
+    }
 }

@@ -61,7 +61,9 @@ extension JetStream {
             else {
                 return JetStreamAPI.failure("consumer_delete", code: 404, errCode: 10014, "consumer not found")
             }
+            removed.consumer.retire()
             try? FileManager.default.removeItem(atPath: consumerFile(streamName, name))
+            try? FileManager.default.removeItem(atPath: consumerStateFile(streamName, name))
             for request in removed.waiting { status(409, "Consumer Deleted", to: request.reply) }
             return JetStreamAPI.encode(JetStreamAPI.Success(type: "io.nats.jetstream.api.v1.consumer_delete_response"))
         default:
@@ -71,6 +73,11 @@ extension JetStream {
 
     func consumerFile(_ stream: String, _ consumer: String) -> String {
         "\(directory)/\(stream)/consumers/\(consumer).json"
+    }
+
+    /// What the consumer delivered and had acknowledged (not `.json`: only configurations are listed by that).
+    func consumerStateFile(_ stream: String, _ consumer: String) -> String {
+        "\(directory)/\(stream)/consumers/\(consumer).state"
     }
 
     private func createConsumer(_ stream: MessageStream, name: String, body: [UInt8]) -> [UInt8] {
@@ -115,7 +122,10 @@ extension JetStream {
 
     func makeConsumer(_ stream: MessageStream, _ configuration: ConsumerConfiguration) -> StreamConsumer {
         let filter = configuration.filterSubject.map { Array($0.utf8) }
-        return StreamConsumer(stream: stream, configuration: configuration) { subject in
+        return StreamConsumer(
+            stream: stream, configuration: configuration,
+            stateFile: consumerStateFile(stream.configuration.name, configuration.name), now: Self.now()
+        ) { subject in
             filter.map { Subject.matches(pattern: $0, subject: Array(subject.utf8)) } ?? true
         }
     }

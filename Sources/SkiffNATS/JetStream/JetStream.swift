@@ -159,7 +159,11 @@ final class JetStream: Sendable {
                 return notFound("stream_delete")
             }
             streamsChanged()
-            consumers.withLock { entries in entries = entries.filter { $0.value.consumer.stream !== stream } }
+            let gone = consumers.withLock { entries in
+                defer { entries = entries.filter { $0.value.consumer.stream !== stream } }
+                return entries.values.map(\.consumer).filter { $0.stream === stream }
+            }
+            for consumer in gone { consumer.retire() }
             try? FileManager.default.removeItem(atPath: (stream.log.directory as NSString).deletingLastPathComponent)
             return JetStreamAPI.encode(JetStreamAPI.Success(type: "io.nats.jetstream.api.v1.stream_delete_response"))
         case "PURGE":

@@ -363,6 +363,44 @@ async def js_take(url, options):
     return {"taken": len(taken), "all": sorted(taken) == sorted(f"job{i}" for i in range(50)), "left": info.state.messages}
 
 
+async def js_read_some(url, options):
+    """Publishes 50 messages to a stream that keeps them (limits retention) and reads the first 20 through a
+    durable consumer, each acknowledged synchronously."""
+    nc = await connect(url, options)
+    js = nc.jetstream()
+    await js.add_stream(name="KEPT", subjects=["kept"])
+    for index in range(50):
+        await js.publish("kept", f"m{index}".encode())
+    sub = await js.pull_subscribe("kept", durable="reader")
+    read = []
+    while len(read) < 20:
+        for msg in await sub.fetch(20 - len(read), timeout=BOUND):
+            read.append(msg.data.decode())
+            await msg.ack_sync()
+    await nc.close()
+    return {"read": read == [f"m{i}" for i in range(20)]}
+
+
+async def js_read_rest(url, options):
+    """Reads what the durable consumer of js_read_some has left, until a fetch finds nothing for two seconds."""
+    from nats.errors import TimeoutError as FetchTimeout
+    nc = await connect(url, options)
+    js = nc.jetstream()
+    sub = await js.pull_subscribe("kept", durable="reader")
+    read = []
+    while True:
+        try:
+            batch = await sub.fetch(10, timeout=2)
+        except FetchTimeout:
+            break
+        for msg in batch:
+            read.append(msg.data.decode())
+            await msg.ack_sync()
+    info = await js.stream_info("KEPT")
+    await nc.close()
+    return {"rest": read == [f"m{i}" for i in range(20, 50)], "count": len(read), "kept": info.state.messages}
+
+
 SCENARIOS = {
     "pubsub": pubsub,
     "queue": queue,
@@ -378,6 +416,8 @@ SCENARIOS = {
     "jetstream_statuses": jetstream_statuses,
     "js_fill": js_fill,
     "js_take": js_take,
+    "js_read_some": js_read_some,
+    "js_read_rest": js_read_rest,
 }
 
 
