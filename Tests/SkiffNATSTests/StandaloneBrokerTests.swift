@@ -88,7 +88,7 @@ struct StandaloneBrokerTests {
 @Suite("JetStream through a kill -9")
 struct JetStreamKillTests {
     private func survive(
-        _ before: String = "js_fill", _ after: String = "js_take",
+        _ before: String, _ after: String,
         _ start: (String, Int?) async throws -> ExternalBroker
     ) async throws -> (String, String) {
         let store = FileManager.default.temporaryDirectory.appendingPathComponent("js-kill-\(UUID())").path
@@ -111,40 +111,31 @@ struct JetStreamKillTests {
         )
     }
 
-    @Test(.enabled(if: NATSPyCompatibilityTests.enabled)) func acknowledgedMessagesOutliveTheBroker() async throws {
-        let link = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-nats-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: link, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: "\(link)/nats-server", withDestinationPath: skiffBinary())
-        let onSkiff = try await survive { store, port in
-            try await ExternalBroker(
-                executable: "\(link)/nats-server", name: "skiff nats-server",
-                arguments: ["-js", "-sd", store] + (port.map { ["-p", "\($0)"] } ?? []))
-        }
-        #expect(onSkiff.0 == #"{"acknowledged": true}"#)
-        #expect(onSkiff.1 == #"{"all": true, "left": 0, "taken": 50}"#)
-        guard ReferenceBroker.enabled else { return }
-        let onReference = try await survive { store, port in
-            try await ReferenceBroker.start(arguments: ["-js", "-sd", store] + (port.map { ["-p", "\($0)"] } ?? []))
-        }
-        #expect(onReference.0 == onSkiff.0 && onReference.1 == onSkiff.1, "nats-server: \(onReference)")
-    }
-
-    /// 20 of 50 kept messages read and acknowledged through a durable consumer, `kill -9`, and the consumer of
-    /// the new broker reads exactly the other 30 (before its state was kept, Skiff delivered all 50 again).
-    @Test(.enabled(if: NATSPyCompatibilityTests.enabled)) func aConsumersAcknowledgementsOutliveTheBroker() async throws
+    /// Each row: what a client does before the `kill -9`, what it does after, and what it must see each time.
+    /// The first: 50 acknowledged publishes to a work queue, all taken afterwards. The second: 20 of 50 kept
+    /// messages read and acknowledged through a durable consumer; afterwards it reads exactly the other 30
+    /// (before its state was kept, Skiff delivered all 50 again).
+    @Test(
+        .enabled(if: NATSPyCompatibilityTests.enabled),
+        arguments: [
+            ("js_fill", "js_take", #"{"acknowledged": true}"#, #"{"all": true, "left": 0, "taken": 50}"#),
+            ("js_read_some", "js_read_rest", #"{"read": true}"#, #"{"count": 30, "kept": 50, "rest": true}"#),
+        ])
+    func acknowledgedWorkOutlivesTheBroker(before: String, after: String, sawBefore: String, sawAfter: String)
+        async throws
     {
         let link = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-nats-\(UUID())").path
         try FileManager.default.createDirectory(atPath: link, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: "\(link)/nats-server", withDestinationPath: skiffBinary())
-        let onSkiff = try await survive("js_read_some", "js_read_rest") { store, port in
+        let onSkiff = try await survive(before, after) { store, port in
             try await ExternalBroker(
                 executable: "\(link)/nats-server", name: "skiff nats-server",
                 arguments: ["-js", "-sd", store] + (port.map { ["-p", "\($0)"] } ?? []))
         }
-        #expect(onSkiff.0 == #"{"read": true}"#)
-        #expect(onSkiff.1 == #"{"count": 30, "kept": 50, "rest": true}"#)
+        #expect(onSkiff.0 == sawBefore)
+        #expect(onSkiff.1 == sawAfter)
         guard ReferenceBroker.enabled else { return }
-        let onReference = try await survive("js_read_some", "js_read_rest") { store, port in
+        let onReference = try await survive(before, after) { store, port in
             try await ReferenceBroker.start(arguments: ["-js", "-sd", store] + (port.map { ["-p", "\($0)"] } ?? []))
         }
         #expect(onReference.0 == onSkiff.0 && onReference.1 == onSkiff.1, "nats-server: \(onReference)")
