@@ -3,6 +3,7 @@
 // Targets are the architecture; imports flow one way:
 //   skiff (executable) → SkiffGateway → SkiffInvoke → SkiffRuntime → SkiffHTTP → SkiffNet → SkiffPOSIX → CLinux
 //                                     → SkiffMetrics, SkiffAPI
+//                                     → SkiffQueue → SkiffInvoke, SkiffStream (the asynchronous calls' queue)
 //                      → SkiffClient  → SkiffAPI, SkiffHTTP, SkiffStack
 //                      → SkiffBuild   → SkiffStack, SkiffImage, SkiffContainerd → SkiffAPI
 //   skiff-watchdog     → SkiffHTTP, SkiffNet, SkiffMetrics, SkiffService
@@ -65,11 +66,18 @@ let package = Package(
             name: "SkiffInvoke",
             dependencies: ["SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffMetrics"],
             swiftSettings: strict),
+        // Asynchronous calls: the durable queue (on SkiffStream, shared with the broker's JetStream), the worker
+        // that makes them through the invoker with retries, dead letters and callbacks.
+        .target(
+            name: "SkiffQueue",
+            dependencies: ["SkiffInvoke", "SkiffStream", "SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog"],
+            swiftSettings: strict),
         // The OpenFaaS-compatible gateway: system API, auth, secrets, logs, metrics, the invocation proxy.
         .target(
             name: "SkiffGateway",
             dependencies: [
-                "SkiffAPI", "SkiffInvoke", "SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffMetrics",
+                "SkiffAPI", "SkiffInvoke", "SkiffQueue", "SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog",
+                "SkiffMetrics",
             ],
             swiftSettings: strict),
         // Stack files (stack.yml) and the YAML subset they are written in, with faas-cli's ${VAR} substitution.
@@ -89,7 +97,7 @@ let package = Package(
             name: "skiff",
             dependencies: [
                 "SkiffGateway", "SkiffHTTP", "SkiffNATS", "SkiffService", "SkiffRuntime", "SkiffSystemd", "SkiffLog",
-                "SkiffAPI",
+                "SkiffAPI", "SkiffQueue",
                 "SkiffClient", "SkiffBuild", "SkiffStack", "SkiffImage",
             ],
             swiftSettings: strict),
@@ -131,7 +139,7 @@ let package = Package(
             name: "SkiffGatewayTests",
             dependencies: [
                 "SkiffGateway", "SkiffInvoke", "SkiffMetrics", "SkiffAPI", "SkiffRuntime", "SkiffImage", "SkiffHTTP",
-                "SkiffPOSIX", "SkiffLog", "SkiffTestSupport",
+                "SkiffPOSIX", "SkiffLog", "SkiffTestSupport", "SkiffQueue", "SkiffStream",
             ],
             exclude: ["Fixtures"]),
         .testTarget(name: "SkiffMetricsTests", dependencies: ["SkiffMetrics"]),

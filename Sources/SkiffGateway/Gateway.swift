@@ -4,6 +4,7 @@ import SkiffHTTP
 import SkiffInvoke
 import SkiffLog
 import SkiffMetrics
+import SkiffQueue
 import SkiffRuntime
 import Synchronization
 
@@ -20,19 +21,23 @@ public final class Gateway: Sendable {
     /// The one path by which anything calls a function; the proxy and (next) the queue's worker share it.
     public let invoker: FunctionInvoker
     let proxy: FunctionProxy
+    /// Where `/async-function/…` queues calls; nil when the daemon runs no queue (503 then).
+    let queue: AsyncQueue?
     var timeouts: TimeoutCache { invoker.timeouts }
     var metrics: InvocationMetrics { invoker.metrics }
     private let restored = RestoreGate()
 
     public init(
         runtime: any FunctionRuntime, configuration: GatewayConfiguration,
-        credentials: Credentials, client: HTTPClient, registry: MetricsRegistry = MetricsRegistry(), logger: Logger
+        credentials: Credentials, client: HTTPClient, registry: MetricsRegistry = MetricsRegistry(),
+        queue: AsyncQueue? = nil, logger: Logger
     ) {
         self.runtime = runtime
         self.configuration = configuration
         self.credentials = credentials
         self.registry = registry
         self.logger = logger
+        self.queue = queue
         invoker = FunctionInvoker(
             runtime: runtime, client: client, metrics: InvocationMetrics(),
             timeouts: TimeoutCache(runtime: runtime, fallback: configuration.upstreamTimeout),
@@ -62,9 +67,14 @@ public final class Gateway: Sendable {
         try addLogRoutes(to: &router)
         try addImageRoutes(to: &router)
         let proxy = self.proxy
+        let enqueue = AsyncEnqueue(
+            queue: queue, runtime: runtime, defaultNamespace: configuration.defaultNamespace,
+            maxBody: configuration.asyncMaxBody, servedBy: "skiff/\(configuration.release)")
         for method in HTTPMethod.invocationMethods {
             try router.add(method, "/function/{function}", handler: proxy.respond)
             try router.add(method, "/function/{function}/{path...}", handler: proxy.respond)
+            try router.add(method, "/async-function/{function}", handler: enqueue.respond)
+            try router.add(method, "/async-function/{function}/{path...}", handler: enqueue.respond)
         }
         return router
     }

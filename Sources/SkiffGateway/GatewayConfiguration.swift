@@ -14,6 +14,8 @@ public struct GatewayConfiguration: Sendable {
     public var maxReplicas = 64
     public var release: String
     public var sha = "unknown"
+    /// Largest body an asynchronous call may queue (`--async-max-body`); 413 above it.
+    public var asyncMaxBody = 1 << 20
     /// What /system/info says of the NATS broker; nil when it is off.
     public var broker: GatewayInfo.Broker?
 

@@ -8,6 +8,9 @@ import Synchronization
 public final class MessageStream: Sendable {
     public let configuration: StreamConfiguration
     public let log: MessageLog
+    /// Notified after every message stored, whoever published it: readers in the process (the queue's worker)
+    /// wait on it instead of polling.
+    public let stored = ChangeSignal()
     private let state: Mutex<State>
 
     private struct State {
@@ -176,6 +179,7 @@ public final class MessageStream: Sendable {
                 return state.storing.removeValue(forKey: id) ?? []
             }
             completion(outcome.map { Acknowledgement(stream: name, sequence: $0, duplicate: false) })
+            if case .success = outcome { self.stored.notify() }
             for waiter in waiting { waiter(outcome) }
             if enforcingLimits, case .success = outcome { scheduleLimits(now: now) }
         }

@@ -4,6 +4,7 @@ import SkiffHTTP
 import SkiffInvoke
 import SkiffLog
 import SkiffPOSIX
+import SkiffQueue
 import SkiffRuntime
 import SkiffTestSupport
 import Synchronization
@@ -20,15 +21,29 @@ final class InMemoryGateway: Sendable {
     let state: String
     /// Opened by the test to let held calls (`/hold`) answer.
     let release = ReleaseGate()
+    /// When each call to `/flaky` arrived (`/flaky?fail=N` answers 503 to the first N of them).
+    let flakyCalls = CallTimes()
+    /// The queue of asynchronous calls and its worker, when the test asked for them.
+    let queue: AsyncQueue?
+    private let worker: Task<Void, Never>?
 
-    init(coldStartTimeout: Duration = .seconds(30)) async throws {
+    init(coldStartTimeout: Duration = .seconds(30), queueRetry: RetryPolicy? = nil) async throws {
         state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-mem-\(UUID())").path
         let release = self.release
+        let flakyCalls = self.flakyCalls
         runtime = InMemoryFunctionRuntime(group: testGroup) { definition in
             var router = HTTPRouter()
             for method in [HTTPMethod.get, .post, .put, .patch, .delete, .options, .head] {
                 _ = try? router.add(method, "/{path...}") { request in
                     if request.path.hasPrefix("/hold") { await release.wait() }
+                    if request.path == "/flaky" {
+                        let count = flakyCalls.times.withLock { calls in
+                            calls.append(.now)
+                            return calls.count
+                        }
+                        let failures = request.queryValue("fail").flatMap { Int($0) } ?? 0
+                        if count <= failures { return HTTPResponse(status: .serviceUnavailable, body: .string("busy")) }
+                    }
                     let body = try await request.body.collect(upTo: 1 << 20)
                     return HTTPResponse(
                         body: .string(
@@ -41,10 +56,25 @@ final class InMemoryGateway: Sendable {
         credentials = try Credentials.loadOrCreate(stateDirectory: state)
         var configuration = GatewayConfiguration(release: "test")
         configuration.coldStartTimeout = coldStartTimeout
+        configuration.asyncMaxBody = 1000
+        let streams = "\(state)/streams"
+        let queue = try queueRetry.map { _ in try AsyncQueue.open(directory: streams) }
+        self.queue = queue
+        let client = HTTPClient(group: testGroup)
+        let logger = Logger(label: "gateway", handler: MemoryLogHandler())
         gateway = Gateway(
-            runtime: runtime, configuration: configuration,
-            credentials: credentials, client: HTTPClient(group: testGroup),
-            logger: Logger(label: "gateway", handler: MemoryLogHandler()))
+            runtime: runtime, configuration: configuration, credentials: credentials, client: client, queue: queue,
+            logger: logger)
+        if let queue, let queueRetry {
+            var settings = QueueWorker.Settings()
+            settings.retry = queueRetry
+            let worker = QueueWorker(
+                queue: queue, invoker: gateway.invoker, runtime: runtime, client: client, settings: settings,
+                logger: logger)
+            self.worker = Task { await worker.run() }
+        } else {
+            worker = nil
+        }
         gateway.markReady()
         server = HTTPServer(
             configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: testGroup,
@@ -76,11 +106,18 @@ final class InMemoryGateway: Sendable {
     }
 
     func tearDown() async {
+        worker?.cancel()
+        await worker?.value
         release.open()
         await server.shutdown(gracePeriod: .seconds(1))
         await runtime.shutdown()
         try? FileManager.default.removeItem(atPath: state)
     }
+}
+
+/// When calls arrived, in order.
+final class CallTimes: Sendable {
+    let times = Mutex<[ContinuousClock.Instant]>([])
 }
 
 /// Calls wait here until the test opens the gate; opening it lets every waiting call, and every later one, through.
@@ -109,9 +146,10 @@ final class ReleaseGate: Sendable {
 }
 
 func withInMemoryGateway(
-    coldStartTimeout: Duration = .seconds(30), _ body: (InMemoryGateway) async throws -> Void
+    coldStartTimeout: Duration = .seconds(30), queueRetry: RetryPolicy? = nil,
+    _ body: (InMemoryGateway) async throws -> Void
 ) async throws {
-    let gateway = try await InMemoryGateway(coldStartTimeout: coldStartTimeout)
+    let gateway = try await InMemoryGateway(coldStartTimeout: coldStartTimeout, queueRetry: queueRetry)
     do {
         try await body(gateway)
     } catch {

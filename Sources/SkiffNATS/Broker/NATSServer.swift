@@ -1,6 +1,7 @@
 import Foundation
 import SkiffNet
 import SkiffPOSIX
+import SkiffStream
 import Synchronization
 
 /// A NATS-compatible broker on an event loop group: the client protocol (INFO, CONNECT, PUB, HPUB, SUB, UNSUB,
@@ -58,6 +59,12 @@ public final class NATSServer: Sendable {
                 addresses: configuration.addresses, maxConnections: configuration.maxConnections, refusal: refusal,
                 pauseReporter: configuration.acceptPauseReporter)
         ) { NATSLoopContext(loop: $0, server: self) }
+    }
+
+    /// The JetStream stream `configuration` names (created when missing), shared with this broker's clients; nil
+    /// when JetStream is off. After ``start()``, which opens the streams kept on disk.
+    public func stream(_ configuration: StreamConfiguration) throws -> MessageStream? {
+        try jetStream?.stream(configuration)
     }
 
     /// The service entry point: runs until the calling task is cancelled, then closes every client.

@@ -108,6 +108,17 @@ final class JetStream: Sendable {
 
     var streamCount: Int { streams.withLock { $0.count } }
 
+    /// The stream `configuration` names, created with it when missing: for users in the same process (the
+    /// daemon's queue), which then share the one log with the broker's clients.
+    func stream(_ configuration: StreamConfiguration) throws -> MessageStream {
+        if let existing = streams.withLock({ $0[configuration.name] }) { return existing }
+        let stream = try MessageStream(
+            directory: "\(directory)/\(configuration.name)", configuration: configuration, now: Self.now())
+        streams.withLock { $0[configuration.name] = stream }
+        streamsChanged()
+        return stream
+    }
+
     // MARK: $JS.API
 
     /// The answer to one `$JS.API.…` request.

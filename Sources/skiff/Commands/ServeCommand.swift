@@ -4,6 +4,7 @@ import SkiffGateway
 import SkiffHTTP
 import SkiffLog
 import SkiffPOSIX
+import SkiffQueue
 import SkiffRuntime
 import SkiffService
 import SkiffSystemd
@@ -20,6 +21,7 @@ enum ServeCommand {
         let configuration: RuntimeConfiguration
         let gatewayConfiguration: GatewayConfiguration
         let imageCollection: ImageCollector.Settings
+        let queueSettings: QueueWorker.Settings
         do {
             options = try ServeOptions.parse(arguments, environment: ProcessInfo.processInfo.environment)
             configuration = try runtimeConfiguration(options)
@@ -29,7 +31,9 @@ enum ServeCommand {
             gatewaySettings.upstreamTimeout = try GoDuration.parse(options.upstreamTimeout, field: "upstream_timeout")
             gatewaySettings.requireAuthForInvoke = options.authInvoke == "true"
             gatewaySettings.maxReplicas = Int(options.maxReplicas) ?? gatewaySettings.maxReplicas
+            gatewaySettings.asyncMaxBody = Int(options.asyncMaxBody) ?? gatewaySettings.asyncMaxBody
             gatewayConfiguration = gatewaySettings
+            queueSettings = try self.queueSettings(options)
         } catch {
             Console.error("skiff serve: \(error)")
             return 2
@@ -67,8 +71,21 @@ enum ServeCommand {
         MemoryPolicy.returnLargeBuffersToTheSystem()
         let daemon = Daemon(
             options: options, runtimeConfiguration: configuration, gatewayConfiguration: gatewayConfiguration,
-            imageCollection: imageCollection, logger: logger, notifier: notifier)
+            imageCollection: imageCollection, queueSettings: queueSettings, logger: logger, notifier: notifier)
         return await daemon.run(signals: signals)
+    }
+
+    static func queueSettings(_ options: ServeOptions) throws -> QueueWorker.Settings {
+        var settings = QueueWorker.Settings()
+        settings.defaultNamespace = options.namespace
+        settings.retry.minimum = try GoDuration.parse(options.asyncRetryMin, field: "async_retry_min")
+        settings.retry.maximum = try GoDuration.parse(options.asyncRetryMax, field: "async_retry_max")
+        settings.retry.maxAttempts = Int(options.asyncMaxAttempts) ?? settings.retry.maxAttempts
+        guard settings.retry.minimum > .zero, settings.retry.minimum <= settings.retry.maximum else {
+            throw ServeOptions.Invalid(
+                description: "--async-retry-min must be above zero and at most --async-retry-max")
+        }
+        return settings
     }
 
     static func imageCollectorSettings(_ options: ServeOptions) throws -> ImageCollector.Settings {

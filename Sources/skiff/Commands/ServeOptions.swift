@@ -32,6 +32,10 @@ struct ServeOptions: Equatable {
     var natsUser = ""
     var natsPassword = ""
     var natsToken = ""
+    var asyncMaxBody = "1048576"
+    var asyncRetryMin = "1s"
+    var asyncRetryMax = "2m"
+    var asyncMaxAttempts = "10"
 
     /// One setting: its flag, environment variable and config-file key, and where it is stored.
     struct Setting: Sendable {
@@ -95,6 +99,16 @@ struct ServeOptions: Equatable {
             key: "nats_token",
             help: "NATS clients authenticate with this token (beyond loopback the default is "
                 + "the one generated into STATE/secrets/nats-token)", path: \.natsToken),
+        Setting(
+            key: "async_max_body", help: "largest body (bytes) /async-function/ queues; 413 above it",
+            path: \.asyncMaxBody),
+        Setting(
+            key: "async_retry_min", help: "first wait before a queued call is tried again (doubling from there)",
+            path: \.asyncRetryMin),
+        Setting(key: "async_retry_max", help: "longest wait between tries of a queued call", path: \.asyncRetryMax),
+        Setting(
+            key: "async_max_attempts", help: "tries of a queued call before it is kept as a dead letter",
+            path: \.asyncMaxAttempts),
     ]
 
     static let defaultConfigFile = "/etc/skiff/skiff.conf"
@@ -230,6 +244,14 @@ struct ServeOptions: Equatable {
             throw Invalid(
                 description: "--nats-listen '\(natsListen)' is not HOST:PORT with an IP address (e.g. 127.0.0.1:4222); "
                     + "empty or `off` turns the broker off")
+        }
+        guard let body = Int(asyncMaxBody), (1...(64 << 20)).contains(body) else {
+            throw Invalid(
+                description: "--async-max-body must be a number of bytes from 1 to 67108864, not '\(asyncMaxBody)'")
+        }
+        guard let attempts = Int(asyncMaxAttempts), (1...1000).contains(attempts) else {
+            throw Invalid(
+                description: "--async-max-attempts must be a whole number from 1 to 1000, not '\(asyncMaxAttempts)'")
         }
         if natsUser.isEmpty != natsPassword.isEmpty {
             throw Invalid(description: "--nats-user and --nats-password go together: give both or neither")

@@ -6,6 +6,7 @@ import SkiffLog
 import SkiffMetrics
 import SkiffNATS
 import SkiffPOSIX
+import SkiffQueue
 import SkiffRuntime
 import SkiffService
 import SkiffSystemd
@@ -20,6 +21,7 @@ struct Daemon {
     let runtimeConfiguration: RuntimeConfiguration
     let gatewayConfiguration: GatewayConfiguration
     let imageCollection: ImageCollector.Settings
+    let queueSettings: QueueWorker.Settings
     let logger: Logger
     let notifier: SystemdNotifier
 
@@ -49,9 +51,20 @@ struct Daemon {
                 gatewayConfiguration.broker = natsAddresses.first.map { broker.description(listeningOn: $0) }
                 nats = server
             }
+            // The queue of asynchronous calls lives in the broker's JetStream when it runs (so that NATS clients
+            // can queue calls), else in the same folder on its own.
+            let queue: AsyncQueue
+            if let nats, let requests = try nats.stream(AsyncQueue.requestsConfiguration),
+                let dead = try nats.stream(AsyncQueue.deadConfiguration)
+            {
+                queue = AsyncQueue(requests: requests, dead: dead)
+            } else {
+                queue = try AsyncQueue.open(directory: "\(options.stateDirectory)/streams")
+            }
+            let client = HTTPClient(group: group)
             let api = Gateway(
                 runtime: runtime, configuration: gatewayConfiguration,
-                credentials: credentials, client: HTTPClient(group: group), registry: registry,
+                credentials: credentials, client: client, registry: registry, queue: queue,
                 logger: logger.with(["component": "gateway"]))
             let routes = try api.makeRouter()
             var serverSettings = HTTPServerConfiguration(
@@ -93,6 +106,10 @@ struct Daemon {
                 services.append(NamedService("gateway-bridge") { try await bridgeListener.run() })
             }
             if let nats { services.append(NamedService("nats") { try await nats.run() }) }
+            let worker = QueueWorker(
+                queue: queue, invoker: api.invoker, runtime: runtime, client: client, settings: queueSettings,
+                logger: logger.with(["component": "queue"]))
+            services.append(NamedService("queue-worker") { await worker.run() })
             if imageCollection.highPercent < 100 {
                 let collector = ImageCollector(
                     runtime: runtime, settings: imageCollection, logger: logger.with(["component": "image-gc"]))

@@ -1,0 +1,331 @@
+import Foundation
+import SkiffHTTP
+import SkiffInvoke
+import SkiffLog
+import SkiffPOSIX
+import SkiffRuntime
+import SkiffStream
+import Synchronization
+
+/// Takes queued calls and makes them through the same ``FunctionInvoker`` as `/function/NAME`: retried with
+/// back-off when the answer says the function was busy or unreachable, kept as dead letters when their attempts
+/// are used up, and answered to their callback URL. A long-lived service of the daemon.
+///
+/// Each function gets at most its limit of calls at once (the `com.openfaas.queue.max_inflight` label, else its
+/// ready replicas, at least one); calls beyond it wait in the worker, in order, while other functions' calls go
+/// ahead, so one slow function cannot hold the queue.
+public final class QueueWorker: Sendable {
+    public struct Settings: Sendable {
+        public var retry = RetryPolicy()
+        /// Calls in flight at once, every function together.
+        public var maxInFlight = 256
+        public var defaultNamespace = "openfaas-fn"
+        /// What `X-Served-By`-style headers and logs call this worker.
+        public var userAgent = "skiff-queue-worker"
+        public init() {}
+    }
+
+    /// The label that bounds a function's calls in flight from the queue.
+    public static let maxInFlightLabel = "com.openfaas.queue.max_inflight"
+
+    let queue: AsyncQueue
+    let invoker: FunctionInvoker
+    let runtime: any FunctionRuntime
+    let client: HTTPClient
+    let settings: Settings
+    let logger: Logger
+    /// Completions and held calls becoming due wake the dispatcher through this (new messages through the
+    /// stream's own signal).
+    private let wake = ChangeSignal()
+    private let state = Mutex(State())
+
+    private struct State {
+        var inFlight = 0
+        var perFunction: [String: Int] = [:]
+        /// Calls over their function's limit, oldest first.
+        var held: [String: [StreamConsumer.Delivery]] = [:]
+        var limits: [String: (limit: Int, until: ContinuousClock.Instant)] = [:]
+    }
+
+    public init(
+        queue: AsyncQueue, invoker: FunctionInvoker, runtime: any FunctionRuntime, client: HTTPClient,
+        settings: Settings = Settings(), logger: Logger
+    ) {
+        self.queue = queue
+        self.invoker = invoker
+        self.runtime = runtime
+        self.client = client
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Runs until cancelled; calls in flight then are abandoned to the queue (delivered again after a restart).
+    public func run() async {
+        await withTaskGroup(of: Void.self) { calls in
+            while !Task.isCancelled {
+                let seenStored = queue.requests.stored.generation
+                let seenWake = wake.generation
+                for (delivery, function) in await takeDispatchable() {
+                    calls.addTask { await self.process(delivery, function: function) }
+                }
+                let next = queue.consumer.nextDeadline.map { Self.instant(at: $0) }
+                let deadline = min(next ?? .now + .seconds(5), .now + .seconds(5))
+                await withTaskGroup(of: Void.self) { waits in
+                    waits.addTask { await self.queue.requests.stored.wait(after: seenStored, until: deadline) }
+                    waits.addTask { await self.wake.wait(after: seenWake, until: deadline) }
+                    await waits.next()
+                    waits.cancelAll()
+                }
+            }
+            calls.cancelAll()
+        }
+    }
+
+    // MARK: Dispatch
+
+    /// Held calls whose function has room, then new deliveries while the worker has room: each either goes now
+    /// or waits behind its function's calls.
+    private func takeDispatchable() async -> [(StreamConsumer.Delivery, FunctionAddress?)] {
+        var ready: [(StreamConsumer.Delivery, FunctionAddress?)] = []
+        // Held calls first, in order, for every function that has room again.
+        let heldFunctions = state.withLock { Array($0.held.keys) }
+        for key in heldFunctions {
+            let limit = await limit(forKey: key)
+            ready += state.withLock { state -> [(StreamConsumer.Delivery, FunctionAddress?)] in
+                var taken: [(StreamConsumer.Delivery, FunctionAddress?)] = []
+                while state.inFlight < settings.maxInFlight, state.perFunction[key, default: 0] < limit,
+                    var queue = state.held[key], !queue.isEmpty
+                {
+                    let delivery = queue.removeFirst()
+                    state.held[key] = queue.isEmpty ? nil : queue
+                    state.inFlight += 1
+                    state.perFunction[key, default: 0] += 1
+                    taken.append((delivery, Self.address(fromKey: key)))
+                }
+                return taken
+            }
+        }
+        while state.withLock({ $0.inFlight < settings.maxInFlight }) {
+            let (delivery, events) = queue.consumer.next(now: AsyncQueue.now())
+            for case .maxDeliveries(let sequence, let deliveries) in events {
+                logger.warning(
+                    "queued call delivered \(deliveries) times without an answer", ["sequence": "\(sequence)"])
+            }
+            guard let delivery else { break }
+            guard let function = function(of: delivery) else {
+                // Unreadable: taken out of the way (and kept) by `process`, which needs no slot of a function.
+                state.withLock { $0.inFlight += 1 }
+                ready.append((delivery, nil))
+                continue
+            }
+            let key = function.qualified
+            let limit = await limit(for: function)
+            let goes = state.withLock { state -> Bool in
+                if state.held[key] == nil, state.perFunction[key, default: 0] < limit {
+                    state.inFlight += 1
+                    state.perFunction[key, default: 0] += 1
+                    return true
+                }
+                state.held[key, default: []].append(delivery)
+                return false
+            }
+            if goes { ready.append((delivery, function)) }
+        }
+        return ready
+    }
+
+    private func function(of delivery: StreamConsumer.Delivery) -> FunctionAddress? {
+        guard let request = try? JSONDecoder().decode(QueueRequest.self, from: Data(delivery.message.payload)) else {
+            return nil
+        }
+        return try? FunctionAddress(Substring(request.function), defaultNamespace: settings.defaultNamespace)
+    }
+
+    private static func address(fromKey key: String) -> FunctionAddress? {
+        guard let dot = key.lastIndex(of: ".") else { return nil }
+        return FunctionAddress(uncheckedName: String(key[..<dot]), namespace: String(key[key.index(after: dot)...]))
+    }
+
+    private func limit(forKey key: String) async -> Int {
+        guard let address = Self.address(fromKey: key) else { return 1 }
+        return await limit(for: address)
+    }
+
+    /// The function's label, else its ready replicas (at least one); looked up again every few seconds, so that
+    /// a scale or an update is followed.
+    private func limit(for function: FunctionAddress) async -> Int {
+        let key = function.qualified
+        if let cached = state.withLock({ $0.limits[key] }), cached.until > .now { return cached.limit }
+        var limit = max(1, runtime.endpoints(name: function.name, namespace: function.namespace).count)
+        if let status = try? await runtime.status(name: function.name, namespace: function.namespace),
+            let text = status.definition.labels[Self.maxInFlightLabel], let value = Int(text), value > 0
+        {
+            limit = value
+        }
+        state.withLock { $0.limits[key] = (limit, .now + .seconds(5)) }
+        return limit
+    }
+
+    private func finished(_ function: FunctionAddress?) {
+        state.withLock { state in
+            state.inFlight -= 1
+            if let key = function?.qualified {
+                state.perFunction[key, default: 1] -= 1
+                if state.perFunction[key] == 0 { state.perFunction[key] = nil }
+            }
+        }
+        wake.notify()
+    }
+
+    private static func instant(at nanoseconds: Int64) -> ContinuousClock.Instant {
+        .now + .nanoseconds(max(nanoseconds - AsyncQueue.now(), 0))
+    }
+
+    // MARK: One call
+
+    private func process(_ delivery: StreamConsumer.Delivery, function: FunctionAddress?) async {
+        defer { finished(function) }
+        let message = delivery.message
+        let attempt = delivery.deliveries
+        guard let function,
+            let request = try? JSONDecoder().decode(QueueRequest.self, from: Data(message.payload))
+        else {
+            await bury(message, attempts: attempt, reason: "not a queued call (QueueRequest JSON) for a valid function")
+            return
+        }
+        let callID =
+            AsyncQueue.headerFields(message.headers)["X-Call-Id"] ?? request.headerValue("X-Call-Id") ?? CallID.make()
+        // Still working on it: said at half the ack wait, so a long call is not delivered again meanwhile.
+        let keepAlive = Task { [queue] in
+            let interval = Duration.nanoseconds(max(queue.consumer.configuration.ackWait / 2, 1_000_000))
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { return }
+                queue.consumer.inProgress(message.sequence, now: AsyncQueue.now())
+            }
+        }
+        let started = ContinuousClock.now
+        let outcome = await call(request, function: function, callID: callID)
+        keepAlive.cancel()
+        let seconds = (ContinuousClock.now - started).seconds
+        if RetryPolicy.isRetried(status: outcome.status, internalFailure: outcome.internalFailure) {
+            if attempt < settings.retry.maxAttempts {
+                let wait = settings.retry.wait(afterAttempt: attempt)
+                logger.info(
+                    "queued call will be tried again",
+                    [
+                        "function": function.qualified, "call_id": callID, "status": "\(outcome.status)",
+                        "attempt": "\(attempt)", "retry_in": String(format: "%.3f", wait.seconds),
+                    ])
+                queue.consumer.negativeAcknowledge(
+                    message.sequence, delay: Int64(wait.nanoseconds), now: AsyncQueue.now())
+                return
+            }
+            await bury(
+                message, attempts: attempt,
+                reason: "\(attempt) attempts; the last answered \(outcome.status)")
+        } else {
+            await queue.consumer.acknowledge(message.sequence)
+        }
+        if let callback = request.callbackURL?.text ?? request.headerValue("X-Callback-Url") {
+            await deliverCallback(
+                to: callback, outcome: outcome, function: request.function, callID: callID, seconds: seconds)
+        }
+    }
+
+    /// What a call gave: the function's answer, or the status the gateway would have answered with.
+    struct Outcome: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: [UInt8]
+        var internalFailure: Bool
+    }
+
+    private func call(_ request: QueueRequest, function: FunctionAddress, callID: String) async -> Outcome {
+        var headers = HTTPHeaders()
+        for (name, values) in request.header.sorted(by: { $0.key < $1.key })
+        where !Self.notForwarded.contains(name.lowercased()) {
+            for value in values { headers.add(name: name, value: value) }
+        }
+        headers.replaceOrAdd(name: "X-Call-Id", value: callID)
+        var target = request.path.map { $0.isEmpty ? "/" : $0 } ?? "/"
+        if !target.hasPrefix("/") { target = "/" + target }
+        if let query = request.queryString, !query.isEmpty { target += "?" + query }
+        let method = HTTPMethod(rawValue: request.method.uppercased()) ?? .post
+        let body = request.body.map { [UInt8]($0) } ?? []
+        let upstream = HTTPClientRequest(
+            method: method, host: "", port: 0, target: target, headers: headers, body: .bytes(body))
+        do {
+            let answer = try await invoker.invoke(upstream, to: function, callID: callID)
+            let collected = (try? await answer.response.body.collect(upTo: 64 << 20)) ?? []
+            let response = answer.response
+            return Outcome(
+                status: response.status.code, headers: response.headers, body: collected,
+                internalFailure: response.headers.contains(name: "X-OpenFaaS-Internal"))
+        } catch {
+            return Outcome(
+                status: error.code, headers: HTTPHeaders(), body: Array(error.message.utf8),
+                internalFailure: error.code != 404)
+        }
+    }
+
+    /// Headers of the original call that describe its connection or its framing, not the call.
+    private static let notForwarded: Set<String> = [
+        "connection", "keep-alive", "transfer-encoding", "content-length", "te", "upgrade", "proxy-connection",
+        "x-callback-url", "authorization",
+    ]
+
+    private func bury(_ message: StoredMessage, attempts: Int, reason: String) async {
+        do {
+            try await queue.bury(message, reason: reason, attempts: attempts)
+            await queue.consumer.acknowledge(message.sequence)
+            logger.warning("queued call kept as a dead letter", ["sequence": "\(message.sequence)", "reason": reason])
+        } catch {
+            // Not kept, so not taken out either: it comes back after the ack wait.
+            logger.error("cannot keep a dead letter: \(error)", ["sequence": "\(message.sequence)"])
+        }
+    }
+
+    // MARK: Callbacks
+
+    /// POSTs the answer to the caller's callback URL, tried again with the same back-off while the receiver fails
+    /// (refuses, resets, or answers 5xx).
+    private func deliverCallback(
+        to url: String, outcome: Outcome, function: String, callID: String, seconds: Double
+    ) async {
+        var headers = HTTPHeaders()
+        for field in outcome.headers where !Self.notForwarded.contains(field.name.lowercased()) {
+            headers.add(name: field.name, value: field.value)
+        }
+        headers.replaceOrAdd(name: "X-Call-Id", value: callID)
+        headers.replaceOrAdd(name: "X-Function-Status", value: String(outcome.status))
+        headers.replaceOrAdd(name: "X-Function-Name", value: function)
+        headers.replaceOrAdd(name: "X-Duration-Seconds", value: String(format: "%.6f", seconds))
+        headers.replaceOrAdd(name: "User-Agent", value: settings.userAgent)
+        let request: HTTPClientRequest
+        do {
+            request = try HTTPClientRequest(method: .post, url: url, headers: headers, body: .bytes(outcome.body))
+        } catch {
+            logger.warning("callback URL cannot be called: \(error)", ["call_id": callID, "url": url])
+            return
+        }
+        for attempt in 1...max(settings.retry.maxAttempts, 1) {
+            if Task.isCancelled { return }
+            var failure: String
+            do {
+                let (head, _) = try await client.fetch(request, timeout: .seconds(30), maxBytes: 1 << 20)
+                if head.status.code < 500 { return }
+                failure = "answered \(head.status.code)"
+            } catch {
+                failure = "\(error)"
+            }
+            guard attempt < settings.retry.maxAttempts else {
+                logger.warning(
+                    "callback not delivered",
+                    ["call_id": callID, "url": url, "attempts": "\(attempt)", "last": failure])
+                return
+            }
+            try? await Task.sleep(for: settings.retry.wait(afterAttempt: attempt))
+        }
+    }
+}

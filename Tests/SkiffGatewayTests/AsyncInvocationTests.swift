@@ -1,0 +1,165 @@
+import Foundation
+import SkiffHTTP
+import SkiffPOSIX
+import SkiffQueue
+import SkiffTestSupport
+import Synchronization
+import Testing
+
+/// `/async-function/…` on the in-memory runtime: what is refused before anything is queued, the 202 once the call
+/// is on disk, and the worker making the call with retries, dead letters and callbacks.
+@Suite("Asynchronous invocation (in-memory runtime)")
+struct AsyncInvocationTests {
+    private static let fast = RetryPolicy(minimum: .milliseconds(40), maximum: .milliseconds(200), maxAttempts: 5)
+
+    @Test func refusedCallsQueueNothing() async throws {
+        try await withInMemoryGateway(queueRetry: Self.fast) { gw in
+            let queue = try #require(gw.queue)
+            #expect(try await gw.deploy("echo") == 200)
+            let unknown = try await gw.call(.post, "/async-function/nobody", json: "{}", auth: false)
+            #expect(unknown.status == 404 && unknown.text.contains("nobody"))
+            let large = try await gw.call(
+                .post, "/async-function/echo", json: String(repeating: "x", count: 1001), auth: false)
+            #expect(large.status == 413, "\(large.text)")
+            var headers = HTTPHeaders()
+            headers.add(name: "X-Callback-Url", value: "ftp://example/x")
+            let badCallback = try await testClient.fetch(
+                HTTPClientRequest(
+                    method: .post, host: "127.0.0.1", port: gw.port, target: "/async-function/echo",
+                    headers: headers, body: .string("{}")))
+            #expect(badCallback.head.status.code == 400)
+            #expect(queue.requests.log.summary.messages == 0)
+        }
+    }
+
+    @Test func aCallIsQueuedDurablyThenMadeAndItsAnswerCalledBack() async throws {
+        try await withInMemoryGateway(queueRetry: Self.fast) { gw in
+            let queue = try #require(gw.queue)
+            let receiver = try await CallbackReceiver()
+            defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
+            #expect(try await gw.deploy("echo") == 200)
+            var headers = HTTPHeaders()
+            headers.add(name: "X-Callback-Url", value: receiver.url)
+            headers.add(name: "X-Call-Id", value: "call-1")
+            let (head, body) = try await testClient.fetch(
+                HTTPClientRequest(
+                    method: .put, host: "127.0.0.1", port: gw.port, target: "/async-function/echo/a/b?x=1",
+                    headers: headers, body: .string("12345")))
+            #expect(head.status.code == 202 && body.isEmpty)
+            #expect(head.headers["X-Call-Id"] == "call-1")
+            #expect(head.headers["X-Start-Time"] != nil && head.headers["X-Served-By"] == "skiff/test")
+
+            let callback = try #require(await receiver.callbacks(1).first)
+            #expect(callback.body == "echo PUT /a/b?x=1 5")
+            #expect(callback.headers["X-Call-Id"] == "call-1")
+            #expect(callback.headers["X-Function-Status"] == "200")
+            #expect(callback.headers["X-Function-Name"] == "echo")
+            #expect(callback.headers["X-Duration-Seconds"] != nil)
+            // Acknowledged: a work queue keeps nothing once the call is made.
+            _ = await eventually(timeout: .seconds(60)) { queue.requests.log.summary.messages == 0 }
+            #expect(queue.requests.log.summary.messages == 0)
+        }
+    }
+
+    /// Busy three times, then an answer: four attempts, each after a wait, and one callback with the answer.
+    @Test func aBusyFunctionIsTriedAgainWithBackOff() async throws {
+        try await withInMemoryGateway(queueRetry: Self.fast) { gw in
+            let receiver = try await CallbackReceiver(failFirst: 2)
+            defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
+            #expect(try await gw.deploy("echo") == 200)
+            var headers = HTTPHeaders()
+            headers.add(name: "X-Callback-Url", value: receiver.url)
+            let (head, _) = try await testClient.fetch(
+                HTTPClientRequest(
+                    method: .post, host: "127.0.0.1", port: gw.port, target: "/async-function/echo/flaky?fail=3",
+                    headers: headers))
+            #expect(head.status.code == 202)
+            let callback = try #require(await receiver.callbacks(1).first)
+            #expect(callback.headers["X-Function-Status"] == "200")
+            // The receiver refused the first two callbacks: they were tried again too.
+            #expect(receiver.record.refused.load(ordering: .relaxed) == 2)
+            let times = gw.flakyCalls.times.withLock { $0 }
+            #expect(times.count == 4)
+            // Each wait is at least half its ceiling (40, 80, 160 ms): a lower bound, which a slow machine only
+            // makes longer.
+            for (index, pair) in zip(times, times.dropFirst()).enumerated() {
+                let floor = Self.fast.ceiling(afterAttempt: index + 1) / 2
+                #expect(pair.1 - pair.0 >= floor, "wait \(index + 1): \(pair.1 - pair.0)")
+            }
+        }
+    }
+
+    /// Busy every time: after the last attempt the call is kept as a dead letter, and the callback says so.
+    @Test func aCallThatUsesItsAttemptsIsKeptAsADeadLetter() async throws {
+        try await withInMemoryGateway(queueRetry: Self.fast) { gw in
+            let queue = try #require(gw.queue)
+            let receiver = try await CallbackReceiver()
+            defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
+            #expect(try await gw.deploy("echo") == 200)
+            var headers = HTTPHeaders()
+            headers.add(name: "X-Callback-Url", value: receiver.url)
+            let (head, _) = try await testClient.fetch(
+                HTTPClientRequest(
+                    method: .post, host: "127.0.0.1", port: gw.port, target: "/async-function/echo/flaky?fail=100",
+                    headers: headers, body: .string("job")))
+            #expect(head.status.code == 202)
+            let callback = try #require(await receiver.callbacks(1).first)
+            #expect(callback.headers["X-Function-Status"] == "503")
+            #expect(gw.flakyCalls.times.withLock { $0.count } == Self.fast.maxAttempts)
+            #expect(queue.dead.log.summary.messages == 1)
+            let first = try #require(queue.dead.log.firstSequence)
+            let dead = try #require(try queue.dead.log.message(first))
+            let request = try JSONDecoder().decode(QueueRequest.self, from: Data(dead.payload))
+            #expect(request.function == "echo" && request.path == "/flaky" && request.body == Data("job".utf8))
+            #expect(String(decoding: dead.headers, as: UTF8.self).contains("Skiff-Attempts: 5"))
+            _ = await eventually(timeout: .seconds(60)) { queue.requests.log.summary.messages == 0 }
+            #expect(queue.requests.log.summary.messages == 0)
+        }
+    }
+}
+
+/// The queued message in OpenFaaS's own shape, and the back-off.
+@Suite("Queue request and retry policy")
+struct QueueRequestTests {
+    /// What OpenFaaS's gateway publishes to `faas-request` (Go's encoding: base64 body, url.URL object).
+    @Test func openFaaSsPublisherFormatIsReadAsItIs() throws {
+        let published = #"""
+            {"Header":{"X-Call-Id":["abc"],"X-Callback-Url":["http://receiver:9000/done?x=1"]},"Host":"gw:8080",
+            "Body":"aGVsbG8=","Method":"POST","Path":"/sub","QueryString":"a=b","Function":"figlet.openfaas-fn",
+            "QueueName":"","CallbackUrl":{"Scheme":"http","Opaque":"","User":null,"Host":"receiver:9000",
+            "Path":"/done","RawPath":"","OmitHost":false,"ForceQuery":false,"RawQuery":"x=1","Fragment":"",
+            "RawFragment":""}}
+            """#
+        let request = try JSONDecoder().decode(QueueRequest.self, from: Data(published.utf8))
+        #expect(request.function == "figlet.openfaas-fn" && request.method == "POST" && request.path == "/sub")
+        #expect(request.body == Data("hello".utf8) && request.queryString == "a=b")
+        #expect(request.headerValue("x-call-id") == "abc")
+        #expect(request.callbackURL?.text == "http://receiver:9000/done?x=1")
+        // Written back in the same shape: every key Go writes, the callback as an object with a null User.
+        let written = try JSONSerialization.jsonObject(with: JSONEncoder().encode(request)) as? [String: Any]
+        let keys = Set((written ?? [:]).keys)
+        #expect(keys.isSuperset(of: ["Header", "Body", "Method", "Function", "CallbackUrl"]))
+        let callback = written?["CallbackUrl"] as? [String: Any]
+        #expect(callback?["Host"] as? String == "receiver:9000" && callback?["User"] is NSNull)
+        #expect(try JSONDecoder().decode(QueueRequest.self, from: JSONEncoder().encode(request)) == request)
+    }
+
+    @Test func callbackURLsAreHTTPWithAHost() {
+        #expect(GoURL("http://10.0.0.5:8000/cb?id=1#f")?.text == "http://10.0.0.5:8000/cb?id=1#f")
+        for bad in ["https://x/y", "ftp://x", "http://", "http://user@host/", "http://a b/", "/relative"] {
+            #expect(GoURL(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func theBackOffDoublesUpToItsCapWithJitterInTheUpperHalf() {
+        let policy = RetryPolicy(minimum: .seconds(1), maximum: .seconds(120), maxAttempts: 10)
+        #expect(
+            (1...9).map { policy.ceiling(afterAttempt: $0) } == [1, 2, 4, 8, 16, 32, 64, 120, 120].map { .seconds($0) })
+        #expect(policy.wait(afterAttempt: 3, random: 0) == .seconds(2))
+        #expect(policy.wait(afterAttempt: 3, random: 1) == .seconds(4))
+        #expect(RetryPolicy.isRetried(status: 503, internalFailure: false))
+        #expect(RetryPolicy.isRetried(status: 500, internalFailure: true))
+        #expect(!RetryPolicy.isRetried(status: 500, internalFailure: false))
+        #expect(!RetryPolicy.isRetried(status: 404, internalFailure: false))
+    }
+}

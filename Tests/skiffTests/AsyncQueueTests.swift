@@ -1,0 +1,81 @@
+import Foundation
+import Glibc
+import SkiffHTTP
+import SkiffPOSIX
+import SkiffTestSupport
+import Testing
+
+/// Asynchronous calls on a real `skiff serve` with a function in containerd: queued, made by the worker, answered
+/// to a callback URL; and none lost when the daemon is killed with calls queued and one in flight.
+@Suite("Asynchronous calls on a real daemon", .serialized)
+struct AsyncQueueTests {
+    private static func enqueue(
+        port: Int, _ target: String, callback: String, callID: String, body: String = ""
+    ) async throws -> RawHTTP.Answer {
+        let request =
+            "POST \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Callback-Url: \(callback)\r\n"
+            + "X-Call-Id: \(callID)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        return try await RawHTTP.exchange(port: port, request)
+    }
+
+    @Test(.enabled(if: daemonPartsPresent)) func aQueuedCallIsMadeAndCalledBack() async throws {
+        let receiver = try await CallbackReceiver()
+        defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
+        try await withDaemon { daemon, port in
+            let admin = try AdminClient(daemon: daemon, port: port)
+            try await admin.deployTestFunction("later", namespace: daemon.namespace)
+            let answer = try await Self.enqueue(
+                port: port, "/async-function/later.\(daemon.namespace)/cgi-bin/info?body", callback: receiver.url,
+                callID: "first-call", body: "made later")
+            #expect(answer.status == 202, "\(answer.text)")
+            #expect(answer.text.contains("X-Call-Id: first-call"))
+            let callback = try #require(await receiver.callbacks(1, timeout: .seconds(120)).first)
+            #expect(callback.body == "made later")
+            #expect(callback.headers["X-Function-Status"] == "200")
+            #expect(callback.headers["X-Call-Id"] == "first-call")
+            #expect(callback.headers["X-Function-Name"] == "later.\(daemon.namespace)")
+            // Unknown functions are refused before anything is queued.
+            let unknown = try await Self.enqueue(
+                port: port, "/async-function/nobody.\(daemon.namespace)", callback: receiver.url, callID: "x")
+            #expect(unknown.status == 404)
+        }
+    }
+
+    /// Four calls of five seconds each, one at a time (the function has one replica); the daemon is killed while
+    /// the first runs. The restarted daemon makes every one: the one in flight again after its ack wait.
+    @Test(.enabled(if: daemonPartsPresent)) func queuedCallsOutliveAKilledDaemon() async throws {
+        let receiver = try await CallbackReceiver()
+        defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
+        let first = try DaemonProcess()
+        var second: DaemonProcess?
+        do {
+            let port = try #require(try await first.port())
+            let up = await eventually(timeout: .seconds(60)) {
+                (try? await RawHTTP.exchange(port: port, SecurityTests.get("/healthz")).status) == 200
+            }
+            try #require(up)
+            let admin = try AdminClient(daemon: first, port: port)
+            try await admin.deployTestFunction("slow", namespace: first.namespace)
+            let ids = (1...4).map { "call-\($0)" }
+            for id in ids {
+                let answer = try await Self.enqueue(
+                    port: port, "/async-function/slow.\(first.namespace)/cgi-bin/info?slow", callback: receiver.url,
+                    callID: id)
+                #expect(answer.status == 202, "\(answer.text)")
+            }
+            kill(first.child.pid, SIGKILL)
+            let restarted = try DaemonProcess(continuing: first)
+            second = restarted
+            _ = try #require(try await restarted.port())
+            // 4 × 5 s one at a time, plus the interrupted call's 30 s ack wait: the bound only ends a failed run.
+            let callbacks = await receiver.callbacks(4, timeout: .seconds(240))
+            let called = Set(callbacks.compactMap { $0.headers["X-Call-Id"] })
+            #expect(called == Set(ids), "called back: \(callbacks.map { $0.headers["X-Call-Id"] ?? "?" })")
+            #expect(callbacks.allSatisfy { $0.headers["X-Function-Status"] == "200" && $0.body == "late\n" })
+        } catch {
+            await (second ?? first).cleanUp()
+            throw error
+        }
+        await (second ?? first).cleanUp()
+    }
+}
