@@ -12,6 +12,33 @@ import Testing
 struct AsyncInvocationTests {
     private static let fast = RetryPolicy(minimum: .milliseconds(40), maximum: .milliseconds(200), maxAttempts: 5)
 
+    /// An in-memory gateway with the queue, `echo` deployed, and a callback receiver; torn down afterwards.
+    private func withQueue(
+        failingCallbacks: Int = 0, _ body: (InMemoryGateway, AsyncQueue, CallbackReceiver) async throws -> Void
+    ) async throws {
+        try await withInMemoryGateway(queueRetry: Self.fast) { gw in
+            let queue = try #require(gw.queue)
+            let receiver = try await CallbackReceiver(failFirst: failingCallbacks)
+            defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
+            #expect(try await gw.deploy("echo") == 200)
+            try await body(gw, queue, receiver)
+        }
+    }
+
+    /// Queues a call whose answer goes to `receiver`.
+    private func enqueue(
+        _ gw: InMemoryGateway, _ target: String, method: HTTPMethod = .post, body: String = "",
+        callback receiver: CallbackReceiver, callID: String? = nil
+    ) async throws -> (head: HTTPResponseHead, body: [UInt8]) {
+        var headers = HTTPHeaders()
+        headers.add(name: "X-Callback-Url", value: receiver.url)
+        if let callID { headers.add(name: "X-Call-Id", value: callID) }
+        return try await testClient.fetch(
+            HTTPClientRequest(
+                method: method, host: "127.0.0.1", port: gw.port, target: target, headers: headers,
+                body: .string(body)))
+    }
+
     @Test func refusedCallsQueueNothing() async throws {
         try await withInMemoryGateway(queueRetry: Self.fast) { gw in
             let queue = try #require(gw.queue)
@@ -33,18 +60,9 @@ struct AsyncInvocationTests {
     }
 
     @Test func aCallIsQueuedDurablyThenMadeAndItsAnswerCalledBack() async throws {
-        try await withInMemoryGateway(queueRetry: Self.fast) { gw in
-            let queue = try #require(gw.queue)
-            let receiver = try await CallbackReceiver()
-            defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
-            #expect(try await gw.deploy("echo") == 200)
-            var headers = HTTPHeaders()
-            headers.add(name: "X-Callback-Url", value: receiver.url)
-            headers.add(name: "X-Call-Id", value: "call-1")
-            let (head, body) = try await testClient.fetch(
-                HTTPClientRequest(
-                    method: .put, host: "127.0.0.1", port: gw.port, target: "/async-function/echo/a/b?x=1",
-                    headers: headers, body: .string("12345")))
+        try await withQueue { gw, queue, receiver in
+            let (head, body) = try await enqueue(
+                gw, "/async-function/echo/a/b?x=1", method: .put, body: "12345", callback: receiver, callID: "call-1")
             #expect(head.status.code == 202 && body.isEmpty)
             #expect(head.headers["X-Call-Id"] == "call-1")
             #expect(head.headers["X-Start-Time"] != nil && head.headers["X-Served-By"] == "skiff/test")
@@ -63,16 +81,8 @@ struct AsyncInvocationTests {
 
     /// Busy three times, then an answer: four attempts, each after a wait, and one callback with the answer.
     @Test func aBusyFunctionIsTriedAgainWithBackOff() async throws {
-        try await withInMemoryGateway(queueRetry: Self.fast) { gw in
-            let receiver = try await CallbackReceiver(failFirst: 2)
-            defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
-            #expect(try await gw.deploy("echo") == 200)
-            var headers = HTTPHeaders()
-            headers.add(name: "X-Callback-Url", value: receiver.url)
-            let (head, _) = try await testClient.fetch(
-                HTTPClientRequest(
-                    method: .post, host: "127.0.0.1", port: gw.port, target: "/async-function/echo/flaky?fail=3",
-                    headers: headers))
+        try await withQueue(failingCallbacks: 2) { gw, _, receiver in
+            let (head, _) = try await enqueue(gw, "/async-function/echo/flaky?fail=3", callback: receiver)
             #expect(head.status.code == 202)
             let callback = try #require(await receiver.callbacks(1).first)
             #expect(callback.headers["X-Function-Status"] == "200")
@@ -91,17 +101,9 @@ struct AsyncInvocationTests {
 
     /// Busy every time: after the last attempt the call is kept as a dead letter, and the callback says so.
     @Test func aCallThatUsesItsAttemptsIsKeptAsADeadLetter() async throws {
-        try await withInMemoryGateway(queueRetry: Self.fast) { gw in
-            let queue = try #require(gw.queue)
-            let receiver = try await CallbackReceiver()
-            defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
-            #expect(try await gw.deploy("echo") == 200)
-            var headers = HTTPHeaders()
-            headers.add(name: "X-Callback-Url", value: receiver.url)
-            let (head, _) = try await testClient.fetch(
-                HTTPClientRequest(
-                    method: .post, host: "127.0.0.1", port: gw.port, target: "/async-function/echo/flaky?fail=100",
-                    headers: headers, body: .string("job")))
+        try await withQueue { gw, queue, receiver in
+            let (head, _) = try await enqueue(
+                gw, "/async-function/echo/flaky?fail=100", body: "job", callback: receiver)
             #expect(head.status.code == 202)
             let callback = try #require(await receiver.callbacks(1).first)
             #expect(callback.headers["X-Function-Status"] == "503")
