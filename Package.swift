@@ -70,7 +70,10 @@ let package = Package(
         // that makes them through the invoker with retries, dead letters and callbacks.
         .target(
             name: "SkiffQueue",
-            dependencies: ["SkiffInvoke", "SkiffStream", "SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog"],
+            dependencies: [
+                "SkiffInvoke", "SkiffStream", "SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffMetrics",
+                "SkiffAPI",
+            ],
             swiftSettings: strict),
         // The OpenFaaS-compatible gateway: system API, auth, secrets, logs, metrics, the invocation proxy.
         .target(
@@ -158,7 +161,8 @@ let package = Package(
         .testTarget(
             name: "skiffWatchdogTests",
             dependencies: ["SkiffHTTP", "SkiffImage", "SkiffPOSIX", "SkiffRuntime", "SkiffTestSupport"]),
-        .testTarget(name: "skiffTests", dependencies: ["skiff", "SkiffHTTP", "SkiffPOSIX", "SkiffTestSupport"]),
+        .testTarget(
+            name: "skiffTests", dependencies: ["skiff", "SkiffAPI", "SkiffHTTP", "SkiffPOSIX", "SkiffTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -96,6 +96,37 @@ public struct GatewayClient: Sendable {
             ?? []
     }
 
+    // MARK: Queue
+
+    /// GET /system/queue as the gateway answered it (for `queue --json`).
+    public func queueBody() async throws -> [UInt8] {
+        try await call(.get, "/system/queue", what: "show the queue")
+    }
+
+    public func queue() async throws -> QueueSummary {
+        try decode(QueueSummary.self, try await queueBody(), what: "show the queue")
+    }
+
+    /// POST /system/queue/retry: one dead call (`callID`) or all of them (nil); how many were queued again.
+    public func retryDeadCalls(callID: String?) async throws -> Int {
+        let request = QueueRetryRequest(callId: callID, allDead: callID == nil ? true : nil)
+        let what = callID.map { "retry the dead call \($0)" } ?? "retry the dead calls"
+        return try decode(
+            QueueChange.self, try await call(.post, "/system/queue/retry", json: request, what: what), what: what
+        )
+        .calls
+    }
+
+    /// POST /system/queue/purge: removes a function's calls that the worker has not taken yet; how many.
+    public func purgeQueue(function: String, namespace: String?) async throws -> Int {
+        let request = QueuePurgeRequest(functionName: function, namespace: namespace)
+        let what = "purge the queued calls of \(function)"
+        return try decode(
+            QueueChange.self, try await call(.post, "/system/queue/purge", json: request, what: what), what: what
+        )
+        .calls
+    }
+
     /// GET /system/images as the gateway answered it (for `images --json`).
     public func imagesBody(namespace: String?) async throws -> [UInt8] {
         try await call(.get, "/system/images" + Self.query([("namespace", namespace)]), what: "list images")

@@ -47,6 +47,7 @@ public final class Gateway: Sendable {
             servedBy: "skiff/\(configuration.release)")
         registry.register(invoker.metrics)
         registry.register(ReplicaMetrics(runtime: runtime))
+        if let queue { registry.register(queue) }
     }
 
     /// Set once the runtime has restored its functions; until then /healthz answers 503, the system API 503
@@ -66,6 +67,7 @@ public final class Gateway: Sendable {
         try addNamespaceRoutes(to: &router)
         try addLogRoutes(to: &router)
         try addImageRoutes(to: &router)
+        try addQueueRoutes(to: &router)
         let proxy = self.proxy
         let enqueue = AsyncEnqueue(
             queue: queue, runtime: runtime, defaultNamespace: configuration.defaultNamespace,

@@ -1,6 +1,10 @@
 import Foundation
+import SkiffAPI
+import SkiffInvoke
+import SkiffMetrics
 import SkiffPOSIX
 import SkiffStream
+import Synchronization
 
 /// The durable queue of asynchronous calls: the `faas-request` work-queue stream (shared with the NATS broker's
 /// JetStream when it runs, so that NATS clients can queue calls too), the worker's consumer of it, and the
@@ -12,6 +16,12 @@ public final class AsyncQueue: Sendable {
     public let requests: MessageStream
     public let dead: MessageStream
     let consumer: StreamConsumer
+    /// What the worker does, for `GET /system/queue` and `/metrics`.
+    public let activity = QueueActivity()
+    /// The namespace of a call that names none (`NAME` rather than `NAME.NAMESPACE`).
+    let defaultNamespace: String
+    /// The function (`name.namespace`) of each stored call, read once per call: `/metrics` asks every few seconds.
+    private let functions = Mutex<[UInt64: String]>([:])
 
     /// The two streams' configurations, for whoever opens them (the broker's JetStream, or ``open(directory:)``).
     public static var requestsConfiguration: StreamConfiguration {
@@ -23,9 +33,13 @@ public final class AsyncQueue: Sendable {
 
     /// `ackWait` is how long a call may run before it is delivered again, unless the worker says it is still
     /// working on it (which it does at half that interval).
-    public init(requests: MessageStream, dead: MessageStream, ackWait: Duration = .seconds(30)) {
+    public init(
+        requests: MessageStream, dead: MessageStream, defaultNamespace: String = "openfaas-fn",
+        ackWait: Duration = .seconds(30)
+    ) {
         self.requests = requests
         self.dead = dead
+        self.defaultNamespace = defaultNamespace
         var configuration = ConsumerConfiguration(name: "skiff-worker")
         configuration.ackWait = Int64(ackWait.nanoseconds)
         // Held calls cost a sequence number each (their bodies stay on disk until dispatched).
@@ -37,14 +51,16 @@ public final class AsyncQueue: Sendable {
     }
 
     /// The queue kept under `directory` (`STATE/streams`), when no broker holds the streams.
-    public static func open(directory: String, ackWait: Duration = .seconds(30)) throws -> AsyncQueue {
+    public static func open(
+        directory: String, defaultNamespace: String = "openfaas-fn", ackWait: Duration = .seconds(30)
+    ) throws -> AsyncQueue {
         let now = now()
         return AsyncQueue(
             requests: try MessageStream(
                 directory: "\(directory)/faas-request", configuration: requestsConfiguration, now: now),
             dead: try MessageStream(
                 directory: "\(directory)/faas-request-dead", configuration: deadConfiguration, now: now),
-            ackWait: ackWait)
+            defaultNamespace: defaultNamespace, ackWait: ackWait)
     }
 
     /// Stores a call; returns once it is on disk (a full disk or a broken store throws, and nothing is queued).
@@ -68,6 +84,89 @@ public final class AsyncQueue: Sendable {
             subject: Self.deadSubject, headers: Self.headers(headers), payload: message.payload, now: Self.now())
     }
 
+    // MARK: Looking and managing
+
+    /// The function a stored call is for, as `name.namespace`; nil when the payload is not a call.
+    func function(of payload: [UInt8]) -> String? {
+        guard let request = try? JSONDecoder().decode(QueueRequest.self, from: Data(payload)),
+            let address = try? FunctionAddress(Substring(request.function), defaultNamespace: defaultNamespace)
+        else { return nil }
+        return address.qualified
+    }
+
+    /// Calls stored and not yet done, by function (every call read once, then remembered by its sequence).
+    func queuedByFunction() -> [String: Int] {
+        let live = requests.log.sequences
+        let known = functions.withLock { $0 }
+        var found: [UInt64: String] = [:]
+        for sequence in live where known[sequence] == nil {
+            if let message = try? requests.log.message(sequence) {
+                found[sequence] = function(of: message.payload) ?? "unreadable"
+            }
+        }
+        let current = functions.withLock { functions -> [UInt64: String] in
+            functions.merge(found) { $1 }
+            let keep = Set(live)
+            functions = functions.filter { keep.contains($0.key) }
+            return functions
+        }
+        var counts: [String: Int] = [:]
+        for function in current.values { counts[function, default: 0] += 1 }
+        return counts
+    }
+
+    /// What `GET /system/queue` answers.
+    public func summary() -> QueueSummary {
+        let queued = queuedByFunction()
+        let counts = activity.counts
+        let functions = Set(queued.keys).union(counts.keys).sorted().map { key -> QueueSummary.Function in
+            let dot = key.lastIndex(of: ".") ?? key.endIndex
+            let count = counts[key]
+            return QueueSummary.Function(
+                name: String(key[..<dot]), namespace: dot < key.endIndex ? String(key[key.index(after: dot)...]) : "",
+                queued: queued[key] ?? 0, inFlight: count?.inFlight ?? 0, retries: count?.retries ?? 0,
+                deadLetters: count?.dead ?? 0)
+        }
+        let letters = dead.log.sequences.compactMap { sequence -> QueueSummary.DeadCall? in
+            guard let message = try? self.dead.log.message(sequence) else { return nil }
+            let headers = Self.headerFields(message.headers)
+            return QueueSummary.DeadCall(
+                callId: headers["X-Call-Id"] ?? "", function: function(of: message.payload) ?? "unreadable",
+                reason: headers["Skiff-Dead-Reason"] ?? "", attempts: Int(headers["Skiff-Attempts"] ?? "") ?? 0,
+                queuedAt: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(message.time) / 1e9)))
+        }
+        return QueueSummary(functions: functions, dead: letters)
+    }
+
+    /// Queues dead calls again (the one with `callID`, or all of them), each with its attempts starting over.
+    public func retryDead(callID: String?) async throws -> Int {
+        var requeued = 0
+        for sequence in dead.log.sequences {
+            guard let message = try dead.log.message(sequence) else { continue }
+            let headers = Self.headerFields(message.headers)
+            if let callID, headers["X-Call-Id"] != callID { continue }
+            _ = try await requests.publish(
+                subject: Self.subject, headers: Self.headers(["X-Call-Id": headers["X-Call-Id"] ?? CallID.make()]),
+                payload: message.payload, now: Self.now())
+            _ = try await dead.log.delete(sequence)
+            requeued += 1
+        }
+        return requeued
+    }
+
+    /// Removes a function's calls that the worker has not taken yet; returns how many.
+    public func purge(function: FunctionAddress) async throws -> Int {
+        let untaken = requests.log.sequences.filter { $0 > consumer.cursor }
+        var removed = 0
+        for sequence in untaken {
+            guard let message = try requests.log.message(sequence),
+                self.function(of: message.payload) == function.qualified
+            else { continue }
+            if try await requests.log.delete(sequence) { removed += 1 }
+        }
+        return removed
+    }
+
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
 
     /// A NATS header block.
@@ -87,4 +186,8 @@ public final class AsyncQueue: Sendable {
         }
         return fields
     }
+}
+
+extension AsyncQueue: MetricsCollector {
+    public func collect() async -> [MetricFamily] { activity.families(queued: queuedByFunction()) }
 }

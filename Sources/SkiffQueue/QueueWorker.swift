@@ -131,7 +131,20 @@ public final class QueueWorker: Sendable {
             }
             if goes { ready.append((delivery, function)) }
         }
+        reportActivity()
         return ready
+    }
+
+    /// Tells the queue's activity how many calls each function has in flight and waiting now.
+    private func reportActivity() {
+        let counts = state.withLock { state in
+            Set(state.perFunction.keys).union(state.held.keys).map {
+                ($0, state.perFunction[$0] ?? 0, state.held[$0]?.count ?? 0)
+            }
+        }
+        for (function, inFlight, waiting) in counts {
+            queue.activity.now(function, inFlight: inFlight, waiting: waiting)
+        }
     }
 
     private func function(of delivery: StreamConsumer.Delivery) -> FunctionAddress? {
@@ -167,12 +180,15 @@ public final class QueueWorker: Sendable {
     }
 
     private func finished(_ function: FunctionAddress?) {
-        state.withLock { state in
+        let left = state.withLock { state -> (Int, Int)? in
             state.inFlight -= 1
-            if let key = function?.qualified {
-                state.perFunction[key, default: 1] -= 1
-                if state.perFunction[key] == 0 { state.perFunction[key] = nil }
-            }
+            guard let key = function?.qualified else { return nil }
+            state.perFunction[key, default: 1] -= 1
+            if state.perFunction[key] == 0 { state.perFunction[key] = nil }
+            return (state.perFunction[key] ?? 0, state.held[key]?.count ?? 0)
+        }
+        if let function, let (inFlight, waiting) = left {
+            queue.activity.now(function.qualified, inFlight: inFlight, waiting: waiting)
         }
         wake.notify()
     }
@@ -219,14 +235,20 @@ public final class QueueWorker: Sendable {
                     ])
                 queue.consumer.negativeAcknowledge(
                     message.sequence, delay: Int64(wait.nanoseconds), now: AsyncQueue.now())
+                queue.activity.retried(function.qualified)
                 return
             }
+            queue.activity.buried(function.qualified)
             await bury(
                 message, attempts: attempt,
                 reason: "\(attempt) attempts; the last answered \(outcome.status)")
         } else {
             await queue.consumer.acknowledge(message.sequence)
         }
+        // End to end: from the caller's request (its X-Start-Time) to the answer, queueing and retries included.
+        let queuedAt = request.headerValue("X-Start-Time").flatMap(Int64.init) ?? message.time
+        queue.activity.finished(
+            function.qualified, code: outcome.status, seconds: Double(max(AsyncQueue.now() - queuedAt, 0)) / 1e9)
         if let callback = request.callbackURL?.text ?? request.headerValue("X-Callback-Url") {
             await deliverCallback(
                 to: callback, outcome: outcome, function: request.function, callID: callID, seconds: seconds)
@@ -251,7 +273,10 @@ public final class QueueWorker: Sendable {
         var target = request.path.map { $0.isEmpty ? "/" : $0 } ?? "/"
         if !target.hasPrefix("/") { target = "/" + target }
         if let query = request.queryString, !query.isEmpty { target += "?" + query }
-        let method = HTTPMethod(rawValue: request.method.uppercased()) ?? .post
+        // A method is a token (RFC 9110); anything else in a message a NATS client queued is taken as POST, as
+        // OpenFaaS's worker always posts.
+        let isToken = !request.method.isEmpty && request.method.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+        let method = isToken ? HTTPMethod(rawValue: request.method.uppercased()) : .post
         let body = request.body.map { [UInt8]($0) } ?? []
         let upstream = HTTPClientRequest(
             method: method, host: "", port: 0, target: target, headers: headers, body: .bytes(body))

@@ -222,6 +222,9 @@ public final class StreamConsumer: Sendable {
     /// When a waiting delivery next falls due; nil when none waits.
     public var nextDeadline: Int64? { state.withLock { $0.pending.values.map(\.deadline).min() } }
 
+    /// The highest stream sequence delivered so far: everything above it has never been handed out.
+    public var cursor: UInt64 { state.withLock { $0.cursor } }
+
     /// Deliveries waiting for their ack.
     public var numAckPending: Int { state.withLock { $0.pending.count } }
 

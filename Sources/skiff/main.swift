@@ -16,7 +16,8 @@ let clientVerbs: [String: any ClientCommand.Type] = [
     "deploy": DeployCommand.self, "up": UpCommand.self, "list": ListCommand.self, "ls": ListCommand.self,
     "describe": DescribeCommand.self, "invoke": InvokeCommand.self, "remove": RemoveCommand.self,
     "rm": RemoveCommand.self, "logs": LogsCommand.self, "scale": ScaleCommand.self, "secret": SecretCommand.self,
-    "namespace": NamespaceCommand.self, "images": ImagesCommand.self, "version": VersionCommand.self,
+    "namespace": NamespaceCommand.self, "images": ImagesCommand.self, "queue": QueueCommand.self,
+    "version": VersionCommand.self,
     "install": InstallCommand.self,
     "uninstall": UninstallCommand.self,
 ]

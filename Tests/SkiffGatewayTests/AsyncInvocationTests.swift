@@ -1,4 +1,5 @@
 import Foundation
+import SkiffAPI
 import SkiffHTTP
 import SkiffPOSIX
 import SkiffQueue
@@ -116,6 +117,49 @@ struct AsyncInvocationTests {
             #expect(String(decoding: dead.headers, as: UTF8.self).contains("Skiff-Attempts: 5"))
             _ = await eventually(timeout: .seconds(60)) { queue.requests.log.summary.messages == 0 }
             #expect(queue.requests.log.summary.messages == 0)
+
+            // The admin's view: the function's retries and its dead letter, then /metrics says the same.
+            let shown = try await gw.call(.get, "/system/queue")
+            let summary = try JSONDecoder().decode(QueueSummary.self, from: Data(shown.text.utf8))
+            #expect(
+                summary.functions == [
+                    .init(name: "echo", namespace: "openfaas-fn", queued: 0, inFlight: 0, retries: 4, deadLetters: 1)
+                ], "\(shown.text)")
+            let letter = try #require(summary.dead.first)
+            #expect(summary.dead.count == 1 && letter.attempts == 5 && letter.function == "echo.openfaas-fn")
+            #expect(try await gw.call(.get, "/system/queue", auth: false).status == 401)
+            let metrics = try await gw.call(.get, "/metrics", auth: false).text
+            #expect(metrics.contains(#"skiff_queue_dead_letters_total{function_name="echo.openfaas-fn"} 1"#))
+            #expect(metrics.contains(#"skiff_queue_retries_total{function_name="echo.openfaas-fn"} 4"#))
+            #expect(metrics.contains(#"skiff_queue_calls_total{code="503",function_name="echo.openfaas-fn"} 1"#))
+
+            // Queued again by its call id: tried five more times (the function is still busy), dead again.
+            let retried = try await gw.call(.post, "/system/queue/retry", json: #"{"callId":"\#(letter.callId)"}"#)
+            #expect(retried.status == 200 && retried.text == #"{"calls":1}"#, "\(retried.text)")
+            _ = await eventually(timeout: .seconds(60)) {
+                gw.flakyCalls.times.withLock { $0.count } == 2 * Self.fast.maxAttempts
+            }
+            #expect(gw.flakyCalls.times.withLock { $0.count } == 2 * Self.fast.maxAttempts)
+            let unknown = try await gw.call(.post, "/system/queue/retry", json: #"{"callId":"no-such-call"}"#)
+            #expect(unknown.status == 404)
+        }
+    }
+
+    /// With no worker taking calls: a purge removes the named function's calls and leaves the others.
+    @Test func aPurgeRemovesOneFunctionsWaitingCalls() async throws {
+        try await withInMemoryGateway(queueRetry: Self.fast, startWorker: false) { gw in
+            let queue = try #require(gw.queue)
+            #expect(try await gw.deploy("echo") == 200)
+            #expect(try await gw.deploy("other") == 200)
+            for target in ["/async-function/echo", "/async-function/echo/a", "/async-function/other"] {
+                #expect(try await gw.call(.post, target, json: "{}", auth: false).status == 202)
+            }
+            let purged = try await gw.call(.post, "/system/queue/purge", json: #"{"functionName":"echo"}"#)
+            #expect(purged.status == 200 && purged.text == #"{"calls":2}"#, "\(purged.text)")
+            let summary = queue.summary()
+            #expect(summary.functions.map { "\($0.name) \($0.queued)" } == ["other 1"])
+            let bad = try await gw.call(.post, "/system/queue/purge", json: #"{"functionName":"../x"}"#)
+            #expect(bad.status == 400)
         }
     }
 }

@@ -27,7 +27,9 @@ final class InMemoryGateway: Sendable {
     let queue: AsyncQueue?
     private let worker: Task<Void, Never>?
 
-    init(coldStartTimeout: Duration = .seconds(30), queueRetry: RetryPolicy? = nil) async throws {
+    init(coldStartTimeout: Duration = .seconds(30), queueRetry: RetryPolicy? = nil, startWorker: Bool = true)
+        async throws
+    {
         state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-mem-\(UUID())").path
         let release = self.release
         let flakyCalls = self.flakyCalls
@@ -65,7 +67,7 @@ final class InMemoryGateway: Sendable {
         gateway = Gateway(
             runtime: runtime, configuration: configuration, credentials: credentials, client: client, queue: queue,
             logger: logger)
-        if let queue, let queueRetry {
+        if let queue, let queueRetry, startWorker {
             var settings = QueueWorker.Settings()
             settings.retry = queueRetry
             let worker = QueueWorker(
@@ -146,10 +148,11 @@ final class ReleaseGate: Sendable {
 }
 
 func withInMemoryGateway(
-    coldStartTimeout: Duration = .seconds(30), queueRetry: RetryPolicy? = nil,
+    coldStartTimeout: Duration = .seconds(30), queueRetry: RetryPolicy? = nil, startWorker: Bool = true,
     _ body: (InMemoryGateway) async throws -> Void
 ) async throws {
-    let gateway = try await InMemoryGateway(coldStartTimeout: coldStartTimeout, queueRetry: queueRetry)
+    let gateway = try await InMemoryGateway(
+        coldStartTimeout: coldStartTimeout, queueRetry: queueRetry, startWorker: startWorker)
     do {
         try await body(gateway)
     } catch {

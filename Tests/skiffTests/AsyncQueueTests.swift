@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SkiffAPI
 import SkiffHTTP
 import SkiffPOSIX
 import SkiffTestSupport
@@ -77,5 +78,33 @@ struct AsyncQueueTests {
             throw error
         }
         await (second ?? first).cleanUp()
+    }
+
+    /// `skiff invoke --async` prints the call id; `skiff queue` shows the function the call went to.
+    @Test(.enabled(if: daemonPartsPresent)) func theCLIQueuesACallAndShowsTheQueue() async throws {
+        let session = try await ToolchainSession()
+        do {
+            try await session.login()
+            let admin = try AdminClient(daemon: session.daemon, port: session.port)
+            try await admin.deployTestFunction("cli", namespace: session.daemon.namespace)
+            let callID = try await session.run(
+                ["invoke", "--async", "cli", "-n", session.daemon.namespace, "--path", "/cgi-bin/info"], input: "x"
+            ).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(!callID.isEmpty && !callID.contains(" "), "\(callID)")
+            let shown = await eventually(timeout: .seconds(120)) {
+                let listed = (try? await session.run(["queue", "--json"])) ?? ""
+                guard let summary = try? JSONDecoder().decode(QueueSummary.self, from: Data(listed.utf8)) else {
+                    return false
+                }
+                return summary.functions.contains { $0.name == "cli" && $0.queued == 0 && $0.inFlight == 0 }
+            }
+            #expect(shown, "the call never showed as done in `skiff queue --json`")
+            let table = try await session.run(["queue"])
+            #expect(table.contains("Function") && table.contains("cli.\(session.daemon.namespace)"), "\(table)")
+        } catch {
+            await session.cleanUp()
+            throw error
+        }
+        await session.cleanUp()
     }
 }

@@ -24,6 +24,7 @@ enum Usage {
           secret      create, update, list, remove secrets
           namespace   list namespaces
           images      list the images in containerd and the functions using them; `prune` the unused
+          queue       the asynchronous calls per function and the dead letters; `retry` and `purge` them
           version     the client's version and the gateway's
         """
 }

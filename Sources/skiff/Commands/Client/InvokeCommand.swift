@@ -9,7 +9,7 @@ enum InvokeCommand: ClientCommand {
         "Calls a function with standard input as the body; exits 1 when it answers with an error status."
     static let options: [Arguments.Option] = [
         CommonOptions.gateway, CommonOptions.namespace,
-        .flag("--async", "-a", help: "queue the call (POST /async-function/NAME); answers 202"),
+        .flag("--async", "-a", help: "queue the call (/async-function/NAME); prints its call id"),
         .value("--method", "-m", name: "METHOD", help: "HTTP method (POST)"),
         .value("--header", "-H", name: "K=V", help: "a request header (repeatable)"),
         .value("--query", name: "K=V", help: "a query parameter (repeatable)"),
@@ -29,7 +29,7 @@ enum InvokeCommand: ClientCommand {
         if Terminal.isTerminal(0) { Console.error("reading the request body from standard input (Ctrl+D ends it)") }
         let body = readStandardInput()
         let response = try await context.gateway().invoke(
-            name, namespace: arguments.value("--namespace"), async: isAsync, method: isAsync ? .post : method,
+            name, namespace: arguments.value("--namespace"), async: isAsync, method: method,
             path: arguments.value("--path") ?? "", query: try arguments.pairs("--query"), headers: headers,
             body: .bytes(body))
         let status = Int(response.status.code)
@@ -43,10 +43,14 @@ enum InvokeCommand: ClientCommand {
             Console.error("skiff: \(name) answered \(status): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
             return 1
         }
-        for try await chunk in response.body { writeStandardOutput(chunk) }
         if isAsync && status == 202 {
-            Console.error("queued (202), call id \(response.headers["X-Call-Id"] ?? "-")")
+            // The call id alone on standard output, for scripts (`id=$(skiff invoke --async fn)`).
+            let callID = response.headers["X-Call-Id"] ?? "-"
+            writeStandardOutput(Array((callID + "\n").utf8))
+            Console.error("queued: `skiff queue` shows it until it is done")
+            return 0
         }
+        for try await chunk in response.body { writeStandardOutput(chunk) }
         return 0
     }
 }

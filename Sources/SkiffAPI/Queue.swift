@@ -1,0 +1,79 @@
+import Foundation
+
+/// `GET /system/queue` (Skiff's own route): the asynchronous calls per function, and the dead letters.
+public struct QueueSummary: Codable, Sendable, Equatable {
+    public var functions: [Function]
+    public var dead: [DeadCall]
+
+    public init(functions: [Function], dead: [DeadCall]) {
+        self.functions = functions
+        self.dead = dead
+    }
+
+    /// One function's calls: `queued` are stored and not yet done (those in flight included), `inFlight` are
+    /// being made now; `retries` and `deadLetters` count since the daemon started.
+    public struct Function: Codable, Sendable, Equatable {
+        public var name: String
+        public var namespace: String
+        public var queued: Int
+        public var inFlight: Int
+        public var retries: Int
+        public var deadLetters: Int
+
+        public init(name: String, namespace: String, queued: Int, inFlight: Int, retries: Int, deadLetters: Int) {
+            self.name = name
+            self.namespace = namespace
+            self.queued = queued
+            self.inFlight = inFlight
+            self.retries = retries
+            self.deadLetters = deadLetters
+        }
+    }
+
+    /// A call that used its attempts (or could not be read), kept until it is retried.
+    public struct DeadCall: Codable, Sendable, Equatable {
+        public var callId: String
+        public var function: String
+        public var reason: String
+        public var attempts: Int
+        /// When it was queued, RFC 3339.
+        public var queuedAt: String
+
+        public init(callId: String, function: String, reason: String, attempts: Int, queuedAt: String) {
+            self.callId = callId
+            self.function = function
+            self.reason = reason
+            self.attempts = attempts
+            self.queuedAt = queuedAt
+        }
+    }
+}
+
+/// `POST /system/queue/retry`: one dead call by its id, or every dead call.
+public struct QueueRetryRequest: Codable, Sendable, Equatable {
+    public var callId: String?
+    public var allDead: Bool?
+
+    public init(callId: String? = nil, allDead: Bool? = nil) {
+        self.callId = callId
+        self.allDead = allDead
+    }
+}
+
+/// `POST /system/queue/purge`: a function's queued calls that have not started.
+public struct QueuePurgeRequest: Codable, Sendable, Equatable {
+    public var functionName: String
+    public var namespace: String?
+
+    public init(functionName: String, namespace: String? = nil) {
+        self.functionName = functionName
+        self.namespace = namespace
+    }
+}
+
+/// How many calls a retry queued again, or a purge removed.
+public struct QueueChange: Codable, Sendable, Equatable {
+    public var calls: Int
+
+    public init(calls: Int) { self.calls = calls }
+}
