@@ -179,17 +179,23 @@ public final class QueueWorker: Sendable {
         return limit
     }
 
-    private func finished(_ function: FunctionAddress?) {
-        let left = state.withLock { state -> (Int, Int)? in
-            state.inFlight -= 1
-            guard let key = function?.qualified else { return nil }
+    /// The function's slot, given back as soon as its call is settled (answered, retried or buried): a slow
+    /// callback receiver must not hold back the function's next calls.
+    private func releaseFunction(_ function: FunctionAddress) {
+        let key = function.qualified
+        let (inFlight, waiting) = state.withLock { state -> (Int, Int) in
             state.perFunction[key, default: 1] -= 1
             if state.perFunction[key] == 0 { state.perFunction[key] = nil }
             return (state.perFunction[key] ?? 0, state.held[key]?.count ?? 0)
         }
-        if let function, let (inFlight, waiting) = left {
-            queue.activity.now(function.qualified, inFlight: inFlight, waiting: waiting)
-        }
+        queue.activity.now(key, inFlight: inFlight, waiting: waiting)
+        wake.notify()
+    }
+
+    /// The worker's slot, given back when everything for the call is done, its callback included: callbacks
+    /// count against the worker's limit, so a receiver that never answers slows the worker instead of piling up.
+    private func releaseWorkerSlot() {
+        state.withLock { $0.inFlight -= 1 }
         wake.notify()
     }
 
@@ -200,12 +206,13 @@ public final class QueueWorker: Sendable {
     // MARK: One call
 
     private func process(_ delivery: StreamConsumer.Delivery, function: FunctionAddress?) async {
-        defer { finished(function) }
+        defer { releaseWorkerSlot() }
         let message = delivery.message
         let attempt = delivery.deliveries
         guard let function,
             let request = try? JSONDecoder().decode(QueueRequest.self, from: Data(message.payload))
         else {
+            if let function { releaseFunction(function) }
             await bury(message, attempts: attempt, reason: "not a queued call (QueueRequest JSON) for a valid function")
             return
         }
@@ -236,6 +243,7 @@ public final class QueueWorker: Sendable {
                 queue.consumer.negativeAcknowledge(
                     message.sequence, delay: Int64(wait.nanoseconds), now: AsyncQueue.now())
                 queue.activity.retried(function.qualified)
+                releaseFunction(function)
                 return
             }
             queue.activity.buried(function.qualified)
@@ -245,6 +253,7 @@ public final class QueueWorker: Sendable {
         } else {
             await queue.consumer.acknowledge(message.sequence)
         }
+        releaseFunction(function)
         // End to end: from the caller's request (its X-Start-Time) to the answer, queueing and retries included.
         let queuedAt = request.headerValue("X-Start-Time").flatMap(Int64.init) ?? message.time
         queue.activity.finished(

@@ -15,11 +15,12 @@ struct AsyncInvocationTests {
 
     /// An in-memory gateway with the queue, `echo` deployed, and a callback receiver; torn down afterwards.
     private func withQueue(
-        failingCallbacks: Int = 0, _ body: (InMemoryGateway, AsyncQueue, CallbackReceiver) async throws -> Void
+        failingCallbacks: Int = 0, holdingCallbacks hold: ReleaseGate? = nil,
+        _ body: (InMemoryGateway, AsyncQueue, CallbackReceiver) async throws -> Void
     ) async throws {
         try await withInMemoryGateway(queueRetry: Self.fast) { gw in
             let queue = try #require(gw.queue)
-            let receiver = try await CallbackReceiver(failFirst: failingCallbacks)
+            let receiver = try await CallbackReceiver(failFirst: failingCallbacks, hold: hold)
             defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
             #expect(try await gw.deploy("echo") == 200)
             try await body(gw, queue, receiver)
@@ -97,6 +98,27 @@ struct AsyncInvocationTests {
                 let floor = Self.fast.ceiling(afterAttempt: index + 1) / 2
                 #expect(pair.1 - pair.0 >= floor, "wait \(index + 1): \(pair.1 - pair.0)")
             }
+        }
+    }
+
+    /// The function's slot is its own again once it has answered: a callback receiver that takes its time does
+    /// not hold back the function's next queued call (here the function takes one call at a time).
+    @Test func aSlowCallbackReceiverDoesNotHoldTheFunctionBack() async throws {
+        let hold = ReleaseGate()
+        defer { hold.open() }
+        try await withQueue(holdingCallbacks: hold) { gw, _, receiver in
+            #expect(try await gw.deploy("one", labels: #"{"\#(QueueWorker.maxInFlightLabel)":"1"}"#) == 200)
+            for body in ["first", "second"] {
+                let (head, _) = try await enqueue(gw, "/async-function/one/flaky", body: body, callback: receiver)
+                #expect(head.status.code == 202)
+            }
+            // Both calls are made while the first callback is still held by the receiver.
+            _ = await eventually(timeout: .seconds(60)) { gw.flakyCalls.times.withLock { $0.count } == 2 }
+            #expect(gw.flakyCalls.times.withLock { $0.count } == 2)
+            #expect(receiver.record.received.withLock { $0.isEmpty })
+            hold.open()
+            let callbacks = await receiver.callbacks(2)
+            #expect(callbacks.map(\.body).sorted() == ["one POST /flaky 5", "one POST /flaky 6"])
         }
     }
 

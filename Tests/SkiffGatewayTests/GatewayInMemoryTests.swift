@@ -23,6 +23,8 @@ final class InMemoryGateway: Sendable {
     let release = ReleaseGate()
     /// When each call to `/flaky` arrived (`/flaky?fail=N` answers 503 to the first N of them).
     let flakyCalls = CallTimes()
+    /// When calls made by a trigger (their `X-Connector` header) arrived.
+    let connectorCalls = CallTimes()
     /// The queue of asynchronous calls and its worker, when the test asked for them.
     let queue: AsyncQueue?
     private let worker: Task<Void, Never>?
@@ -33,11 +35,15 @@ final class InMemoryGateway: Sendable {
         state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-mem-\(UUID())").path
         let release = self.release
         let flakyCalls = self.flakyCalls
+        let connectorCalls = self.connectorCalls
         runtime = InMemoryFunctionRuntime(group: testGroup) { definition in
             var router = HTTPRouter()
             for method in [HTTPMethod.get, .post, .put, .patch, .delete, .options, .head] {
                 _ = try? router.add(method, "/{path...}") { request in
                     if request.path.hasPrefix("/hold") { await release.wait() }
+                    if request.headers["X-Connector"] != nil {
+                        connectorCalls.times.withLock { $0.append(.now) }
+                    }
                     if request.path == "/flaky" {
                         let count = flakyCalls.times.withLock { calls in
                             calls.append(.now)
@@ -120,31 +126,6 @@ final class InMemoryGateway: Sendable {
 /// When calls arrived, in order.
 final class CallTimes: Sendable {
     let times = Mutex<[ContinuousClock.Instant]>([])
-}
-
-/// Calls wait here until the test opens the gate; opening it lets every waiting call, and every later one, through.
-final class ReleaseGate: Sendable {
-    private let state = Mutex<(isOpen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func wait() async {
-        await withCheckedContinuation { continuation in
-            let now = state.withLock { state -> Bool in
-                if state.isOpen { return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
-        }
-    }
-
-    func open() {
-        let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.isOpen = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiting { waiter.resume() }
-    }
 }
 
 func withInMemoryGateway(

@@ -2,7 +2,7 @@ import SkiffHTTP
 import Synchronization
 
 /// A loopback server that records the callbacks it gets; `failFirst` of them are answered 503 (a receiver that is
-/// down for a while).
+/// down for a while), and with `hold` every callback waits for the gate before it is read (a receiver that is slow).
 public final class CallbackReceiver: Sendable {
     public struct Callback: Sendable {
         public var headers: HTTPHeaders
@@ -18,10 +18,11 @@ public final class CallbackReceiver: Sendable {
     public let server: HTTPServer
     public let port: Int
 
-    public init(failFirst: Int = 0) async throws {
+    public init(failFirst: Int = 0, hold: ReleaseGate? = nil) async throws {
         let record = self.record
         var router = HTTPRouter()
         try router.add(.post, "/{path...}") { request in
+            await hold?.wait()
             if record.refused.load(ordering: .relaxed) < failFirst {
                 record.refused.add(1, ordering: .relaxed)
                 return HTTPResponse(status: .serviceUnavailable)
