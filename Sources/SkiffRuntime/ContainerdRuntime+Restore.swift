@@ -86,6 +86,7 @@ extension ContainerdRuntime {
                 }
             }
         }
+        definitionChanges.notify()
         logger.info("restored \(records.count) functions")
     }
 

@@ -26,6 +26,7 @@ public final class ContainerdRuntime: FunctionRuntime {
     let desiredState: DesiredState
     let logs: FunctionLogs
     let logger: Logger
+    public let definitionChanges = ChangeSignal()
     let supervisors = Mutex<[String: FunctionSupervisor]>([:])
     /// See ``containerdNamespaces(lookingFor:)``.
     private let namespaceCache = Mutex<[String: [String: String]]?>(nil)
@@ -128,6 +129,7 @@ public final class ContainerdRuntime: FunctionRuntime {
             try await uncancelled { try await supervisor.deploy() }
             supervisors.withLock { $0[key] = supervisor }
         }
+        definitionChanges.notify()
         logger.info(
             "deployed \(definition.name).\(definition.namespace) with \(replicas) replicas",
             ["function": definition.name, "namespace": definition.namespace, "image": definition.image])
@@ -142,6 +144,7 @@ public final class ContainerdRuntime: FunctionRuntime {
             let generation = RandomName.make(length: 8)
             try await uncancelled { try await supervisor.update(definition, image: image, generation: generation) }
         }
+        definitionChanges.notify()
         logger.info(
             "updated \(definition.name).\(definition.namespace)",
             ["function": definition.name, "namespace": definition.namespace, "image": definition.image])
@@ -159,6 +162,7 @@ public final class ContainerdRuntime: FunctionRuntime {
         let supervisor = try supervisor(name, namespace)
         try await uncancelled { try await supervisor.remove() }
         supervisors.withLock { $0[EndpointTable.key(namespace, name)] = nil }
+        definitionChanges.notify()
         logger.info("removed \(name).\(namespace)", ["function": name, "namespace": namespace])
     }
 

@@ -1,9 +1,14 @@
 import SkiffAPI
+import SkiffPOSIX
 
 /// The seam between the daemon and whatever runs functions. The gateway, the queue worker and the autoscaler
 /// talk to this protocol only; `ContainerdRuntime` is the real implementation. Every method throws
 /// ``FunctionRuntimeError``.
 public protocol FunctionRuntime: Sendable {
+    /// Notified after every change of what functions exist and how they are defined (a deploy, an update, a
+    /// removal, the restore at start): triggers and schedules follow them at once instead of polling.
+    var definitionChanges: ChangeSignal { get }
+
     /// Validates the definition (its values, its namespace, its secrets; `conflict` when the function exists),
     /// creates the function and answers once `replicas` replicas are ready (0: one replica is prepared but not
     /// started, so the first request starts it quickly). On failure nothing of it is left.

@@ -14,6 +14,7 @@ import Synchronization
 /// Labels steer a function's replicas: `test.unreachable=true` publishes a port nothing listens on (502),
 /// `test.never-ready=true` never publishes one (503 after the cold-start wait).
 public final class InMemoryFunctionRuntime: FunctionRuntime {
+    public let definitionChanges = ChangeSignal()
     public static let unreachableLabel = "test.unreachable"
     public static let neverReadyLabel = "test.never-ready"
 
@@ -115,6 +116,7 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
                 definition: definition, replicas: replicas, createdAt: Date(), servers: started.servers,
                 endpoints: started.endpoints, refusing: started.refusing)
         }
+        definitionChanges.notify()
     }
 
     public func update(_ definition: FunctionDefinition) async throws {
@@ -127,6 +129,7 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
                 definition: definition, replicas: old.replicas, createdAt: old.createdAt, servers: started.servers,
                 endpoints: started.endpoints, refusing: started.refusing)
         }
+        definitionChanges.notify()
         await stop(old.servers)
     }
 
@@ -146,6 +149,7 @@ public final class InMemoryFunctionRuntime: FunctionRuntime {
     public func remove(name: String, namespace: String) async throws {
         let old = try function(name, namespace)
         state.withLock { _ = $0.functions.removeValue(forKey: Self.key(namespace, name)) }
+        definitionChanges.notify()
         await stop(old.servers)
     }
 

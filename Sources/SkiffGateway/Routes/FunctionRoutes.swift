@@ -2,6 +2,7 @@ import Foundation
 import SkiffAPI
 import SkiffHTTP
 import SkiffInvoke
+import SkiffQueue
 import SkiffRuntime
 
 /// /system/functions (list, deploy, update, remove), /system/function/NAME (describe) and
@@ -62,6 +63,7 @@ extension Gateway {
     private func deploy(_ request: HTTPRequest) async throws -> HTTPResponse {
         let deployment = try await JSONBody.decode(FunctionDeployment.self, from: request)
         let definition = deployment.definition(defaultNamespace: configuration.defaultNamespace)
+        try checkTriggers(definition)
         let replicas = try ScaleBounds(definition.labels, ceiling: configuration.maxReplicas).minimum
         try await runtime.deploy(definition, replicas: replicas)
         timeouts.forget(FunctionAddress(uncheckedName: definition.name, namespace: definition.namespace))
@@ -72,12 +74,22 @@ extension Gateway {
     private func update(_ request: HTTPRequest) async throws -> HTTPResponse {
         let deployment = try await JSONBody.decode(FunctionDeployment.self, from: request)
         let definition = deployment.definition(defaultNamespace: configuration.defaultNamespace)
+        try checkTriggers(definition)
         if (try? await runtime.status(name: definition.name, namespace: definition.namespace)) != nil {
             _ = try ScaleBounds(definition.labels, ceiling: configuration.maxReplicas)
         }
         try await runtime.update(definition)
         timeouts.forget(FunctionAddress(uncheckedName: definition.name, namespace: definition.namespace))
         return HTTPResponse(status: .ok)
+    }
+
+    /// A schedule that cannot be read is refused now, not logged later by a function that never runs.
+    private func checkTriggers(_ definition: FunctionDefinition) throws(GatewayError) {
+        do {
+            _ = try CronTriggers.schedule(annotations: definition.annotations)
+        } catch {
+            throw GatewayError(400, "annotation schedule: \(error.description)")
+        }
     }
 
     /// Namespace from the body, else the query, else the default; the path's name must match `serviceName`.

@@ -36,6 +36,7 @@ struct ServeOptions: Equatable {
     var asyncRetryMin = "1s"
     var asyncRetryMax = "2m"
     var asyncMaxAttempts = "10"
+    var cronTimezone = "UTC"
 
     /// One setting: its flag, environment variable and config-file key, and where it is stored.
     struct Setting: Sendable {
@@ -109,6 +110,10 @@ struct ServeOptions: Equatable {
         Setting(
             key: "async_max_attempts", help: "tries of a queued call before it is kept as a dead letter",
             path: \.asyncMaxAttempts),
+        Setting(
+            key: "cron_timezone",
+            help: "the time zone functions' `schedule` annotations are read in (e.g. Europe/Paris)",
+            path: \.cronTimezone),
     ]
 
     static let defaultConfigFile = "/etc/skiff/skiff.conf"
@@ -252,6 +257,9 @@ struct ServeOptions: Equatable {
         guard let attempts = Int(asyncMaxAttempts), (1...1000).contains(attempts) else {
             throw Invalid(
                 description: "--async-max-attempts must be a whole number from 1 to 1000, not '\(asyncMaxAttempts)'")
+        }
+        guard TimeZone(identifier: cronTimezone) != nil else {
+            throw Invalid(description: "--cron-timezone '\(cronTimezone)' is not a time zone (e.g. UTC, Europe/Paris)")
         }
         if natsUser.isEmpty != natsPassword.isEmpty {
             throw Invalid(description: "--nats-user and --nats-password go together: give both or neither")

@@ -110,6 +110,11 @@ struct Daemon {
                 queue: queue, invoker: api.invoker, runtime: runtime, client: client, settings: queueSettings,
                 logger: logger.with(["component": "queue"]))
             services.append(NamedService("queue-worker") { await worker.run() })
+            let schedules = CronTriggers(
+                queue: queue, runtime: runtime, stateFile: "\(options.stateDirectory)/triggers/cron.json",
+                timeZone: TimeZone(identifier: options.cronTimezone) ?? .current,
+                logger: logger.with(["component": "cron"]))
+            services.append(NamedService("cron") { await schedules.run() })
             if imageCollection.highPercent < 100 {
                 let collector = ImageCollector(
                     runtime: runtime, settings: imageCollection, logger: logger.with(["component": "image-gc"]))
