@@ -34,6 +34,8 @@ let package = Package(
         .target(name: "SkiffStream", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // The NATS-compatible broker: the client protocol on the shared event loops.
         .target(name: "SkiffNATS", dependencies: ["SkiffNet", "SkiffPOSIX", "SkiffStream"], swiftSettings: strict),
+        // A NATS client on the same loops, for the daemon's own services (subject triggers and their replies).
+        .target(name: "SkiffNATSClient", dependencies: ["SkiffNet", "SkiffPOSIX"], swiftSettings: strict),
         // HTTP/1.1 server, client and router over bytes. Knows nothing of functions or OpenFaaS.
         .target(name: "SkiffHTTP", dependencies: ["SkiffNet", "SkiffPOSIX"], swiftSettings: strict),
         // Debian's libsystemd (libsystemd-dev): sd_notify and the journal. The only system library Skiff links.
@@ -134,7 +136,8 @@ let package = Package(
         .testTarget(name: "SkiffNetTests", dependencies: ["SkiffNet", "SkiffPOSIX", "SkiffTestSupport"]),
         .testTarget(name: "SkiffStreamTests", dependencies: ["SkiffStream", "SkiffPOSIX", "SkiffTestSupport"]),
         .testTarget(
-            name: "SkiffNATSTests", dependencies: ["SkiffNATS", "SkiffNet", "SkiffPOSIX", "SkiffTestSupport"],
+            name: "SkiffNATSTests",
+            dependencies: ["SkiffNATS", "SkiffNATSClient", "SkiffNet", "SkiffPOSIX", "SkiffTestSupport"],
             exclude: ["Fixtures"]),
         .testTarget(name: "SkiffHTTPTests", dependencies: ["SkiffHTTP", "SkiffNet", "SkiffPOSIX", "SkiffTestSupport"]),
         .testTarget(name: "SkiffServiceTests", dependencies: ["SkiffService"]),

@@ -33,6 +33,15 @@ public enum Socket {
         }
     }
 
+    /// Two connected local stream sockets, non-blocking and close-on-exec: a server in this process serves one end
+    /// and a client in this process speaks through the other, with no port and no network in between.
+    public static func pair() throws(SystemError) -> (Int32, Int32) {
+        var ends: [Int32] = [-1, -1]
+        _ = try systemCall(
+            "socketpair", { socketpair(AF_UNIX, cl_SOCK_STREAM | cl_SOCK_NONBLOCK | cl_SOCK_CLOEXEC, 0, &ends) })
+        return (ends[0], ends[1])
+    }
+
     /// Starts a non-blocking connect. Returns the descriptor and whether the connect is still in progress
     /// (completion is signalled by writability; then read ``pendingError(_:)``).
     ///
