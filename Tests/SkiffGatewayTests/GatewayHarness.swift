@@ -4,6 +4,7 @@ import SkiffHTTP
 import SkiffLog
 import SkiffMetrics
 import SkiffPOSIX
+import SkiffQueue
 import SkiffRuntime
 import SkiffTestSupport
 
@@ -15,10 +16,13 @@ final class GatewayHarness: Sendable {
     let server: HTTPServer
     let port: Int
     let credentials: Credentials
+    /// The queue of asynchronous calls and its worker, when the test asked for them.
+    let queue: AsyncQueue?
+    private let worker: Task<Void, Never>?
 
     init(
         coldStartTimeout: Duration = .seconds(30), deployTimeout: Duration = .seconds(30), authInvoke: Bool = false,
-        adjust: (inout RuntimeConfiguration) -> Void = { _ in }
+        withQueue: Bool = false, adjust: (inout RuntimeConfiguration) -> Void = { _ in }
     ) async throws {
         runtime = try await RuntimeHarness(deployTimeout: deployTimeout, adjust: adjust)
         credentials = try Credentials.loadOrCreate(stateDirectory: runtime.stateDirectory)
@@ -26,10 +30,24 @@ final class GatewayHarness: Sendable {
         configuration.defaultNamespace = runtime.namespace
         configuration.coldStartTimeout = coldStartTimeout
         configuration.requireAuthForInvoke = authInvoke
+        let queue = withQueue ? try AsyncQueue.open(directory: "\(runtime.stateDirectory)/streams") : nil
+        self.queue = queue
+        let client = HTTPClient(group: testGroup)
+        let logger = Logger(label: "gateway", handler: runtime.logs)
         gateway = Gateway(
             runtime: runtime.runtime, configuration: configuration,
-            credentials: credentials, client: HTTPClient(group: testGroup), registry: Self.registryWithProcess(),
-            logger: Logger(label: "gateway", handler: runtime.logs))
+            credentials: credentials, client: client, registry: Self.registryWithProcess(), queue: queue,
+            logger: logger)
+        if let queue {
+            var settings = QueueWorker.Settings()
+            settings.defaultNamespace = runtime.namespace
+            let worker = QueueWorker(
+                queue: queue, invoker: gateway.invoker, runtime: runtime.runtime, client: client, settings: settings,
+                logger: logger)
+            self.worker = Task { await worker.run() }
+        } else {
+            worker = nil
+        }
         gateway.markReady()
         server = HTTPServer(
             configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: testGroup,
@@ -75,6 +93,7 @@ final class GatewayHarness: Sendable {
     }
 
     func tearDown() async {
+        worker?.cancel()
         await server.shutdown(gracePeriod: .seconds(2))
         await runtime.tearDown()
     }
@@ -92,10 +111,12 @@ extension GatewayHarness {
 /// Runs `body` with a fresh gateway harness and always tears it down.
 func withGateway(
     coldStartTimeout: Duration = .seconds(30), deployTimeout: Duration = .seconds(30), authInvoke: Bool = false,
-    adjust: (inout RuntimeConfiguration) -> Void = { _ in }, _ body: (GatewayHarness) async throws -> Void
+    withQueue: Bool = false, adjust: (inout RuntimeConfiguration) -> Void = { _ in },
+    _ body: (GatewayHarness) async throws -> Void
 ) async throws {
     let harness = try await GatewayHarness(
-        coldStartTimeout: coldStartTimeout, deployTimeout: deployTimeout, authInvoke: authInvoke, adjust: adjust)
+        coldStartTimeout: coldStartTimeout, deployTimeout: deployTimeout, authInvoke: authInvoke,
+        withQueue: withQueue, adjust: adjust)
     do {
         try await body(harness)
     } catch {
