@@ -3,7 +3,8 @@
 // Targets are the architecture; imports flow one way:
 //   skiff (executable) → SkiffGateway → SkiffInvoke → SkiffRuntime → SkiffHTTP → SkiffNet → SkiffPOSIX → CLinux
 //                                     → SkiffMetrics, SkiffAPI
-//                                     → SkiffQueue → SkiffInvoke, SkiffStream (the asynchronous calls' queue)
+//                                     → SkiffQueue → SkiffInvoke, SkiffStream (the asynchronous calls' queue),
+//                                                    SkiffNATSClient (subject triggers)
 //                      → SkiffClient  → SkiffAPI, SkiffHTTP, SkiffStack
 //                      → SkiffBuild   → SkiffStack, SkiffImage, SkiffContainerd → SkiffAPI
 //   skiff-watchdog     → SkiffHTTP, SkiffNet, SkiffMetrics, SkiffService
@@ -74,7 +75,7 @@ let package = Package(
             name: "SkiffQueue",
             dependencies: [
                 "SkiffInvoke", "SkiffStream", "SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffMetrics",
-                "SkiffAPI",
+                "SkiffAPI", "SkiffNATSClient",
             ],
             swiftSettings: strict),
         // The OpenFaaS-compatible gateway: system API, auth, secrets, logs, metrics, the invocation proxy.
@@ -102,8 +103,7 @@ let package = Package(
             name: "skiff",
             dependencies: [
                 "SkiffGateway", "SkiffHTTP", "SkiffNATS", "SkiffService", "SkiffRuntime", "SkiffSystemd", "SkiffLog",
-                "SkiffAPI", "SkiffQueue",
-                "SkiffClient", "SkiffBuild", "SkiffStack", "SkiffImage",
+                "SkiffAPI", "SkiffQueue", "SkiffNATSClient", "SkiffClient", "SkiffBuild", "SkiffStack", "SkiffImage",
             ],
             swiftSettings: strict),
         // The in-image watchdog: the function's HTTP server on port 8080. The Swift runtime is linked statically so
@@ -129,7 +129,7 @@ let package = Package(
         // Real-container test fixtures shared by the runtime and gateway tests; not shipped.
         .target(
             name: "SkiffTestSupport",
-            dependencies: ["SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog"],
+            dependencies: ["SkiffRuntime", "SkiffImage", "SkiffHTTP", "SkiffPOSIX", "SkiffLog", "SkiffNATSClient"],
             path: "Tests/SkiffTestSupport"),
 
         .testTarget(name: "SkiffPOSIXTests", dependencies: ["SkiffPOSIX", "SkiffTestSupport"]),
@@ -145,7 +145,8 @@ let package = Package(
             name: "SkiffGatewayTests",
             dependencies: [
                 "SkiffGateway", "SkiffInvoke", "SkiffMetrics", "SkiffAPI", "SkiffRuntime", "SkiffImage", "SkiffHTTP",
-                "SkiffPOSIX", "SkiffLog", "SkiffTestSupport", "SkiffQueue", "SkiffStream",
+                "SkiffPOSIX", "SkiffLog", "SkiffTestSupport", "SkiffQueue", "SkiffStream", "SkiffNATS",
+                "SkiffNATSClient",
             ],
             exclude: ["Fixtures"]),
         .testTarget(name: "SkiffMetricsTests", dependencies: ["SkiffMetrics"]),
@@ -165,7 +166,8 @@ let package = Package(
             name: "skiffWatchdogTests",
             dependencies: ["SkiffHTTP", "SkiffImage", "SkiffPOSIX", "SkiffRuntime", "SkiffTestSupport"]),
         .testTarget(
-            name: "skiffTests", dependencies: ["skiff", "SkiffAPI", "SkiffHTTP", "SkiffPOSIX", "SkiffTestSupport"]),
+            name: "skiffTests",
+            dependencies: ["skiff", "SkiffAPI", "SkiffHTTP", "SkiffPOSIX", "SkiffNATSClient", "SkiffTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

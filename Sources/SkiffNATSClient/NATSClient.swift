@@ -113,6 +113,33 @@ public final class NATSClient: Sendable {
         try await loop.submit { try connection.publish(subject, reply: reply, headers: headers, payload: payload) }
     }
 
+    /// Publishes to `subject` with a fresh inbox as its reply subject and returns the first answer; nil when none
+    /// came within `timeout`. A request nobody subscribes to is answered at once by the server with status 503
+    /// (no responders), which is returned like any answer.
+    public func request(
+        _ subject: String, headers: [NATSHeader] = [], payload: [UInt8], timeout: Duration
+    ) async throws -> NATSMessage? {
+        let inbox = "_INBOX." + String((0..<22).map { _ in Self.inboxAlphabet.randomElement() ?? "x" })
+        let answers = try await subscribe(inbox)
+        defer { Task { await self.unsubscribe(answers) } }
+        try await publish(subject, reply: inbox, headers: headers, payload: payload)
+        return await withTaskGroup(of: NATSMessage?.self) { group in
+            group.addTask {
+                for await answer in answers { return answer }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    private static let inboxAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
     /// Returns once the server has processed everything sent before (a PING answered by its PONG).
     public func flush() async throws {
         let connection = self.connection
@@ -135,7 +162,7 @@ public final class NATSClient: Sendable {
     }
 
     /// Subjects are dot-separated tokens of printable bytes; `*` and `>` only when subscribing.
-    static func checkSubject(_ subject: String, wildcards: Bool) throws(NATSClientError) {
+    public static func checkSubject(_ subject: String, wildcards: Bool) throws(NATSClientError) {
         let tokens = subject.split(separator: ".", omittingEmptySubsequences: false)
         guard !subject.isEmpty, subject.utf8.count <= 4096, tokens.allSatisfy({ !$0.isEmpty }),
             !subject.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })

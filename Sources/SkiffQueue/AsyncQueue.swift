@@ -63,13 +63,20 @@ public final class AsyncQueue: Sendable {
             defaultNamespace: defaultNamespace, ackWait: ackWait)
     }
 
+    /// The stored message's header naming the NATS subject the answer is published to. It lives on the message, not
+    /// in the QueueRequest, so that an HTTP caller of `/async-function` cannot set it.
+    public static let replySubjectHeader = "Skiff-Reply-Subject"
+
     /// Stores a call; returns once it is on disk (a full disk or a broken store throws, and nothing is queued).
-    public func enqueue(_ request: QueueRequest, callID: String) async throws -> UInt64 {
+    /// With `replySubject`, the answer is also published there (a NATS request to a subject trigger).
+    public func enqueue(_ request: QueueRequest, callID: String, replySubject: String? = nil) async throws -> UInt64 {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .withoutEscapingSlashes
         let payload = Array(try encoder.encode(request))
+        var fields = ["X-Call-Id": callID]
+        if let replySubject { fields[Self.replySubjectHeader] = replySubject }
         let acknowledgement = try await requests.publish(
-            subject: Self.subject, headers: Self.headers(["X-Call-Id": callID]), payload: payload, now: Self.now())
+            subject: Self.subject, headers: Self.headers(fields), payload: payload, now: Self.now())
         return acknowledgement.sequence
     }
 

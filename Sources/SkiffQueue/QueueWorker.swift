@@ -22,6 +22,8 @@ public final class QueueWorker: Sendable {
         public var defaultNamespace = "openfaas-fn"
         /// What `X-Served-By`-style headers and logs call this worker.
         public var userAgent = "skiff-queue-worker"
+        /// Where answers go for calls that came with a NATS reply subject (a request to a subject trigger).
+        public var replies: (any ReplyPublisher)?
         public init() {}
     }
 
@@ -216,8 +218,8 @@ public final class QueueWorker: Sendable {
             await bury(message, attempts: attempt, reason: "not a queued call (QueueRequest JSON) for a valid function")
             return
         }
-        let callID =
-            AsyncQueue.headerFields(message.headers)["X-Call-Id"] ?? request.headerValue("X-Call-Id") ?? CallID.make()
+        let stored = AsyncQueue.headerFields(message.headers)
+        let callID = stored["X-Call-Id"] ?? request.headerValue("X-Call-Id") ?? CallID.make()
         // Still working on it: said at half the ack wait, so a long call is not delivered again meanwhile.
         let keepAlive = Task { [queue] in
             let interval = Duration.nanoseconds(max(queue.consumer.configuration.ackWait / 2, 1_000_000))
@@ -228,7 +230,7 @@ public final class QueueWorker: Sendable {
             }
         }
         let started = ContinuousClock.now
-        let outcome = await call(request, function: function, callID: callID)
+        let outcome = await FunctionCall.make(request, function: function, callID: callID, invoker: invoker)
         keepAlive.cancel()
         let seconds = (ContinuousClock.now - started).seconds
         if RetryPolicy.isRetried(status: outcome.status, internalFailure: outcome.internalFailure) {
@@ -258,56 +260,14 @@ public final class QueueWorker: Sendable {
         let queuedAt = request.headerValue("X-Start-Time").flatMap(Int64.init) ?? message.time
         queue.activity.finished(
             function.qualified, code: outcome.status, seconds: Double(max(AsyncQueue.now() - queuedAt, 0)) / 1e9)
+        if let subject = stored[AsyncQueue.replySubjectHeader], let replies = settings.replies {
+            await replies.publishReply(to: subject, outcome: outcome, callID: callID)
+        }
         if let callback = request.callbackURL?.text ?? request.headerValue("X-Callback-Url") {
             await deliverCallback(
                 to: callback, outcome: outcome, function: request.function, callID: callID, seconds: seconds)
         }
     }
-
-    /// What a call gave: the function's answer, or the status the gateway would have answered with.
-    struct Outcome: Sendable {
-        var status: Int
-        var headers: HTTPHeaders
-        var body: [UInt8]
-        var internalFailure: Bool
-    }
-
-    private func call(_ request: QueueRequest, function: FunctionAddress, callID: String) async -> Outcome {
-        var headers = HTTPHeaders()
-        for (name, values) in request.header.sorted(by: { $0.key < $1.key })
-        where !Self.notForwarded.contains(name.lowercased()) {
-            for value in values { headers.add(name: name, value: value) }
-        }
-        headers.replaceOrAdd(name: "X-Call-Id", value: callID)
-        var target = request.path.map { $0.isEmpty ? "/" : $0 } ?? "/"
-        if !target.hasPrefix("/") { target = "/" + target }
-        if let query = request.queryString, !query.isEmpty { target += "?" + query }
-        // A method is a token (RFC 9110); anything else in a message a NATS client queued is taken as POST, as
-        // OpenFaaS's worker always posts.
-        let isToken = !request.method.isEmpty && request.method.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
-        let method = isToken ? HTTPMethod(rawValue: request.method.uppercased()) : .post
-        let body = request.body.map { [UInt8]($0) } ?? []
-        let upstream = HTTPClientRequest(
-            method: method, host: "", port: 0, target: target, headers: headers, body: .bytes(body))
-        do {
-            let answer = try await invoker.invoke(upstream, to: function, callID: callID)
-            let collected = (try? await answer.response.body.collect(upTo: 64 << 20)) ?? []
-            let response = answer.response
-            return Outcome(
-                status: response.status.code, headers: response.headers, body: collected,
-                internalFailure: response.headers.contains(name: "X-OpenFaaS-Internal"))
-        } catch {
-            return Outcome(
-                status: error.code, headers: HTTPHeaders(), body: Array(error.message.utf8),
-                internalFailure: error.code != 404)
-        }
-    }
-
-    /// Headers of the original call that describe its connection or its framing, not the call.
-    private static let notForwarded: Set<String> = [
-        "connection", "keep-alive", "transfer-encoding", "content-length", "te", "upgrade", "proxy-connection",
-        "x-callback-url", "authorization",
-    ]
 
     private func bury(_ message: StoredMessage, attempts: Int, reason: String) async {
         do {
@@ -325,10 +285,10 @@ public final class QueueWorker: Sendable {
     /// POSTs the answer to the caller's callback URL, tried again with the same back-off while the receiver fails
     /// (refuses, resets, or answers 5xx).
     private func deliverCallback(
-        to url: String, outcome: Outcome, function: String, callID: String, seconds: Double
+        to url: String, outcome: FunctionCall.Outcome, function: String, callID: String, seconds: Double
     ) async {
         var headers = HTTPHeaders()
-        for field in outcome.headers where !Self.notForwarded.contains(field.name.lowercased()) {
+        for field in outcome.headers where !FunctionCall.notForwarded.contains(field.name.lowercased()) {
             headers.add(name: field.name, value: field.value)
         }
         headers.replaceOrAdd(name: "X-Call-Id", value: callID)

@@ -53,9 +53,13 @@ final class InMemoryGateway: Sendable {
                         if count <= failures { return HTTPResponse(status: .serviceUnavailable, body: .string("busy")) }
                     }
                     let body = try await request.body.collect(upTo: 1 << 20)
+                    // A trigger's topic, and headers named X-Test-…, are echoed too.
+                    let echoed = request.headers.filter { $0.name == "X-Topic" || $0.name.hasPrefix("X-Test-") }
+                        .map { " \($0.name)=\($0.value)" }.joined()
                     return HTTPResponse(
                         body: .string(
                             "\(definition.name) \(request.method) \(request.path)\(request.query.map { "?\($0)" } ?? "") \(body.count)"
+                                + echoed
                         ))
                 }
             }

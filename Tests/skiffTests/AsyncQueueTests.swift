@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import SkiffAPI
 import SkiffHTTP
+import SkiffNATSClient
 import SkiffPOSIX
 import SkiffTestSupport
 import Testing
@@ -39,6 +40,31 @@ struct AsyncQueueTests {
             let unknown = try await Self.enqueue(
                 port: port, "/async-function/nobody.\(daemon.namespace)", callback: receiver.url, callID: "x")
             #expect(unknown.status == 404)
+        }
+    }
+
+    /// A device's plain NATS request to the daemon's broker calls the function whose `topic` annotation names the
+    /// subject, in its container, and gets its answer: the daemon's triggers reach its broker over a socketpair.
+    @Test(.enabled(if: daemonPartsPresent)) func aNATSRequestCallsTheFunctionBoundToItsSubject() async throws {
+        try await withDaemon { daemon, port in
+            let admin = try AdminClient(daemon: daemon, port: port)
+            let file = try TestImages.file(reference: "docker.io/local/device:1", echoRoot: true)
+            defer { unlink(file) }
+            _ = try await ChildProcess("/usr/bin/ctr", ["-n", daemon.namespace, "images", "import", file]).runChecked()
+            let deployed = try await admin.call(
+                "POST", "/system/functions",
+                json: #"{"service":"device","image":"local/device:1","namespace":"\#(daemon.namespace)","#
+                    + #""annotations":{"topic":"devices.readings"}}"#)
+            #expect(deployed.status == 200, "\(deployed.text)")
+            let announced = try #require(await daemon.line(containing: "skiff serve: NATS broker on 127.0.0.1:"))
+            let afterHost = try #require(announced.range(of: "127.0.0.1:")).upperBound
+            let natsPort = try #require(Int(announced[afterHost...].prefix(while: \.isNumber)))
+            let device = try await NATSClient.connect(
+                to: try #require(SocketAddress(host: "127.0.0.1", port: natsPort)), loop: testGroup.next())
+            defer { Task { await device.close() } }
+            let answer = try #require(try await device.requestWhenBound("devices.readings", payload: "t=21.5"))
+            #expect(String(decoding: answer.payload, as: UTF8.self) == "t=21.5")
+            #expect(answer.header("X-Function-Status") == "200")
         }
     }
 

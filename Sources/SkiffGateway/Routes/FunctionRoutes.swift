@@ -83,12 +83,17 @@ extension Gateway {
         return HTTPResponse(status: .ok)
     }
 
-    /// A schedule that cannot be read is refused now, not logged later by a function that never runs.
+    /// A schedule or a topic that cannot be used is refused now, not logged later by a function that never runs.
     private func checkTriggers(_ definition: FunctionDefinition) throws(GatewayError) {
         do {
             _ = try CronTriggers.schedule(annotations: definition.annotations)
         } catch {
             throw GatewayError(400, "annotation schedule: \(error.description)")
+        }
+        do {
+            _ = try SubjectTriggers.binding(annotations: definition.annotations)
+        } catch {
+            throw GatewayError(400, "annotations: \(error.description)")
         }
     }
 

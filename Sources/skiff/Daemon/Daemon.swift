@@ -1,10 +1,12 @@
 import Foundation
+import Glibc
 import SkiffAPI
 import SkiffGateway
 import SkiffHTTP
 import SkiffLog
 import SkiffMetrics
 import SkiffNATS
+import SkiffNATSClient
 import SkiffPOSIX
 import SkiffQueue
 import SkiffRuntime
@@ -105,7 +107,26 @@ struct Daemon {
                 _ = try await bridgeListener.start()
                 services.append(NamedService("gateway-bridge") { try await bridgeListener.run() })
             }
-            if let nats { services.append(NamedService("nats") { try await nats.run() }) }
+            var queueSettings = queueSettings
+            if let nats {
+                services.append(NamedService("nats") { try await nats.run() })
+                // Subject triggers speak NATS to the broker in this process, over a socketpair: no port, and the
+                // broker's own credentials.
+                let triggers = SubjectTriggers(
+                    queue: queue, runtime: runtime, invoker: api.invoker,
+                    connect: { [group] in
+                        let (brokerEnd, clientEnd) = try Socket.pair()
+                        guard nats.serveConnected(brokerEnd) else {
+                            Glibc.close(brokerEnd)
+                            Glibc.close(clientEnd)
+                            throw NATSClientError.connect("the broker is not running")
+                        }
+                        return try await NATSClient.adopt(
+                            socket: clientEnd, options: Self.clientOptions(nats.configuration), loop: group.next())
+                    }, logger: logger.with(["component": "triggers"]))
+                queueSettings.replies = triggers
+                services.append(NamedService("subject-triggers") { await triggers.run() })
+            }
             let worker = QueueWorker(
                 queue: queue, invoker: api.invoker, runtime: runtime, client: client, settings: queueSettings,
                 logger: logger.with(["component": "queue"]))
@@ -153,6 +174,23 @@ struct Daemon {
             notifier.stopping()
             return 1
         }
+    }
+}
+
+extension Daemon {
+
+    /// How the daemon's own NATS client authenticates to the broker it runs.
+    static func clientOptions(_ configuration: NATSConfiguration) -> NATSClientOptions {
+        var options = NATSClientOptions()
+        options.name = "skiff-triggers"
+        switch configuration.authorization {
+        case .token(let token): options.token = token
+        case .user(let user, let password):
+            options.user = user
+            options.password = password
+        case nil: break
+        }
+        return options
     }
 }
 
