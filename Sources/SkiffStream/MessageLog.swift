@@ -339,19 +339,24 @@ public final class MessageLog: Sendable {
     }
 
     private func commit(_ batch: Batch) {
-        let segment: Segment
-        let start: Int
+        var target: (segment: Segment, start: Int)?
         do {
-            segment = try segmentFor(batch.bytes.count)
-            start = segment.file.size
+            let segment = try segmentFor(batch.bytes.count)
+            target = (segment, segment.file.size)
             try segment.file.append(batch.bytes)
             try segment.file.sync()
         } catch {
-            // Nothing of the batch is acknowledged; its sequences are given out again.
+            // Nothing of the batch is acknowledged, so nothing of it may come back at the next start: bytes written
+            // but not synced (a full disk can fail the sync rather than the write) are cut off again.
+            if let (segment, start) = target, segment.file.size > start {
+                try? segment.file.truncate(to: start)
+            }
+            // Its sequences are given out again.
             state.withLock { $0.nextSequence = batch.firstSequence }
             for entry in batch.pending { Self.resume(entry, with: .failure(.system("\(error)"))) }
             return
         }
+        guard let (segment, start) = target else { return }
         let results = state.withLock { state -> [Result<UInt64, MessageLogError>] in
             state.syncs += 1
             var results: [Result<UInt64, MessageLogError>] = []

@@ -29,9 +29,12 @@ final class InMemoryGateway: Sendable {
     let queue: AsyncQueue?
     private let worker: Task<Void, Never>?
 
-    init(coldStartTimeout: Duration = .seconds(30), queueRetry: RetryPolicy? = nil, startWorker: Bool = true)
-        async throws
-    {
+    /// `queueDirectory`: where the queue keeps its streams (a small filesystem of the test's own, say); in the
+    /// state directory by default.
+    init(
+        coldStartTimeout: Duration = .seconds(30), queueRetry: RetryPolicy? = nil, startWorker: Bool = true,
+        queueDirectory: String? = nil
+    ) async throws {
         state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-mem-\(UUID())").path
         let release = self.release
         let flakyCalls = self.flakyCalls
@@ -69,7 +72,7 @@ final class InMemoryGateway: Sendable {
         var configuration = GatewayConfiguration(release: "test")
         configuration.coldStartTimeout = coldStartTimeout
         configuration.asyncMaxBody = 1000
-        let streams = "\(state)/streams"
+        let streams = queueDirectory ?? "\(state)/streams"
         let queue = try queueRetry.map { _ in try AsyncQueue.open(directory: streams) }
         self.queue = queue
         let client = HTTPClient(group: testGroup)
@@ -134,10 +137,11 @@ final class CallTimes: Sendable {
 
 func withInMemoryGateway(
     coldStartTimeout: Duration = .seconds(30), queueRetry: RetryPolicy? = nil, startWorker: Bool = true,
-    _ body: (InMemoryGateway) async throws -> Void
+    queueDirectory: String? = nil, _ body: (InMemoryGateway) async throws -> Void
 ) async throws {
     let gateway = try await InMemoryGateway(
-        coldStartTimeout: coldStartTimeout, queueRetry: queueRetry, startWorker: startWorker)
+        coldStartTimeout: coldStartTimeout, queueRetry: queueRetry, startWorker: startWorker,
+        queueDirectory: queueDirectory)
     do {
         try await body(gateway)
     } catch {
