@@ -28,6 +28,8 @@ public final class StreamConsumer: Sendable {
     private struct Pending {
         var deliveries: Int
         var deadline: Int64
+        /// The last delivery was answered with a NAK: its next one is a retry, not a redelivery after silence.
+        var negativelyAcknowledged = false
     }
 
     /// One message handed to a puller.
@@ -38,6 +40,10 @@ public final class StreamConsumer: Sendable {
         public var consumerSequence: UInt64
         /// Messages left to deliver for the first time after this one.
         public var pending: Int
+        /// Delivered again after the last delivery's wait ran out with no answer at all (no ack, no NAK): its puller
+        /// stopped or crashed, so the work may have been done already. What a work queue counts as possible
+        /// duplicates.
+        public var afterSilence = false
     }
 
     /// What JetStream announces as advisories.
@@ -62,10 +68,11 @@ public final class StreamConsumer: Sendable {
                 state.cursor = saved.cursor
                 state.deliveries = saved.deliveries
                 state.redelivered = saved.redelivered
-                for entry in saved.pending where entry.count == 2 {
+                for entry in saved.pending where entry.count >= 2 {
                     let deliveries = Int(clamping: entry[1])
                     state.pending[entry[0]] = Pending(
-                        deliveries: deliveries, deadline: now + configuration.wait(afterDelivery: deliveries))
+                        deliveries: deliveries, deadline: now + configuration.wait(afterDelivery: deliveries),
+                        negativelyAcknowledged: entry.count >= 3 && entry[2] == 1)
                 }
             }
         }
@@ -78,7 +85,9 @@ public final class StreamConsumer: Sendable {
                 state.version,
                 ConsumerSnapshot(
                     cursor: state.cursor, deliveries: state.deliveries, redelivered: state.redelivered,
-                    pending: state.pending.map { [$0.key, UInt64($0.value.deliveries)] }.sorted { $0[0] < $1[0] })
+                    pending: state.pending.map {
+                        [$0.key, UInt64($0.value.deliveries), $0.value.negativelyAcknowledged ? 1 : 0]
+                    }.sorted { $0[0] < $1[0] })
             )
         }
         return (version, (try? Array(JSONEncoder().encode(saved))) ?? [])
@@ -141,11 +150,12 @@ public final class StreamConsumer: Sendable {
                 let delivery = state.withLock { state -> Delivery in
                     state.deliveries += 1
                     state.redelivered += 1
+                    let silent = state.pending[sequence]?.negativelyAcknowledged != true
                     state.pending[sequence] = Pending(
                         deliveries: deliveries, deadline: now + configuration.wait(afterDelivery: deliveries))
                     return Delivery(
                         message: message, deliveries: deliveries, consumerSequence: state.deliveries,
-                        pending: 0)
+                        pending: 0, afterSilence: silent)
                 }
                 changed()
                 return (withPending(delivery), events)
@@ -184,14 +194,20 @@ public final class StreamConsumer: Sendable {
     /// waiting for this ack.
     @discardableResult
     public func acknowledge(_ sequence: UInt64) async -> Bool {
-        guard state.withLock({ $0.pending.removeValue(forKey: sequence) }) != nil else { return false }
+        guard release(sequence) else { return false }
         await settle(sequence)
         return true
     }
 
+    /// The first half of an ack, done at once: the message no longer waits for its ack, so its room under
+    /// `max_ack_pending` is free for the next pull. ``settle(_:)`` must follow when this returns true.
+    public func release(_ sequence: UInt64) -> Bool {
+        state.withLock { $0.pending.removeValue(forKey: sequence) } != nil
+    }
+
     /// After an ack or a termination: a work queue deletes the message (the deletion on disk is what keeps it
     /// from coming back); a stream that keeps it waits until the consumer's file says it was acknowledged.
-    private func settle(_ sequence: UInt64) async {
+    public func settle(_ sequence: UInt64) async {
         let version = changed()
         if stream.configuration.retention == .workQueue {
             _ = try? await stream.log.delete(sequence)
@@ -202,7 +218,21 @@ public final class StreamConsumer: Sendable {
 
     /// `-NAK`, or `-NAK {"delay": ns}`: deliver again now, or after the delay.
     public func negativeAcknowledge(_ sequence: UInt64, delay: Int64? = nil, now: Int64) {
-        state.withLock { $0.pending[sequence]?.deadline = now + max(delay ?? 0, 0) }
+        let known = state.withLock { state -> Bool in
+            guard state.pending[sequence] != nil else { return false }
+            state.pending[sequence]?.deadline = now + max(delay ?? 0, 0)
+            state.pending[sequence]?.negativelyAcknowledged = true
+            return true
+        }
+        if known { changed() }
+    }
+
+    /// Returns once the consumer's file carries every delivery made so far (at once without a file). A puller
+    /// that must know, after a crash, which work it may have started (to count it as a possible duplicate) waits
+    /// for this before starting it; deliveries made together are written together.
+    public func deliveriesKept() async {
+        guard let file else { return }
+        await file.written(atLeast: state.withLock { $0.version })
     }
 
     /// `+WPI`: still working; the wait starts again.

@@ -106,6 +106,43 @@ struct StreamConsumerTests {
         #expect(none.problem(on: .workQueue)?.code == 10084)
     }
 
+    /// A delivery that comes back after its wait ran out unanswered is marked as such (its work may have been done);
+    /// one that comes back after a NAK is not. Both survive a restart through the file, which a puller can wait
+    /// for before it starts the work.
+    @Test func redeliveriesAfterSilenceAreToldFromRetriesAcrossARestart() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-consumer-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let stream = try MessageStream(
+            directory: directory,
+            configuration: StreamConfiguration(name: "Q", subjects: ["q"], retention: .workQueue), now: 0)
+        for payload in ["silent", "refused"] {
+            _ = try await stream.publish(subject: "q", payload: Array(payload.utf8), now: 0)
+        }
+        var configuration = ConsumerConfiguration(name: "W")
+        configuration.ackWait = second
+        let file = directory + "/W.state"
+        let before = StreamConsumer(stream: stream, configuration: configuration, stateFile: file, now: 0)
+        let silent = try #require(before.next(now: 0).delivery)
+        let refused = try #require(before.next(now: 0).delivery)
+        #expect(!silent.afterSilence && !refused.afterSilence)
+        before.negativeAcknowledge(refused.message.sequence, now: 0)
+        let retry = try #require(before.next(now: 0).delivery)
+        #expect(text(retry) == "refused" && retry.deliveries == 2 && !retry.afterSilence)
+        before.negativeAcknowledge(refused.message.sequence, now: 0)
+        await before.deliveriesKept()
+
+        // "Restarted": the NAK'd one is a retry, the one never answered comes back marked.
+        let after = StreamConsumer(stream: stream, configuration: configuration, stateFile: file, now: 5 * second)
+        let again = [after.next(now: 6 * second).delivery, after.next(now: 6 * second).delivery].compactMap { $0 }
+        #expect(
+            again.map { "\(text($0) ?? "?") \($0.deliveries) \($0.afterSilence)" }.sorted() == [
+                "refused 3 false", "silent 2 true",
+            ])
+        // Unanswered again (the puller died again): marked again.
+        let third = try #require(after.next(now: 8 * second).delivery)
+        #expect(third.afterSilence)
+    }
+
     /// Made again from its file (a restart), a consumer of a stream that keeps acknowledged messages delivers
     /// neither those again nor one that used its last delivery, and goes on where it stopped.
     @Test func aConsumerMadeAgainFromItsFileGoesOnWhereItStopped() async throws {

@@ -23,6 +23,9 @@ extension JetStream {
     struct ConsumerEntry: Sendable {
         let consumer: StreamConsumer
         var waiting: [PullRequest] = []
+        /// A thread is handing messages to the waiting pulls; another that must serve marks `serveAgain` instead.
+        var serving = false
+        var serveAgain = false
     }
 
     static func consumerKey(_ stream: String, _ consumer: String) -> String { "\(stream)\u{0}\(consumer)" }
@@ -211,7 +214,37 @@ extension JetStream {
     }
 
     /// Hands what the consumer can deliver to its waiting pulls, oldest first; answers the ones that end.
+    ///
+    /// One thread at a time per consumer: a pull on one loop, an ack on another and a timer can all ask at once, and
+    /// two servers would hand two messages to the same pull and then both take it off the list. The one that comes
+    /// second leaves a mark, and the one serving goes round again.
     func serve(_ key: String) {
+        let mine = consumers.withLock { entries -> Bool in
+            guard let entry = entries[key] else { return false }
+            if entry.serving {
+                entries[key]?.serveAgain = true
+                return false
+            }
+            entries[key]?.serving = true
+            return true
+        }
+        guard mine else { return }
+        while true {
+            serveWaitingPulls(key)
+            let again = consumers.withLock { entries -> Bool in
+                guard let entry = entries[key] else { return false }
+                if entry.serveAgain {
+                    entries[key]?.serveAgain = false
+                    return true
+                }
+                entries[key]?.serving = false
+                return false
+            }
+            if !again { return }
+        }
+    }
+
+    private func serveWaitingPulls(_ key: String) {
         let now = Self.now()
         while true {
             guard let entry = consumers.withLock({ $0[key] }), var request = entry.waiting.first else { return }
@@ -222,6 +255,7 @@ extension JetStream {
                 request.remaining -= 1
                 request.delivered += 1
                 consumers.withLock { entries in
+                    guard entries[key]?.waiting.isEmpty == false else { return }
                     if request.remaining == 0 {
                         entries[key]?.waiting.removeFirst()
                     } else {
@@ -233,7 +267,9 @@ extension JetStream {
             // Nothing to deliver now.
             let expired = request.expires.map { $0 <= now } ?? false
             if request.noWait || expired {
-                consumers.withLock { _ = $0[key]?.waiting.removeFirst() }
+                consumers.withLock { entries in
+                    if entries[key]?.waiting.isEmpty == false { entries[key]?.waiting.removeFirst() }
+                }
                 if expired {
                     status(
                         408, "Request Timeout",
@@ -259,6 +295,18 @@ extension JetStream {
         guard let consumer = consumers.withLock({ $0[key]?.consumer }) else { return }
         let text = String(decoding: body, as: UTF8.self)
         let now = Self.now()
+        if text.isEmpty || text.hasPrefix("+ACK") {
+            // Released now, in the order the client sent its acks and pulls, so that a pull right after an ack
+            // finds the room the ack made; the deletion's disk write then joins the others' group commit, and
+            // the ack's reply (an AckSync) waits for it.
+            let released = consumer.release(sequence)
+            Task { [self] in
+                if released { await consumer.settle(sequence) }
+                if let reply { server?.deliverFromServer(subject: reply, payload: []) }
+                serve(key)
+            }
+            return
+        }
         inOrder { [self] in
             if text.hasPrefix("+NXT") {
                 await consumer.acknowledge(sequence)
@@ -269,9 +317,7 @@ extension JetStream {
                 serve(key)
                 return
             }
-            if text.isEmpty || text.hasPrefix("+ACK") {
-                await consumer.acknowledge(sequence)
-            } else if text.hasPrefix("-NAK") {
+            if text.hasPrefix("-NAK") {
                 let json = String(text.dropFirst(4)).trimmingSpaces()
                 let delay = (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["delay"]
                 consumer.negativeAcknowledge(sequence, delay: (delay as? NSNumber)?.int64Value, now: now)
