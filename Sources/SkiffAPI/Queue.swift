@@ -11,7 +11,8 @@ public struct QueueSummary: Codable, Sendable, Equatable {
     }
 
     /// One function's calls: `queued` are stored and not yet done (those in flight included), `inFlight` are
-    /// being made now; `retries` and `deadLetters` count since the daemon started.
+    /// being made now; `retries`, `deadLetters` and `redelivered` (calls made again because their attempt went
+    /// unanswered when the daemon stopped: possible duplicates) count since the daemon started.
     public struct Function: Codable, Sendable, Equatable {
         public var name: String
         public var namespace: String
@@ -19,14 +20,19 @@ public struct QueueSummary: Codable, Sendable, Equatable {
         public var inFlight: Int
         public var retries: Int
         public var deadLetters: Int
+        public var redelivered: Int
 
-        public init(name: String, namespace: String, queued: Int, inFlight: Int, retries: Int, deadLetters: Int) {
+        public init(
+            name: String, namespace: String, queued: Int, inFlight: Int, retries: Int, deadLetters: Int,
+            redelivered: Int = 0
+        ) {
             self.name = name
             self.namespace = namespace
             self.queued = queued
             self.inFlight = inFlight
             self.retries = retries
             self.deadLetters = deadLetters
+            self.redelivered = redelivered
         }
     }
 

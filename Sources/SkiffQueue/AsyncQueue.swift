@@ -132,7 +132,7 @@ public final class AsyncQueue: Sendable {
             return QueueSummary.Function(
                 name: String(key[..<dot]), namespace: dot < key.endIndex ? String(key[key.index(after: dot)...]) : "",
                 queued: queued[key] ?? 0, inFlight: count?.inFlight ?? 0, retries: count?.retries ?? 0,
-                deadLetters: count?.dead ?? 0)
+                deadLetters: count?.dead ?? 0, redelivered: count?.redelivered ?? 0)
         }
         let letters = dead.log.sequences.compactMap { sequence -> QueueSummary.DeadCall? in
             guard let message = try? self.dead.log.message(sequence) else { return nil }

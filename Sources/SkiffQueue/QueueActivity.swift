@@ -10,6 +10,7 @@ public final class QueueActivity: Sendable {
         var waiting = 0
         var retries = 0
         var dead = 0
+        var redelivered = 0
     }
 
     struct Call: Hashable, Sendable {
@@ -33,6 +34,12 @@ public final class QueueActivity: Sendable {
 
     func retried(_ function: String) { state.withLock { $0.counts[function, default: Counts()].retries += 1 } }
 
+    /// A call delivered again after its last attempt went unanswered (the daemon stopped or crashed while it ran):
+    /// it may be made twice.
+    func redelivered(_ function: String) {
+        state.withLock { $0.counts[function, default: Counts()].redelivered += 1 }
+    }
+
     func buried(_ function: String) { state.withLock { $0.counts[function, default: Counts()].dead += 1 } }
 
     func finished(_ function: String, code: Int, seconds: Double) {
@@ -50,6 +57,9 @@ public final class QueueActivity: Sendable {
                 "skiff_queue_retries_total", .counter, help: "Asynchronous calls tried again after a busy answer."),
             MetricFamily(
                 "skiff_queue_dead_letters_total", .counter, help: "Asynchronous calls kept after their last attempt."),
+            MetricFamily(
+                "skiff_queue_redelivered_total", .counter,
+                help: "Asynchronous calls made again because their last attempt went unanswered (possible duplicates)."),
         ]
         for function in Set(counts.keys).union(queued.keys).sorted() {
             let label = [MetricLabel("function_name", function)]
@@ -58,6 +68,7 @@ public final class QueueActivity: Sendable {
             families[1].add(label, Double(count.inFlight))
             families[2].add(label, Double(count.retries))
             families[3].add(label, Double(count.dead))
+            families[4].add(label, Double(count.redelivered))
         }
         return families
             + calls.families(

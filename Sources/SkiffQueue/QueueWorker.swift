@@ -46,6 +46,7 @@ public final class QueueWorker: Sendable {
         var perFunction: [String: Int] = [:]
         /// Calls over their function's limit, oldest first.
         var held: [String: [StreamConsumer.Delivery]] = [:]
+        var heldCount = 0
         var limits: [String: (limit: Int, until: ContinuousClock.Instant)] = [:]
     }
 
@@ -67,9 +68,17 @@ public final class QueueWorker: Sendable {
             while !Task.isCancelled {
                 let seenStored = queue.requests.stored.generation
                 let seenWake = wake.generation
-                for (delivery, function) in await takeDispatchable() {
+                let dispatchable = await takeDispatchable()
+                // A crash must not hide a call that was already started: that it started is on disk first, so
+                // that after a restart it comes back marked and is counted as a possible duplicate. Calls held
+                // for their function's turn are not marked: they were never made.
+                for (delivery, _) in dispatchable { queue.consumer.started(delivery.message.sequence) }
+                if !dispatchable.isEmpty { await queue.consumer.deliveriesKept() }
+                for (delivery, function) in dispatchable {
+                    if delivery.afterSilence, let function { queue.activity.redelivered(function.qualified) }
                     calls.addTask { await self.process(delivery, function: function) }
                 }
+                keepHeldAlive()
                 let next = queue.consumer.nextDeadline.map { Self.instant(at: $0) }
                 let deadline = min(next ?? .now + .seconds(5), .now + .seconds(5))
                 await withTaskGroup(of: Void.self) { waits in
@@ -100,6 +109,7 @@ public final class QueueWorker: Sendable {
                 {
                     let delivery = queue.removeFirst()
                     state.held[key] = queue.isEmpty ? nil : queue
+                    state.heldCount -= 1
                     state.inFlight += 1
                     state.perFunction[key, default: 0] += 1
                     taken.append((delivery, Self.address(fromKey: key)))
@@ -107,7 +117,8 @@ public final class QueueWorker: Sendable {
                 return taken
             }
         }
-        while state.withLock({ $0.inFlight < settings.maxInFlight }) {
+        // Held calls are bounded: past the bound, new deliveries wait in the stream (on disk), not in memory.
+        while state.withLock({ $0.inFlight < settings.maxInFlight && $0.heldCount < Self.maxHeld }) {
             let (delivery, events) = queue.consumer.next(now: AsyncQueue.now())
             for case .maxDeliveries(let sequence, let deliveries) in events {
                 logger.warning(
@@ -129,12 +140,24 @@ public final class QueueWorker: Sendable {
                     return true
                 }
                 state.held[key, default: []].append(delivery)
+                state.heldCount += 1
                 return false
             }
             if goes { ready.append((delivery, function)) }
         }
         reportActivity()
         return ready
+    }
+
+    /// Calls held for their function's turn at once, all functions together.
+    static let maxHeld = 1024
+
+    /// Held calls are delivered and not yet acknowledged: without a word they would be delivered again after the
+    /// ack wait and held twice. Said at every turn of the loop (at most five seconds apart).
+    private func keepHeldAlive() {
+        let sequences = state.withLock { $0.held.values.flatMap { $0.map(\.message.sequence) } }
+        let now = AsyncQueue.now()
+        for sequence in sequences { queue.consumer.inProgress(sequence, now: now) }
     }
 
     /// Tells the queue's activity how many calls each function has in flight and waiting now.

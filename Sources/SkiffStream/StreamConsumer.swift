@@ -30,6 +30,11 @@ public final class StreamConsumer: Sendable {
         var deadline: Int64
         /// The last delivery was answered with a NAK: its next one is a retry, not a redelivery after silence.
         var negativelyAcknowledged = false
+        /// The puller said it began the work of the last delivery (``started(_:)``).
+        var started = false
+
+        /// How the file keeps the two flags.
+        var flags: UInt64 { (negativelyAcknowledged ? 1 : 0) | (started ? 2 : 0) }
     }
 
     /// One message handed to a puller.
@@ -40,9 +45,9 @@ public final class StreamConsumer: Sendable {
         public var consumerSequence: UInt64
         /// Messages left to deliver for the first time after this one.
         public var pending: Int
-        /// Delivered again after the last delivery's wait ran out with no answer at all (no ack, no NAK): its puller
-        /// stopped or crashed, so the work may have been done already. What a work queue counts as possible
-        /// duplicates.
+        /// Delivered again after the last delivery's wait ran out with no answer at all (no ack, no NAK) although
+        /// its puller had said it began the work (``started(_:)``): the puller stopped or crashed, so the work may
+        /// have been done already. What a work queue counts as possible duplicates.
         public var afterSilence = false
     }
 
@@ -72,7 +77,8 @@ public final class StreamConsumer: Sendable {
                     let deliveries = Int(clamping: entry[1])
                     state.pending[entry[0]] = Pending(
                         deliveries: deliveries, deadline: now + configuration.wait(afterDelivery: deliveries),
-                        negativelyAcknowledged: entry.count >= 3 && entry[2] == 1)
+                        negativelyAcknowledged: entry.count >= 3 && entry[2] & 1 != 0,
+                        started: entry.count >= 3 && entry[2] & 2 != 0)
                 }
             }
         }
@@ -86,7 +92,7 @@ public final class StreamConsumer: Sendable {
                 ConsumerSnapshot(
                     cursor: state.cursor, deliveries: state.deliveries, redelivered: state.redelivered,
                     pending: state.pending.map {
-                        [$0.key, UInt64($0.value.deliveries), $0.value.negativelyAcknowledged ? 1 : 0]
+                        [$0.key, UInt64($0.value.deliveries), $0.value.flags]
                     }.sorted { $0[0] < $1[0] })
             )
         }
@@ -150,7 +156,8 @@ public final class StreamConsumer: Sendable {
                 let delivery = state.withLock { state -> Delivery in
                     state.deliveries += 1
                     state.redelivered += 1
-                    let silent = state.pending[sequence]?.negativelyAcknowledged != true
+                    let silent =
+                        state.pending[sequence].map { $0.started && !$0.negativelyAcknowledged } ?? false
                     state.pending[sequence] = Pending(
                         deliveries: deliveries, deadline: now + configuration.wait(afterDelivery: deliveries))
                     return Delivery(
@@ -222,6 +229,17 @@ public final class StreamConsumer: Sendable {
             guard state.pending[sequence] != nil else { return false }
             state.pending[sequence]?.deadline = now + max(delay ?? 0, 0)
             state.pending[sequence]?.negativelyAcknowledged = true
+            return true
+        }
+        if known { changed() }
+    }
+
+    /// The puller begins the work of this delivery: if the delivery comes back after silence, it is marked as a
+    /// possible duplicate. (A puller that holds deliveries before working on them says so only when it starts.)
+    public func started(_ sequence: UInt64) {
+        let known = state.withLock { state -> Bool in
+            guard state.pending[sequence] != nil else { return false }
+            state.pending[sequence]?.started = true
             return true
         }
         if known { changed() }

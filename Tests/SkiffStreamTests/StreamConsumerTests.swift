@@ -106,16 +106,16 @@ struct StreamConsumerTests {
         #expect(none.problem(on: .workQueue)?.code == 10084)
     }
 
-    /// A delivery that comes back after its wait ran out unanswered is marked as such (its work may have been done);
-    /// one that comes back after a NAK is not. Both survive a restart through the file, which a puller can wait
-    /// for before it starts the work.
+    /// A delivery whose work was started and that comes back after its wait ran out unanswered is marked as such
+    /// (the work may have been done); one that comes back after a NAK, or that was never started, is not. The
+    /// marks survive a restart through the file, which a puller can wait for before it starts the work.
     @Test func redeliveriesAfterSilenceAreToldFromRetriesAcrossARestart() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-consumer-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let stream = try MessageStream(
             directory: directory,
             configuration: StreamConfiguration(name: "Q", subjects: ["q"], retention: .workQueue), now: 0)
-        for payload in ["silent", "refused"] {
+        for payload in ["silent", "refused", "held"] {
             _ = try await stream.publish(subject: "q", payload: Array(payload.utf8), now: 0)
         }
         var configuration = ConsumerConfiguration(name: "W")
@@ -124,7 +124,10 @@ struct StreamConsumerTests {
         let before = StreamConsumer(stream: stream, configuration: configuration, stateFile: file, now: 0)
         let silent = try #require(before.next(now: 0).delivery)
         let refused = try #require(before.next(now: 0).delivery)
-        #expect(!silent.afterSilence && !refused.afterSilence)
+        let held = try #require(before.next(now: 0).delivery)
+        #expect(!silent.afterSilence && !refused.afterSilence && !held.afterSilence)
+        before.started(silent.message.sequence)
+        before.started(refused.message.sequence)
         before.negativeAcknowledge(refused.message.sequence, now: 0)
         let retry = try #require(before.next(now: 0).delivery)
         #expect(text(retry) == "refused" && retry.deliveries == 2 && !retry.afterSilence)
@@ -133,14 +136,18 @@ struct StreamConsumerTests {
 
         // "Restarted": the NAK'd one is a retry, the one never answered comes back marked.
         let after = StreamConsumer(stream: stream, configuration: configuration, stateFile: file, now: 5 * second)
-        let again = [after.next(now: 6 * second).delivery, after.next(now: 6 * second).delivery].compactMap { $0 }
+        let again = (0..<3).compactMap { _ in after.next(now: 6 * second).delivery }
         #expect(
             again.map { "\(text($0) ?? "?") \($0.deliveries) \($0.afterSilence)" }.sorted() == [
-                "refused 3 false", "silent 2 true",
+                "held 2 false", "refused 3 false", "silent 2 true",
             ])
-        // Unanswered again (the puller died again): marked again.
-        let third = try #require(after.next(now: 8 * second).delivery)
-        #expect(third.afterSilence)
+        // Started and unanswered again (the puller died again): marked again; never started: not marked.
+        for delivery in again where text(delivery) != "held" { after.started(delivery.message.sequence) }
+        let later = (0..<3).compactMap { _ in after.next(now: 8 * second).delivery }
+        #expect(
+            later.map { "\(text($0) ?? "?") \($0.afterSilence)" }.sorted() == [
+                "held false", "refused true", "silent true",
+            ])
     }
 
     /// Made again from its file (a restart), a consumer of a stream that keeps acknowledged messages delivers

@@ -14,6 +14,8 @@ public enum TestImages {
         # answers (until its replica is stopped), for timeouts that must fire however late timers run.
         [ "$QUERY_STRING" = slow ] && sleep 5
         [ "$QUERY_STRING" = hold ] && while :; do sleep 1; done
+        # `gated` waits while the gate (a file in the replica's /tmp) is closed: `gate-close` and `gate-open`.
+        [ "$QUERY_STRING" = gated ] && while [ -e /tmp/gate ]; do sleep 0.2; done
         echo "Content-Type: text/plain"
         echo ""
         case "$QUERY_STRING" in
@@ -33,6 +35,9 @@ public enum TestImages {
         headers) env | grep '^HTTP_' | sort ;;
         peer) echo "$REMOTE_ADDR" | sed -e 's/^\\[::ffff://' -e 's/]$//' ;;
         slow) echo late ;;
+        gated) echo passed ;;
+        gate-close) touch /tmp/gate && echo closed ;;
+        gate-open) rm -f /tmp/gate && echo open ;;
         stream) for i in 1 2 3 4; do echo "line $i"; [ $i = 4 ] || sleep 1; done ;;
         esac
         """

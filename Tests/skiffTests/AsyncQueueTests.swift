@@ -20,6 +20,12 @@ struct AsyncQueueTests {
         return try await RawHTTP.exchange(port: port, request)
     }
 
+    /// What follows the headers of an answer read with `Connection: close`.
+    private static func body(_ answer: RawHTTP.Answer) -> Data {
+        guard let end = answer.text.range(of: "\r\n\r\n") else { return Data() }
+        return Data(answer.text[end.upperBound...].utf8)
+    }
+
     @Test(.enabled(if: daemonPartsPresent)) func aQueuedCallIsMadeAndCalledBack() async throws {
         let receiver = try await CallbackReceiver()
         defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
@@ -68,8 +74,11 @@ struct AsyncQueueTests {
         }
     }
 
-    /// Four calls of five seconds each, one at a time (the function has one replica); the daemon is killed while
-    /// the first runs. The restarted daemon makes every one: the one in flight again after its ack wait.
+    /// 1,000 calls queued and 100 in flight (the function's limit) when the daemon is killed with SIGKILL: the
+    /// calls in flight are held inside the function by a gate that the test opens only after the restart, so none
+    /// of them has answered. The restarted daemon makes every call, and each is called back exactly once; the 100
+    /// that were in flight are made again (they were started, so they may have been made twice) and counted as
+    /// redelivered, and no other call is.
     @Test(.enabled(if: daemonPartsPresent)) func queuedCallsOutliveAKilledDaemon() async throws {
         let receiver = try await CallbackReceiver()
         defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
@@ -82,23 +91,50 @@ struct AsyncQueueTests {
             }
             try #require(up)
             let admin = try AdminClient(daemon: first, port: port)
-            try await admin.deployTestFunction("slow", namespace: first.namespace)
-            let ids = (1...4).map { "call-\($0)" }
+            let function = "gated.\(first.namespace)"
+            try await importTestImage("docker.io/local/gated:1", namespace: first.namespace)
+            let deployed = try await admin.call(
+                "POST", "/system/functions",
+                json: #"{"service":"gated","image":"local/gated:1","namespace":"\#(first.namespace)","#
+                    + #""labels":{"com.openfaas.queue.max_inflight":"100"}}"#)
+            #expect(deployed.status == 200, "\(deployed.text)")
+            let closed = try await admin.call("GET", "/function/\(function)/cgi-bin/info?gate-close")
+            #expect(closed.status == 200 && closed.text.contains("closed"), "\(closed.text)")
+            let ids = (1...1000).map { "call-\($0)" }
             for id in ids {
                 let answer = try await Self.enqueue(
-                    port: port, "/async-function/slow.\(first.namespace)/cgi-bin/info?slow", callback: receiver.url,
-                    callID: id)
+                    port: port, "/async-function/\(function)/cgi-bin/info?gated", callback: receiver.url, callID: id)
                 #expect(answer.status == 202, "\(answer.text)")
             }
+            let full = try await eventually(timeout: .seconds(120)) {
+                let shown = try await admin.call("GET", "/system/queue")
+                let summary = try JSONDecoder().decode(QueueSummary.self, from: Self.body(shown))
+                return summary.functions.first { $0.name == "gated" }?.inFlight == 100
+            }
+            #expect(full, "never 100 calls in flight")
             kill(first.child.pid, SIGKILL)
+
             let restarted = try DaemonProcess(continuing: first)
             second = restarted
-            _ = try #require(try await restarted.port())
-            // 4 × 5 s one at a time, plus the interrupted call's 30 s ack wait: the bound only ends a failed run.
-            let callbacks = await receiver.callbacks(4, timeout: .seconds(240))
-            let called = Set(callbacks.compactMap { $0.headers["X-Call-Id"] })
-            #expect(called == Set(ids), "called back: \(callbacks.map { $0.headers["X-Call-Id"] ?? "?" })")
-            #expect(callbacks.allSatisfy { $0.headers["X-Function-Status"] == "200" && $0.body == "late\n" })
+            let newPort = try #require(try await restarted.port())
+            let back = await eventually(timeout: .seconds(60)) {
+                (try? await RawHTTP.exchange(port: newPort, SecurityTests.get("/healthz")).status) == 200
+            }
+            try #require(back)
+            let newAdmin = try AdminClient(daemon: restarted, port: newPort)
+            let opened = try await newAdmin.call("GET", "/function/\(function)/cgi-bin/info?gate-open")
+            #expect(opened.status == 200 && opened.text.contains("\nopen"), "\(opened.text)")
+            // The interrupted calls come back after their 30 s ack wait: the bound only ends a failed run.
+            let callbacks = await receiver.callbacks(1000, timeout: .seconds(600))
+            let called = callbacks.compactMap { $0.headers["X-Call-Id"] }
+            #expect(called.count == 1000 && Set(called) == Set(ids), "\(called.count) callbacks")
+            #expect(callbacks.allSatisfy { $0.headers["X-Function-Status"] == "200" && $0.body == "passed\n" })
+            let shown = try await newAdmin.call("GET", "/system/queue")
+            let summary = try JSONDecoder().decode(QueueSummary.self, from: Self.body(shown))
+            let counts = try #require(summary.functions.first { $0.name == "gated" })
+            #expect(counts.redelivered == 100 && counts.queued == 0, "\(shown.text)")
+            let metrics = try await RawHTTP.exchange(port: newPort, SecurityTests.get("/metrics")).text
+            #expect(metrics.contains(#"skiff_queue_redelivered_total{function_name="\#(function)"} 100"#))
         } catch {
             await (second ?? first).cleanUp()
             throw error

@@ -26,9 +26,12 @@ enum QueueCommand: ClientCommand {
             }
             let queue = try await client.queue()
             let rows = queue.functions.map {
-                ["\($0.name).\($0.namespace)", "\($0.queued)", "\($0.inFlight)", "\($0.retries)", "\($0.deadLetters)"]
+                [
+                    "\($0.name).\($0.namespace)", "\($0.queued)", "\($0.inFlight)", "\($0.retries)",
+                    "\($0.deadLetters)", "\($0.redelivered)",
+                ]
             }
-            print(table(["Function", "Queued", "In flight", "Retries", "Dead"], rows))
+            print(table(["Function", "Queued", "In flight", "Retries", "Dead", "Redelivered"], rows))
             if !queue.dead.isEmpty {
                 print("\nDead letters (`skiff queue retry CALL_ID` or `--all-dead` queues them again):")
                 print(
