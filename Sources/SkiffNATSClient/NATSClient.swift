@@ -123,18 +123,9 @@ public final class NATSClient: Sendable {
         let answers = try await subscribe(inbox)
         defer { Task { await self.unsubscribe(answers) } }
         try await publish(subject, reply: inbox, headers: headers, payload: payload)
-        return await withTaskGroup(of: NATSMessage?.self) { group in
-            group.addTask {
-                for await answer in answers { return answer }
-                return nil
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+        return await first(within: timeout) {
+            for await answer in answers { return answer }
+            return nil
         }
     }
 

@@ -73,20 +73,11 @@ final class DaemonProcess: Sendable {
     /// `timeout` passes (a failure in any case, so a timed-out read may stop the daemon).
     func line(containing text: String, timeout: Duration = .seconds(120)) async -> String? {
         let lines = child.lines
-        return await withTaskGroup(of: String?.self) { group in
-            group.addTask {
-                do {
-                    for try await line in lines where line.contains(text) { return line }
-                } catch {}
-                return nil
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+        return await first(within: timeout) {
+            do {
+                for try await line in lines where line.contains(text) { return line }
+            } catch {}
+            return nil
         }
     }
 
