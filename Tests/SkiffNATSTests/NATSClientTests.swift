@@ -106,10 +106,16 @@ struct NATSClientTests {
             await #expect(throws: NATSClientError.self) {
                 _ = try await NATSClient.connect(to: address, options: options, loop: testGroup.next())
             }
+            // Refused, with the server's own words: "Authorization Violation", or "Authentication Timeout" when a
+            // busy machine delays the CONNECT past the server's auth timeout.
             do {
                 _ = try await NATSClient.connect(to: address, options: options, loop: testGroup.next())
             } catch let error as NATSClientError {
-                #expect(error.description.lowercased().contains("authorization"), "\(broker.name): \(error)")
+                guard case .rejected(let reason) = error else {
+                    Issue.record("\(broker.name): \(error)")
+                    return
+                }
+                #expect(reason.lowercased().contains("authori") || reason.lowercased().contains("authenti"))
             }
             options.token = "s3cret"
             let client = try await NATSClient.connect(to: address, options: options, loop: testGroup.next())

@@ -295,19 +295,18 @@ extension JetStream {
         guard let consumer = consumers.withLock({ $0[key]?.consumer }) else { return }
         let text = String(decoding: body, as: UTF8.self)
         let now = Self.now()
-        if text.isEmpty || text.hasPrefix("+ACK") {
-            // Released now, in the order the client sent its acks and pulls, so that a pull right after an ack
-            // finds the room the ack made; the deletion's disk write then joins the others' group commit, and
-            // the ack's reply (an AckSync) waits for it.
-            let released = consumer.release(sequence)
-            Task { [self] in
+        // An ack releases its message now, in the order the client sent its acks and pulls, so that a pull right
+        // after an ack finds the room the ack made. Its deletion (and an AckSync's reply, which waits for the disk)
+        // stays in order with the other acks below.
+        let isAck = text.isEmpty || text.hasPrefix("+ACK")
+        let released = isAck && consumer.release(sequence)
+        inOrder { [self] in
+            if isAck {
                 if released { await consumer.settle(sequence) }
                 if let reply { server?.deliverFromServer(subject: reply, payload: []) }
                 serve(key)
+                return
             }
-            return
-        }
-        inOrder { [self] in
             if text.hasPrefix("+NXT") {
                 await consumer.acknowledge(sequence)
                 // Acknowledged, and the ack's reply subject is a pull for more (what follows `+NXT`: a batch).
