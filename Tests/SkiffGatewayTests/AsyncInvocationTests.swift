@@ -73,7 +73,7 @@ struct AsyncInvocationTests {
             #expect(callback.body == "echo PUT /a/b?x=1 5")
             #expect(callback.headers["X-Call-Id"] == "call-1")
             #expect(callback.headers["X-Function-Status"] == "200")
-            #expect(callback.headers["X-Function-Name"] == "echo")
+            #expect(callback.headers["X-Function-Name"] == "echo.openfaas-fn")
             #expect(callback.headers["X-Duration-Seconds"] != nil)
             // Acknowledged: a work queue keeps nothing once the call is made.
             _ = await eventually(timeout: .seconds(60)) { queue.requests.log.summary.messages == 0 }
@@ -135,7 +135,8 @@ struct AsyncInvocationTests {
             let first = try #require(queue.dead.log.firstSequence)
             let dead = try #require(try queue.dead.log.message(first))
             let request = try JSONDecoder().decode(QueueRequest.self, from: Data(dead.payload))
-            #expect(request.function == "echo" && request.path == "/flaky" && request.body == Data("job".utf8))
+            #expect(
+                request.function == "echo.openfaas-fn" && request.path == "/flaky" && request.body == Data("job".utf8))
             #expect(String(decoding: dead.headers, as: UTF8.self).contains("Skiff-Attempts: 5"))
             _ = await eventually(timeout: .seconds(60)) { queue.requests.log.summary.messages == 0 }
             #expect(queue.requests.log.summary.messages == 0)

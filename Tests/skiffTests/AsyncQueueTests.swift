@@ -32,9 +32,11 @@ struct AsyncQueueTests {
         try await withDaemon { daemon, port in
             let admin = try AdminClient(daemon: daemon, port: port)
             try await admin.deployTestFunction("later", namespace: daemon.namespace)
+            // The bare name: the daemon's own namespace (`--namespace`, not openfaas-fn here) is the default, and the
+            // call is stored with it.
             let answer = try await Self.enqueue(
-                port: port, "/async-function/later.\(daemon.namespace)/cgi-bin/info?body", callback: receiver.url,
-                callID: "first-call", body: "made later")
+                port: port, "/async-function/later/cgi-bin/info?body", callback: receiver.url, callID: "first-call",
+                body: "made later")
             #expect(answer.status == 202, "\(answer.text)")
             #expect(answer.text.contains("X-Call-Id: first-call"))
             let callback = try #require(await receiver.callbacks(1, timeout: .seconds(120)).first)

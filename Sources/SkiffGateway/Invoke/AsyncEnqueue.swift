@@ -54,7 +54,7 @@ struct AsyncEnqueue: Sendable {
         header["X-Call-Id"] = [callID]
         header["X-Start-Time"] = [startNanoseconds]
         var queued = QueueRequest(
-            function: String(given), method: request.method.rawValue, header: header,
+            function: address.qualified, method: request.method.rawValue, header: header,
             body: body.isEmpty ? nil : Data(body), path: request.parameters["path"].map { "/" + $0 } ?? "",
             queryString: request.query.map(String.init), host: request.headers["Host"], callbackURL: callback)
         queued.queueName = nil

@@ -59,9 +59,10 @@ struct Daemon {
             if let nats, let requests = try nats.stream(AsyncQueue.requestsConfiguration),
                 let dead = try nats.stream(AsyncQueue.deadConfiguration)
             {
-                queue = AsyncQueue(requests: requests, dead: dead)
+                queue = AsyncQueue(requests: requests, dead: dead, defaultNamespace: options.namespace)
             } else {
-                queue = try AsyncQueue.open(directory: "\(options.stateDirectory)/streams")
+                queue = try AsyncQueue.open(
+                    directory: "\(options.stateDirectory)/streams", defaultNamespace: options.namespace)
             }
             let client = HTTPClient(group: group)
             let api = Gateway(
