@@ -70,9 +70,7 @@ public final class AsyncQueue: Sendable {
     /// Stores a call; returns once it is on disk (a full disk or a broken store throws, and nothing is queued).
     /// With `replySubject`, the answer is also published there (a NATS request to a subject trigger).
     public func enqueue(_ request: QueueRequest, callID: String, replySubject: String? = nil) async throws -> UInt64 {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        let payload = Array(try encoder.encode(request))
+        let payload = request.json()
         var fields = ["X-Call-Id": callID]
         if let replySubject { fields[Self.replySubjectHeader] = replySubject }
         let acknowledgement = try await requests.publish(

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffPOSIX
 
 /// An asynchronous call as OpenFaaS queues it on `faas-request`: Go's field names, the body base64 (a Go
 /// `[]byte`), the callback as a Go `url.URL` object. Skiff's gateway writes this shape, and any NATS client that
@@ -73,6 +74,75 @@ public struct QueueRequest: Codable, Sendable, Equatable {
         try container.encode(queueName ?? "", forKey: .queueName)
         try container.encodeIfPresent(annotations, forKey: .annotations)
         try container.encode(callbackURL, forKey: .callbackURL)
+    }
+
+    /// The JSON `encode(to:)` gives (the same object, its keys in the same order), written by hand: a queued call
+    /// is encoded on every `/async-function` request, where `JSONEncoder` cost a quarter of the daemon's CPU.
+    public func json() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + (body?.count ?? 0) * 4 / 3)
+        out += Array(#"{"Header":{"#.utf8)
+        for (index, (name, values)) in header.sorted(by: { $0.key < $1.key }).enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            JSONText.appendQuoted(name, to: &out)
+            out += Array(":[".utf8)
+            for (position, value) in values.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                JSONText.appendQuoted(value, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        out += Array(#"},"Host":"#.utf8)
+        JSONText.appendQuoted(host ?? "", to: &out)
+        out += Array(#","Body":"#.utf8)
+        if let body {
+            out.append(UInt8(ascii: "\""))
+            out += Array(body.base64EncodedData())
+            out.append(UInt8(ascii: "\""))
+        } else {
+            out += Array("null".utf8)
+        }
+        for (key, value) in [
+            ("Method", method), ("Path", path ?? ""), ("QueryString", queryString ?? ""), ("Function", function),
+            ("QueueName", queueName ?? ""),
+        ] {
+            out += Array(",\"\(key)\":".utf8)
+            JSONText.appendQuoted(value, to: &out)
+        }
+        if let annotations {
+            out += Array(#","Annotations":{"#.utf8)
+            for (index, (name, value)) in annotations.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONText.appendQuoted(name, to: &out)
+                out.append(UInt8(ascii: ":"))
+                JSONText.appendQuoted(value, to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out += Array(#","CallbackUrl":"#.utf8)
+        if let url = callbackURL {
+            out += Array(#"{"Scheme":"#.utf8)
+            JSONText.appendQuoted(url.scheme, to: &out)
+            out += Array(#","Opaque":"#.utf8)
+            JSONText.appendQuoted(url.opaque, to: &out)
+            out += Array(#","User":null,"Host":"#.utf8)
+            JSONText.appendQuoted(url.host, to: &out)
+            out += Array(#","Path":"#.utf8)
+            JSONText.appendQuoted(url.path, to: &out)
+            out += Array(#","RawPath":"#.utf8)
+            JSONText.appendQuoted(url.rawPath, to: &out)
+            out += Array(",\"OmitHost\":\(url.omitHost),\"ForceQuery\":\(url.forceQuery),\"RawQuery\":".utf8)
+            JSONText.appendQuoted(url.rawQuery, to: &out)
+            out += Array(#","Fragment":"#.utf8)
+            JSONText.appendQuoted(url.fragment, to: &out)
+            out += Array(#","RawFragment":"#.utf8)
+            JSONText.appendQuoted(url.rawFragment, to: &out)
+            out.append(UInt8(ascii: "}"))
+        } else {
+            out += Array("null".utf8)
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// The first value of a header, matched without regard to case (Go canonicalises the names it writes).

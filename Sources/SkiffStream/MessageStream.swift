@@ -246,7 +246,9 @@ public final class MessageStream: Sendable {
 
     /// The value of the `Nats-Msg-Id` header in a NATS header block, if any.
     static func messageID(_ headers: [UInt8]) -> String? {
-        guard !headers.isEmpty else { return nil }
+        // Most headers name no id (a queued call's carry only its call id): a byte scan says so without making
+        // strings of every line, which cost 3 % of the daemon's CPU when every publish did it.
+        guard !headers.isEmpty, mentionsMessageID(headers) else { return nil }
         for line in String(decoding: headers, as: UTF8.self).split(separator: "\r\n").dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
             if String(line[..<colon]).trimmingSpaces().lowercased() == "nats-msg-id" {
@@ -256,6 +258,18 @@ public final class MessageStream: Sendable {
         }
         return nil
     }
+}
+
+/// Whether `nats-msg-id` appears anywhere in the bytes, in any case.
+private func mentionsMessageID(_ bytes: [UInt8]) -> Bool {
+    let needle = Array("nats-msg-id".utf8)
+    guard bytes.count >= needle.count else { return false }
+    for start in 0...(bytes.count - needle.count) {
+        var index = 0
+        while index < needle.count, bytes[start + index] | 0x20 == needle[index] { index += 1 }
+        if index == needle.count { return true }
+    }
+    return false
 }
 
 public enum MessageStreamError: Error, Equatable, CustomStringConvertible {

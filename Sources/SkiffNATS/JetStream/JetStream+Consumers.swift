@@ -369,9 +369,9 @@ extension JetStream {
         let stream = consumer.stream.configuration.name
         let name = consumer.configuration.name
         var advisory = Array(#"{"type":"io.nats.jetstream.advisory.v1."#.utf8) + type.utf8 + #"","stream":"#.utf8
-        JetStreamAPI.appendQuoted(stream, to: &advisory)
+        JSONText.appendQuoted(stream, to: &advisory)
         advisory += #","consumer":"#.utf8
-        JetStreamAPI.appendQuoted(name, to: &advisory)
+        JSONText.appendQuoted(name, to: &advisory)
         for (key, value) in fields { advisory += ",\"\(key)\":\(value)".utf8 }
         advisory.append(UInt8(ascii: "}"))
         server?.deliverFromServer(

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffPOSIX
 import SkiffStream
 
 /// The JSON JetStream clients read back from `$JS.API` and from publishes to streams (nats-server's shapes).
@@ -128,29 +129,12 @@ enum JetStreamAPI {
     /// by hand: every stored publish gets one, and a JSONEncoder per answer cost more than the publish itself.
     static func publishAcknowledgement(stream: String, sequence: UInt64, duplicate: Bool) -> [UInt8] {
         var bytes = Array(#"{"stream":"#.utf8)
-        appendQuoted(stream, to: &bytes)
+        JSONText.appendQuoted(stream, to: &bytes)
         bytes += #","seq":"#.utf8
         bytes += String(sequence).utf8
         if duplicate { bytes += #","duplicate":true"#.utf8 }
         bytes.append(UInt8(ascii: "}"))
         return bytes
-    }
-
-    /// A JSON string: quotes, backslashes and control characters escaped, everything else as it is (UTF-8).
-    static func appendQuoted(_ text: String, to bytes: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
-        bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                bytes += [UInt8(ascii: "\\"), byte]
-            case 0..<0x20:
-                bytes += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
-            default:
-                bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
     }
 
     static func encode(_ value: some Encodable) -> [UInt8] {
