@@ -160,14 +160,25 @@ public final class AsyncQueue: Sendable {
     }
 
     /// Removes a function's calls that the worker has not taken yet; returns how many.
+    ///
+    /// Calls the worker holds for the function's turn are taken back too (they were never started); calls being
+    /// made are left to finish. Deletions go to disk together, in batches (one sync each, not one per call).
     public func purge(function: FunctionAddress) async throws -> Int {
-        let untaken = requests.log.sequences.filter { $0 > consumer.cursor }
-        var removed = 0
-        for sequence in untaken {
+        let cursor = consumer.cursor
+        var doomed: [UInt64] = []
+        for sequence in requests.log.sequences {
             guard let message = try requests.log.message(sequence),
                 self.function(of: message.payload) == function.qualified
             else { continue }
-            if try await requests.log.delete(sequence) { removed += 1 }
+            if sequence > cursor || consumer.withdraw(sequence) { doomed.append(sequence) }
+        }
+        var removed = 0
+        for start in stride(from: 0, to: doomed.count, by: 1024) {
+            let batch = doomed[start..<min(start + 1024, doomed.count)]
+            removed += try await withThrowingTaskGroup(of: Bool.self) { group in
+                for sequence in batch { group.addTask { try await self.requests.log.delete(sequence) } }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
         }
         return removed
     }

@@ -111,6 +111,8 @@ public final class QueueWorker: Sendable {
                     let delivery = queue.removeFirst()
                     state.held[key] = queue.isEmpty ? nil : queue
                     state.heldCount -= 1
+                    // Purged while it waited (`skiff queue purge`): the consumer took it back.
+                    guard self.queue.consumer.isPending(delivery.message.sequence) else { continue }
                     state.inFlight += 1
                     state.perFunction[key, default: 0] += 1
                     taken.append((delivery, Self.address(fromKey: key)))

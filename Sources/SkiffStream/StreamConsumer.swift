@@ -245,6 +245,21 @@ public final class StreamConsumer: Sendable {
         if known { changed() }
     }
 
+    /// Takes back a delivery whose work was never started (a puller holding it for later): it no longer waits
+    /// for an ack, and the caller may delete the message. False when it is not waiting, or was started.
+    public func withdraw(_ sequence: UInt64) -> Bool {
+        let withdrawn = state.withLock { state -> Bool in
+            guard let waiting = state.pending[sequence], !waiting.started else { return false }
+            state.pending[sequence] = nil
+            return true
+        }
+        if withdrawn { changed() }
+        return withdrawn
+    }
+
+    /// Whether the delivery of `sequence` still waits for its ack (false once acked, withdrawn or terminated).
+    public func isPending(_ sequence: UInt64) -> Bool { state.withLock { $0.pending[sequence] != nil } }
+
     /// Returns once the consumer's file carries every delivery made so far (at once without a file). A puller
     /// that must know, after a crash, which work it may have started (to count it as a possible duplicate) waits
     /// for this before starting it; deliveries made together are written together.

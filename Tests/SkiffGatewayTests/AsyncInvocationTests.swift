@@ -2,10 +2,11 @@ import Foundation
 import SkiffAPI
 import SkiffHTTP
 import SkiffPOSIX
-import SkiffQueue
 import SkiffTestSupport
 import Synchronization
 import Testing
+
+@testable import SkiffQueue
 
 /// `/async-function/…` on the in-memory runtime: what is refused before anything is queued, the 202 once the call
 /// is on disk, and the worker making the call with retries, dead letters and callbacks.
@@ -183,6 +184,33 @@ struct AsyncInvocationTests {
             #expect(summary.functions.map { "\($0.name) \($0.queued)" } == ["other 1"])
             let bad = try await gw.call(.post, "/system/queue/purge", json: #"{"functionName":"../x"}"#)
             #expect(bad.status == 400)
+        }
+    }
+}
+
+extension AsyncInvocationTests {
+    /// With the worker running: one call is being made (held inside the function), five wait in the worker for
+    /// the function's only slot. A purge takes back the five, never the one being made, which then finishes.
+    @Test func aPurgeTakesBackCallsTheWorkerHoldsButNotTheOneBeingMade() async throws {
+        try await withQueue { gw, queue, receiver in
+            #expect(try await gw.deploy("one", labels: #"{"\#(QueueWorker.maxInFlightLabel)":"1"}"#) == 200)
+            for index in 0..<6 {
+                let (head, _) = try await enqueue(
+                    gw, "/async-function/one/hold", body: "\(index)", callback: receiver)
+                #expect(head.status.code == 202)
+            }
+            let holding = await eventually(timeout: .seconds(60)) {
+                queue.summary().functions.first { $0.name == "one" }?.inFlight == 1 && queue.consumer.numAckPending == 6
+            }
+            #expect(holding)
+            let purged = try await gw.call(.post, "/system/queue/purge", json: #"{"functionName":"one"}"#)
+            #expect(purged.status == 200 && purged.text == #"{"calls":5}"#, "\(purged.text)")
+            gw.release.open()
+            let callbacks = await receiver.callbacks(1)
+            #expect(callbacks.map(\.body) == ["one POST /hold 1"])
+            _ = await eventually(timeout: .seconds(60)) { queue.requests.log.summary.messages == 0 }
+            #expect(queue.requests.log.summary.messages == 0 && queue.consumer.numAckPending == 0)
+            #expect(receiver.record.received.withLock { $0.count } == 1)
         }
     }
 }

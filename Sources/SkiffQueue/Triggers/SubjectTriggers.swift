@@ -152,6 +152,9 @@ public final class SubjectTriggers: ReplyPublisher {
             group.addTask { _ = await client.closed() }
             group.addTask { await self.follow(client) }
             await group.next()
+            // Whichever ended first (the connection, or following because the service was cancelled), the other
+            // must end too: waiting for `closed()` ends only when the connection does.
+            await client.close()
             group.cancelAll()
         }
     }
