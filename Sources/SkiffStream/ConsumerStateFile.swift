@@ -10,8 +10,28 @@ struct ConsumerSnapshot: Codable, Equatable {
     /// Consumer sequence of the last delivery.
     var deliveries: UInt64
     var redelivered: Int
-    /// Deliveries waiting for their ack: stream sequence and how often it was delivered.
+    /// Deliveries waiting for their ack: stream sequence, how often it was delivered, and flags (1: NAK'd, 2:
+    /// started).
     var pending: [[UInt64]]
+
+    /// The JSON `JSONEncoder` writes for it, by hand: the snapshot is written at every dispatch of the queue
+    /// worker, with up to a thousand deliveries waiting, and the encoder took half of the daemon's CPU there.
+    func json() -> [UInt8] {
+        var out = Array(#"{"cursor":\#(cursor),"deliveries":\#(deliveries),"#.utf8)
+        out += Array(#""redelivered":\#(redelivered),"pending":["#.utf8)
+        out.reserveCapacity(out.count + pending.count * 24 + 2)
+        for (index, entry) in pending.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "["))
+            for (position, value) in entry.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                out += Array(String(value).utf8)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        out += Array("]}".utf8)
+        return out
+    }
 }
 
 /// Writes a consumer's snapshot durably on a thread of its own. Changes made while a write runs are carried by

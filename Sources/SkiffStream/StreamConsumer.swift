@@ -96,7 +96,7 @@ public final class StreamConsumer: Sendable {
                     }.sorted { $0[0] < $1[0] })
             )
         }
-        return (version, (try? Array(JSONEncoder().encode(saved))) ?? [])
+        return (version, saved.json())
     }
 
     /// Called after each change of what the file keeps; returns the version that carries it.

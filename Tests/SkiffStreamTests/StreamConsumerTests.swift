@@ -109,6 +109,20 @@ struct StreamConsumerTests {
     /// A delivery whose work was started and that comes back after its wait ran out unanswered is marked as such
     /// (the work may have been done); one that comes back after a NAK, or that was never started, is not. The
     /// marks survive a restart through the file, which a puller can wait for before it starts the work.
+    /// The snapshot written by hand is what the encoder writes, and reads back the same.
+    @Test func theHandWrittenSnapshotIsWhatTheEncoderWrites() throws {
+        for snapshot in [
+            ConsumerSnapshot(cursor: 0, deliveries: 0, redelivered: 0, pending: []),
+            ConsumerSnapshot(
+                cursor: 42, deliveries: UInt64.max, redelivered: 3, pending: [[1, 2, 3], [UInt64.max, 1, 0], [7, 9]]),
+        ] {
+            let mine = try JSONSerialization.jsonObject(with: Data(snapshot.json())) as? NSDictionary
+            let theirs = try JSONSerialization.jsonObject(with: JSONEncoder().encode(snapshot)) as? NSDictionary
+            #expect(mine != nil && mine == theirs)
+            #expect(try JSONDecoder().decode(ConsumerSnapshot.self, from: Data(snapshot.json())) == snapshot)
+        }
+    }
+
     @Test func redeliveriesAfterSilenceAreToldFromRetriesAcrossARestart() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-consumer-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
