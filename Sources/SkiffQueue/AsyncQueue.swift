@@ -91,13 +91,18 @@ public final class AsyncQueue: Sendable {
 
     // MARK: Looking and managing
 
-    /// The function a stored call is for, as `name.namespace`; nil when the payload is not a call.
-    func function(of payload: [UInt8]) -> String? {
+    /// A stored call and the function it is for; nil when the payload is not a call of a valid function. The one
+    /// place a payload is read: the worker makes the call from what this gives, `skiff queue` and purge name the
+    /// function from it.
+    func call(in payload: [UInt8]) -> (request: QueueRequest, function: FunctionAddress)? {
         guard let request = try? JSONDecoder().decode(QueueRequest.self, from: Data(payload)),
             let address = try? FunctionAddress(Substring(request.function), defaultNamespace: defaultNamespace)
         else { return nil }
-        return address.qualified
+        return (request, address)
     }
+
+    /// The function a stored call is for, as `name.namespace`; nil when the payload is not a call.
+    func function(of payload: [UInt8]) -> String? { call(in: payload)?.function.qualified }
 
     /// Calls stored and not yet done, by function (every call read once, then remembered by its sequence).
     func queuedByFunction() -> [String: Int] {

@@ -19,7 +19,6 @@ public final class QueueWorker: Sendable {
         public var retry = RetryPolicy()
         /// Calls in flight at once, every function together.
         public var maxInFlight = 256
-        public var defaultNamespace = "openfaas-fn"
         /// What `X-Served-By`-style headers and logs call this worker.
         public var userAgent = "skiff-queue-worker"
         /// Where answers go for calls that came with a NATS reply subject (a request to a subject trigger).
@@ -45,8 +44,8 @@ public final class QueueWorker: Sendable {
         var inFlight = 0
         var perFunction: [String: Int] = [:]
         /// Calls over their function's limit, oldest first.
-        var held: [String: [StreamConsumer.Delivery]] = [:]
-        var heldCount = 0
+        var held: [String: [Job]] = [:]
+        var heldTotal: Int { held.values.reduce(0) { $0 + $1.count } }
         var lastKeepAlive: ContinuousClock.Instant?
         var limits: [String: (limit: Int, until: ContinuousClock.Instant)] = [:]
     }
@@ -63,6 +62,13 @@ public final class QueueWorker: Sendable {
         self.logger = logger
     }
 
+    /// A delivery and the call it holds, read once when it is taken from the consumer; nil when the payload is
+    /// not a call of a valid function (it is then buried).
+    struct Job: Sendable {
+        var delivery: StreamConsumer.Delivery
+        var call: (request: QueueRequest, function: FunctionAddress)?
+    }
+
     /// Runs until cancelled; calls in flight then are abandoned to the queue (delivered again after a restart).
     public func run() async {
         await withTaskGroup(of: Void.self) { calls in
@@ -73,11 +79,13 @@ public final class QueueWorker: Sendable {
                 // A crash must not hide a call that was already started: that it started is on disk first, so
                 // that after a restart it comes back marked and is counted as a possible duplicate. Calls held
                 // for their function's turn are not marked: they were never made.
-                for (delivery, _) in dispatchable { queue.consumer.started(delivery.message.sequence) }
+                for job in dispatchable { queue.consumer.started(job.delivery.message.sequence) }
                 if !dispatchable.isEmpty { await queue.consumer.deliveriesKept() }
-                for (delivery, function) in dispatchable {
-                    if delivery.afterSilence, let function { queue.activity.redelivered(function.qualified) }
-                    calls.addTask { await self.process(delivery, function: function) }
+                for job in dispatchable {
+                    if job.delivery.afterSilence, let function = job.call?.function {
+                        queue.activity.redelivered(function.qualified)
+                    }
+                    calls.addTask { await self.process(job) }
                 }
                 keepHeldAlive()
                 let next = queue.consumer.nextDeadline.map { Self.instant(at: $0) }
@@ -97,41 +105,41 @@ public final class QueueWorker: Sendable {
 
     /// Held calls whose function has room, then new deliveries while the worker has room: each either goes now
     /// or waits behind its function's calls.
-    private func takeDispatchable() async -> [(StreamConsumer.Delivery, FunctionAddress?)] {
-        var ready: [(StreamConsumer.Delivery, FunctionAddress?)] = []
+    private func takeDispatchable() async -> [Job] {
+        var ready: [Job] = []
         // Held calls first, in order, for every function that has room again.
         let heldFunctions = state.withLock { Array($0.held.keys) }
         for key in heldFunctions {
             let limit = await limit(forKey: key)
-            ready += state.withLock { state -> [(StreamConsumer.Delivery, FunctionAddress?)] in
-                var taken: [(StreamConsumer.Delivery, FunctionAddress?)] = []
+            ready += state.withLock { state -> [Job] in
+                var taken: [Job] = []
                 while state.inFlight < settings.maxInFlight, state.perFunction[key, default: 0] < limit,
-                    var queue = state.held[key], !queue.isEmpty
+                    var waiting = state.held[key], !waiting.isEmpty
                 {
-                    let delivery = queue.removeFirst()
-                    state.held[key] = queue.isEmpty ? nil : queue
-                    state.heldCount -= 1
+                    let job = waiting.removeFirst()
+                    state.held[key] = waiting.isEmpty ? nil : waiting
                     // Purged while it waited (`skiff queue purge`): the consumer took it back.
-                    guard self.queue.consumer.isPending(delivery.message.sequence) else { continue }
+                    guard queue.consumer.isPending(job.delivery.message.sequence) else { continue }
                     state.inFlight += 1
                     state.perFunction[key, default: 0] += 1
-                    taken.append((delivery, Self.address(fromKey: key)))
+                    taken.append(job)
                 }
                 return taken
             }
         }
         // Held calls are bounded: past the bound, new deliveries wait in the stream (on disk), not in memory.
-        while state.withLock({ $0.inFlight < settings.maxInFlight && $0.heldCount < Self.maxHeld }) {
+        while state.withLock({ $0.inFlight < settings.maxInFlight && $0.heldTotal < Self.maxHeld }) {
             let (delivery, events) = queue.consumer.next(now: AsyncQueue.now())
             for case .maxDeliveries(let sequence, let deliveries) in events {
                 logger.warning(
                     "queued call delivered \(deliveries) times without an answer", ["sequence": "\(sequence)"])
             }
             guard let delivery else { break }
-            guard let function = function(of: delivery) else {
+            let job = Job(delivery: delivery, call: queue.call(in: delivery.message.payload))
+            guard let function = job.call?.function else {
                 // Unreadable: taken out of the way (and kept) by `process`, which needs no slot of a function.
                 state.withLock { $0.inFlight += 1 }
-                ready.append((delivery, nil))
+                ready.append(job)
                 continue
             }
             let key = function.qualified
@@ -142,11 +150,10 @@ public final class QueueWorker: Sendable {
                     state.perFunction[key, default: 0] += 1
                     return true
                 }
-                state.held[key, default: []].append(delivery)
-                state.heldCount += 1
+                state.held[key, default: []].append(job)
                 return false
             }
-            if goes { ready.append((delivery, function)) }
+            if goes { ready.append(job) }
         }
         reportActivity()
         return ready
@@ -163,7 +170,7 @@ public final class QueueWorker: Sendable {
         let sequences = state.withLock { state -> [UInt64] in
             guard state.lastKeepAlive.map({ ContinuousClock.now - $0 >= interval }) ?? true else { return [] }
             state.lastKeepAlive = .now
-            return state.held.values.flatMap { $0.map(\.message.sequence) }
+            return state.held.values.flatMap { $0.map(\.delivery.message.sequence) }
         }
         let now = AsyncQueue.now()
         for sequence in sequences { queue.consumer.inProgress(sequence, now: now) }
@@ -179,13 +186,6 @@ public final class QueueWorker: Sendable {
         for (function, inFlight, waiting) in counts {
             queue.activity.now(function, inFlight: inFlight, waiting: waiting)
         }
-    }
-
-    private func function(of delivery: StreamConsumer.Delivery) -> FunctionAddress? {
-        guard let request = try? JSONDecoder().decode(QueueRequest.self, from: Data(delivery.message.payload)) else {
-            return nil
-        }
-        return try? FunctionAddress(Substring(request.function), defaultNamespace: settings.defaultNamespace)
     }
 
     private static func address(fromKey key: String) -> FunctionAddress? {
@@ -239,14 +239,11 @@ public final class QueueWorker: Sendable {
 
     // MARK: One call
 
-    private func process(_ delivery: StreamConsumer.Delivery, function: FunctionAddress?) async {
+    private func process(_ job: Job) async {
         defer { releaseWorkerSlot() }
-        let message = delivery.message
-        let attempt = delivery.deliveries
-        guard let function,
-            let request = try? JSONDecoder().decode(QueueRequest.self, from: Data(message.payload))
-        else {
-            if let function { releaseFunction(function) }
+        let message = job.delivery.message
+        let attempt = job.delivery.deliveries
+        guard let (request, function) = job.call else {
             await bury(message, attempts: attempt, reason: "not a queued call (QueueRequest JSON) for a valid function")
             return
         }

@@ -30,7 +30,10 @@ final class GatewayHarness: Sendable {
         configuration.defaultNamespace = runtime.namespace
         configuration.coldStartTimeout = coldStartTimeout
         configuration.requireAuthForInvoke = authInvoke
-        let queue = withQueue ? try AsyncQueue.open(directory: "\(runtime.stateDirectory)/streams") : nil
+        let queue =
+            withQueue
+            ? try AsyncQueue.open(directory: "\(runtime.stateDirectory)/streams", defaultNamespace: runtime.namespace)
+            : nil
         self.queue = queue
         let client = HTTPClient(group: testGroup)
         let logger = Logger(label: "gateway", handler: runtime.logs)
@@ -39,11 +42,8 @@ final class GatewayHarness: Sendable {
             credentials: credentials, client: client, registry: Self.registryWithProcess(), queue: queue,
             logger: logger)
         if let queue {
-            var settings = QueueWorker.Settings()
-            settings.defaultNamespace = runtime.namespace
             let worker = QueueWorker(
-                queue: queue, invoker: gateway.invoker, runtime: runtime.runtime, client: client, settings: settings,
-                logger: logger)
+                queue: queue, invoker: gateway.invoker, runtime: runtime.runtime, client: client, logger: logger)
             self.worker = Task { await worker.run() }
         } else {
             worker = nil

@@ -77,7 +77,6 @@ enum ServeCommand {
 
     static func queueSettings(_ options: ServeOptions) throws -> QueueWorker.Settings {
         var settings = QueueWorker.Settings()
-        settings.defaultNamespace = options.namespace
         settings.retry.minimum = try GoDuration.parse(options.asyncRetryMin, field: "async_retry_min")
         settings.retry.maximum = try GoDuration.parse(options.asyncRetryMax, field: "async_retry_max")
         settings.retry.maxAttempts = Int(options.asyncMaxAttempts) ?? settings.retry.maxAttempts
