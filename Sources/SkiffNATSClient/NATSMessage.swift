@@ -35,9 +35,10 @@ public struct NATSHeader: Sendable, Equatable {
     }
 }
 
-/// The header block of `HPUB` and `HMSG`: `NATS/1.0[ status]`, then `Name: value` lines, then an empty line.
-enum HeaderBlock {
-    static func encode(_ headers: [NATSHeader]) -> [UInt8] {
+/// The header block of `HPUB` and `HMSG` (and of a stored message): `NATS/1.0[ status]`, then `Name: value` lines,
+/// then an empty line.
+public enum HeaderBlock {
+    public static func encode(_ headers: [NATSHeader]) -> [UInt8] {
         var out = Array("NATS/1.0\r\n".utf8)
         for header in headers {
             out += Array(header.name.utf8)
@@ -50,7 +51,7 @@ enum HeaderBlock {
     }
 
     /// Nil when the block does not start with `NATS/1.0`; lines without a colon are skipped, as nats.go does.
-    static func decode(_ block: ArraySlice<UInt8>) -> (status: Int?, headers: [NATSHeader])? {
+    public static func decode(_ block: ArraySlice<UInt8>) -> (status: Int?, headers: [NATSHeader])? {
         let text = String(decoding: block, as: UTF8.self)
         var lines = text.split(separator: "\r\n", omittingEmptySubsequences: true)[...]
         guard let first = lines.popFirst(), first.hasPrefix("NATS/1.0") else { return nil }

@@ -2,6 +2,7 @@ import Foundation
 import SkiffAPI
 import SkiffInvoke
 import SkiffMetrics
+import SkiffNATSClient
 import SkiffPOSIX
 import SkiffStream
 import Synchronization
@@ -190,21 +191,15 @@ public final class AsyncQueue: Sendable {
 
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
 
-    /// A NATS header block.
+    /// A NATS header block, the fields in name order.
     static func headers(_ fields: [String: String]) -> [UInt8] {
-        var text = "NATS/1.0\r\n"
-        for (name, value) in fields.sorted(by: { $0.key < $1.key }) { text += "\(name): \(value)\r\n" }
-        return Array((text + "\r\n").utf8)
+        HeaderBlock.encode(fields.sorted { $0.key < $1.key }.map { NATSHeader($0.key, $0.value) })
     }
 
-    /// The fields of a NATS header block (the status line skipped).
+    /// The fields of a NATS header block (the status line skipped; a name given twice keeps its last value).
     static func headerFields(_ block: [UInt8]) -> [String: String] {
         var fields: [String: String] = [:]
-        for line in String(decoding: block, as: UTF8.self).split(separator: "\r\n").dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = line[..<colon].trimmingCharacters(in: .whitespaces)
-            fields[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
+        for header in HeaderBlock.decode(block[...])?.headers ?? [] { fields[header.name] = header.value }
         return fields
     }
 }
