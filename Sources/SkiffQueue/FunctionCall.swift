@@ -19,19 +19,27 @@ enum FunctionCall {
     static func make(
         _ request: QueueRequest, function: FunctionAddress, callID: String, invoker: FunctionInvoker
     ) async -> Outcome {
+        // A queued call is JSON any NATS client may have written: what cannot be sent as HTTP as it is (a name
+        // that is not a token, a CR or LF in a value or in the target) is dropped or refused here, the one place
+        // every queued or triggered call goes through, rather than written into the function's request.
         var headers = HTTPHeaders()
         for (name, values) in request.header.sorted(by: { $0.key < $1.key })
-        where !notForwarded.contains(name.lowercased()) {
-            for value in values { headers.add(name: name, value: value) }
+        where !notForwarded.contains(name.lowercased()) && HTTPHeaders.isToken(name) {
+            for value in values where HTTPHeaders.isValidValue(value) { headers.add(name: name, value: value) }
         }
         headers.replaceOrAdd(name: "X-Call-Id", value: callID)
         var target = request.path.map { $0.isEmpty ? "/" : $0 } ?? "/"
         if !target.hasPrefix("/") { target = "/" + target }
         if let query = request.queryString, !query.isEmpty { target += "?" + query }
+        guard target.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            return Outcome(
+                status: 400, headers: HTTPHeaders(),
+                body: Array("the queued call's path or query is not a request target (spaces or controls)".utf8),
+                internalFailure: false)
+        }
         // A method is a token (RFC 9110); anything else in a message a NATS client queued is taken as POST, as
         // OpenFaaS's worker always posts.
-        let isToken = !request.method.isEmpty && request.method.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
-        let method = isToken ? HTTPMethod(rawValue: request.method.uppercased()) : .post
+        let method = HTTPHeaders.isToken(request.method) ? HTTPMethod(rawValue: request.method.uppercased()) : .post
         let body = request.body.map { [UInt8]($0) } ?? []
         let upstream = HTTPClientRequest(
             method: method, host: "", port: 0, target: target, headers: headers, body: .bytes(body))

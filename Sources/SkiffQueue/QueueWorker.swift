@@ -248,7 +248,12 @@ public final class QueueWorker: Sendable {
             return
         }
         let stored = AsyncQueue.headerFields(message.headers)
-        let callID = stored["X-Call-Id"] ?? request.headerValue("X-Call-Id") ?? CallID.make()
+        // The call id goes into the function's request and the callback's headers: one that cannot be a header value
+        // (a NATS client may have queued anything) is replaced.
+        let callID =
+            [stored["X-Call-Id"], request.headerValue("X-Call-Id")].compactMap { $0 }.first {
+                !$0.isEmpty && $0.utf8.count <= 256 && HTTPHeaders.isValidValue($0)
+            } ?? CallID.make()
         // Still working on it: said at half the ack wait, so a long call is not delivered again meanwhile.
         let keepAlive = Task { [queue] in
             let interval = Duration.nanoseconds(max(queue.consumer.configuration.ackWait / 2, 1_000_000))
@@ -292,7 +297,12 @@ public final class QueueWorker: Sendable {
         if let subject = stored[AsyncQueue.replySubjectHeader], let replies = settings.replies {
             await replies.publishReply(to: subject, outcome: outcome, callID: callID)
         }
-        if let callback = request.callbackURL?.text ?? request.headerValue("X-Callback-Url") {
+        // Checked again as a URL, whoever queued it: a decoded `CallbackUrl` object's fields are taken as written.
+        if let given = request.callbackURL?.text ?? request.headerValue("X-Callback-Url") {
+            guard let callback = GoURL(given)?.text else {
+                logger.warning("callback URL cannot be called: \(given.debugDescription)", ["call_id": callID])
+                return
+            }
             await deliverCallback(
                 to: callback, outcome: outcome, function: request.function, callID: callID, seconds: seconds)
         }

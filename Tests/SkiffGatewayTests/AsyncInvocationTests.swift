@@ -215,6 +215,33 @@ extension AsyncInvocationTests {
     }
 }
 
+extension AsyncInvocationTests {
+    /// A call queued straight onto the stream (any NATS client may write one) with a header name, a header value
+    /// and a call id that HTTP cannot carry, and one with a CR LF in its path: the function gets none of them. The
+    /// headers are dropped, the call id is replaced, and the path is refused with 400. Both are called back.
+    @Test func aQueuedCallCannotWriteIntoTheFunctionsRequest() async throws {
+        try await withQueue { gw, queue, receiver in
+            let callback = try #require(GoURL(receiver.url))
+            let dirty = QueueRequest(
+                function: "echo",
+                header: [
+                    "X-Test-Good": ["1"], "X-Test-Bad\r\nX-Test-Injected": ["2"],
+                    "X-Test-Value": ["a\r\nX-Test-Injected: 3"], "X-Call-Id": ["id\r\nX-Test-Injected: 4"],
+                ],
+                path: "/ok", callbackURL: callback)
+            _ = try await queue.enqueue(dirty, callID: "")
+            var smuggling = QueueRequest(function: "echo", path: "/a HTTP/1.1\r\nX-Test-Injected: 5\r\n\r\nGET /b")
+            smuggling.callbackURL = callback
+            _ = try await queue.enqueue(smuggling, callID: "second")
+            let callbacks = await receiver.callbacks(2)
+            let answers = callbacks.map { "\($0.headers["X-Function-Status"] ?? "?") \($0.body)" }.sorted()
+            #expect(answers.count == 2 && answers[0] == "200 echo POST /ok 0 X-Test-Good=1", "\(answers)")
+            #expect(answers.count == 2 && answers[1].hasPrefix("400 "), "\(answers)")
+            #expect(callbacks.allSatisfy { !($0.headers["X-Call-Id"] ?? "").contains("X-Test") })
+        }
+    }
+}
+
 /// The queued message in OpenFaaS's own shape, and the back-off.
 @Suite("Queue request and retry policy")
 struct QueueRequestTests {

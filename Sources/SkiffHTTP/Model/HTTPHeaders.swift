@@ -215,3 +215,16 @@ public enum HTTPTokens {
         return value
     }
 }
+
+extension HTTPHeaders {
+    /// Whether `text` is a token (RFC 9110 §5.6.2): what a field name or a method may be. For text that comes from
+    /// elsewhere (a NATS message, a queued call) before it is sent as HTTP.
+    public static func isToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy(HTTPParser.isTokenByte)
+    }
+
+    /// Whether `text` may be a field value: visible characters, spaces, tabs and UTF-8, no CR, LF or other controls.
+    public static func isValidValue(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 == 0x09 || (0x20...0x7E).contains($0) || $0 >= 0x80 }
+    }
+}

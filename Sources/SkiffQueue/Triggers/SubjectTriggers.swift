@@ -221,7 +221,8 @@ public final class SubjectTriggers: ReplyPublisher {
         -> QueueRequest
     {
         var header: [String: [String]] = [:]
-        for field in message.headers where isHTTPToken(field.name) && isHTTPValue(field.value) {
+        // Headers go as they came; what HTTP cannot carry is dropped where every queued call is made (FunctionCall).
+        for field in message.headers {
             header[field.name, default: []].append(field.value)
         }
         header["X-Call-Id"] = [callID]
@@ -234,7 +235,7 @@ public final class SubjectTriggers: ReplyPublisher {
 
     private func deliver(_ message: NATSMessage, topic: String, to binding: Binding) async {
         let given = message.header("X-Call-Id")
-        let callID = given.flatMap { $0.utf8.count <= 128 && Self.isHTTPValue($0) ? $0 : nil } ?? CallID.make()
+        let callID = given.flatMap { $0.utf8.count <= 128 && HTTPHeaders.isValidValue($0) ? $0 : nil } ?? CallID.make()
         let request = Self.request(for: message, topic: topic, function: binding.function, callID: callID)
         switch binding.delivery {
         case .atLeastOnce:
@@ -264,7 +265,7 @@ public final class SubjectTriggers: ReplyPublisher {
             return
         }
         var fields = [NATSHeader("X-Call-Id", callID), NATSHeader("X-Function-Status", String(status))]
-        if let type = headers["Content-Type"], Self.isHTTPValue(type) {
+        if let type = headers["Content-Type"], HTTPHeaders.isValidValue(type) {
             fields.append(NATSHeader("Content-Type", type))
         }
         do {
@@ -277,16 +278,5 @@ public final class SubjectTriggers: ReplyPublisher {
         } catch {
             logger.warning("the answer to \(subject) is lost: \(error)", ["call_id": callID])
         }
-    }
-
-    private static func isHTTPToken(_ text: String) -> Bool {
-        !text.isEmpty
-            && text.utf8.allSatisfy { byte in
-                (0x21...0x7E).contains(byte) && !"\"(),/:;<=>?@[\\]{}".utf8.contains(byte)
-            }
-    }
-
-    private static func isHTTPValue(_ text: String) -> Bool {
-        text.utf8.allSatisfy { $0 == 0x09 || (0x20...0x7E).contains($0) || $0 >= 0x80 }
     }
 }
