@@ -139,11 +139,29 @@ public final class NATSClient: Sendable {
         }
     }
 
-    /// Waits until the connection closes, and says why.
-    public func closed() async -> NATSClientError {
+    /// Waits until the connection closes, and says why; nil when the waiting task is cancelled first (the
+    /// connection is then left open).
+    public func closed() async -> NATSClientError? {
         let connection = self.connection
-        return await withCheckedContinuation { (waiter: CheckedContinuation<NATSClientError, Never>) in
-            connection.loop.execute { connection.whenClosed(waiter) }
+        let wait = Mutex<(id: UInt64?, cancelled: Bool)>((nil, false))
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: CheckedContinuation<NATSClientError?, Never>) in
+                connection.loop.execute {
+                    let id = connection.whenClosed(waiter)
+                    // A cancellation that came before the registration is carried out now.
+                    let cancelled = wait.withLock { wait in
+                        wait.id = id
+                        return wait.cancelled
+                    }
+                    if cancelled { connection.stopWaiting(id) }
+                }
+            }
+        } onCancel: {
+            let id = wait.withLock { wait in
+                wait.cancelled = true
+                return wait.id
+            }
+            if let id { connection.loop.execute { connection.stopWaiting(id) } }
         }
     }
 

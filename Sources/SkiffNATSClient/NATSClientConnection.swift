@@ -14,7 +14,8 @@ final class NATSClientConnection: StreamHandler, @unchecked Sendable {
     private var handshakeWaiter: CheckedContinuation<Void, any Error>?
     private var handshakeTimer: TimerHandle?
     private var pongWaiters: [CheckedContinuation<Void, any Error>] = []
-    private var closeWaiters: [CheckedContinuation<NATSClientError, Never>] = []
+    private var closeWaiters: [UInt64: CheckedContinuation<NATSClientError?, Never>] = [:]
+    private var lastCloseWaiter: UInt64 = 0
     private var subscriptions: [UInt64: Registered] = [:]
     private var lastSID: UInt64 = 0
     private(set) var maxPayload = 1024 * 1024
@@ -100,9 +101,20 @@ final class NATSClientConnection: StreamHandler, @unchecked Sendable {
         write(Array("PING\r\n".utf8))
     }
 
-    func whenClosed(_ waiter: CheckedContinuation<NATSClientError, Never>) {
-        if let failure { return waiter.resume(returning: failure) }
-        closeWaiters.append(waiter)
+    /// Registers a wait for the close; returns its id (for ``stopWaiting(_:)``).
+    func whenClosed(_ waiter: CheckedContinuation<NATSClientError?, Never>) -> UInt64 {
+        lastCloseWaiter += 1
+        if let failure {
+            waiter.resume(returning: failure)
+        } else {
+            closeWaiters[lastCloseWaiter] = waiter
+        }
+        return lastCloseWaiter
+    }
+
+    /// The waiter's task was cancelled: it gets nil now, the connection stays as it is.
+    func stopWaiting(_ id: UInt64) {
+        closeWaiters.removeValue(forKey: id)?.resume(returning: nil)
     }
 
     private func ensureReady() throws(NATSClientError) {
@@ -199,7 +211,7 @@ final class NATSClientConnection: StreamHandler, @unchecked Sendable {
         pongWaiters = []
         for registered in subscriptions.values { registered.continuation.finish() }
         subscriptions = [:]
-        for waiter in closeWaiters { waiter.resume(returning: error) }
-        closeWaiters = []
+        for waiter in closeWaiters.values { waiter.resume(returning: error) }
+        closeWaiters = [:]
     }
 }

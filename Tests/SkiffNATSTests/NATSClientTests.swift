@@ -147,6 +147,21 @@ struct NATSClientTests {
         await client.close()
     }
 
+    /// A wait for the close ends when its task is cancelled, and leaves the connection open: a service that
+    /// stops waiting is not held by a connection that stays up.
+    @Test func waitingForTheCloseEndsWhenTheWaiterIsCancelled() async throws {
+        let broker = try await SkiffBroker()
+        defer { Task { await broker.stop() } }
+        let address = try #require(SocketAddress(host: "127.0.0.1", port: broker.port))
+        let client = try await NATSClient.connect(to: address, loop: testGroup.next())
+        let waiting = Task { await client.closed() }
+        waiting.cancel()
+        #expect(await waiting.value == nil)
+        try await client.flush()
+        await client.close()
+        #expect(await client.closed() == .closed("closed by this client"))
+    }
+
     @Test func aRefusedConnectIsItsOwnError() async throws {
         // A port held by a socket that is bound but not listening: nothing can take it meanwhile.
         let held = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -152,9 +152,6 @@ public final class SubjectTriggers: ReplyPublisher {
             group.addTask { _ = await client.closed() }
             group.addTask { await self.follow(client) }
             await group.next()
-            // Whichever ended first (the connection, or following because the service was cancelled), the other
-            // must end too: waiting for `closed()` ends only when the connection does.
-            await client.close()
             group.cancelAll()
         }
     }
@@ -195,12 +192,10 @@ public final class SubjectTriggers: ReplyPublisher {
         await withTaskGroup(of: Void.self) { calls in
             var running = 0
             for await message in subscription {
-                if running >= Self.maxConcurrentPerSubject {
-                    await calls.next()
-                    running -= 1
-                }
                 let bindings = state.withLock { $0.bindings[topic] ?? [] }
                 for binding in bindings {
+                    // At most the bound under way, however many functions one message calls.
+                    while running >= Self.maxConcurrentPerSubject, await calls.next() != nil { running -= 1 }
                     calls.addTask { await self.deliver(message, topic: topic, to: binding) }
                     running += 1
                 }
