@@ -157,6 +157,19 @@ func onBothBrokers(
     try await using(try await ReferenceBroker.start(arguments: arguments), body)
 }
 
+/// ``onBothBrokers(skiff:reference:_:)`` with JetStream on in both, each storing in a folder of its own that is
+/// removed afterwards.
+func onBothBrokersWithJetStream(_ body: (any TestBroker) async throws -> Void) async throws {
+    let skiffStore = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-js-\(UUID())").path
+    let referenceStore = FileManager.default.temporaryDirectory.appendingPathComponent("nats-js-\(UUID())").path
+    defer {
+        try? FileManager.default.removeItem(atPath: skiffStore)
+        try? FileManager.default.removeItem(atPath: referenceStore)
+    }
+    let withJetStream: (inout NATSConfiguration) -> Void = { $0.jetStreamDirectory = skiffStore }
+    try await onBothBrokers(skiff: withJetStream, reference: ["-js", "-sd", referenceStore], body)
+}
+
 /// Runs `body` on `broker` and stops it, whatever happens.
 private func using(_ broker: any TestBroker, _ body: (any TestBroker) async throws -> Void) async throws {
     do {

@@ -11,12 +11,7 @@ import Testing
 @Suite("JetStream pulls from several loops at once")
 struct JetStreamPullConcurrencyTests {
     @Test func pullsAndAcksFromManyConnectionsDeliverEachMessageOnce() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-js-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let skiff: (inout NATSConfiguration) -> Void = { $0.jetStreamDirectory = directory + "/skiff" }
-        try await onBothBrokers(skiff: skiff, reference: ["-js", "-sd", directory + "/nats"]) { broker in
-            try await pullAndAck(on: broker)
-        }
+        try await onBothBrokersWithJetStream { broker in try await pullAndAck(on: broker) }
     }
 
     /// Acks release their message's room at once: each puller acks and pulls again without waiting, and with

@@ -113,14 +113,7 @@ struct NATSPyCompatibilityTests {
         let expected =
             #"{"acks": [["Q", 1, false], ["Q", 1, true], ["Q", 2, false]], "created": ["Q", "workqueue", ["q.>"]], "#
             + #""found": "Q", "last_seq": 2, "messages": 2, "nowhere": "no stream"}"#
-        let skiffStore = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-js-\(UUID())").path
-        let referenceStore = FileManager.default.temporaryDirectory.appendingPathComponent("nats-js-\(UUID())").path
-        defer {
-            try? FileManager.default.removeItem(atPath: skiffStore)
-            try? FileManager.default.removeItem(atPath: referenceStore)
-        }
-        let withJetStream: (inout NATSConfiguration) -> Void = { $0.jetStreamDirectory = skiffStore }
-        try await onBothBrokers(skiff: withJetStream, reference: ["-js", "-sd", referenceStore]) { broker in
+        try await onBothBrokersWithJetStream { broker in
             let observed = try await run("jetstream_streams", on: broker)
             #expect(observed == expected, "\(broker.name)")
         }
@@ -149,14 +142,7 @@ struct NATSPyCompatibilityTests {
             ),
         ])
     func pullConsumersAsNatsPyUsesThem(_ scenario: String, _ expected: String) async throws {
-        let skiffStore = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-js-\(UUID())").path
-        let referenceStore = FileManager.default.temporaryDirectory.appendingPathComponent("nats-js-\(UUID())").path
-        defer {
-            try? FileManager.default.removeItem(atPath: skiffStore)
-            try? FileManager.default.removeItem(atPath: referenceStore)
-        }
-        let withJetStream: (inout NATSConfiguration) -> Void = { $0.jetStreamDirectory = skiffStore }
-        try await onBothBrokers(skiff: withJetStream, reference: ["-js", "-sd", referenceStore]) { broker in
+        try await onBothBrokersWithJetStream { broker in
             let observed = try await run(scenario, on: broker)
             #expect(observed == expected, "\(broker.name)")
         }
