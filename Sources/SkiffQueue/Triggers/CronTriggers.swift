@@ -81,8 +81,7 @@ public final class CronTriggers: Sendable {
     /// the connectors read it) naming `cron-function`, and `schedule`. The gateway calls this to refuse an unreadable
     /// schedule at deploy time with 400, instead of a function that silently never runs.
     public static func schedule(annotations: [String: String]) throws(CronSchedule.Invalid) -> CronSchedule? {
-        let topics = (annotations["topic"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard topics.contains(topic) else { return nil }
+        guard TopicAnnotation.topics(annotations).contains(topic) else { return nil }
         guard let text = annotations["schedule"] else {
             throw CronSchedule.Invalid(
                 description: "the topic \(topic) needs a schedule annotation, e.g. schedule: \"*/5 * * * *\"")

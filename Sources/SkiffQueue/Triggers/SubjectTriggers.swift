@@ -29,7 +29,6 @@ extension ReplyPublisher {
 /// NATS cluster take each message once. Follows deploys, updates and removals at once; reconnects when the
 /// connection closes. A long-lived service of the daemon.
 public final class SubjectTriggers: ReplyPublisher {
-    public static let topicAnnotation = "topic"
     public static let deliveryAnnotation = "com.skiff.topic.delivery"
     public static let queueGroup = "skiff-triggers"
     /// Calls (or enqueues) under way at once for one subject; past it, messages wait in the subscription's buffer.
@@ -80,9 +79,7 @@ public final class SubjectTriggers: ReplyPublisher {
     /// The subjects a function's annotations bind it to (every topic but `cron-function`), and how messages are
     /// delivered; the gateway calls this to refuse unusable annotations at deploy time with 400.
     public static func binding(annotations: [String: String]) throws(Invalid) -> (subjects: [String], Delivery) {
-        let topics = (annotations[topicAnnotation] ?? "").split(separator: ",").map {
-            $0.trimmingCharacters(in: .whitespaces)
-        }.filter { !$0.isEmpty && $0 != CronTriggers.topic }
+        let topics = TopicAnnotation.topics(annotations).filter { $0 != CronTriggers.topic }
         for topic in topics {
             do {
                 try NATSClient.checkSubject(topic, wildcards: true)
