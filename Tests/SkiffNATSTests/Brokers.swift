@@ -39,6 +39,8 @@ final class ExternalBroker: TestBroker {
     let pid: pid_t
     /// Every log line after the start-up ones, for tests that wait for what the broker says.
     let log: AsyncStream<String>
+    /// Ends when the broker's log does: the process is gone and its port is free.
+    private let gone: Task<Void, Never>
 
     init(executable: String, name: String, arguments: [String]) async throws {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
@@ -54,13 +56,16 @@ final class ExternalBroker: TestBroker {
         // is read to its end, so that the pipe never fills.
         let (ports, found) = AsyncStream<(String, Int)>.makeStream()
         let (log, logged) = AsyncStream<String>.makeStream()
+        let (ended, end) = AsyncStream<Never>.makeStream()
         self.log = log
+        gone = Task { for await _ in ended {} }
         let lines = started.lines
         Task {
             // The streams end however the log does: a broker that fails to start ends it with an error.
             defer {
                 found.finish()
                 logged.finish()
+                end.finish()
             }
             for try await line in lines {
                 for marker in ["Listening for client connections on 127.0.0.1:", "Starting http monitor on 127.0.0.1:"]
@@ -88,8 +93,10 @@ final class ExternalBroker: TestBroker {
         monitorPort = monitor
     }
 
+    /// Kills the broker (`kill -9`) and returns once it is gone, so that a broker started next can take its port.
     func stop() async {
         kill(pid, SIGKILL)
+        await gone.value
     }
 }
 

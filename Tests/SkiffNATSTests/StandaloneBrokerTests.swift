@@ -90,7 +90,7 @@ struct JetStreamKillTests {
     private func survive(
         _ before: String, _ after: String,
         _ start: (String, Int?) async throws -> ExternalBroker
-    ) async throws -> (String, String) {
+    ) async throws -> (String, String, errors: String) {
         let store = FileManager.default.temporaryDirectory.appendingPathComponent("js-kill-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: store) }
         let first = try await start(store, nil)
@@ -99,7 +99,7 @@ struct JetStreamKillTests {
         let fill = try await ChildProcess(
             python, [NATSPyCompatibilityTests.script, "nats://127.0.0.1:\(port)", before], timeout: .seconds(60)
         ).run()
-        kill(first.pid, SIGKILL)
+        await first.stop()
         let second = try await start(store, port)
         defer { Task { await second.stop() } }
         let take = try await ChildProcess(
@@ -107,7 +107,8 @@ struct JetStreamKillTests {
         ).run()
         return (
             fill.outputText.trimmingCharacters(in: .whitespacesAndNewlines),
-            take.outputText.trimmingCharacters(in: .whitespacesAndNewlines)
+            take.outputText.trimmingCharacters(in: .whitespacesAndNewlines),
+            fill.errorText + take.errorText
         )
     }
 
@@ -115,15 +116,26 @@ struct JetStreamKillTests {
     /// The first: 50 acknowledged publishes to a work queue, all taken afterwards. The second: 20 of 50 kept
     /// messages read and acknowledged through a durable consumer; afterwards it reads exactly the other 30
     /// (before its state was kept, Skiff delivered all 50 again).
+    ///
+    /// nats-server writes a consumer's acknowledgements behind a short delay, so after a `kill -9` it may deliver
+    /// some acknowledged messages again (a run here saw 42 of 50). Skiff keeps an acknowledgement before it
+    /// answers the ack, so it is held to exactly the 30; the reference only to losing nothing it had not been
+    /// acknowledged for. The third field of each row is what the reference must show after the restart.
     @Test(
         .enabled(if: NATSPyCompatibilityTests.enabled),
         arguments: [
-            ("js_fill", "js_take", #"{"acknowledged": true}"#, #"{"all": true, "left": 0, "taken": 50}"#),
-            ("js_read_some", "js_read_rest", #"{"read": true}"#, #"{"count": 30, "kept": 50, "rest": true}"#),
+            (
+                "js_fill", "js_take", #"{"acknowledged": true}"#, #"{"all": true, "left": 0, "taken": 50}"#,
+                #"{"all": true, "left": 0, "taken": 50}"#
+            ),
+            (
+                "js_read_some", "js_read_rest", #"{"read": true}"#,
+                #"{"count": 30, "kept": 50, "none_lost": true, "rest": true}"#, #""kept": 50, "none_lost": true"#
+            ),
         ])
-    func acknowledgedWorkOutlivesTheBroker(before: String, after: String, sawBefore: String, sawAfter: String)
-        async throws
-    {
+    func acknowledgedWorkOutlivesTheBroker(
+        before: String, after: String, sawBefore: String, sawAfter: String, referenceSawAfter: String
+    ) async throws {
         let link = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-nats-\(UUID())").path
         try FileManager.default.createDirectory(atPath: link, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: "\(link)/nats-server", withDestinationPath: skiffBinary())
@@ -132,12 +144,13 @@ struct JetStreamKillTests {
                 executable: "\(link)/nats-server", name: "skiff nats-server",
                 arguments: ["-js", "-sd", store] + (port.map { ["-p", "\($0)"] } ?? []))
         }
-        #expect(onSkiff.0 == sawBefore)
-        #expect(onSkiff.1 == sawAfter)
+        #expect(onSkiff.0 == sawBefore, "\(onSkiff.errors)")
+        #expect(onSkiff.1 == sawAfter, "\(onSkiff.errors)")
         guard ReferenceBroker.enabled else { return }
         let onReference = try await survive(before, after) { store, port in
             try await ReferenceBroker.start(arguments: ["-js", "-sd", store] + (port.map { ["-p", "\($0)"] } ?? []))
         }
-        #expect(onReference.0 == onSkiff.0 && onReference.1 == onSkiff.1, "nats-server: \(onReference)")
+        #expect(onReference.0 == sawBefore, "nats-server: \(onReference.errors)")
+        #expect(onReference.1.contains(referenceSawAfter), "nats-server: \(onReference.1) \(onReference.errors)")
     }
 }
