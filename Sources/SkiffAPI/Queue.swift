@@ -1,13 +1,34 @@
 import Foundation
 
-/// `GET /system/queue` (Skiff's own route): the asynchronous calls per function, and the dead letters.
+/// `GET /system/queue` (Skiff's own route): the asynchronous calls per function, the dead letters, and the
+/// queues (`faas-request` and every named one).
 public struct QueueSummary: Codable, Sendable, Equatable {
     public var functions: [Function]
     public var dead: [DeadCall]
+    public var queues: [Queue]
 
-    public init(functions: [Function], dead: [DeadCall]) {
+    public init(functions: [Function], dead: [DeadCall], queues: [Queue] = []) {
         self.functions = functions
         self.dead = dead
+        self.queues = queues
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        functions = try container.decode([Function].self, forKey: .functions)
+        dead = try container.decode([DeadCall].self, forKey: .dead)
+        queues = try container.decodeIfPresent([Queue].self, forKey: .queues) ?? []
+    }
+
+    /// One queue: its name and the calls stored in it and not yet done.
+    public struct Queue: Codable, Sendable, Equatable {
+        public var name: String
+        public var queued: Int
+
+        public init(name: String, queued: Int) {
+            self.name = name
+            self.queued = queued
+        }
     }
 
     /// One function's calls: `queued` are stored and not yet done (those in flight included), `inFlight` are

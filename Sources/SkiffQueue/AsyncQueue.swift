@@ -7,81 +7,107 @@ import SkiffPOSIX
 import SkiffStream
 import Synchronization
 
-/// The durable queue of asynchronous calls: the `faas-request` work-queue stream (shared with the NATS broker's
-/// JetStream when it runs, so that NATS clients can queue calls too), the worker's consumer of it, and the
-/// `faas-request-dead` stream where calls that used all their attempts are kept.
+/// The durable queues of asynchronous calls: the default `faas-request` work-queue stream and one per named
+/// queue (``QueueLane``), each with the worker's consumer, and the `faas-request-dead` stream where calls that used
+/// all their attempts are kept. The streams are shared with the NATS broker's JetStream when it runs, so that NATS
+/// clients can queue calls too.
 public final class AsyncQueue: Sendable {
-    public static let subject = "faas-request"
+    public static let subject = QueueLane.defaultStream
     public static let deadSubject = "faas-request.dead"
 
-    public let requests: MessageStream
     public let dead: MessageStream
-    let consumer: StreamConsumer
+    /// The default queue.
+    public let defaultLane: QueueLane
     /// What the worker does, for `GET /system/queue` and `/metrics`.
     public let activity = QueueActivity()
+    /// Raised when a named queue is opened: its worker is to be started.
+    public let lanesChanged = ChangeSignal()
     /// The namespace of a call that names none (`NAME` rather than `NAME.NAMESPACE`).
     let defaultNamespace: String
-    /// The function (`name.namespace`) of each stored call, read once per call: `/metrics` asks every few seconds.
-    private let functions = Mutex<[UInt64: String]>([:])
+    let ackWait: Duration
+    private let openStream: @Sendable (StreamConfiguration) throws -> MessageStream
+    private let named = Mutex<[String: QueueLane]>([:])
 
-    /// The two streams' configurations, for whoever opens them (the broker's JetStream, or ``open(directory:)``).
-    public static var requestsConfiguration: StreamConfiguration {
-        StreamConfiguration(name: "faas-request", subjects: [subject], retention: .workQueue)
-    }
+    /// The default queue's stream.
+    public var requests: MessageStream { defaultLane.requests }
+    var consumer: StreamConsumer { defaultLane.consumer }
+
+    public static var requestsConfiguration: StreamConfiguration { QueueLane.configuration(nil) }
     public static var deadConfiguration: StreamConfiguration {
         StreamConfiguration(name: "faas-request-dead", subjects: [deadSubject])
     }
 
+    /// The queues kept in `directory` (`STATE/streams`, one folder per stream), opened through `openStream` (the
+    /// broker's JetStream, or the store alone): the default one, the dead letters, and every named queue found there.
+    ///
     /// `ackWait` is how long a call may run before it is delivered again, unless the worker says it is still
     /// working on it (which it does at half that interval).
     public init(
-        requests: MessageStream, dead: MessageStream, defaultNamespace: String = "openfaas-fn",
-        ackWait: Duration = .seconds(30)
-    ) {
-        self.requests = requests
-        self.dead = dead
+        directory: String, defaultNamespace: String = "openfaas-fn", ackWait: Duration = .seconds(30),
+        openStream: @escaping @Sendable (StreamConfiguration) throws -> MessageStream
+    ) throws {
+        self.openStream = openStream
         self.defaultNamespace = defaultNamespace
-        var configuration = ConsumerConfiguration(name: "skiff-worker")
-        configuration.ackWait = Int64(ackWait.nanoseconds)
-        // Held calls cost a sequence number each (their bodies stay on disk until dispatched).
-        configuration.maxAckPending = 100_000
-        consumer = StreamConsumer(
-            stream: requests, configuration: configuration,
-            stateFile: "\(DurableFile.parent(of: requests.log.directory))/consumers/skiff-worker.state", now: Self.now()
-        )
+        self.ackWait = ackWait
+        dead = try openStream(Self.deadConfiguration)
+        defaultLane = QueueLane(name: nil, requests: try openStream(Self.requestsConfiguration), ackWait: ackWait)
+        let folders = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in folders.compactMap(QueueLane.name(ofStream:)).sorted() { _ = try lane(name) }
     }
 
     /// The queue kept under `directory` (`STATE/streams`), when no broker holds the streams.
     public static func open(
         directory: String, defaultNamespace: String = "openfaas-fn", ackWait: Duration = .seconds(30)
     ) throws -> AsyncQueue {
-        let now = now()
-        return AsyncQueue(
-            requests: try MessageStream(
-                directory: "\(directory)/faas-request", configuration: requestsConfiguration, now: now),
-            dead: try MessageStream(
-                directory: "\(directory)/faas-request-dead", configuration: deadConfiguration, now: now),
-            defaultNamespace: defaultNamespace, ackWait: ackWait)
+        try AsyncQueue(directory: directory, defaultNamespace: defaultNamespace, ackWait: ackWait) { configuration in
+            try MessageStream(
+                directory: "\(directory)/\(configuration.name)", configuration: configuration, now: AsyncQueue.now())
+        }
+    }
+
+    /// The queue named `name` (nil: the default one), opened the first time it is asked for.
+    public func lane(_ name: String?) throws -> QueueLane {
+        guard let name else { return defaultLane }
+        if let open = named.withLock({ $0[name] }) { return open }
+        let stream = try openStream(QueueLane.configuration(name))
+        let (lane, opened) = named.withLock { lanes -> (QueueLane, Bool) in
+            if let open = lanes[name] { return (open, false) }
+            let lane = QueueLane(name: name, requests: stream, ackWait: ackWait)
+            lanes[name] = lane
+            return (lane, true)
+        }
+        if opened { lanesChanged.notify() }
+        return lane
+    }
+
+    /// Every queue open now, the default one first.
+    public var lanes: [QueueLane] {
+        [defaultLane] + named.withLock { $0.sorted { $0.key < $1.key }.map(\.value) }
     }
 
     /// The stored message's header naming the NATS subject the answer is published to. It lives on the message, not
     /// in the QueueRequest, so that an HTTP caller of `/async-function` cannot set it.
     public static let replySubjectHeader = "Skiff-Reply-Subject"
+    /// A dead letter's header naming the queue it came from (none: the default one), where a retry puts it back.
+    static let queueHeader = "Skiff-Queue"
 
-    /// Stores a call; returns once it is on disk (a full disk or a broken store throws, and nothing is queued).
-    /// With `replySubject`, the answer is also published there (a NATS request to a subject trigger).
+    /// Stores a call in the queue its `queueName` names (the default one when none); returns once it is on disk
+    /// (a full disk or a broken store throws, and nothing is queued). With `replySubject`, the answer is also
+    /// published there (a NATS request to a subject trigger).
     public func enqueue(_ request: QueueRequest, callID: String, replySubject: String? = nil) async throws -> UInt64 {
+        let lane = try lane(try QueueLane.name(request.queueName))
         let payload = request.json()
         var fields = ["X-Call-Id": callID]
         if let replySubject { fields[Self.replySubjectHeader] = replySubject }
-        let acknowledgement = try await requests.publish(
-            subject: Self.subject, headers: Self.headers(fields), payload: payload, now: Self.now())
+        let acknowledgement = try await lane.requests.publish(
+            subject: lane.subject, headers: Self.headers(fields), payload: payload, now: Self.now())
         return acknowledgement.sequence
     }
 
     /// Keeps a call that used its attempts (or cannot be read) where `skiff queue` finds it, with why.
-    func bury(_ message: StoredMessage, reason: String, attempts: Int) async throws {
+    func bury(_ message: StoredMessage, from lane: QueueLane, reason: String, attempts: Int) async throws {
         var headers = Self.headerFields(message.headers)
+        if let name = lane.name { headers[Self.queueHeader] = name }
         headers["Skiff-Dead-Reason"] = reason.replacingOccurrences(of: "\r", with: " ")
             .replacingOccurrences(of: "\n", with: " ")
         headers["Skiff-Attempts"] = String(attempts)
@@ -105,24 +131,12 @@ public final class AsyncQueue: Sendable {
     /// The function a stored call is for, as `name.namespace`; nil when the payload is not a call.
     func function(of payload: [UInt8]) -> String? { call(in: payload)?.function.qualified }
 
-    /// Calls stored and not yet done, by function (every call read once, then remembered by its sequence).
+    /// Calls stored and not yet done, by function, every queue together.
     func queuedByFunction() -> [String: Int] {
-        let live = requests.log.sequences
-        let known = functions.withLock { $0 }
-        var found: [UInt64: String] = [:]
-        for sequence in live where known[sequence] == nil {
-            if let message = try? requests.log.message(sequence) {
-                found[sequence] = function(of: message.payload) ?? "unreadable"
-            }
-        }
-        let current = functions.withLock { functions -> [UInt64: String] in
-            functions.merge(found) { $1 }
-            let keep = Set(live)
-            functions = functions.filter { keep.contains($0.key) }
-            return functions
-        }
         var counts: [String: Int] = [:]
-        for function in current.values { counts[function, default: 0] += 1 }
+        for lane in lanes {
+            counts.merge(lane.queuedByFunction(reading: function(of:)), uniquingKeysWith: +)
+        }
         return counts
     }
 
@@ -146,18 +160,21 @@ public final class AsyncQueue: Sendable {
                 reason: headers["Skiff-Dead-Reason"] ?? "", attempts: Int(headers["Skiff-Attempts"] ?? "") ?? 0,
                 queuedAt: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(message.time) / 1e9)))
         }
-        return QueueSummary(functions: functions, dead: letters)
+        let queues = lanes.map { QueueSummary.Queue(name: $0.label, queued: $0.requests.log.summary.messages) }
+        return QueueSummary(functions: functions, dead: letters, queues: queues)
     }
 
-    /// Queues dead calls again (the one with `callID`, or all of them), each with its attempts starting over.
+    /// Queues dead calls again (the one with `callID`, or all of them) in the queue they came from, each with its
+    /// attempts starting over.
     public func retryDead(callID: String?) async throws -> Int {
         var requeued = 0
         for sequence in dead.log.sequences {
             guard let message = try dead.log.message(sequence) else { continue }
             let headers = Self.headerFields(message.headers)
             if let callID, headers["X-Call-Id"] != callID { continue }
-            _ = try await requests.publish(
-                subject: Self.subject, headers: Self.headers(["X-Call-Id": headers["X-Call-Id"] ?? CallID.make()]),
+            let lane = try lane((try? QueueLane.name(headers[Self.queueHeader])) ?? nil)
+            _ = try await lane.requests.publish(
+                subject: lane.subject, headers: Self.headers(["X-Call-Id": headers["X-Call-Id"] ?? CallID.make()]),
                 payload: message.payload, now: Self.now())
             _ = try await dead.log.delete(sequence)
             requeued += 1
@@ -170,20 +187,22 @@ public final class AsyncQueue: Sendable {
     /// Calls the worker holds for the function's turn are taken back too (they were never started); calls being
     /// made are left to finish. Deletions go to disk together, in batches (one sync each, not one per call).
     public func purge(function: FunctionAddress) async throws -> Int {
-        let cursor = consumer.cursor
-        var doomed: [UInt64] = []
-        for sequence in requests.log.sequences {
-            guard let message = try requests.log.message(sequence),
-                self.function(of: message.payload) == function.qualified
-            else { continue }
-            if sequence > cursor || consumer.withdraw(sequence) { doomed.append(sequence) }
-        }
         var removed = 0
-        for start in stride(from: 0, to: doomed.count, by: 1024) {
-            let batch = doomed[start..<min(start + 1024, doomed.count)]
-            removed += try await withThrowingTaskGroup(of: Bool.self) { group in
-                for sequence in batch { group.addTask { try await self.requests.log.delete(sequence) } }
-                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        for lane in lanes {
+            let cursor = lane.consumer.cursor
+            var doomed: [UInt64] = []
+            for sequence in lane.requests.log.sequences {
+                guard let message = try lane.requests.log.message(sequence),
+                    self.function(of: message.payload) == function.qualified
+                else { continue }
+                if sequence > cursor || lane.consumer.withdraw(sequence) { doomed.append(sequence) }
+            }
+            for start in stride(from: 0, to: doomed.count, by: 1024) {
+                let batch = doomed[start..<min(start + 1024, doomed.count)]
+                removed += try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for sequence in batch { group.addTask { try await lane.requests.log.delete(sequence) } }
+                    return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+                }
             }
         }
         return removed

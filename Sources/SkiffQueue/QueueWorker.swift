@@ -30,6 +30,8 @@ public final class QueueWorker: Sendable {
     public static let maxInFlightLabel = "com.openfaas.queue.max_inflight"
 
     let queue: AsyncQueue
+    /// The queue this worker takes calls from (the default one, or a named one).
+    let lane: QueueLane
     let invoker: FunctionInvoker
     let runtime: any FunctionRuntime
     let client: HTTPClient
@@ -50,11 +52,13 @@ public final class QueueWorker: Sendable {
         var limits: [String: (limit: Int, until: ContinuousClock.Instant)] = [:]
     }
 
+    /// A worker for `lane` (the default queue when nil).
     public init(
-        queue: AsyncQueue, invoker: FunctionInvoker, runtime: any FunctionRuntime, client: HTTPClient,
-        settings: Settings = Settings(), logger: Logger
+        queue: AsyncQueue, lane: QueueLane? = nil, invoker: FunctionInvoker, runtime: any FunctionRuntime,
+        client: HTTPClient, settings: Settings = Settings(), logger: Logger
     ) {
         self.queue = queue
+        self.lane = lane ?? queue.defaultLane
         self.invoker = invoker
         self.runtime = runtime
         self.client = client
@@ -73,14 +77,14 @@ public final class QueueWorker: Sendable {
     public func run() async {
         await withTaskGroup(of: Void.self) { calls in
             while !Task.isCancelled {
-                let seenStored = queue.requests.stored.generation
+                let seenStored = lane.requests.stored.generation
                 let seenWake = wake.generation
                 let dispatchable = await takeDispatchable()
                 // A crash must not hide a call that was already started: that it started is on disk first, so
                 // that after a restart it comes back marked and is counted as a possible duplicate. Calls held
                 // for their function's turn are not marked: they were never made.
-                for job in dispatchable { queue.consumer.started(job.delivery.message.sequence) }
-                if !dispatchable.isEmpty { await queue.consumer.deliveriesKept() }
+                for job in dispatchable { lane.consumer.started(job.delivery.message.sequence) }
+                if !dispatchable.isEmpty { await lane.consumer.deliveriesKept() }
                 for job in dispatchable {
                     if job.delivery.afterSilence, let function = job.call?.function {
                         queue.activity.redelivered(function.qualified)
@@ -88,10 +92,10 @@ public final class QueueWorker: Sendable {
                     calls.addTask { await self.process(job) }
                 }
                 keepHeldAlive()
-                let next = queue.consumer.nextDeadline.map { Self.instant(at: $0) }
+                let next = lane.consumer.nextDeadline.map { Self.instant(at: $0) }
                 let deadline = min(next ?? .now + .seconds(5), .now + .seconds(5))
                 await withTaskGroup(of: Void.self) { waits in
-                    waits.addTask { await self.queue.requests.stored.wait(after: seenStored, until: deadline) }
+                    waits.addTask { await self.lane.requests.stored.wait(after: seenStored, until: deadline) }
                     waits.addTask { await self.wake.wait(after: seenWake, until: deadline) }
                     await waits.next()
                     waits.cancelAll()
@@ -119,7 +123,7 @@ public final class QueueWorker: Sendable {
                     let job = waiting.removeFirst()
                     state.held[key] = waiting.isEmpty ? nil : waiting
                     // Purged while it waited (`skiff queue purge`): the consumer took it back.
-                    guard queue.consumer.isPending(job.delivery.message.sequence) else { continue }
+                    guard lane.consumer.isPending(job.delivery.message.sequence) else { continue }
                     state.inFlight += 1
                     state.perFunction[key, default: 0] += 1
                     taken.append(job)
@@ -129,7 +133,7 @@ public final class QueueWorker: Sendable {
         }
         // Held calls are bounded: past the bound, new deliveries wait in the stream (on disk), not in memory.
         while state.withLock({ $0.inFlight < settings.maxInFlight && $0.heldTotal < Self.maxHeld }) {
-            let (delivery, events) = queue.consumer.next(now: AsyncQueue.now())
+            let (delivery, events) = lane.consumer.next(now: AsyncQueue.now())
             for case .maxDeliveries(let sequence, let deliveries) in events {
                 logger.warning(
                     "queued call delivered \(deliveries) times without an answer", ["sequence": "\(sequence)"])
@@ -166,14 +170,14 @@ public final class QueueWorker: Sendable {
     /// ack wait and held twice. Said every quarter of the ack wait (the loop turns at least every five seconds; it
     /// turns far more often under load, when saying it at every turn cost 3 % of the daemon's CPU).
     private func keepHeldAlive() {
-        let interval = Duration.nanoseconds(max(queue.consumer.configuration.ackWait / 4, 1_000_000))
+        let interval = Duration.nanoseconds(max(lane.consumer.configuration.ackWait / 4, 1_000_000))
         let sequences = state.withLock { state -> [UInt64] in
             guard state.lastKeepAlive.map({ ContinuousClock.now - $0 >= interval }) ?? true else { return [] }
             state.lastKeepAlive = .now
             return state.held.values.flatMap { $0.map(\.delivery.message.sequence) }
         }
         let now = AsyncQueue.now()
-        for sequence in sequences { queue.consumer.inProgress(sequence, now: now) }
+        for sequence in sequences { lane.consumer.inProgress(sequence, now: now) }
     }
 
     /// Tells the queue's activity how many calls each function has in flight and waiting now.
@@ -255,12 +259,12 @@ public final class QueueWorker: Sendable {
                 !$0.isEmpty && $0.utf8.count <= 256 && HTTPHeaders.isValidValue($0)
             } ?? CallID.make()
         // Still working on it: said at half the ack wait, so a long call is not delivered again meanwhile.
-        let keepAlive = Task { [queue] in
-            let interval = Duration.nanoseconds(max(queue.consumer.configuration.ackWait / 2, 1_000_000))
+        let keepAlive = Task { [lane] in
+            let interval = Duration.nanoseconds(max(lane.consumer.configuration.ackWait / 2, 1_000_000))
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 if Task.isCancelled { return }
-                queue.consumer.inProgress(message.sequence, now: AsyncQueue.now())
+                lane.consumer.inProgress(message.sequence, now: AsyncQueue.now())
             }
         }
         let started = ContinuousClock.now
@@ -276,7 +280,7 @@ public final class QueueWorker: Sendable {
                         "function": function.qualified, "call_id": callID, "status": "\(outcome.status)",
                         "attempt": "\(attempt)", "retry_in": String(format: "%.3f", wait.seconds),
                     ])
-                queue.consumer.negativeAcknowledge(
+                lane.consumer.negativeAcknowledge(
                     message.sequence, delay: Int64(wait.nanoseconds), now: AsyncQueue.now())
                 queue.activity.retried(function.qualified)
                 releaseFunction(function)
@@ -287,7 +291,7 @@ public final class QueueWorker: Sendable {
                 message, attempts: attempt,
                 reason: "\(attempt) attempts; the last answered \(outcome.status)")
         } else {
-            await queue.consumer.acknowledge(message.sequence)
+            await lane.consumer.acknowledge(message.sequence)
         }
         releaseFunction(function)
         // End to end: from the caller's request (its X-Start-Time) to the answer, queueing and retries included.
@@ -310,8 +314,8 @@ public final class QueueWorker: Sendable {
 
     private func bury(_ message: StoredMessage, attempts: Int, reason: String) async {
         do {
-            try await queue.bury(message, reason: reason, attempts: attempts)
-            await queue.consumer.acknowledge(message.sequence)
+            try await queue.bury(message, from: lane, reason: reason, attempts: attempts)
+            await lane.consumer.acknowledge(message.sequence)
             logger.warning("queued call kept as a dead letter", ["sequence": "\(message.sequence)", "reason": reason])
         } catch {
             // Not kept, so not taken out either: it comes back after the ack wait.

@@ -42,9 +42,12 @@ final class GatewayHarness: Sendable {
             credentials: credentials, client: client, registry: Self.registryWithProcess(), queue: queue,
             logger: logger)
         if let queue {
-            let worker = QueueWorker(
-                queue: queue, invoker: gateway.invoker, runtime: runtime.runtime, client: client, logger: logger)
-            self.worker = Task { await worker.run() }
+            let workers = QueueWorkers(queue: queue) { [gateway, runtime] lane in
+                QueueWorker(
+                    queue: queue, lane: lane, invoker: gateway.invoker, runtime: runtime.runtime, client: client,
+                    logger: logger)
+            }
+            self.worker = Task { await workers.run() }
         } else {
             worker = nil
         }

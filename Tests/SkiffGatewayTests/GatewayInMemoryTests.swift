@@ -83,10 +83,12 @@ final class InMemoryGateway: Sendable {
         if let queue, let queueRetry, startWorker {
             var settings = QueueWorker.Settings()
             settings.retry = queueRetry
-            let worker = QueueWorker(
-                queue: queue, invoker: gateway.invoker, runtime: runtime, client: client, settings: settings,
-                logger: logger)
-            self.worker = Task { await worker.run() }
+            let workers = QueueWorkers(queue: queue) { [gateway, runtime, settings] lane in
+                QueueWorker(
+                    queue: queue, lane: lane, invoker: gateway.invoker, runtime: runtime, client: client,
+                    settings: settings, logger: logger)
+            }
+            self.worker = Task { await workers.run() }
         } else {
             worker = nil
         }
@@ -113,10 +115,13 @@ final class InMemoryGateway: Sendable {
         return (Int(head.status.code), head.headers, String(decoding: body, as: UTF8.self))
     }
 
-    func deploy(_ name: String, labels: String = "{}", env: String = "{}") async throws -> Int {
+    func deploy(_ name: String, labels: String = "{}", env: String = "{}", annotations: String = "{}") async throws
+        -> Int
+    {
         try await call(
             .post, "/system/functions",
-            json: #"{"service":"\#(name)","image":"local/\#(name):1","labels":\#(labels),"envVars":\#(env)}"#
+            json: #"{"service":"\#(name)","image":"local/\#(name):1","labels":\#(labels),"envVars":\#(env),"#
+                + #""annotations":\#(annotations)}"#
         ).status
     }
 

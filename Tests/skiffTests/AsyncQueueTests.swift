@@ -53,6 +53,8 @@ struct AsyncQueueTests {
 
     /// A device's plain NATS request to the daemon's broker calls the function whose `topic` annotation names the
     /// subject, in its container, and gets its answer: the daemon's triggers reach its broker over a socketpair.
+    /// The function has a queue of its own (`com.openfaas.queue`), a stream of the broker's JetStream that the
+    /// daemon opens on the first call, with a worker of its own.
     @Test(.enabled(if: daemonPartsPresent)) func aNATSRequestCallsTheFunctionBoundToItsSubject() async throws {
         try await withDaemon { daemon, port in
             let admin = try AdminClient(daemon: daemon, port: port)
@@ -62,7 +64,7 @@ struct AsyncQueueTests {
             let deployed = try await admin.call(
                 "POST", "/system/functions",
                 json: #"{"service":"device","image":"local/device:1","namespace":"\#(daemon.namespace)","#
-                    + #""annotations":{"topic":"devices.readings"}}"#)
+                    + #""annotations":{"topic":"devices.readings","com.openfaas.queue":"devices"}}"#)
             #expect(deployed.status == 200, "\(deployed.text)")
             let announced = try #require(await daemon.line(containing: "skiff serve: NATS broker on 127.0.0.1:"))
             let afterHost = try #require(announced.range(of: "127.0.0.1:")).upperBound
@@ -73,6 +75,9 @@ struct AsyncQueueTests {
             let answer = try #require(try await device.requestWhenBound("devices.readings", payload: "t=21.5"))
             #expect(String(decoding: answer.payload, as: UTF8.self) == "t=21.5")
             #expect(answer.header("X-Function-Status") == "200")
+            let queues = try await admin.call("GET", "/system/queue")
+            let expected = #""queues":[{"name":"faas-request","queued":0},{"name":"devices","queued":0}]"#
+            #expect(queues.text.contains(expected), "\(queues.text)")
         }
     }
 

@@ -24,8 +24,9 @@ struct AsyncEnqueue: Sendable {
         } catch {
             throw GatewayError(invocation: error, callID: nil)
         }
+        let status: FunctionStatus
         do {
-            _ = try await runtime.status(name: address.name, namespace: address.namespace)
+            status = try await runtime.status(name: address.name, namespace: address.namespace)
         } catch FunctionRuntimeError.notFound {
             throw GatewayError(invocation: .notFound(function: address.qualified), callID: nil)
         }
@@ -57,7 +58,12 @@ struct AsyncEnqueue: Sendable {
             function: address.qualified, method: request.method.rawValue, header: header,
             body: body.isEmpty ? nil : Data(body), path: request.parameters["path"].map { "/" + $0 } ?? "",
             queryString: request.query.map(String.init), host: request.headers["Host"], callbackURL: callback)
-        queued.queueName = nil
+        do {
+            // Its own queue when the function names one (`com.openfaas.queue`), as OpenFaaS's gateway does.
+            queued.queueName = try QueueLane.name(annotations: status.definition.annotations)
+        } catch {
+            throw GatewayError(500, "the function's \(error.description): redeploy it with a valid name")
+        }
         do {
             _ = try await queue.enqueue(queued, callID: callID)
         } catch {

@@ -83,7 +83,7 @@ extension Gateway {
         return HTTPResponse(status: .ok)
     }
 
-    /// A schedule or a topic that cannot be used is refused now, not logged later by a function that never runs.
+    /// A schedule, a topic or a queue name that cannot be used is refused now, not logged later by a function that never runs.
     private func checkTriggers(_ definition: FunctionDefinition) throws(GatewayError) {
         do {
             _ = try CronTriggers.schedule(annotations: definition.annotations)
@@ -94,6 +94,11 @@ extension Gateway {
             _ = try SubjectTriggers.binding(annotations: definition.annotations)
         } catch {
             throw GatewayError(400, "annotations: \(error.description)")
+        }
+        do {
+            _ = try QueueLane.name(annotations: definition.annotations)
+        } catch {
+            throw GatewayError(400, "annotation \(error.description)")
         }
     }
 

@@ -75,6 +75,8 @@ public final class CronTriggers: Sendable {
     struct Binding: Sendable {
         var function: FunctionAddress
         var schedule: CronSchedule
+        /// The function's own queue (`com.openfaas.queue`), nil for the default one.
+        var queue: String?
     }
 
     /// The schedule a function's annotations ask for, if they ask for one: `topic` (a comma-separated list, as
@@ -96,7 +98,9 @@ public final class CronTriggers: Sendable {
             let function = FunctionAddress(uncheckedName: definition.name, namespace: definition.namespace)
             do {
                 guard let schedule = try Self.schedule(annotations: definition.annotations) else { continue }
-                bindings[function.qualified] = Binding(function: function, schedule: schedule)
+                bindings[function.qualified] = Binding(
+                    function: function, schedule: schedule,
+                    queue: (try? QueueLane.name(annotations: definition.annotations)) ?? nil)
             } catch {
                 // Deployed before this daemon checked schedules, or through another path: logged once.
                 let text = definition.annotations["schedule"] ?? ""
@@ -111,10 +115,11 @@ public final class CronTriggers: Sendable {
     private func fire(_ binding: Binding) async {
         let callID = CallID.make()
         let started = String(Int64(Date().timeIntervalSince1970 * 1e9))
-        let request = QueueRequest(
+        var request = QueueRequest(
             function: binding.function.qualified, method: "POST",
             header: ["X-Call-Id": [callID], "X-Start-Time": [started], "X-Connector": ["cron-connector"]],
             path: "/")
+        request.queueName = binding.queue
         do {
             _ = try await queue.enqueue(request, callID: callID)
             logger.info(

@@ -46,6 +46,8 @@ public final class SubjectTriggers: ReplyPublisher {
     struct Binding: Sendable, Equatable {
         var function: FunctionAddress
         var delivery: Delivery
+        /// The function's own queue (`com.openfaas.queue`), nil for the default one.
+        var queue: String? = nil
     }
 
     let queue: AsyncQueue
@@ -102,8 +104,10 @@ public final class SubjectTriggers: ReplyPublisher {
             let function = FunctionAddress(uncheckedName: definition.name, namespace: definition.namespace)
             do {
                 let (subjects, delivery) = try Self.binding(annotations: definition.annotations)
+                let queue = (try? QueueLane.name(annotations: definition.annotations)) ?? nil
                 for subject in subjects {
-                    bindings[subject, default: []].append(Binding(function: function, delivery: delivery))
+                    bindings[subject, default: []].append(
+                        Binding(function: function, delivery: delivery, queue: queue))
                 }
             } catch {
                 let key = "\(function.qualified) \(error)"
@@ -228,7 +232,8 @@ public final class SubjectTriggers: ReplyPublisher {
     private func deliver(_ message: NATSMessage, topic: String, to binding: Binding) async {
         let given = message.header("X-Call-Id")
         let callID = given.flatMap { $0.utf8.count <= 128 && HTTPHeaders.isValidValue($0) ? $0 : nil } ?? CallID.make()
-        let request = Self.request(for: message, topic: topic, function: binding.function, callID: callID)
+        var request = Self.request(for: message, topic: topic, function: binding.function, callID: callID)
+        request.queueName = binding.queue
         switch binding.delivery {
         case .atLeastOnce:
             do {

@@ -53,16 +53,19 @@ struct Daemon {
                 gatewayConfiguration.broker = natsAddresses.first.map { broker.description(listeningOn: $0) }
                 nats = server
             }
-            // The queue of asynchronous calls lives in the broker's JetStream when it runs (so that NATS clients
-            // can queue calls), else in the same folder on its own.
+            // The queues of asynchronous calls live in the broker's JetStream when it runs (so that NATS clients
+            // can queue calls), else in the same folder on their own.
+            let streams = "\(options.stateDirectory)/streams"
             let queue: AsyncQueue
-            if let nats, let requests = try nats.stream(AsyncQueue.requestsConfiguration),
-                let dead = try nats.stream(AsyncQueue.deadConfiguration)
-            {
-                queue = AsyncQueue(requests: requests, dead: dead, defaultNamespace: options.namespace)
+            if let nats, try nats.stream(AsyncQueue.deadConfiguration) != nil {
+                queue = try AsyncQueue(directory: streams, defaultNamespace: options.namespace) { configuration in
+                    guard let stream = try nats.stream(configuration) else {
+                        throw NATSClientError.connect("the broker runs without JetStream")
+                    }
+                    return stream
+                }
             } else {
-                queue = try AsyncQueue.open(
-                    directory: "\(options.stateDirectory)/streams", defaultNamespace: options.namespace)
+                queue = try AsyncQueue.open(directory: streams, defaultNamespace: options.namespace)
             }
             let client = HTTPClient(group: group)
             let api = Gateway(
@@ -128,10 +131,12 @@ struct Daemon {
                 queueSettings.replies = triggers
                 services.append(NamedService("subject-triggers") { await triggers.run() })
             }
-            let worker = QueueWorker(
-                queue: queue, invoker: api.invoker, runtime: runtime, client: client, settings: queueSettings,
-                logger: logger.with(["component": "queue"]))
-            services.append(NamedService("queue-worker") { await worker.run() })
+            let workers = QueueWorkers(queue: queue) { [api, queueSettings, logger] lane in
+                QueueWorker(
+                    queue: queue, lane: lane, invoker: api.invoker, runtime: runtime, client: client,
+                    settings: queueSettings, logger: logger.with(["component": "queue", "queue": lane.label]))
+            }
+            services.append(NamedService("queue-workers") { await workers.run() })
             let schedules = CronTriggers(
                 queue: queue, runtime: runtime, stateFile: "\(options.stateDirectory)/triggers/cron.json",
                 timeZone: TimeZone(identifier: options.cronTimezone) ?? .current,

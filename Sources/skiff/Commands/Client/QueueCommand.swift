@@ -7,7 +7,8 @@ enum QueueCommand: ClientCommand {
     static let usage = "skiff queue [list | retry CALL_ID | retry --all-dead | purge NAME [-n NS]] [--json]"
     static let summary = """
         Lists, per function, the asynchronous calls stored and not yet done, those in flight, and the retries \
-        and dead letters since the daemon started; then every dead letter (a call that used all its attempts) \
+        and dead letters since the daemon started; the named queues (`com.openfaas.queue`) when there are any; \
+        then every dead letter (a call that used all its attempts) \
         with its call id and why. `retry` queues a dead call again (or all of them) with its attempts starting \
         over; `purge` removes a function's calls that the worker has not taken yet.
         """
@@ -32,6 +33,11 @@ enum QueueCommand: ClientCommand {
                 ]
             }
             print(table(["Function", "Queued", "In flight", "Retries", "Dead", "Redelivered"], rows))
+            // Named queues (`com.openfaas.queue`) are worth a line of their own; the default one alone is not.
+            if queue.queues.count > 1 {
+                print("\nQueues (each with a worker of its own):")
+                print(table(["Queue", "Queued"], queue.queues.map { [$0.name, "\($0.queued)"] }))
+            }
             if !queue.dead.isEmpty {
                 print("\nDead letters (`skiff queue retry CALL_ID` or `--all-dead` queues them again):")
                 print(

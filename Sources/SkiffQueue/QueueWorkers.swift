@@ -1,0 +1,29 @@
+/// A worker for every queue: the default one, the named ones found at start, and each named queue opened while
+/// the daemon runs (the first call queued for a function annotated `com.openfaas.queue`). A long-lived service
+/// of the daemon; each worker keeps its own limits, so a backlog in one queue never holds back another.
+public struct QueueWorkers: Sendable {
+    let queue: AsyncQueue
+    let make: @Sendable (QueueLane) -> QueueWorker
+
+    /// `make` gives the worker for a queue (its settings, client and logger).
+    public init(queue: AsyncQueue, make: @escaping @Sendable (QueueLane) -> QueueWorker) {
+        self.queue = queue
+        self.make = make
+    }
+
+    /// Runs until cancelled, then cancels every worker.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { workers in
+            var started = Set<String>()
+            while !Task.isCancelled {
+                let seen = queue.lanesChanged.generation
+                for lane in queue.lanes where started.insert(lane.label).inserted {
+                    let worker = make(lane)
+                    workers.addTask { await worker.run() }
+                }
+                await queue.lanesChanged.wait(after: seen, until: .now + .seconds(3600))
+            }
+            workers.cancelAll()
+        }
+    }
+}
