@@ -74,8 +74,10 @@ public final class QueueWorker: Sendable {
     }
 
     /// Runs until cancelled; calls in flight then are abandoned to the queue (delivered again after a restart).
+    /// (A discarding group: a plain one keeps every finished call's task until it is awaited, which this loop
+    /// never does, so the daemon's memory would grow with every call it ever made.)
     public func run() async {
-        await withTaskGroup(of: Void.self) { calls in
+        await withDiscardingTaskGroup { calls in
             while !Task.isCancelled {
                 let seenStored = lane.requests.stored.generation
                 let seenWake = wake.generation

@@ -13,7 +13,7 @@ public struct QueueWorkers: Sendable {
 
     /// Runs until cancelled, then cancels every worker.
     public func run() async {
-        await withTaskGroup(of: Void.self) { workers in
+        await withDiscardingTaskGroup { workers in
             var started = Set<String>()
             while !Task.isCancelled {
                 let seen = queue.lanesChanged.generation
