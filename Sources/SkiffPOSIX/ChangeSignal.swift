@@ -102,3 +102,19 @@ public final class ChangeSignal: Sendable {
         parked?.resume()
     }
 }
+
+extension ChangeSignal {
+    /// Returns at the first change of any of the signals after the generation read for it, at the deadline, or when
+    /// the calling task is cancelled: a worker that waits for new work and for room at once.
+    public static func wait(
+        forAnyOf signals: [(signal: ChangeSignal, after: UInt64)], until deadline: ContinuousClock.Instant
+    ) async {
+        await withTaskGroup(of: Void.self) { waits in
+            for (signal, generation) in signals {
+                waits.addTask { await signal.wait(after: generation, until: deadline) }
+            }
+            await waits.next()
+            waits.cancelAll()
+        }
+    }
+}

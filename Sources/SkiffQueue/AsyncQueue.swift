@@ -1,5 +1,6 @@
 import Foundation
 import SkiffAPI
+import SkiffHTTP
 import SkiffInvoke
 import SkiffMetrics
 import SkiffNATSClient
@@ -16,6 +17,10 @@ public final class AsyncQueue: Sendable {
     public static let deadSubject = "faas-request.dead"
 
     public let dead: MessageStream
+    /// Callbacks waiting for their receiver (``CallbackWorker``): on disk, so that a receiver that is down when the
+    /// daemon stops still gets its callback after the restart.
+    public let callbacks: MessageStream
+    let callbackConsumer: StreamConsumer
     /// The default queue.
     public let defaultLane: QueueLane
     /// What the worker does, for `GET /system/queue` and `/metrics`.
@@ -36,6 +41,12 @@ public final class AsyncQueue: Sendable {
     public static var deadConfiguration: StreamConfiguration {
         StreamConfiguration(name: "faas-request-dead", subjects: [deadSubject])
     }
+    static let callbacksSubject = "skiff.callbacks"
+    public static var callbacksConfiguration: StreamConfiguration {
+        StreamConfiguration(name: "skiff-callbacks", subjects: [callbacksSubject], retention: .workQueue)
+    }
+    /// A stored callback's header naming where it goes; its other headers are the callback's own.
+    static let callbackURLHeader = "Skiff-Callback-Url"
 
     /// The queues kept in `directory` (`STATE/streams`, one folder per stream), opened through `openStream` (the
     /// broker's JetStream, or the store alone): the default one, the dead letters, and every named queue found there.
@@ -50,6 +61,8 @@ public final class AsyncQueue: Sendable {
         self.defaultNamespace = defaultNamespace
         self.ackWait = ackWait
         dead = try openStream(Self.deadConfiguration)
+        callbacks = try openStream(Self.callbacksConfiguration)
+        callbackConsumer = QueueLane.workerConsumer(of: callbacks, named: "skiff-callbacks", ackWait: ackWait)
         defaultLane = QueueLane(name: nil, requests: try openStream(Self.requestsConfiguration), ackWait: ackWait)
         let folders = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         for name in folders.compactMap(QueueLane.name(ofStream:)).sorted() { _ = try lane(name) }
@@ -102,6 +115,14 @@ public final class AsyncQueue: Sendable {
         let acknowledgement = try await lane.requests.publish(
             subject: lane.subject, headers: Self.headers(fields), payload: payload, now: Self.now())
         return acknowledgement.sequence
+    }
+
+    /// Keeps a callback until ``CallbackWorker`` has delivered it (or used its attempts); returns once it is on disk.
+    func enqueueCallback(to url: String, headers: HTTPHeaders, body: [UInt8]) async throws {
+        var fields = [NATSHeader(Self.callbackURLHeader, url)]
+        for (name, value) in headers { fields.append(NATSHeader(name, value)) }
+        _ = try await callbacks.publish(
+            subject: Self.callbacksSubject, headers: HeaderBlock.encode(fields), payload: body, now: Self.now())
     }
 
     /// Keeps a call that used its attempts (or cannot be read) where `skiff queue` finds it, with why.

@@ -23,14 +23,18 @@ public final class QueueLane: Sendable {
     init(name: String?, requests: MessageStream, ackWait: Duration) {
         self.name = name
         self.requests = requests
-        var configuration = ConsumerConfiguration(name: "skiff-worker")
+        consumer = Self.workerConsumer(of: requests, named: "skiff-worker", ackWait: ackWait)
+    }
+
+    /// A worker's durable consumer of `stream`, its state kept beside the stream's log.
+    static func workerConsumer(of stream: MessageStream, named name: String, ackWait: Duration) -> StreamConsumer {
+        var configuration = ConsumerConfiguration(name: name)
         configuration.ackWait = Int64(ackWait.nanoseconds)
         // Held calls cost a sequence number each (their bodies stay on disk until dispatched).
         configuration.maxAckPending = 100_000
-        consumer = StreamConsumer(
-            stream: requests, configuration: configuration,
-            stateFile: "\(DurableFile.parent(of: requests.log.directory))/consumers/skiff-worker.state",
-            now: AsyncQueue.now())
+        return StreamConsumer(
+            stream: stream, configuration: configuration,
+            stateFile: "\(DurableFile.parent(of: stream.log.directory))/consumers/\(name).state", now: AsyncQueue.now())
     }
 
     /// What `skiff queue` and the logs call it.

@@ -34,7 +34,6 @@ public final class QueueWorker: Sendable {
     let lane: QueueLane
     let invoker: FunctionInvoker
     let runtime: any FunctionRuntime
-    let client: HTTPClient
     let settings: Settings
     let logger: Logger
     /// Completions and held calls becoming due wake the dispatcher through this (new messages through the
@@ -55,13 +54,12 @@ public final class QueueWorker: Sendable {
     /// A worker for `lane` (the default queue when nil).
     public init(
         queue: AsyncQueue, lane: QueueLane? = nil, invoker: FunctionInvoker, runtime: any FunctionRuntime,
-        client: HTTPClient, settings: Settings = Settings(), logger: Logger
+        settings: Settings = Settings(), logger: Logger
     ) {
         self.queue = queue
         self.lane = lane ?? queue.defaultLane
         self.invoker = invoker
         self.runtime = runtime
-        self.client = client
         self.settings = settings
         self.logger = logger
     }
@@ -96,12 +94,8 @@ public final class QueueWorker: Sendable {
                 keepHeldAlive()
                 let next = lane.consumer.nextDeadline.map { Self.instant(at: $0) }
                 let deadline = min(next ?? .now + .seconds(5), .now + .seconds(5))
-                await withTaskGroup(of: Void.self) { waits in
-                    waits.addTask { await self.lane.requests.stored.wait(after: seenStored, until: deadline) }
-                    waits.addTask { await self.wake.wait(after: seenWake, until: deadline) }
-                    await waits.next()
-                    waits.cancelAll()
-                }
+                await ChangeSignal.wait(
+                    forAnyOf: [(lane.requests.stored, seenStored), (wake, seenWake)], until: deadline)
             }
             calls.cancelAll()
         }
@@ -289,9 +283,20 @@ public final class QueueWorker: Sendable {
                 return
             }
             queue.activity.buried(function.qualified)
-            await bury(
-                message, attempts: attempt,
-                reason: "\(attempt) attempts; the last answered \(outcome.status)")
+        }
+        // The callback is on disk before the call is acknowledged: a crash in between makes the call again, and
+        // never loses its callback. Checked again as a URL, whoever queued it: a decoded `CallbackUrl` object's
+        // fields are taken as written.
+        if let given = request.callbackURL?.text ?? request.headerValue("X-Callback-Url") {
+            if let callback = GoURL(given)?.text {
+                await keepCallback(
+                    to: callback, outcome: outcome, function: request.function, callID: callID, seconds: seconds)
+            } else {
+                logger.warning("callback URL cannot be called: \(given.debugDescription)", ["call_id": callID])
+            }
+        }
+        if RetryPolicy.isRetried(status: outcome.status, internalFailure: outcome.internalFailure) {
+            await bury(message, attempts: attempt, reason: "\(attempt) attempts; the last answered \(outcome.status)")
         } else {
             await lane.consumer.acknowledge(message.sequence)
         }
@@ -302,15 +307,6 @@ public final class QueueWorker: Sendable {
             function.qualified, code: outcome.status, seconds: Double(max(AsyncQueue.now() - queuedAt, 0)) / 1e9)
         if let subject = stored[AsyncQueue.replySubjectHeader], let replies = settings.replies {
             await replies.publishReply(to: subject, outcome: outcome, callID: callID)
-        }
-        // Checked again as a URL, whoever queued it: a decoded `CallbackUrl` object's fields are taken as written.
-        if let given = request.callbackURL?.text ?? request.headerValue("X-Callback-Url") {
-            guard let callback = GoURL(given)?.text else {
-                logger.warning("callback URL cannot be called: \(given.debugDescription)", ["call_id": callID])
-                return
-            }
-            await deliverCallback(
-                to: callback, outcome: outcome, function: request.function, callID: callID, seconds: seconds)
         }
     }
 
@@ -327,9 +323,9 @@ public final class QueueWorker: Sendable {
 
     // MARK: Callbacks
 
-    /// POSTs the answer to the caller's callback URL, tried again with the same back-off while the receiver fails
-    /// (refuses, resets, or answers 5xx).
-    private func deliverCallback(
+    /// Stores the callback of a finished call for ``CallbackWorker``: the function's answer, with its headers and
+    /// the ones OpenFaaS adds.
+    private func keepCallback(
         to url: String, outcome: FunctionCall.Outcome, function: String, callID: String, seconds: Double
     ) async {
         var headers = HTTPHeaders()
@@ -341,30 +337,10 @@ public final class QueueWorker: Sendable {
         headers.replaceOrAdd(name: "X-Function-Name", value: function)
         headers.replaceOrAdd(name: "X-Duration-Seconds", value: String(format: "%.6f", seconds))
         headers.replaceOrAdd(name: "User-Agent", value: settings.userAgent)
-        let request: HTTPClientRequest
         do {
-            request = try HTTPClientRequest(method: .post, url: url, headers: headers, body: .bytes(outcome.body))
+            try await queue.enqueueCallback(to: url, headers: headers, body: outcome.body)
         } catch {
-            logger.warning("callback URL cannot be called: \(error)", ["call_id": callID, "url": url])
-            return
-        }
-        for attempt in 1...max(settings.retry.maxAttempts, 1) {
-            if Task.isCancelled { return }
-            var failure: String
-            do {
-                let (head, _) = try await client.fetch(request, timeout: .seconds(30), maxBytes: 1 << 20)
-                if head.status.code < 500 { return }
-                failure = "answered \(head.status.code)"
-            } catch {
-                failure = "\(error)"
-            }
-            guard attempt < settings.retry.maxAttempts else {
-                logger.warning(
-                    "callback not delivered",
-                    ["call_id": callID, "url": url, "attempts": "\(attempt)", "last": failure])
-                return
-            }
-            try? await Task.sleep(for: settings.retry.wait(afterAttempt: attempt))
+            logger.error("cannot keep the callback of a finished call: \(error)", ["call_id": callID, "url": url])
         }
     }
 }

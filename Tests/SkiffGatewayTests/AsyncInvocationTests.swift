@@ -310,3 +310,38 @@ struct QueueRequestTests {
         #expect(!RetryPolicy.isRetried(status: 404, internalFailure: false))
     }
 }
+
+extension AsyncInvocationTests {
+    /// The callback receiver answers 503 to the first try, and the daemon stops before the next (its back-off is
+    /// ten minutes): the call was acknowledged, but its callback was stored first. The next daemon on the same
+    /// queue delivers it, once; the call itself is not made again.
+    @Test func aCallbackOutlivesARestartWhileItsReceiverIsDown() async throws {
+        let streams = FileManager.default.temporaryDirectory.appendingPathComponent("callbacks-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: streams) }
+        let receiver = try await CallbackReceiver(failFirst: 1)
+        defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
+        let patient = RetryPolicy(minimum: .seconds(600), maximum: .seconds(600), maxAttempts: 5)
+        try await withInMemoryGateway(queueRetry: patient, queueDirectory: streams) { gw in
+            let queue = try #require(gw.queue)
+            #expect(try await gw.deploy("echo") == 200)
+            let (head, _) = try await enqueue(gw, "/async-function/echo/once", body: "hi", callback: receiver)
+            #expect(head.status.code == 202)
+            let refused = await eventually(timeout: .seconds(60)) {
+                receiver.record.refused.load(ordering: .relaxed) == 1 && queue.requests.log.summary.messages == 0
+                    && queue.callbacks.log.summary.messages == 1
+            }
+            #expect(refused)
+        }
+        #expect(receiver.record.received.withLock { $0.isEmpty })
+        try await withInMemoryGateway(queueRetry: Self.fast, queueDirectory: streams, queueAckWait: .seconds(2)) { gw in
+            let queue = try #require(gw.queue)
+            #expect(try await gw.deploy("echo") == 200)
+            let callbacks = await receiver.callbacks(1)
+            #expect(callbacks.map(\.body) == ["echo POST /once 2"])
+            #expect(callbacks.first?.headers["X-Function-Status"] == "200")
+            let settled = await eventually(timeout: .seconds(60)) { queue.callbacks.log.summary.messages == 0 }
+            #expect(settled)
+            #expect(receiver.record.received.withLock { $0.count } == 1)
+        }
+    }
+}

@@ -42,10 +42,10 @@ final class GatewayHarness: Sendable {
             credentials: credentials, client: client, registry: Self.registryWithProcess(), queue: queue,
             logger: logger)
         if let queue {
-            let workers = QueueWorkers(queue: queue) { [gateway, runtime] lane in
+            let callbacks = CallbackWorker(queue: queue, client: client, retry: RetryPolicy(), logger: logger)
+            let workers = QueueWorkers(queue: queue, callbacks: callbacks) { [gateway, runtime] lane in
                 QueueWorker(
-                    queue: queue, lane: lane, invoker: gateway.invoker, runtime: runtime.runtime, client: client,
-                    logger: logger)
+                    queue: queue, lane: lane, invoker: gateway.invoker, runtime: runtime.runtime, logger: logger)
             }
             self.worker = Task { await workers.run() }
         } else {

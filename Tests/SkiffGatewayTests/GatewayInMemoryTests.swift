@@ -33,7 +33,7 @@ final class InMemoryGateway: Sendable {
     /// state directory by default.
     init(
         coldStartTimeout: Duration = .seconds(30), queueRetry: RetryPolicy? = nil, startWorker: Bool = true,
-        queueDirectory: String? = nil
+        queueDirectory: String? = nil, queueAckWait: Duration = .seconds(30)
     ) async throws {
         state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-mem-\(UUID())").path
         let release = self.release
@@ -73,7 +73,7 @@ final class InMemoryGateway: Sendable {
         configuration.coldStartTimeout = coldStartTimeout
         configuration.asyncMaxBody = 1000
         let streams = queueDirectory ?? "\(state)/streams"
-        let queue = try queueRetry.map { _ in try AsyncQueue.open(directory: streams) }
+        let queue = try queueRetry.map { _ in try AsyncQueue.open(directory: streams, ackWait: queueAckWait) }
         self.queue = queue
         let client = HTTPClient(group: testGroup)
         let logger = Logger(label: "gateway", handler: MemoryLogHandler())
@@ -83,10 +83,11 @@ final class InMemoryGateway: Sendable {
         if let queue, let queueRetry, startWorker {
             var settings = QueueWorker.Settings()
             settings.retry = queueRetry
-            let workers = QueueWorkers(queue: queue) { [gateway, runtime, settings] lane in
+            let callbacks = CallbackWorker(queue: queue, client: client, retry: queueRetry, logger: logger)
+            let workers = QueueWorkers(queue: queue, callbacks: callbacks) { [gateway, runtime, settings] lane in
                 QueueWorker(
-                    queue: queue, lane: lane, invoker: gateway.invoker, runtime: runtime, client: client,
-                    settings: settings, logger: logger)
+                    queue: queue, lane: lane, invoker: gateway.invoker, runtime: runtime, settings: settings,
+                    logger: logger)
             }
             self.worker = Task { await workers.run() }
         } else {
@@ -142,11 +143,12 @@ final class CallTimes: Sendable {
 
 func withInMemoryGateway(
     coldStartTimeout: Duration = .seconds(30), queueRetry: RetryPolicy? = nil, startWorker: Bool = true,
-    queueDirectory: String? = nil, _ body: (InMemoryGateway) async throws -> Void
+    queueDirectory: String? = nil, queueAckWait: Duration = .seconds(30),
+    _ body: (InMemoryGateway) async throws -> Void
 ) async throws {
     let gateway = try await InMemoryGateway(
         coldStartTimeout: coldStartTimeout, queueRetry: queueRetry, startWorker: startWorker,
-        queueDirectory: queueDirectory)
+        queueDirectory: queueDirectory, queueAckWait: queueAckWait)
     do {
         try await body(gateway)
     } catch {

@@ -34,8 +34,7 @@ struct SubjectTriggerTests {
             var settings = QueueWorker.Settings()
             settings.replies = triggers
             let worker = QueueWorker(
-                queue: queue, invoker: gw.gateway.invoker, runtime: gw.runtime, client: HTTPClient(group: testGroup),
-                settings: settings, logger: logger)
+                queue: queue, invoker: gw.gateway.invoker, runtime: gw.runtime, settings: settings, logger: logger)
             let services = [Task { await triggers.run() }, Task { await worker.run() }]
             let device = try await NATSClient.connect(
                 to: try #require(SocketAddress(host: "127.0.0.1", port: port)), loop: testGroup.next())

@@ -131,10 +131,13 @@ struct Daemon {
                 queueSettings.replies = triggers
                 services.append(NamedService("subject-triggers") { await triggers.run() })
             }
-            let workers = QueueWorkers(queue: queue) { [api, queueSettings, logger] lane in
+            let callbacks = CallbackWorker(
+                queue: queue, client: client, retry: queueSettings.retry,
+                logger: logger.with(["component": "queue", "queue": "callbacks"]))
+            let workers = QueueWorkers(queue: queue, callbacks: callbacks) { [api, queueSettings, logger] lane in
                 QueueWorker(
-                    queue: queue, lane: lane, invoker: api.invoker, runtime: runtime, client: client,
-                    settings: queueSettings, logger: logger.with(["component": "queue", "queue": lane.label]))
+                    queue: queue, lane: lane, invoker: api.invoker, runtime: runtime, settings: queueSettings,
+                    logger: logger.with(["component": "queue", "queue": lane.label]))
             }
             services.append(NamedService("queue-workers") { await workers.run() })
             let schedules = CronTriggers(
