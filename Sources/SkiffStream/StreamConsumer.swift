@@ -34,7 +34,19 @@ public final class StreamConsumer: Sendable {
         var started = false
 
         /// How the file keeps the two flags.
-        var flags: UInt64 { (negativelyAcknowledged ? 1 : 0) | (started ? 2 : 0) }
+        var flags: UInt64 {
+            get { (negativelyAcknowledged ? 1 : 0) | (started ? 2 : 0) }
+            set {
+                negativelyAcknowledged = newValue & 1 != 0
+                started = newValue & 2 != 0
+            }
+        }
+
+        init(deliveries: Int, deadline: Int64, flags: UInt64 = 0) {
+            self.deliveries = deliveries
+            self.deadline = deadline
+            self.flags = flags
+        }
     }
 
     /// One message handed to a puller.
@@ -60,56 +72,78 @@ public final class StreamConsumer: Sendable {
     /// With `stateFile`, what was delivered and acknowledged is kept there (written in the background; an ack on a
     /// stream that keeps acknowledged messages is answered once it is on disk) and read back when the consumer is
     /// made again: deliveries still waiting for an ack are delivered again after their wait from `now`.
+    ///
+    /// The state is a snapshot and a journal of the changes since; `journalBytes` is the journal's size at which the
+    /// snapshot is written again and the journal emptied.
     public init(
         stream: MessageStream, configuration: ConsumerConfiguration, stateFile: String? = nil, now: Int64 = 0,
-        passes: @escaping @Sendable (String) -> Bool = { _ in true }
+        journalBytes: Int = 1 << 20, passes: @escaping @Sendable (String) -> Bool = { _ in true }
     ) {
         self.stream = stream
         self.configuration = configuration
         self.passes = passes
-        file = stateFile.map(ConsumerStateFile.init(path:))
-        if let stateFile, let saved = ConsumerStateFile.read(stateFile) {
+        file = stateFile.map { ConsumerStateFile(path: $0, compactionBytes: journalBytes) }
+        if let file {
+            let (saved, events) = file.load()
             state.withLock { state in
-                state.cursor = saved.cursor
-                state.deliveries = saved.deliveries
-                state.redelivered = saved.redelivered
-                for entry in saved.pending where entry.count >= 2 {
-                    let deliveries = Int(clamping: entry[1])
-                    state.pending[entry[0]] = Pending(
-                        deliveries: deliveries, deadline: now + configuration.wait(afterDelivery: deliveries),
-                        negativelyAcknowledged: entry.count >= 3 && entry[2] & 1 != 0,
-                        started: entry.count >= 3 && entry[2] & 2 != 0)
+                if let saved {
+                    state.cursor = saved.cursor
+                    state.deliveries = saved.deliveries
+                    state.redelivered = saved.redelivered
+                    state.version = saved.version ?? 0
+                    for entry in saved.pending where entry.count >= 2 {
+                        state.pending[entry[0]] = Pending(
+                            deliveries: Int(clamping: entry[1]), deadline: 0, flags: entry.count >= 3 ? entry[2] : 0)
+                    }
+                }
+                for (version, event) in events {
+                    Self.apply(event, to: &state)
+                    state.version = max(state.version, version)
+                }
+                for (sequence, waiting) in state.pending {
+                    state.pending[sequence]?.deadline = now + configuration.wait(afterDelivery: waiting.deliveries)
                 }
             }
         }
         file?.attach { [weak self] in self?.snapshot() }
     }
 
-    private func snapshot() -> (version: UInt64, bytes: [UInt8]) {
-        let (version, saved) = state.withLock { state in
-            (
-                state.version,
-                ConsumerSnapshot(
-                    cursor: state.cursor, deliveries: state.deliveries, redelivered: state.redelivered,
-                    pending: state.pending.map {
-                        [$0.key, UInt64($0.value.deliveries), $0.value.flags]
-                    }.sorted { $0[0] < $1[0] })
-            )
+    /// What a kept change does to the state, when the journal is read back.
+    private static func apply(_ event: ConsumerEvent, to state: inout State) {
+        switch event {
+        case .delivered(let sequence, let deliveries):
+            state.cursor = max(state.cursor, sequence)
+            state.deliveries += 1
+            if deliveries > 1 { state.redelivered += 1 }
+            state.pending[sequence] = Pending(deliveries: Int(clamping: deliveries), deadline: 0)
+        case .flagged(let sequence, let flags):
+            state.pending[sequence]?.flags = flags
+        case .removed(let sequence):
+            state.pending[sequence] = nil
         }
-        return (version, saved.json())
     }
 
-    /// Called after each change of what the file keeps; returns the version that carries it.
-    @discardableResult
-    private func changed() -> UInt64 {
-        guard let file else { return 0 }
-        let version = state.withLock { state in
-            state.version += 1
-            return state.version
+    private func snapshot() -> (version: UInt64, bytes: [UInt8]) {
+        let saved = state.withLock { state in
+            ConsumerSnapshot(
+                cursor: state.cursor, deliveries: state.deliveries, redelivered: state.redelivered,
+                pending: state.pending.map { [$0.key, UInt64($0.value.deliveries), $0.value.flags] }.sorted {
+                    $0[0] < $1[0]
+                }, version: state.version)
         }
-        file.changed()
-        return version
+        return (saved.version ?? 0, saved.json())
     }
+
+    /// Keeps `event`, a change just made to `state` (under the lock, so that the journal's order is the changes'
+    /// order). The caller calls ``flush()`` once the lock is released.
+    private func record(_ event: ConsumerEvent, in state: inout State) {
+        guard let file else { return }
+        state.version += 1
+        file.record(event, version: state.version)
+    }
+
+    /// Starts writing what was recorded.
+    private func flush() { file?.flush() }
 
     /// Stops keeping the state (the consumer was deleted); its file may then be removed.
     public func retire() { file?.retire() }
@@ -132,6 +166,7 @@ public final class StreamConsumer: Sendable {
                 if let (sequence, waiting) = overdue {
                     if configuration.maxDeliver >= 0 && waiting.deliveries >= configuration.maxDeliver {
                         state.pending[sequence] = nil
+                        record(.removed(sequence), in: &state)
                         events.append(.maxDeliveries(streamSequence: sequence, deliveries: waiting.deliveries))
                         return .exhausted
                     }
@@ -144,13 +179,15 @@ public final class StreamConsumer: Sendable {
             case .nothing:
                 return (nil, events)
             case .exhausted:
-                changed()
+                flush()
                 continue
             case .redeliver(let sequence, let deliveries):
                 guard let message = try? stream.log.message(sequence) else {
                     // Gone meanwhile (a limit, a purge): nothing to wait for.
-                    state.withLock { _ = $0.pending.removeValue(forKey: sequence) }
-                    changed()
+                    state.withLock { state in
+                        if state.pending.removeValue(forKey: sequence) != nil { record(.removed(sequence), in: &state) }
+                    }
+                    flush()
                     continue
                 }
                 let delivery = state.withLock { state -> Delivery in
@@ -160,11 +197,12 @@ public final class StreamConsumer: Sendable {
                         state.pending[sequence].map { $0.started && !$0.negativelyAcknowledged } ?? false
                     state.pending[sequence] = Pending(
                         deliveries: deliveries, deadline: now + configuration.wait(afterDelivery: deliveries))
+                    record(.delivered(sequence, deliveries: UInt64(deliveries)), in: &state)
                     return Delivery(
                         message: message, deliveries: deliveries, consumerSequence: state.deliveries,
                         pending: 0, afterSilence: silent)
                 }
-                changed()
+                flush()
                 return (withPending(delivery), events)
             case .deliverNew(let cursor):
                 guard let (sequence, message) = firstUndelivered(after: cursor) else { return (nil, events) }
@@ -173,9 +211,10 @@ public final class StreamConsumer: Sendable {
                     state.deliveries += 1
                     state.pending[sequence] = Pending(
                         deliveries: 1, deadline: now + configuration.wait(afterDelivery: 1))
+                    record(.delivered(sequence, deliveries: 1), in: &state)
                     return Delivery(message: message, deliveries: 1, consumerSequence: state.deliveries, pending: 0)
                 }
-                changed()
+                flush()
                 return (withPending(delivery), events)
             }
         }
@@ -209,13 +248,18 @@ public final class StreamConsumer: Sendable {
     /// The first half of an ack, done at once: the message no longer waits for its ack, so its room under
     /// `max_ack_pending` is free for the next pull. ``settle(_:)`` must follow when this returns true.
     public func release(_ sequence: UInt64) -> Bool {
-        state.withLock { $0.pending.removeValue(forKey: sequence) } != nil
+        state.withLock { state in
+            guard state.pending.removeValue(forKey: sequence) != nil else { return false }
+            record(.removed(sequence), in: &state)
+            return true
+        }
     }
 
     /// After an ack or a termination: a work queue deletes the message (the deletion on disk is what keeps it
     /// from coming back); a stream that keeps it waits until the consumer's file says it was acknowledged.
     public func settle(_ sequence: UInt64) async {
-        let version = changed()
+        let version = state.withLock { $0.version }
+        flush()
         if stream.configuration.retention == .workQueue {
             _ = try? await stream.log.delete(sequence)
         } else {
@@ -226,23 +270,27 @@ public final class StreamConsumer: Sendable {
     /// `-NAK`, or `-NAK {"delay": ns}`: deliver again now, or after the delay.
     public func negativeAcknowledge(_ sequence: UInt64, delay: Int64? = nil, now: Int64) {
         let known = state.withLock { state -> Bool in
-            guard state.pending[sequence] != nil else { return false }
-            state.pending[sequence]?.deadline = now + max(delay ?? 0, 0)
-            state.pending[sequence]?.negativelyAcknowledged = true
+            guard var waiting = state.pending[sequence] else { return false }
+            waiting.deadline = now + max(delay ?? 0, 0)
+            waiting.negativelyAcknowledged = true
+            state.pending[sequence] = waiting
+            record(.flagged(sequence, flags: waiting.flags), in: &state)
             return true
         }
-        if known { changed() }
+        if known { flush() }
     }
 
     /// The puller begins the work of this delivery: if the delivery comes back after silence, it is marked as a
     /// possible duplicate. (A puller that holds deliveries before working on them says so only when it starts.)
     public func started(_ sequence: UInt64) {
         let known = state.withLock { state -> Bool in
-            guard state.pending[sequence] != nil else { return false }
-            state.pending[sequence]?.started = true
+            guard var waiting = state.pending[sequence] else { return false }
+            waiting.started = true
+            state.pending[sequence] = waiting
+            record(.flagged(sequence, flags: waiting.flags), in: &state)
             return true
         }
-        if known { changed() }
+        if known { flush() }
     }
 
     /// Takes back a delivery whose work was never started (a puller holding it for later): it no longer waits
@@ -251,9 +299,10 @@ public final class StreamConsumer: Sendable {
         let withdrawn = state.withLock { state -> Bool in
             guard let waiting = state.pending[sequence], !waiting.started else { return false }
             state.pending[sequence] = nil
+            record(.removed(sequence), in: &state)
             return true
         }
-        if withdrawn { changed() }
+        if withdrawn { flush() }
         return withdrawn
     }
 
@@ -278,7 +327,7 @@ public final class StreamConsumer: Sendable {
 
     /// `+TERM`: never deliver again. In a work queue the message is deleted.
     public func terminate(_ sequence: UInt64) async {
-        guard state.withLock({ $0.pending.removeValue(forKey: sequence) }) != nil else { return }
+        guard release(sequence) else { return }
         await settle(sequence)
     }
 

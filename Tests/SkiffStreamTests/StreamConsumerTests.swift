@@ -185,9 +185,9 @@ struct StreamConsumerTests {
         #expect(await before.acknowledge(3))
         #expect(before.next(now: 2 * second).delivery.map { [text($0), "\($0.deliveries)"] } == ["b", "2"])
         #expect(text(before.next(now: 2 * second).delivery) == "d")
-        // An ack on this stream is answered once the file carries it, and with it everything before.
+        // An ack on this stream is answered once the journal carries it, and with it everything before.
         #expect(await before.acknowledge(4))
-        #expect(FileManager.default.fileExists(atPath: file))
+        #expect(FileManager.default.fileExists(atPath: file + ".journal"))
 
         let after = StreamConsumer(stream: stream, configuration: configuration, stateFile: file, now: 10 * second)
         #expect(after.numAckPending == 1 && after.numRedelivered == 1)
@@ -200,12 +200,13 @@ struct StreamConsumerTests {
         let next = try #require(after.next(now: 12 * second).delivery)
         #expect(text(next) == "e" && next.deliveries == 1 && next.consumerSequence == 6)
 
-        // Retired (its consumer deleted), it writes nothing more: its removed file stays removed.
+        // Retired (its consumer deleted), it removes its journal and writes nothing more.
         after.retire()
-        try FileManager.default.removeItem(atPath: file)
+        #expect(!FileManager.default.fileExists(atPath: file + ".journal"))
         _ = try await stream.publish(subject: "l", payload: Array("f".utf8), now: 13 * second)
         let last = try #require(after.next(now: 13 * second).delivery)
         #expect(await after.acknowledge(last.message.sequence))
         #expect(!FileManager.default.fileExists(atPath: file))
+        #expect(!FileManager.default.fileExists(atPath: file + ".journal"))
     }
 }
