@@ -210,9 +210,20 @@ public final class MessageLog: Sendable {
         }
     }
 
-    /// Live sequences above `sequence`.
+    /// Live sequences above `sequence`. Asked at every delivery (its `pending`): it counts the live sequences up to
+    /// `sequence` one by one when those are fewer than the whole log (a queue's consumer is near its front), and
+    /// the whole log only otherwise.
     public func count(after sequence: UInt64) -> Int {
-        state.withLock { state in state.index.keys.reduce(0) { $1 > sequence ? $0 + 1 : $0 } }
+        state.withLock { state in
+            guard let first = Self.first(&state), sequence >= first else { return state.index.count }
+            guard sequence < state.lastSequence else { return 0 }
+            guard sequence - first < UInt64(state.index.count) else {
+                return state.index.keys.reduce(0) { $1 > sequence ? $0 + 1 : $0 }
+            }
+            var atOrBelow = 0
+            for candidate in first...sequence where state.index[candidate] != nil { atOrBelow += 1 }
+            return state.index.count - atOrBelow
+        }
     }
 
     private static func first(_ state: inout State) -> UInt64? {

@@ -161,3 +161,26 @@ struct MessageLogTests {
         return (acknowledged, refused, reopened.sequences, reopened.recovery.truncatedBytes)
     }
 }
+
+extension MessageLogTests {
+    /// What is left after every sequence, counted the cheap way, is what counting every live sequence gives: with
+    /// holes near the front (a queue's acks), far from it, and none.
+    @Test func theCountAfterASequenceIsTheCountOfLiveSequencesAboveIt() async throws {
+        let directory = folder()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = try MessageLog(directory: directory)
+        for _ in 0..<200 { _ = try await log.append(subject: "q", payload: [1], time: 1) }
+        func check() {
+            let live = log.sequences
+            for sequence in UInt64(0)...210 {
+                #expect(log.count(after: sequence) == live.filter { $0 > sequence }.count, "after \(sequence)")
+            }
+        }
+        check()
+        for sequence in UInt64(1)...40 where sequence % 3 != 0 { _ = try await log.delete(sequence) }
+        for sequence in UInt64(120)...190 where sequence % 2 == 0 { _ = try await log.delete(sequence) }
+        check()
+        for sequence in log.sequences.prefix(60) { _ = try await log.delete(sequence) }
+        check()
+    }
+}
