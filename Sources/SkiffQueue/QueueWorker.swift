@@ -308,6 +308,14 @@ public final class QueueWorker: Sendable {
                 releaseFunction(function)
                 return
             }
+            // Kept as a dead letter before its callback is, so that whoever gets the callback finds it there.
+            guard
+                await keepDeadLetter(
+                    message, attempts: attempt, reason: "\(attempt) attempts; the last answered \(outcome.status)")
+            else {
+                releaseFunction(function)
+                return
+            }
             queue.activity.buried(function.qualified)
         }
         // The callback is on disk before the call is acknowledged: a crash in between makes the call again, and
@@ -321,12 +329,11 @@ public final class QueueWorker: Sendable {
                 logger.warning("callback URL cannot be called: \(given.debugDescription)", ["call_id": callID])
             }
         }
-        if RetryPolicy.isRetried(status: outcome.status, internalFailure: outcome.internalFailure) {
-            await bury(message, attempts: attempt, reason: "\(attempt) attempts; the last answered \(outcome.status)")
-        } else {
-            await lane.consumer.acknowledge(message.sequence)
-        }
+        // The function's slot is free once the call is settled; the ack's deletion goes to disk meanwhile (a crash
+        // before it makes the call again, counted as a possible duplicate, as for any call in flight).
+        let released = lane.consumer.release(message.sequence)
         releaseFunction(function)
+        if released { await lane.consumer.settle(message.sequence) }
         // End to end: from the caller's request (its X-Start-Time) to the answer, queueing and retries included.
         let queuedAt = request.headerValue("X-Start-Time").flatMap(Int64.init) ?? message.time
         queue.activity.finished(
@@ -336,14 +343,23 @@ public final class QueueWorker: Sendable {
         }
     }
 
+    /// Keeps a call that cannot be made (unreadable) as a dead letter and takes it out of the queue.
     private func bury(_ message: StoredMessage, attempts: Int, reason: String) async {
+        if await keepDeadLetter(message, attempts: attempts, reason: reason) {
+            await lane.consumer.acknowledge(message.sequence)
+        }
+    }
+
+    /// Stores the call on the dead letters' stream; false when it could not (it is then left in the queue, where
+    /// it comes back after the ack wait).
+    private func keepDeadLetter(_ message: StoredMessage, attempts: Int, reason: String) async -> Bool {
         do {
             try await queue.bury(message, from: lane, reason: reason, attempts: attempts)
-            await lane.consumer.acknowledge(message.sequence)
             logger.warning("queued call kept as a dead letter", ["sequence": "\(message.sequence)", "reason": reason])
+            return true
         } catch {
-            // Not kept, so not taken out either: it comes back after the ack wait.
             logger.error("cannot keep a dead letter: \(error)", ["sequence": "\(message.sequence)"])
+            return false
         }
     }
 

@@ -237,6 +237,9 @@ public final class MessageLog: Sendable {
 
     public var segmentCount: Int { state.withLock { $0.segments.count } }
 
+    /// Whether `sequence` is stored (not deleted), without reading it.
+    public func contains(_ sequence: UInt64) -> Bool { state.withLock { $0.index[sequence] != nil } }
+
     /// The message with `sequence`, nil when there is none (never stored, or deleted).
     public func message(_ sequence: UInt64) throws(MessageLogError) -> StoredMessage? {
         let found = state.withLock { state -> (Location, Segment)? in

@@ -101,6 +101,11 @@ public final class StreamConsumer: Sendable {
                     state.version = max(state.version, version)
                 }
                 for (sequence, waiting) in state.pending {
+                    // Gone from the stream (a work queue's ack is its deletion, which the journal does not repeat).
+                    guard stream.log.contains(sequence) else {
+                        state.pending[sequence] = nil
+                        continue
+                    }
                     state.pending[sequence]?.deadline = now + configuration.wait(afterDelivery: waiting.deliveries)
                 }
             }
@@ -247,10 +252,13 @@ public final class StreamConsumer: Sendable {
 
     /// The first half of an ack, done at once: the message no longer waits for its ack, so its room under
     /// `max_ack_pending` is free for the next pull. ``settle(_:)`` must follow when this returns true.
+    ///
+    /// In a work queue the deletion that follows is what keeps the ack, so the journal is not told: had it been,
+    /// a crash between the two would leave a message that is neither delivered again nor deleted.
     public func release(_ sequence: UInt64) -> Bool {
         state.withLock { state in
             guard state.pending.removeValue(forKey: sequence) != nil else { return false }
-            record(.removed(sequence), in: &state)
+            if stream.configuration.retention != .workQueue { record(.removed(sequence), in: &state) }
             return true
         }
     }

@@ -114,3 +114,30 @@ struct ConsumerJournalTests {
         }
     }
 }
+
+extension ConsumerJournalTests {
+    /// In a work queue an ack is kept by the message's deletion, not by the journal: after a restart the acked
+    /// message is neither waiting nor delivered again, and the others are.
+    @Test func aWorkQueuesAckIsKeptByTheDeletion() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let stream = try MessageStream(
+            directory: directory, configuration: StreamConfiguration(name: "W", subjects: ["w"], retention: .workQueue),
+            now: 0)
+        for index in 0..<3 { _ = try await stream.publish(subject: "w", payload: Array("m\(index)".utf8), now: 0) }
+        var configuration = ConsumerConfiguration(name: "C")
+        configuration.ackWait = second
+        let file = directory + "/C.state"
+        let before = StreamConsumer(stream: stream, configuration: configuration, stateFile: file, now: 0)
+        let delivered = (0..<3).compactMap { _ in before.next(now: 0).delivery?.message.sequence }
+        #expect(delivered == [1, 2, 3])
+        #expect(await before.acknowledge(2))
+        await before.deliveriesKept()
+        #expect(stream.log.sequences == [1, 3])
+
+        let after = StreamConsumer(stream: stream, configuration: configuration, stateFile: file, now: 0)
+        #expect(after.numAckPending == 2 && after.cursor == 3)
+        let again = (0..<3).compactMap { _ in after.next(now: 2 * second).delivery?.message.sequence }
+        #expect(again.sorted() == [1, 3])
+    }
+}
