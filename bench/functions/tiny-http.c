@@ -1,6 +1,7 @@
 /* A minimal keep-alive HTTP/1.1 server for bench/invoke: answers every request with "OK", on port 8080, one
  * epoll loop on one thread. With BURN_US=N it spins the CPU for N microseconds per request first, like a small
- * real handler. Built static (no libc needed in the image); not shipped. */
+ * real handler; with SLEEP_US=N it sleeps that long instead (a slow function that takes no CPU from the rest of the
+ * bench). Built static (no libc needed in the image); not shipped. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
@@ -21,8 +22,14 @@ struct connection {
 };
 
 static long burn_us;
+static long sleep_us;
 
 static void burn(void) {
+    if (sleep_us > 0) {
+        struct timespec pause = {.tv_sec = sleep_us / 1000000L, .tv_nsec = (sleep_us % 1000000L) * 1000L};
+        while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
+        }
+    }
     if (burn_us <= 0) return;
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -56,6 +63,8 @@ static int serve(struct connection *c) {
 int main(void) {
     const char *burn_text = getenv("BURN_US");
     burn_us = burn_text ? atol(burn_text) : 0;
+    const char *sleep_text = getenv("SLEEP_US");
+    sleep_us = sleep_text ? atol(sleep_text) : 0;
     int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
