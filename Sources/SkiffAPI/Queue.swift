@@ -6,11 +6,14 @@ public struct QueueSummary: Codable, Sendable, Equatable {
     public var functions: [Function]
     public var dead: [DeadCall]
     public var queues: [Queue]
+    /// Callbacks stored and not yet delivered (their receiver refused or was down; they are tried again).
+    public var callbacks: Int
 
-    public init(functions: [Function], dead: [DeadCall], queues: [Queue] = []) {
+    public init(functions: [Function], dead: [DeadCall], queues: [Queue] = [], callbacks: Int = 0) {
         self.functions = functions
         self.dead = dead
         self.queues = queues
+        self.callbacks = callbacks
     }
 
     public init(from decoder: any Decoder) throws {
@@ -18,6 +21,7 @@ public struct QueueSummary: Codable, Sendable, Equatable {
         functions = try container.decode([Function].self, forKey: .functions)
         dead = try container.decode([DeadCall].self, forKey: .dead)
         queues = try container.decodeIfPresent([Queue].self, forKey: .queues) ?? []
+        callbacks = try container.decodeIfPresent(Int.self, forKey: .callbacks) ?? 0
     }
 
     /// One queue: its name and the calls stored in it and not yet done.

@@ -182,7 +182,8 @@ public final class AsyncQueue: Sendable {
                 queuedAt: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(message.time) / 1e9)))
         }
         let queues = lanes.map { QueueSummary.Queue(name: $0.label, queued: $0.requests.log.summary.messages) }
-        return QueueSummary(functions: functions, dead: letters, queues: queues)
+        return QueueSummary(
+            functions: functions, dead: letters, queues: queues, callbacks: callbacks.log.summary.messages)
     }
 
     /// Queues dead calls again (the one with `callID`, or all of them) in the queue they came from, each with its
@@ -245,5 +246,11 @@ public final class AsyncQueue: Sendable {
 }
 
 extension AsyncQueue: MetricsCollector {
-    public func collect() async -> [MetricFamily] { activity.families(queued: queuedByFunction()) }
+    public func collect() async -> [MetricFamily] {
+        var callbacksWaiting = MetricFamily(
+            "skiff_queue_callbacks_waiting", .gauge,
+            help: "Callbacks of finished calls stored and not yet delivered (their receiver refused or was down).")
+        callbacksWaiting.add([], Double(callbacks.log.summary.messages))
+        return activity.families(queued: queuedByFunction()) + [callbacksWaiting]
+    }
 }

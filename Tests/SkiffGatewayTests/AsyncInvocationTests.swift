@@ -331,6 +331,11 @@ extension AsyncInvocationTests {
                     && queue.callbacks.log.summary.messages == 1
             }
             #expect(refused)
+            // Waiting, and shown as waiting: in `skiff queue`'s summary and on /metrics.
+            let shown = try await gw.call(.get, "/system/queue")
+            #expect(try JSONDecoder().decode(QueueSummary.self, from: Data(shown.text.utf8)).callbacks == 1)
+            let metrics = try await gw.call(.get, "/metrics")
+            #expect(metrics.text.contains("skiff_queue_callbacks_waiting 1\n"), "\(metrics.text)")
         }
         #expect(receiver.record.received.withLock { $0.isEmpty })
         try await withInMemoryGateway(queueRetry: Self.fast, queueDirectory: streams, queueAckWait: .seconds(2)) { gw in
@@ -341,6 +346,7 @@ extension AsyncInvocationTests {
             #expect(callbacks.first?.headers["X-Function-Status"] == "200")
             let settled = await eventually(timeout: .seconds(60)) { queue.callbacks.log.summary.messages == 0 }
             #expect(settled)
+            #expect(queue.summary().callbacks == 0)
             #expect(receiver.record.received.withLock { $0.count } == 1)
         }
     }

@@ -38,6 +38,9 @@ enum QueueCommand: ClientCommand {
                 print("\nQueues (each with a worker of its own):")
                 print(table(["Queue", "Queued"], queue.queues.map { [$0.name, "\($0.queued)"] }))
             }
+            if queue.callbacks > 0 {
+                print("\nCallbacks waiting for their receiver (tried again with back-off): \(queue.callbacks)")
+            }
             if !queue.dead.isEmpty {
                 print("\nDead letters (`skiff queue retry CALL_ID` or `--all-dead` queues them again):")
                 print(
