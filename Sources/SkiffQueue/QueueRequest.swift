@@ -81,36 +81,36 @@ public struct QueueRequest: Codable, Sendable, Equatable {
     public func json() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256 + (body?.count ?? 0) * 4 / 3)
-        out += Array(#"{"Header":{"#.utf8)
+        out.append(contentsOf: #"{"Header":{"#.utf8)
         for (index, (name, values)) in header.sorted(by: { $0.key < $1.key }).enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             JSONText.appendQuoted(name, to: &out)
-            out += Array(":[".utf8)
+            out.append(contentsOf: ":[".utf8)
             for (position, value) in values.enumerated() {
                 if position > 0 { out.append(UInt8(ascii: ",")) }
                 JSONText.appendQuoted(value, to: &out)
             }
             out.append(UInt8(ascii: "]"))
         }
-        out += Array(#"},"Host":"#.utf8)
+        out.append(contentsOf: #"},"Host":"#.utf8)
         JSONText.appendQuoted(host ?? "", to: &out)
-        out += Array(#","Body":"#.utf8)
+        out.append(contentsOf: #","Body":"#.utf8)
         if let body {
             out.append(UInt8(ascii: "\""))
-            out += Array(body.base64EncodedData())
+            out.append(contentsOf: body.base64EncodedData())
             out.append(UInt8(ascii: "\""))
         } else {
-            out += Array("null".utf8)
+            out.append(contentsOf: "null".utf8)
         }
         for (key, value) in [
             ("Method", method), ("Path", path ?? ""), ("QueryString", queryString ?? ""), ("Function", function),
             ("QueueName", queueName ?? ""),
         ] {
-            out += Array(",\"\(key)\":".utf8)
+            out.append(contentsOf: ",\"\(key)\":".utf8)
             JSONText.appendQuoted(value, to: &out)
         }
         if let annotations {
-            out += Array(#","Annotations":{"#.utf8)
+            out.append(contentsOf: #","Annotations":{"#.utf8)
             for (index, (name, value)) in annotations.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 JSONText.appendQuoted(name, to: &out)
@@ -119,27 +119,27 @@ public struct QueueRequest: Codable, Sendable, Equatable {
             }
             out.append(UInt8(ascii: "}"))
         }
-        out += Array(#","CallbackUrl":"#.utf8)
+        out.append(contentsOf: #","CallbackUrl":"#.utf8)
         if let url = callbackURL {
-            out += Array(#"{"Scheme":"#.utf8)
+            out.append(contentsOf: #"{"Scheme":"#.utf8)
             JSONText.appendQuoted(url.scheme, to: &out)
-            out += Array(#","Opaque":"#.utf8)
+            out.append(contentsOf: #","Opaque":"#.utf8)
             JSONText.appendQuoted(url.opaque, to: &out)
-            out += Array(#","User":null,"Host":"#.utf8)
+            out.append(contentsOf: #","User":null,"Host":"#.utf8)
             JSONText.appendQuoted(url.host, to: &out)
-            out += Array(#","Path":"#.utf8)
+            out.append(contentsOf: #","Path":"#.utf8)
             JSONText.appendQuoted(url.path, to: &out)
-            out += Array(#","RawPath":"#.utf8)
+            out.append(contentsOf: #","RawPath":"#.utf8)
             JSONText.appendQuoted(url.rawPath, to: &out)
-            out += Array(",\"OmitHost\":\(url.omitHost),\"ForceQuery\":\(url.forceQuery),\"RawQuery\":".utf8)
+            out.append(contentsOf: ",\"OmitHost\":\(url.omitHost),\"ForceQuery\":\(url.forceQuery),\"RawQuery\":".utf8)
             JSONText.appendQuoted(url.rawQuery, to: &out)
-            out += Array(#","Fragment":"#.utf8)
+            out.append(contentsOf: #","Fragment":"#.utf8)
             JSONText.appendQuoted(url.fragment, to: &out)
-            out += Array(#","RawFragment":"#.utf8)
+            out.append(contentsOf: #","RawFragment":"#.utf8)
             JSONText.appendQuoted(url.rawFragment, to: &out)
             out.append(UInt8(ascii: "}"))
         } else {
-            out += Array("null".utf8)
+            out.append(contentsOf: "null".utf8)
         }
         out.append(UInt8(ascii: "}"))
         return out
