@@ -114,6 +114,9 @@ public final class AsyncQueue: Sendable {
         if let replySubject { fields[Self.replySubjectHeader] = replySubject }
         let acknowledgement = try await lane.requests.publish(
             subject: lane.subject, headers: Self.headers(fields), payload: payload, now: Self.now())
+        if let address = try? FunctionAddress(Substring(request.function), defaultNamespace: defaultNamespace) {
+            lane.remember(acknowledgement.sequence, function: address.qualified)
+        }
         return acknowledgement.sequence
     }
 

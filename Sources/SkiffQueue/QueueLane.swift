@@ -79,6 +79,11 @@ public final class QueueLane: Sendable {
         return (try? Self.name(name)) ?? nil
     }
 
+    /// Notes the function of a call just stored (so that counting the queue need not read it back).
+    func remember(_ sequence: UInt64, function: String) {
+        functions.withLock { $0[sequence] = function }
+    }
+
     /// Calls stored and not yet done, by function (each call read once, then remembered by its sequence).
     func queuedByFunction(reading function: (_ payload: [UInt8]) -> String?) -> [String: Int] {
         let live = requests.log.sequences
