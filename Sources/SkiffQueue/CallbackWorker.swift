@@ -64,7 +64,8 @@ public final class CallbackWorker: Sendable {
         for field in HeaderBlock.decode(message.headers[...])?.headers ?? [] {
             if field.name == AsyncQueue.callbackURLHeader {
                 url = field.value
-            } else {
+            } else if HTTPHeaders.isToken(field.name) && HTTPHeaders.isValidValue(field.value) {
+                // Any NATS client may have stored this one: what HTTP cannot carry is left out.
                 headers.add(name: field.name, value: field.value)
             }
         }

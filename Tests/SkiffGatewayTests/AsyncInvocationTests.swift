@@ -1,6 +1,7 @@
 import Foundation
 import SkiffAPI
 import SkiffHTTP
+import SkiffNATSClient
 import SkiffPOSIX
 import SkiffTestSupport
 import Synchronization
@@ -348,6 +349,25 @@ extension AsyncInvocationTests {
             #expect(settled)
             #expect(queue.summary().callbacks == 0)
             #expect(receiver.record.received.withLock { $0.count } == 1)
+        }
+    }
+}
+
+extension AsyncInvocationTests {
+    /// A callback stored straight onto its stream (a NATS client may publish there) with a header name HTTP cannot
+    /// carry: the receiver gets the callback without it, and with the others.
+    @Test func aStoredCallbackCannotWriteIntoItsRequest() async throws {
+        try await withQueue { _, queue, receiver in
+            let headers = HeaderBlock.encode([
+                NATSHeader("Skiff-Callback-Url", receiver.url), NATSHeader("X-Test-Good", "1"),
+                NATSHeader("X-Test Bad", "2"), NATSHeader("X-Call-Id", "stored"),
+            ])
+            _ = try await queue.callbacks.publish(
+                subject: "skiff.callbacks", headers: headers, payload: Array("answer".utf8), now: 0)
+            let callback = try #require(await receiver.callbacks(1).first)
+            #expect(callback.body == "answer" && callback.headers["X-Test-Good"] == "1")
+            #expect(callback.headers["X-Call-Id"] == "stored")
+            #expect(!callback.headers.contains { $0.name.hasPrefix("X-Test ") || $0.name.contains(" ") })
         }
     }
 }
