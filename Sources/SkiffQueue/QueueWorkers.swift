@@ -1,16 +1,22 @@
-/// A worker for every queue, and the callbacks' worker: the default one, the named ones found at start, and each named queue opened while
-/// the daemon runs (the first call queued for a function annotated `com.openfaas.queue`). A long-lived service
-/// of the daemon; each worker keeps its own limits, so a backlog in one queue never holds back another.
+import SkiffRuntime
+
+/// A worker for every queue, and the callbacks' worker: the default queue, the named ones found at start, and each
+/// named queue opened while the daemon runs (when a function annotated `com.openfaas.queue` is deployed, so that
+/// NATS clients can publish to its subject before its first call). A long-lived service of the daemon; each
+/// worker keeps its own limits, so a backlog in one queue never holds back another.
 public struct QueueWorkers: Sendable {
     let queue: AsyncQueue
+    let runtime: any FunctionRuntime
     let callbacks: CallbackWorker
     let make: @Sendable (QueueLane) -> QueueWorker
 
     /// `make` gives the worker for a queue (its settings and logger); `callbacks` delivers every queue's callbacks.
     public init(
-        queue: AsyncQueue, callbacks: CallbackWorker, make: @escaping @Sendable (QueueLane) -> QueueWorker
+        queue: AsyncQueue, runtime: any FunctionRuntime, callbacks: CallbackWorker,
+        make: @escaping @Sendable (QueueLane) -> QueueWorker
     ) {
         self.queue = queue
+        self.runtime = runtime
         self.callbacks = callbacks
         self.make = make
     }
@@ -19,6 +25,7 @@ public struct QueueWorkers: Sendable {
     public func run() async {
         await withDiscardingTaskGroup { workers in
             workers.addTask { await callbacks.run() }
+            workers.addTask { await openDeclaredQueues() }
             var started = Set<String>()
             while !Task.isCancelled {
                 let seen = queue.lanesChanged.generation
@@ -29,6 +36,22 @@ public struct QueueWorkers: Sendable {
                 await queue.lanesChanged.wait(after: seen, until: .now + .seconds(3600))
             }
             workers.cancelAll()
+        }
+    }
+
+    /// Opens the queue each deployed function names, as deploys and updates happen. (A name that cannot be a
+    /// queue's was refused at deploy; a queue that cannot be opened now is opened by its first call, which reports
+    /// why if it still cannot.)
+    private func openDeclaredQueues() async {
+        while !Task.isCancelled {
+            let seen = runtime.definitionChanges.generation
+            for status in await runtime.listAll() {
+                guard let name = (try? QueueLane.name(annotations: status.definition.annotations)) ?? nil else {
+                    continue
+                }
+                _ = try? queue.lane(name)
+            }
+            await runtime.definitionChanges.wait(after: seen, until: .now + .seconds(60))
         }
     }
 }

@@ -43,7 +43,8 @@ final class GatewayHarness: Sendable {
             logger: logger)
         if let queue {
             let callbacks = CallbackWorker(queue: queue, client: client, retry: RetryPolicy(), logger: logger)
-            let workers = QueueWorkers(queue: queue, callbacks: callbacks) { [gateway, runtime] lane in
+            let workers = QueueWorkers(queue: queue, runtime: runtime.runtime, callbacks: callbacks) {
+                [gateway, runtime] lane in
                 QueueWorker(
                     queue: queue, lane: lane, invoker: gateway.invoker, runtime: runtime.runtime, logger: logger)
             }

@@ -84,7 +84,8 @@ final class InMemoryGateway: Sendable {
             var settings = QueueWorker.Settings()
             settings.retry = queueRetry
             let callbacks = CallbackWorker(queue: queue, client: client, retry: queueRetry, logger: logger)
-            let workers = QueueWorkers(queue: queue, callbacks: callbacks) { [gateway, runtime, settings] lane in
+            let workers = QueueWorkers(queue: queue, runtime: runtime, callbacks: callbacks) {
+                [gateway, runtime, settings] lane in
                 QueueWorker(
                     queue: queue, lane: lane, invoker: gateway.invoker, runtime: runtime, settings: settings,
                     logger: logger)

@@ -73,6 +73,26 @@ struct NamedQueueTests {
         }
     }
 
+    /// The queue a function names is opened when the function is deployed, before its first call (NATS clients can
+    /// then publish to its subject), and a queue named by an update too.
+    @Test func aFunctionsQueueIsOpenedWhenItIsDeployed() async throws {
+        try await withInMemoryGateway(queueRetry: Self.fast) { gw in
+            let queue = try #require(gw.queue)
+            let deployed = try await gw.deploy("batch", annotations: #"{"com.openfaas.queue":"nightly"}"#)
+            #expect(deployed == 200)
+            let opened = await eventually(timeout: .seconds(60)) { queue.lanes.map(\.label).contains("nightly") }
+            #expect(opened)
+            let updated = try await gw.call(
+                .put, "/system/functions",
+                json: #"{"service":"batch","image":"local/batch:1","annotations":{"com.openfaas.queue":"weekly"}}"#)
+            #expect(updated.status == 200)
+            let reopened = await eventually(timeout: .seconds(60)) {
+                queue.lanes.map(\.label) == ["faas-request", "nightly", "weekly"]
+            }
+            #expect(reopened, "\(queue.lanes.map(\.label))")
+        }
+    }
+
     /// Calls left in a named queue when the daemon stopped are found when it starts again, with their queue.
     @Test func aNamedQueueIsFoundAgainWhenTheDaemonStarts() async throws {
         let streams = FileManager.default.temporaryDirectory.appendingPathComponent("named-\(UUID())").path

@@ -66,6 +66,11 @@ struct AsyncQueueTests {
                 json: #"{"service":"device","image":"local/device:1","namespace":"\#(daemon.namespace)","#
                     + #""annotations":{"topic":"devices.readings","com.openfaas.queue":"devices"}}"#)
             #expect(deployed.status == 200, "\(deployed.text)")
+            // Its queue is open once it is deployed, before any call.
+            let listed = await eventually(timeout: .seconds(60)) {
+                (try? await admin.call("GET", "/system/queue").text.contains(#"{"name":"devices","queued":0}"#)) == true
+            }
+            #expect(listed)
             let announced = try #require(await daemon.line(containing: "skiff serve: NATS broker on 127.0.0.1:"))
             let afterHost = try #require(announced.range(of: "127.0.0.1:")).upperBound
             let natsPort = try #require(Int(announced[afterHost...].prefix(while: \.isNumber)))

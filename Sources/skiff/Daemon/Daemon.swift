@@ -134,7 +134,8 @@ struct Daemon {
             let callbacks = CallbackWorker(
                 queue: queue, client: client, retry: queueSettings.retry,
                 logger: logger.with(["component": "queue", "queue": "callbacks"]))
-            let workers = QueueWorkers(queue: queue, callbacks: callbacks) { [api, queueSettings, logger] lane in
+            let workers = QueueWorkers(queue: queue, runtime: runtime, callbacks: callbacks) {
+                [api, queueSettings, logger] lane in
                 QueueWorker(
                     queue: queue, lane: lane, invoker: api.invoker, runtime: runtime, settings: queueSettings,
                     logger: logger.with(["component": "queue", "queue": lane.label]))
