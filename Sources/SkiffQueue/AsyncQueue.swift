@@ -214,13 +214,14 @@ public final class AsyncQueue: Sendable {
     public func purge(function: FunctionAddress) async throws -> Int {
         var removed = 0
         for lane in lanes {
-            let cursor = lane.consumer.cursor
             var doomed: [UInt64] = []
             for sequence in lane.requests.log.sequences {
                 guard let message = try lane.requests.log.message(sequence),
                     self.function(of: message.payload) == function.qualified
                 else { continue }
-                if sequence > cursor || lane.consumer.withdraw(sequence) { doomed.append(sequence) }
+                // Delivered and started (being made): left to finish. Anything else goes, whether the worker holds
+                // it or has not taken it yet.
+                if lane.consumer.withdraw(sequence) || !lane.consumer.isPending(sequence) { doomed.append(sequence) }
             }
             for start in stride(from: 0, to: doomed.count, by: 1024) {
                 let batch = doomed[start..<min(start + 1024, doomed.count)]
@@ -228,7 +229,11 @@ public final class AsyncQueue: Sendable {
                     for sequence in batch { group.addTask { try await lane.requests.log.delete(sequence) } }
                     return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
                 }
+                // Taken by the worker while the purge ran, and not started: taken back too. (Without this, such a
+                // call stayed held and was made later though its message was gone.)
+                for sequence in batch { _ = lane.consumer.withdraw(sequence) }
             }
+            lane.purged.notify()
         }
         return removed
     }

@@ -17,6 +17,8 @@ public final class QueueLane: Sendable {
     public let name: String?
     public let requests: MessageStream
     let consumer: StreamConsumer
+    /// Raised by every purge: the worker then drops the calls it holds that were taken back.
+    let purged = ChangeSignal()
     /// The function (`name.namespace`) of each stored call, read once per call: `/metrics` asks every few seconds.
     private let functions = Mutex<[UInt64: String]>([:])
 

@@ -49,6 +49,8 @@ public final class QueueWorker: Sendable {
         var heldTotal = 0
         var lastKeepAlive: ContinuousClock.Instant?
         var limits: [String: (limit: Int, until: ContinuousClock.Instant)] = [:]
+        /// The lane's purges seen so far.
+        var purges: UInt64 = 0
     }
 
     /// A worker for `lane` (the default queue when nil).
@@ -106,6 +108,7 @@ public final class QueueWorker: Sendable {
     /// Held calls whose function has room, then new deliveries while the worker has room: each either goes now
     /// or waits behind its function's calls.
     private func takeDispatchable() async -> [Job] {
+        dropPurged()
         var ready: [Job] = []
         // Held calls first, in order, for every function that has room again.
         let heldFunctions = state.withLock { Array($0.held.keys) }
@@ -158,6 +161,26 @@ public final class QueueWorker: Sendable {
         }
         reportActivity()
         return ready
+    }
+
+    /// After a purge, the held calls it took back leave the worker at once: left until their function had room,
+    /// they counted against ``maxHeld`` meanwhile, and a function busy with a long call kept every other
+    /// function's calls from being taken.
+    private func dropPurged() {
+        let purges = lane.purged.generation
+        guard state.withLock({ $0.purges }) != purges else { return }
+        state.withLock { state in
+            state.purges = purges
+            for (key, waiting) in state.held {
+                let kept = waiting.jobs.filter { lane.consumer.isPending($0.delivery.message.sequence) }
+                guard kept.count < waiting.count else { continue }
+                state.heldTotal -= waiting.count - kept.count
+                var rebuilt = Waiting()
+                for job in kept { rebuilt.append(job) }
+                state.held[key] = rebuilt.isEmpty ? nil : rebuilt
+            }
+        }
+        reportActivity()
     }
 
     /// One function's held calls, oldest first: taken from the front without moving the rest (a thousand calls

@@ -371,3 +371,37 @@ extension AsyncInvocationTests {
         }
     }
 }
+
+extension AsyncInvocationTests {
+    /// 1,100 calls to `slow` (one at a time; the first held inside the function) fill what the worker takes in, so
+    /// a call for `late` queued after them waits. A purge of `slow` takes back the calls the worker holds, and
+    /// `late` is made at once, while `slow`'s first call is still being made. (The purged calls used to stay in
+    /// the worker until `slow` had room, holding every other function back meanwhile.)
+    @Test func aPurgeMakesRoomForOtherFunctionsAtOnce() async throws {
+        try await withQueue { gw, queue, receiver in
+            // The held call never times out: only the purge can let `late` through.
+            let deployed = try await gw.deploy(
+                "slow", labels: #"{"\#(QueueWorker.maxInFlightLabel)":"1"}"#, env: #"{"exec_timeout":"1h"}"#)
+            #expect(deployed == 200)
+            #expect(try await gw.deploy("late") == 200)
+            for index in 0..<(1 + QueueWorker.maxHeld + 75) {
+                _ = try await queue.enqueue(QueueRequest(function: "slow", path: "/hold"), callID: "slow-\(index)")
+            }
+            let (head, _) = try await enqueue(gw, "/async-function/late", callback: receiver)
+            #expect(head.status.code == 202)
+            let full = await eventually(timeout: .seconds(60)) {
+                queue.summary().functions.first { $0.name == "slow" }?.inFlight == 1
+                    && queue.consumer.numAckPending == 1 + QueueWorker.maxHeld
+            }
+            #expect(full)
+            let purged = try await gw.call(.post, "/system/queue/purge", json: #"{"functionName":"slow"}"#)
+            #expect(purged.status == 200 && purged.text == #"{"calls":\#(QueueWorker.maxHeld + 75)}"#, "\(purged.text)")
+            let callbacks = await receiver.callbacks(1)
+            #expect(callbacks.map(\.body) == ["late POST / 0"])
+            #expect(queue.summary().functions.first { $0.name == "slow" }?.inFlight == 1)
+            gw.release.open()
+            let drained = await eventually(timeout: .seconds(60)) { queue.requests.log.summary.messages == 0 }
+            #expect(drained)
+        }
+    }
+}
