@@ -78,15 +78,8 @@ public final class CallbackWorker: Sendable {
             await consumer.terminate(message.sequence)
             return
         }
-        // Still delivering: said at half the ack wait, so a slow receiver does not get the callback twice.
-        let keepAlive = Task {
-            let interval = Duration.nanoseconds(max(consumer.configuration.ackWait / 2, 1_000_000))
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                if Task.isCancelled { return }
-                consumer.inProgress(message.sequence, now: AsyncQueue.now())
-            }
-        }
+        // Still delivering: a slow receiver does not get the callback twice.
+        let keepAlive = consumer.keepInProgress(message.sequence, now: AsyncQueue.now)
         defer { keepAlive.cancel() }
         let failure: String
         do {

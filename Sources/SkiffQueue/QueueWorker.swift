@@ -304,14 +304,7 @@ public final class QueueWorker: Sendable {
                 !$0.isEmpty && $0.utf8.count <= 256 && HTTPHeaders.isValidValue($0)
             } ?? CallID.make()
         // Still working on it: said at half the ack wait, so a long call is not delivered again meanwhile.
-        let keepAlive = Task { [lane] in
-            let interval = Duration.nanoseconds(max(lane.consumer.configuration.ackWait / 2, 1_000_000))
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                if Task.isCancelled { return }
-                lane.consumer.inProgress(message.sequence, now: AsyncQueue.now())
-            }
-        }
+        let keepAlive = lane.consumer.keepInProgress(message.sequence, now: AsyncQueue.now)
         let started = ContinuousClock.now
         let outcome = await FunctionCall.make(request, function: function, callID: callID, invoker: invoker)
         keepAlive.cancel()

@@ -333,6 +333,19 @@ public final class StreamConsumer: Sendable {
         }
     }
 
+    /// Says `+WPI` for `sequence` at half the ack wait until the returned task is cancelled: a puller working on
+    /// a delivery longer than the wait keeps it from being delivered again meanwhile. `now` gives the time.
+    public func keepInProgress(_ sequence: UInt64, now: @escaping @Sendable () -> Int64) -> Task<Void, Never> {
+        let interval = Duration.nanoseconds(max(configuration.ackWait / 2, 1_000_000))
+        return Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { return }
+                inProgress(sequence, now: now())
+            }
+        }
+    }
+
     /// `+TERM`: never deliver again. In a work queue the message is deleted.
     public func terminate(_ sequence: UInt64) async {
         guard release(sequence) else { return }

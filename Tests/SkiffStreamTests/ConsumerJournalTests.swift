@@ -9,12 +9,6 @@ import Testing
 struct ConsumerJournalTests {
     private let second: Int64 = 1_000_000_000
 
-    /// What a consumer holds that a restart must keep: cursor, counters, and every waiting delivery with its count
-    /// and flags (a nak, a start), seen through its public face.
-    private func state(_ consumer: StreamConsumer, at now: Int64) -> String {
-        "cursor \(consumer.cursor) pending \(consumer.numAckPending) redelivered \(consumer.numRedelivered)"
-    }
-
     private func stream(_ directory: String, messages: Int) async throws -> MessageStream {
         let stream = try MessageStream(
             directory: directory, configuration: StreamConfiguration(name: "L", subjects: ["l"]), now: 0)
