@@ -32,16 +32,18 @@ public final class MessageLog: Sendable {
         public var lastSequence: UInt64
     }
 
-    private struct Location {
+    struct Location {
         let segment: Int
         let offset: Int
         let size: Int
         let bytes: Int
     }
 
+    // Internal, not private, only so that recovery (MessageLog+Recovery.swift) can rebuild them.
+
     /// A segment file and how many of its messages are still live. Its file is appended to, synced and cut only by
     /// the committer; read (pread) by anyone under the log's lock.
-    private final class Segment: @unchecked Sendable {
+    final class Segment: @unchecked Sendable {
         let number: Int
         let file: SegmentFile
         var live = 0
@@ -52,12 +54,12 @@ public final class MessageLog: Sendable {
         }
     }
 
-    private enum Pending {
+    enum Pending {
         case append(StoredMessage, @Sendable (Result<UInt64, MessageLogError>) -> Void)
         case delete(UInt64, @Sendable (Result<Bool, MessageLogError>) -> Void)
     }
 
-    private struct State {
+    struct State {
         var segments: [Segment]
         var index: [UInt64: Location] = [:]
         var nextSequence: UInt64
@@ -84,99 +86,6 @@ public final class MessageLog: Sendable {
         let (state, recovery) = try Self.recover(directory)
         self.state = Mutex(state)
         self.recovery = recovery
-    }
-
-    /// `NUMBER-SEQUENCE.seg`: the segment's place in the log, and the first sequence it was to hold, so that a log
-    /// whose messages were all deleted still knows where its numbering stands.
-    private static func segmentName(_ number: Int, _ sequence: UInt64) -> String {
-        func padded(_ value: UInt64) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
-        }
-        return "\(padded(UInt64(number)))-\(padded(sequence)).seg"
-    }
-
-    /// The number and first sequence in a segment's file name; nil for any other file.
-    private static func parseSegmentName(_ name: String) -> (number: Int, sequence: UInt64)? {
-        guard name.hasSuffix(".seg") else { return nil }
-        let parts = name.dropLast(4).split(separator: "-")
-        guard parts.count == 2, let number = Int(parts[0]), let sequence = UInt64(parts[1]) else { return nil }
-        return (number, sequence)
-    }
-
-    private static func recover(_ directory: String) throws(MessageLogError) -> (State, Recovery) {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .compactMap { name in parseSegmentName(name).map { (name: name, number: $0.number, sequence: $0.sequence) }
-            }
-            .sorted { $0.number < $1.number }
-        var state = State(segments: [], nextSequence: 1, lastSequence: 0)
-        var recovery = Recovery(records: 0, truncatedBytes: 0)
-        for (position, (name, number, sequence)) in names.enumerated() {
-            let path = "\(directory)/\(name)"
-            let segment: Segment
-            let bytes: [UInt8]
-            do {
-                let file = try SegmentFile(path: path, create: false)
-                segment = Segment(number: number, file: file)
-                bytes = try file.read(at: 0, count: file.size)
-            } catch {
-                throw .system("cannot read \(path): \(error)")
-            }
-            state.nextSequence = max(state.nextSequence, sequence)
-            state.segments.append(segment)
-            var offset = 0
-            while offset < bytes.count {
-                let decoded: LogRecord.Decoded
-                let size: Int
-                do {
-                    (decoded, size) = try LogRecord.decode(bytes, at: offset)
-                } catch {
-                    guard position == names.count - 1 else {
-                        throw .corrupt("\(path) at byte \(offset): \(error); the log cannot be read past it")
-                    }
-                    // The end of the last segment: a write the machine did not finish. Nothing after it was
-                    // acknowledged.
-                    do {
-                        try segment.file.truncate(to: offset)
-                    } catch {
-                        throw .system("cannot cut the unfinished record off \(path): \(error)")
-                    }
-                    recovery.truncatedBytes = bytes.count - offset
-                    break
-                }
-                apply(decoded, in: segment, at: offset, size: size, to: &state)
-                recovery.records += 1
-                offset += size
-            }
-        }
-        if state.segments.isEmpty {
-            let file: SegmentFile
-            do {
-                file = try SegmentFile(path: "\(directory)/\(segmentName(1, state.nextSequence))", create: true)
-            } catch {
-                throw .system("cannot create a segment in \(directory): \(error)")
-            }
-            state.segments.append(Segment(number: 1, file: file))
-        }
-        return (state, recovery)
-    }
-
-    private static func apply(
-        _ decoded: LogRecord.Decoded, in segment: Segment, at offset: Int, size: Int, to state: inout State
-    ) {
-        switch decoded {
-        case .message(let message):
-            let bytes = message.headers.count + message.payload.count
-            state.index[message.sequence] = Location(segment: segment.number, offset: offset, size: size, bytes: bytes)
-            segment.live += 1
-            state.bytes += bytes
-            state.lastSequence = max(state.lastSequence, message.sequence)
-            state.nextSequence = max(state.nextSequence, message.sequence + 1)
-        case .deletion(let sequence):
-            guard let location = state.index.removeValue(forKey: sequence) else { return }
-            state.bytes -= location.bytes
-            state.segments.first { $0.number == location.segment }?.live -= 1
-        }
     }
 
     // MARK: Reading
