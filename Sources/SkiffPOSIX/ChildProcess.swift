@@ -104,7 +104,7 @@ public struct ChildProcess: Sendable {
             if case .cancelled = termination { kill(started.pid, SIGTERM) }
         }
         do {
-            _ = try PosixThread(name: "skiff-lines") {
+            try PosixThread.detach(name: "skiff-lines") {
                 let outcome = started.stream(limit: limit) { continuation.yield($0) }
                 if outcome.succeeded {
                     continuation.finish()

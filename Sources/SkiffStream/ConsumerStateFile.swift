@@ -177,7 +177,7 @@ final class ConsumerStateFile: Sendable {
         }
         guard start else { return }
         do {
-            _ = try PosixThread(name: "skiff-consumer") { [self] in writeUntilCurrent() }
+            try PosixThread.detach(name: "skiff-consumer") { [self] in writeUntilCurrent() }
         } catch {
             // No thread, no durability: nobody is kept waiting for it (a restart delivers these again); the next
             // change tries again.

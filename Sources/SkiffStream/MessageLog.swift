@@ -210,7 +210,7 @@ public final class MessageLog: Sendable {
         guard start else { return }
         do {
             // Writes and syncs block: they run on a thread of their own, never on the cooperative pool.
-            _ = try PosixThread(name: "skiff-commit") { [self] in commitUntilIdle() }
+            try PosixThread.detach(name: "skiff-commit") { [self] in commitUntilIdle() }
         } catch {
             fail(everythingPendingWith: .system("cannot start the committer: \(error)"))
         }

@@ -18,7 +18,7 @@ enum RawBehaviour: Sendable {
 func rawServer(_ behaviour: RawBehaviour) throws -> Int {
     let fd = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0)!, reusePort: false)
     let port = try Socket.localAddress(fd).port
-    _ = try PosixThread(name: "raw-server") {
+    try PosixThread.detach(name: "raw-server") {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&pfd, 1, 5000) > 0 else {
             Socket.close(fd)

@@ -43,7 +43,7 @@ public final class NotifySocket: Sendable {
         self.state = state
         isReading = reads
         guard reads else { return }
-        _ = try PosixThread(name: "test-notify") {
+        try PosixThread.detach(name: "test-notify") {
             var buffer = [UInt8](repeating: 0, count: 65536)
             while !state.received.withLock({ $0.isClosed }) {
                 let n = recv(fd, &buffer, buffer.count, 0)
