@@ -22,7 +22,7 @@ public final class Gateway: Sendable {
     public let invoker: FunctionInvoker
     let proxy: FunctionProxy
     /// Where `/async-function/…` queues calls; nil when the daemon runs no queue (503 then).
-    let queue: AsyncQueue?
+    let queue: (any CallQueue)?
     var timeouts: TimeoutCache { invoker.timeouts }
     var metrics: InvocationMetrics { invoker.metrics }
     private let restored = RestoreGate()
@@ -30,7 +30,7 @@ public final class Gateway: Sendable {
     public init(
         runtime: any FunctionRuntime, configuration: GatewayConfiguration,
         credentials: Credentials, client: HTTPClient, registry: MetricsRegistry = MetricsRegistry(),
-        queue: AsyncQueue? = nil, logger: Logger
+        queue: (any CallQueue)? = nil, logger: Logger
     ) {
         self.runtime = runtime
         self.configuration = configuration

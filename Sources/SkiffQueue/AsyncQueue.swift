@@ -12,7 +12,7 @@ import Synchronization
 /// queue (``QueueLane``), each with the worker's consumer, and the `faas-request-dead` stream where calls that used
 /// all their attempts are kept. The streams are shared with the NATS broker's JetStream when it runs, so that NATS
 /// clients can queue calls too.
-public final class AsyncQueue: Sendable {
+public final class AsyncQueue: CallQueue {
     public static let subject = QueueLane.defaultStream
     public static let deadSubject = "faas-request.dead"
 
@@ -27,8 +27,7 @@ public final class AsyncQueue: Sendable {
     public let activity = QueueActivity()
     /// Raised when a named queue is opened: its worker is to be started.
     public let lanesChanged = ChangeSignal()
-    /// The namespace of a call that names none (`NAME` rather than `NAME.NAMESPACE`).
-    let defaultNamespace: String
+    public let defaultNamespace: String
     let ackWait: Duration
     private let openStream: @Sendable (StreamConfiguration) throws -> MessageStream
     private let named = Mutex<[String: QueueLane]>([:])
@@ -65,7 +64,7 @@ public final class AsyncQueue: Sendable {
         callbackConsumer = QueueLane.workerConsumer(of: callbacks, named: "skiff-callbacks", ackWait: ackWait)
         defaultLane = QueueLane(name: nil, requests: try openStream(Self.requestsConfiguration), ackWait: ackWait)
         let folders = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        for name in folders.compactMap(QueueLane.name(ofStream:)).sorted() { _ = try lane(name) }
+        for name in folders.compactMap(QueueLane.name(ofStream:)).sorted() { _ = try localLane(name) }
     }
 
     /// The queue kept under `directory` (`STATE/streams`), when no broker holds the streams.
@@ -78,8 +77,12 @@ public final class AsyncQueue: Sendable {
         }
     }
 
+    public var callbackSource: any WorkSource { callbackConsumer }
+
+    @discardableResult public func lane(_ name: String?) async throws -> any CallLane { try localLane(name) }
+
     /// The queue named `name` (nil: the default one), opened the first time it is asked for.
-    public func lane(_ name: String?) throws -> QueueLane {
+    func localLane(_ name: String?) throws -> QueueLane {
         guard let name else { return defaultLane }
         if let open = named.withLock({ $0[name] }) { return open }
         let stream = try openStream(QueueLane.configuration(name))
@@ -93,8 +96,10 @@ public final class AsyncQueue: Sendable {
         return lane
     }
 
+    public var lanes: [any CallLane] { localLanes }
+
     /// Every queue open now, the default one first.
-    public var lanes: [QueueLane] {
+    var localLanes: [QueueLane] {
         [defaultLane] + named.withLock { $0.sorted { $0.key < $1.key }.map(\.value) }
     }
 
@@ -103,88 +108,50 @@ public final class AsyncQueue: Sendable {
     public static let replySubjectHeader = "Skiff-Reply-Subject"
     /// A dead letter's header naming the queue it came from (none: the default one), where a retry puts it back.
     static let queueHeader = "Skiff-Queue"
+    static let messageIDHeader = "Nats-Msg-Id"
 
-    /// Stores a call in the queue its `queueName` names (the default one when none); returns once it is on disk
-    /// (a full disk or a broken store throws, and nothing is queued). With `replySubject`, the answer is also
-    /// published there (a NATS request to a subject trigger).
-    public func enqueue(_ request: QueueRequest, callID: String, replySubject: String? = nil) async throws -> UInt64 {
-        let lane = try lane(try QueueLane.name(request.queueName))
-        let payload = request.json()
-        var fields = ["X-Call-Id": callID]
-        if let replySubject { fields[Self.replySubjectHeader] = replySubject }
+    /// Stores a call on disk in the queue its `queueName` names (the default one when none).
+    public func enqueue(_ request: QueueRequest, callID: String, replySubject: String?) async throws -> UInt64 {
+        let lane = try localLane(try QueueLane.name(request.queueName))
         let acknowledgement = try await lane.requests.publish(
-            subject: lane.subject, headers: Self.headers(fields), payload: payload, now: Self.now())
+            subject: lane.subject, headers: Self.callHeaders(callID: callID, replySubject: replySubject),
+            payload: request.json(), now: Self.now())
         if let address = try? FunctionAddress(Substring(request.function), defaultNamespace: defaultNamespace) {
             lane.remember(acknowledgement.sequence, function: address.qualified)
         }
         return acknowledgement.sequence
     }
 
-    /// Keeps a callback until ``CallbackWorker`` has delivered it (or used its attempts); returns once it is on disk.
-    func enqueueCallback(to url: String, headers: HTTPHeaders, body: [UInt8]) async throws {
-        var fields = [NATSHeader(Self.callbackURLHeader, url)]
-        for (name, value) in headers { fields.append(NATSHeader(name, value)) }
+    public func enqueueCallback(to url: String, headers: HTTPHeaders, body: [UInt8]) async throws {
         _ = try await callbacks.publish(
-            subject: Self.callbacksSubject, headers: HeaderBlock.encode(fields), payload: body, now: Self.now())
+            subject: Self.callbacksSubject, headers: Self.callbackHeaders(url: url, headers), payload: body,
+            now: Self.now())
     }
 
-    /// Keeps a call that used its attempts (or cannot be read) where `skiff queue` finds it, with why.
-    func bury(_ message: StoredMessage, from lane: QueueLane, reason: String, attempts: Int) async throws {
-        var headers = Self.headerFields(message.headers)
-        if let name = lane.name { headers[Self.queueHeader] = name }
-        headers["Skiff-Dead-Reason"] = reason.replacingOccurrences(of: "\r", with: " ")
-            .replacingOccurrences(of: "\n", with: " ")
-        headers["Skiff-Attempts"] = String(attempts)
-        headers["Skiff-Queued-Sequence"] = String(message.sequence)
+    public func bury(_ message: StoredMessage, from lane: any CallLane, reason: String, attempts: Int) async throws {
         _ = try await dead.publish(
-            subject: Self.deadSubject, headers: Self.headers(headers), payload: message.payload, now: Self.now())
+            subject: Self.deadSubject,
+            headers: Self.deadLetterHeaders(message, from: lane, reason: reason, attempts: attempts),
+            payload: message.payload, now: Self.now())
     }
 
     // MARK: Looking and managing
 
-    /// A stored call and the function it is for; nil when the payload is not a call of a valid function. The one
-    /// place a payload is read: the worker makes the call from what this gives, `skiff queue` and purge name the
-    /// function from it.
-    func call(in payload: [UInt8]) -> (request: QueueRequest, function: FunctionAddress)? {
-        guard let request = try? JSONDecoder().decode(QueueRequest.self, from: Data(payload)),
-            let address = try? FunctionAddress(Substring(request.function), defaultNamespace: defaultNamespace)
-        else { return nil }
-        return (request, address)
-    }
-
-    /// The function a stored call is for, as `name.namespace`; nil when the payload is not a call.
-    func function(of payload: [UInt8]) -> String? { call(in: payload)?.function.qualified }
-
     /// Calls stored and not yet done, by function, every queue together.
     func queuedByFunction() -> [String: Int] {
         var counts: [String: Int] = [:]
-        for lane in lanes {
+        for lane in localLanes {
             counts.merge(lane.queuedByFunction(reading: function(of:)), uniquingKeysWith: +)
         }
         return counts
     }
 
-    /// What `GET /system/queue` answers.
     public func summary() -> QueueSummary {
-        let queued = queuedByFunction()
-        let counts = activity.counts
-        let functions = Set(queued.keys).union(counts.keys).sorted().map { key -> QueueSummary.Function in
-            let dot = key.lastIndex(of: ".") ?? key.endIndex
-            let count = counts[key]
-            return QueueSummary.Function(
-                name: String(key[..<dot]), namespace: dot < key.endIndex ? String(key[key.index(after: dot)...]) : "",
-                queued: queued[key] ?? 0, inFlight: count?.inFlight ?? 0, retries: count?.retries ?? 0,
-                deadLetters: count?.dead ?? 0, redelivered: count?.redelivered ?? 0)
+        let functions = activity.functions(queued: queuedByFunction())
+        let letters = dead.log.sequences.compactMap { sequence in
+            (try? self.dead.log.message(sequence)).flatMap { $0.map(deadCall) }
         }
-        let letters = dead.log.sequences.compactMap { sequence -> QueueSummary.DeadCall? in
-            guard let message = try? self.dead.log.message(sequence) else { return nil }
-            let headers = Self.headerFields(message.headers)
-            return QueueSummary.DeadCall(
-                callId: headers["X-Call-Id"] ?? "", function: function(of: message.payload) ?? "unreadable",
-                reason: headers["Skiff-Dead-Reason"] ?? "", attempts: Int(headers["Skiff-Attempts"] ?? "") ?? 0,
-                queuedAt: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(message.time) / 1e9)))
-        }
-        let queues = lanes.map { QueueSummary.Queue(name: $0.label, queued: $0.requests.log.summary.messages) }
+        let queues = localLanes.map { QueueSummary.Queue(name: $0.label, queued: $0.requests.log.summary.messages) }
         return QueueSummary(
             functions: functions, dead: letters, queues: queues, callbacks: callbacks.log.summary.messages)
     }
@@ -197,7 +164,7 @@ public final class AsyncQueue: Sendable {
             guard let message = try dead.log.message(sequence) else { continue }
             let headers = Self.headerFields(message.headers)
             if let callID, headers["X-Call-Id"] != callID { continue }
-            let lane = try lane((try? QueueLane.name(headers[Self.queueHeader])) ?? nil)
+            let lane = try localLane((try? QueueLane.name(headers[Self.queueHeader])) ?? nil)
             _ = try await lane.requests.publish(
                 subject: lane.subject, headers: Self.headers(["X-Call-Id": headers["X-Call-Id"] ?? CallID.make()]),
                 payload: message.payload, now: Self.now())
@@ -213,7 +180,7 @@ public final class AsyncQueue: Sendable {
     /// made are left to finish. Deletions go to disk together, in batches (one sync each, not one per call).
     public func purge(function: FunctionAddress) async throws -> Int {
         var removed = 0
-        for lane in lanes {
+        for lane in localLanes {
             var doomed: [UInt64] = []
             for sequence in lane.requests.log.sequences {
                 guard let message = try lane.requests.log.message(sequence),

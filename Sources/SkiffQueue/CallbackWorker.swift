@@ -11,7 +11,7 @@ import Synchronization
 /// acknowledged, so a receiver that is down when the daemon stops still gets it after the restart. A long-lived
 /// service of the daemon, run beside the queues' workers.
 public final class CallbackWorker: Sendable {
-    let queue: AsyncQueue
+    let queue: any CallQueue
     let client: HTTPClient
     let retry: RetryPolicy
     let logger: Logger
@@ -22,7 +22,7 @@ public final class CallbackWorker: Sendable {
     private let inFlight = Mutex(0)
     private let wake = ChangeSignal()
 
-    public init(queue: AsyncQueue, client: HTTPClient, retry: RetryPolicy, logger: Logger) {
+    public init(queue: any CallQueue, client: HTTPClient, retry: RetryPolicy, logger: Logger) {
         self.queue = queue
         self.client = client
         self.retry = retry
@@ -31,10 +31,10 @@ public final class CallbackWorker: Sendable {
 
     /// Runs until cancelled; callbacks being delivered then are delivered again after a restart.
     public func run() async {
-        let consumer = queue.callbackConsumer
+        let consumer = queue.callbackSource
         await withDiscardingTaskGroup { deliveries in
             while !Task.isCancelled {
-                let seenStored = queue.callbacks.stored.generation
+                let seenStored = consumer.arrivals.generation
                 let seenWake = wake.generation
                 while inFlight.withLock({ $0 < Self.maxInFlight }),
                     let delivery = consumer.next(now: AsyncQueue.now()).delivery
@@ -51,13 +51,13 @@ public final class CallbackWorker: Sendable {
                 }
                 let deadline = min(due ?? .now + .seconds(5), .now + .seconds(5))
                 await ChangeSignal.wait(
-                    forAnyOf: [(queue.callbacks.stored, seenStored), (wake, seenWake)], until: deadline)
+                    forAnyOf: [(consumer.arrivals, seenStored), (wake, seenWake)], until: deadline)
             }
         }
     }
 
     private func deliver(_ delivery: StreamConsumer.Delivery) async {
-        let consumer = queue.callbackConsumer
+        let consumer = queue.callbackSource
         let message = delivery.message
         var headers = HTTPHeaders()
         var url: String?

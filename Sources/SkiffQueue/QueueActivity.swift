@@ -1,3 +1,4 @@
+import SkiffAPI
 import SkiffMetrics
 import Synchronization
 
@@ -47,6 +48,23 @@ public final class QueueActivity: Sendable {
     }
 
     var counts: [String: Counts] { state.withLock { $0.counts } }
+
+    /// Each function's line of `GET /system/queue`: `queued` (stored, by function) with what the worker counts.
+    func functions(queued: [String: Int]) -> [QueueSummary.Function] {
+        let counts = self.counts
+        return Set(queued.keys).union(counts.keys).sorted().map { key -> QueueSummary.Function in
+            let dot = key.lastIndex(of: ".") ?? key.endIndex
+            let count = counts[key]
+            return QueueSummary.Function(
+                name: String(key[..<dot]), namespace: dot < key.endIndex ? String(key[key.index(after: dot)...]) : "",
+                queued: queued[key] ?? 0, inFlight: count?.inFlight ?? 0, retries: count?.retries ?? 0,
+                deadLetters: count?.dead ?? 0, redelivered: count?.redelivered ?? 0)
+        }
+    }
+
+    /// What a worker holds of each function's calls: in flight and waiting for a slot (all a machine knows of a
+    /// queue kept on a cluster, without reading every call).
+    var held: [String: Int] { counts.mapValues { $0.inFlight + $0.waiting }.filter { $0.value > 0 } }
 
     func families(queued: [String: Int]) -> [MetricFamily] {
         let (counts, calls) = state.withLock { ($0.counts, $0.calls) }

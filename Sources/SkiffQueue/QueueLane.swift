@@ -7,7 +7,7 @@ import Synchronization
 /// OpenFaaS's `faas-request`; a function annotated `com.openfaas.queue: NAME` has its calls kept in a queue of
 /// their own (stream `faas-request-queue-NAME`, subject `faas-request.queue.NAME`) with a worker of its own, so
 /// that a backlog in one queue never delays the calls of another.
-public final class QueueLane: Sendable {
+public final class QueueLane: CallLane {
     /// The annotation that names a function's queue, as OpenFaaS spells it.
     public static let annotation = "com.openfaas.queue"
     static let defaultStream = "faas-request"
@@ -17,8 +17,8 @@ public final class QueueLane: Sendable {
     public let name: String?
     public let requests: MessageStream
     let consumer: StreamConsumer
-    /// Raised by every purge: the worker then drops the calls it holds that were taken back.
-    let purged = ChangeSignal()
+    public let purged = ChangeSignal()
+    public var source: any WorkSource { consumer }
     /// The function (`name.namespace`) of each stored call, read once per call: `/metrics` asks every few seconds.
     private let functions = Mutex<[UInt64: String]>([:])
 
@@ -38,12 +38,6 @@ public final class QueueLane: Sendable {
             stream: stream, configuration: configuration,
             stateFile: "\(DurableFile.parent(of: stream.log.directory))/consumers/\(name).state", now: AsyncQueue.now())
     }
-
-    /// What `skiff queue` and the logs call it.
-    public var label: String { name ?? Self.defaultStream }
-
-    /// The subject its calls are published on.
-    public var subject: String { Self.subject(name) }
 
     static func subject(_ name: String?) -> String { name.map { "faas-request.queue.\($0)" } ?? Self.defaultStream }
 

@@ -29,9 +29,11 @@ public final class QueueWorker: Sendable {
     /// The label that bounds a function's calls in flight from the queue.
     public static let maxInFlightLabel = "com.openfaas.queue.max_inflight"
 
-    let queue: AsyncQueue
+    let queue: any CallQueue
     /// The queue this worker takes calls from (the default one, or a named one).
-    let lane: QueueLane
+    let lane: any CallLane
+    /// Where the lane's deliveries come from and are answered.
+    let source: any WorkSource
     let invoker: FunctionInvoker
     let runtime: any FunctionRuntime
     let settings: Settings
@@ -55,11 +57,13 @@ public final class QueueWorker: Sendable {
 
     /// A worker for `lane` (the default queue when nil).
     public init(
-        queue: AsyncQueue, lane: QueueLane? = nil, invoker: FunctionInvoker, runtime: any FunctionRuntime,
+        queue: any CallQueue, lane: (any CallLane)? = nil, invoker: FunctionInvoker, runtime: any FunctionRuntime,
         settings: Settings = Settings(), logger: Logger
     ) {
         self.queue = queue
-        self.lane = lane ?? queue.defaultLane
+        // The default queue is always the first.
+        self.lane = lane ?? queue.lanes[0]
+        source = self.lane.source
         self.invoker = invoker
         self.runtime = runtime
         self.settings = settings
@@ -79,14 +83,14 @@ public final class QueueWorker: Sendable {
     public func run() async {
         await withDiscardingTaskGroup { calls in
             while !Task.isCancelled {
-                let seenStored = lane.requests.stored.generation
+                let seenStored = source.arrivals.generation
                 let seenWake = wake.generation
                 let dispatchable = await takeDispatchable()
                 // A crash must not hide a call that was already started: that it started is on disk first, so
                 // that after a restart it comes back marked and is counted as a possible duplicate. Calls held
                 // for their function's turn are not marked: they were never made.
-                for job in dispatchable { lane.consumer.started(job.delivery.message.sequence) }
-                if !dispatchable.isEmpty { await lane.consumer.deliveriesKept() }
+                for job in dispatchable { source.started(job.delivery.message.sequence) }
+                if !dispatchable.isEmpty { await source.deliveriesKept() }
                 for job in dispatchable {
                     if job.delivery.afterSilence, let function = job.call?.function {
                         queue.activity.redelivered(function.qualified)
@@ -94,10 +98,10 @@ public final class QueueWorker: Sendable {
                     calls.addTask { await self.process(job) }
                 }
                 keepHeldAlive()
-                let next = lane.consumer.nextDeadline.map { Self.instant(at: $0) }
+                let next = source.nextDeadline.map { Self.instant(at: $0) }
                 let deadline = min(next ?? .now + .seconds(5), .now + .seconds(5))
                 await ChangeSignal.wait(
-                    forAnyOf: [(lane.requests.stored, seenStored), (wake, seenWake)], until: deadline)
+                    forAnyOf: [(source.arrivals, seenStored), (wake, seenWake)], until: deadline)
             }
             calls.cancelAll()
         }
@@ -122,7 +126,7 @@ public final class QueueWorker: Sendable {
                     state.heldTotal -= 1
                     if state.held[key]?.isEmpty == true { state.held[key] = nil }
                     // Purged while it waited (`skiff queue purge`): the consumer took it back.
-                    guard lane.consumer.isPending(job.delivery.message.sequence) else { continue }
+                    guard source.isPending(job.delivery.message.sequence) else { continue }
                     state.inFlight += 1
                     state.perFunction[key, default: 0] += 1
                     taken.append(job)
@@ -132,7 +136,7 @@ public final class QueueWorker: Sendable {
         }
         // Held calls are bounded: past the bound, new deliveries wait in the stream (on disk), not in memory.
         while state.withLock({ $0.inFlight < settings.maxInFlight && $0.heldTotal < Self.maxHeld }) {
-            let (delivery, events) = lane.consumer.next(now: AsyncQueue.now())
+            let (delivery, events) = source.next(now: AsyncQueue.now())
             for case .maxDeliveries(let sequence, let deliveries) in events {
                 logger.warning(
                     "queued call delivered \(deliveries) times without an answer", ["sequence": "\(sequence)"])
@@ -172,7 +176,7 @@ public final class QueueWorker: Sendable {
         state.withLock { state in
             state.purges = purges
             for (key, waiting) in state.held {
-                let kept = waiting.jobs.filter { lane.consumer.isPending($0.delivery.message.sequence) }
+                let kept = waiting.jobs.filter { source.isPending($0.delivery.message.sequence) }
                 guard kept.count < waiting.count else { continue }
                 state.heldTotal -= waiting.count - kept.count
                 var rebuilt = Waiting()
@@ -215,14 +219,14 @@ public final class QueueWorker: Sendable {
     /// ack wait and held twice. Said every quarter of the ack wait (the loop turns at least every five seconds; it
     /// turns far more often under load, when saying it at every turn cost 3 % of the daemon's CPU).
     private func keepHeldAlive() {
-        let interval = Duration.nanoseconds(max(lane.consumer.configuration.ackWait / 4, 1_000_000))
+        let interval = Duration.nanoseconds(max(source.ackWait / 4, 1_000_000))
         let sequences = state.withLock { state -> [UInt64] in
             guard state.lastKeepAlive.map({ ContinuousClock.now - $0 >= interval }) ?? true else { return [] }
             state.lastKeepAlive = .now
             return state.held.values.flatMap { $0.jobs.map(\.delivery.message.sequence) }
         }
         let now = AsyncQueue.now()
-        for sequence in sequences { lane.consumer.inProgress(sequence, now: now) }
+        for sequence in sequences { source.inProgress(sequence, now: now) }
     }
 
     /// Tells the queue's activity how many calls each function has in flight and waiting now.
@@ -304,7 +308,7 @@ public final class QueueWorker: Sendable {
                 !$0.isEmpty && $0.utf8.count <= 256 && HTTPHeaders.isValidValue($0)
             } ?? CallID.make()
         // Still working on it: said at half the ack wait, so a long call is not delivered again meanwhile.
-        let keepAlive = lane.consumer.keepInProgress(message.sequence, now: AsyncQueue.now)
+        let keepAlive = source.keepInProgress(message.sequence, now: AsyncQueue.now)
         let started = ContinuousClock.now
         let outcome = await FunctionCall.make(request, function: function, callID: callID, invoker: invoker)
         keepAlive.cancel()
@@ -318,7 +322,7 @@ public final class QueueWorker: Sendable {
                         "function": function.qualified, "call_id": callID, "status": "\(outcome.status)",
                         "attempt": "\(attempt)", "retry_in": String(format: "%.3f", wait.seconds),
                     ])
-                lane.consumer.negativeAcknowledge(
+                source.negativeAcknowledge(
                     message.sequence, delay: Int64(wait.nanoseconds), now: AsyncQueue.now())
                 queue.activity.retried(function.qualified)
                 releaseFunction(function)
@@ -347,9 +351,9 @@ public final class QueueWorker: Sendable {
         }
         // The function's slot is free once the call is settled; the ack's deletion goes to disk meanwhile (a crash
         // before it makes the call again, counted as a possible duplicate, as for any call in flight).
-        let released = lane.consumer.release(message.sequence)
+        let released = source.release(message.sequence)
         releaseFunction(function)
-        if released { await lane.consumer.settle(message.sequence) }
+        if released { await source.settle(message.sequence) }
         // End to end: from the caller's request (its X-Start-Time) to the answer, queueing and retries included.
         let queuedAt = request.headerValue("X-Start-Time").flatMap(Int64.init) ?? message.time
         queue.activity.finished(
@@ -362,7 +366,7 @@ public final class QueueWorker: Sendable {
     /// Keeps a call that cannot be made (unreadable) as a dead letter and takes it out of the queue.
     private func bury(_ message: StoredMessage, attempts: Int, reason: String) async {
         if await keepDeadLetter(message, attempts: attempts, reason: reason) {
-            await lane.consumer.acknowledge(message.sequence)
+            await source.acknowledge(message.sequence)
         }
     }
 

@@ -5,15 +5,15 @@ import SkiffRuntime
 /// NATS clients can publish to its subject before its first call). A long-lived service of the daemon; each
 /// worker keeps its own limits, so a backlog in one queue never holds back another.
 public struct QueueWorkers: Sendable {
-    let queue: AsyncQueue
+    let queue: any CallQueue
     let runtime: any FunctionRuntime
     let callbacks: CallbackWorker
-    let make: @Sendable (QueueLane) -> QueueWorker
+    let make: @Sendable (any CallLane) -> QueueWorker
 
     /// `make` gives the worker for a queue (its settings and logger); `callbacks` delivers every queue's callbacks.
     public init(
-        queue: AsyncQueue, runtime: any FunctionRuntime, callbacks: CallbackWorker,
-        make: @escaping @Sendable (QueueLane) -> QueueWorker
+        queue: any CallQueue, runtime: any FunctionRuntime, callbacks: CallbackWorker,
+        make: @escaping @Sendable (any CallLane) -> QueueWorker
     ) {
         self.queue = queue
         self.runtime = runtime
@@ -49,7 +49,7 @@ public struct QueueWorkers: Sendable {
                 guard let name = (try? QueueLane.name(annotations: status.definition.annotations)) ?? nil else {
                     continue
                 }
-                _ = try? queue.lane(name)
+                _ = try? await queue.lane(name)
             }
             await runtime.definitionChanges.wait(after: seen, until: .now + .seconds(60))
         }

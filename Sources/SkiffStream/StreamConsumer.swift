@@ -61,6 +61,16 @@ public final class StreamConsumer: Sendable {
         /// its puller had said it began the work (``started(_:)``): the puller stopped or crashed, so the work may
         /// have been done already. What a work queue counts as possible duplicates.
         public var afterSilence = false
+
+        public init(
+            message: StoredMessage, deliveries: Int, consumerSequence: UInt64, pending: Int, afterSilence: Bool = false
+        ) {
+            self.message = message
+            self.deliveries = deliveries
+            self.consumerSequence = consumerSequence
+            self.pending = pending
+            self.afterSilence = afterSilence
+        }
     }
 
     /// What JetStream announces as advisories.
@@ -330,19 +340,6 @@ public final class StreamConsumer: Sendable {
         state.withLock { state in
             guard let waiting = state.pending[sequence] else { return }
             state.pending[sequence]?.deadline = now + configuration.wait(afterDelivery: waiting.deliveries)
-        }
-    }
-
-    /// Says `+WPI` for `sequence` at half the ack wait until the returned task is cancelled: a puller working on
-    /// a delivery longer than the wait keeps it from being delivered again meanwhile. `now` gives the time.
-    public func keepInProgress(_ sequence: UInt64, now: @escaping @Sendable () -> Int64) -> Task<Void, Never> {
-        let interval = Duration.nanoseconds(max(configuration.ackWait / 2, 1_000_000))
-        return Task { [self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                if Task.isCancelled { return }
-                inProgress(sequence, now: now())
-            }
         }
     }
 

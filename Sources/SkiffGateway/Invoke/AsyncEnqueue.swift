@@ -9,7 +9,7 @@ import SkiffRuntime
 /// callback URL is one Skiff can call), queued, and answered 202 only once it is on disk. The queue's worker
 /// makes it later, as `/function/NAME` would.
 struct AsyncEnqueue: Sendable {
-    let queue: AsyncQueue?
+    let queue: (any CallQueue)?
     let runtime: any FunctionRuntime
     let defaultNamespace: String
     let maxBody: Int

@@ -9,7 +9,7 @@ import SkiffQueue
 extension Gateway {
     func addQueueRoutes(to router: inout HTTPRouter) throws {
         try router.add(.get, "/system/queue") { [self] _ in
-            try JSONBody.response(try requireQueue().summary())
+            try JSONBody.response(try await requireQueue().summary())
         }
         try router.add(.post, "/system/queue/retry") { [self] request in
             let queue = try requireQueue()
@@ -40,7 +40,7 @@ extension Gateway {
         }
     }
 
-    private func requireQueue() throws -> AsyncQueue {
+    private func requireQueue() throws -> any CallQueue {
         guard let queue else { throw GatewayError(503, "asynchronous invocation is off: this daemon runs no queue") }
         return queue
     }

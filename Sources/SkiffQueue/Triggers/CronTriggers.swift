@@ -13,7 +13,7 @@ import Synchronization
 public final class CronTriggers: Sendable {
     public static let topic = "cron-function"
 
-    let queue: AsyncQueue
+    let queue: any CallQueue
     let runtime: any FunctionRuntime
     let stateFile: String
     let timeZone: TimeZone
@@ -22,7 +22,7 @@ public final class CronTriggers: Sendable {
     private let reported = Mutex<Set<String>>([])
 
     public init(
-        queue: AsyncQueue, runtime: any FunctionRuntime, stateFile: String,
+        queue: any CallQueue, runtime: any FunctionRuntime, stateFile: String,
         timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .current, logger: Logger
     ) {
         self.queue = queue

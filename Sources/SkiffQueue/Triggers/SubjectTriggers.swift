@@ -50,7 +50,7 @@ public final class SubjectTriggers: ReplyPublisher {
         var queue: String? = nil
     }
 
-    let queue: AsyncQueue
+    let queue: any CallQueue
     let runtime: any FunctionRuntime
     let invoker: FunctionInvoker
     let connect: @Sendable () async throws -> NATSClient
@@ -66,7 +66,7 @@ public final class SubjectTriggers: ReplyPublisher {
     }
 
     public init(
-        queue: AsyncQueue, runtime: any FunctionRuntime, invoker: FunctionInvoker,
+        queue: any CallQueue, runtime: any FunctionRuntime, invoker: FunctionInvoker,
         connect: @escaping @Sendable () async throws -> NATSClient, logger: Logger
     ) {
         self.queue = queue
