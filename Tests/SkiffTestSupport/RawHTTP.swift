@@ -15,6 +15,31 @@ public enum RawHTTP {
             guard parts.count >= 2, parts[0].hasPrefix("HTTP/1.") else { return 0 }
             return Int(parts[1]) ?? 0
         }
+
+        /// What follows the first response's head, its chunked framing taken off when it has one (a body whose
+        /// length the server did not know, such as a function's streamed answer).
+        public var body: String {
+            guard let end = text.range(of: "\r\n\r\n") else { return "" }
+            let rest = text[end.upperBound...]
+            guard text[..<end.lowerBound].lowercased().contains("transfer-encoding: chunked") else {
+                return String(rest)
+            }
+            // Size line, data, CRLF; again until the chunk of size 0.
+            let bytes = Array(rest.utf8)
+            var body: [UInt8] = []
+            var position = 0
+            while let lineEnd = bytes[position...].firstIndex(of: UInt8(ascii: "\n")),
+                let size = Int(
+                    String(decoding: bytes[position..<lineEnd], as: UTF8.self).trimmingCharacters(
+                        in: .whitespacesAndNewlines),
+                    radix: 16),
+                size > 0, lineEnd + 1 + size <= bytes.count
+            {
+                body += bytes[(lineEnd + 1)..<(lineEnd + 1 + size)]
+                position = min(lineEnd + 1 + size + 2, bytes.count)
+            }
+            return String(decoding: body, as: UTF8.self)
+        }
     }
 
     /// Sends `bytes`, then reads until the server closes or `timeout` passes without a byte.

@@ -38,6 +38,8 @@ public enum TestImages {
         gated) echo passed ;;
         gate-close) touch /tmp/gate && echo closed ;;
         gate-open) rm -f /tmp/gate && echo open ;;
+        record) echo "$HTTP_X_CALL_ID" >> /tmp/calls && echo recorded ;;
+        recorded) cat /tmp/calls 2>/dev/null ;;
         stream) for i in 1 2 3 4; do echo "line $i"; [ $i = 4 ] || sleep 1; done ;;
         esac
         """

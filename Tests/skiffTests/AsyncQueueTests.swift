@@ -20,12 +20,6 @@ struct AsyncQueueTests {
         return try await RawHTTP.exchange(port: port, request)
     }
 
-    /// What follows the headers of an answer read with `Connection: close`.
-    private static func body(_ answer: RawHTTP.Answer) -> Data {
-        guard let end = answer.text.range(of: "\r\n\r\n") else { return Data() }
-        return Data(answer.text[end.upperBound...].utf8)
-    }
-
     @Test(.enabled(if: daemonPartsPresent)) func aQueuedCallIsMadeAndCalledBack() async throws {
         let receiver = try await CallbackReceiver()
         defer { Task { await receiver.server.shutdown(gracePeriod: .seconds(1)) } }
@@ -120,7 +114,7 @@ struct AsyncQueueTests {
             }
             let full = try await eventually(timeout: .seconds(120)) {
                 let shown = try await admin.call("GET", "/system/queue")
-                let summary = try JSONDecoder().decode(QueueSummary.self, from: Self.body(shown))
+                let summary = try JSONDecoder().decode(QueueSummary.self, from: Data(shown.body.utf8))
                 return summary.functions.first { $0.name == "gated" }?.inFlight == 100
             }
             #expect(full, "never 100 calls in flight")
@@ -142,7 +136,7 @@ struct AsyncQueueTests {
             #expect(called.count == 1000 && Set(called) == Set(ids), "\(called.count) callbacks")
             #expect(callbacks.allSatisfy { $0.headers["X-Function-Status"] == "200" && $0.body == "passed\n" })
             let shown = try await newAdmin.call("GET", "/system/queue")
-            let summary = try JSONDecoder().decode(QueueSummary.self, from: Self.body(shown))
+            let summary = try JSONDecoder().decode(QueueSummary.self, from: Data(shown.body.utf8))
             let counts = try #require(summary.functions.first { $0.name == "gated" })
             #expect(counts.redelivered == 100 && counts.queued == 0, "\(shown.text)")
             let metrics = try await RawHTTP.exchange(port: newPort, SecurityTests.get("/metrics")).text

@@ -25,9 +25,11 @@ final class DaemonProcess: Sendable {
     /// - Parameters:
     ///   - prefix: shell commands run first in the same shell (e.g. setting up a fake journald).
     ///   - binary: the skiff to run (the release tarball's, say); the one built beside the tests by default.
+    ///   - arguments: more of `skiff serve`'s flags.
     init(
         environment extra: [String: String] = [:], wrapper: [String] = [], prefix: String = "",
-        binary: String = skiffBinary(), replaceEnvironment: Bool = false, continuing previous: DaemonProcess? = nil
+        binary: String = skiffBinary(), replaceEnvironment: Bool = false, continuing previous: DaemonProcess? = nil,
+        arguments: [String] = []
     ) throws {
         let number = Self.counter.withLock { value -> Int in
             value += 1
@@ -50,7 +52,7 @@ final class DaemonProcess: Sendable {
                 "--state-dir",
                 state.path, "--bridge", bridge, "--subnet", subnet, "--namespace", namespace,
                 "--log-sink", "files",
-            ])
+            ] + arguments)
         var environment = replaceEnvironment ? [:] : ProcessInfo.processInfo.environment
         // Tests in this process set NOTIFY_SOCKET for themselves (setenv is process-wide); a daemon only talks to
         // a notify socket its own test hands it.

@@ -373,14 +373,6 @@ struct AdminClient {
     }
 }
 
-extension RawHTTP.Answer {
-    /// The body of a `Connection: close` answer (everything after the head).
-    var body: String {
-        guard let range = text.range(of: "\r\n\r\n") else { return "" }
-        return String(text[range.upperBound...])
-    }
-}
-
 /// A daemon on a free port for `body`, always killed and cleaned up afterwards.
 func withDaemon(
     environment: [String: String] = [:], prefix: String = "", _ body: (DaemonProcess, Int) async throws -> Void

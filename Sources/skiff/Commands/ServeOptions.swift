@@ -1,5 +1,6 @@
 import Foundation
 import SkiffPOSIX
+import SkiffQueue
 import SkiffRuntime
 
 /// `skiff serve` settings. Each one can come from a flag, an environment variable or the config file; flags win
@@ -33,6 +34,7 @@ struct ServeOptions: Equatable {
     var natsPassword = ""
     var natsToken = ""
     var asyncMaxBody = "1048576"
+    var queue = ""
     var asyncRetryMin = "1s"
     var asyncRetryMax = "2m"
     var asyncMaxAttempts = "10"
@@ -100,6 +102,10 @@ struct ServeOptions: Equatable {
             key: "nats_token",
             help: "NATS clients authenticate with this token (beyond loopback the default is "
                 + "the one generated into STATE/secrets/nats-token)", path: \.natsToken),
+        Setting(
+            key: "queue",
+            help: "nats://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]: keep the queues on that NATS cluster with "
+                + "JetStream (shared by every daemon given it) instead of in STATE/streams", path: \.queue),
         Setting(
             key: "async_max_body", help: "largest body (bytes) /async-function/ queues; 413 above it",
             path: \.asyncMaxBody),
@@ -249,6 +255,13 @@ struct ServeOptions: Equatable {
             throw Invalid(
                 description: "--nats-listen '\(natsListen)' is not HOST:PORT with an IP address (e.g. 127.0.0.1:4222); "
                     + "empty or `off` turns the broker off")
+        }
+        if !queue.isEmpty {
+            do {
+                _ = try ClusterAddress(parsing: queue)
+            } catch {
+                throw Invalid(description: error.description)
+            }
         }
         guard let body = Int(asyncMaxBody), (1...(64 << 20)).contains(body) else {
             throw Invalid(

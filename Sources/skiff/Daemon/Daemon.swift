@@ -53,20 +53,7 @@ struct Daemon {
                 gatewayConfiguration.broker = natsAddresses.first.map { broker.description(listeningOn: $0) }
                 nats = server
             }
-            // The queues of asynchronous calls live in the broker's JetStream when it runs (so that NATS clients
-            // can queue calls), else in the same folder on their own.
-            let streams = "\(options.stateDirectory)/streams"
-            let queue: AsyncQueue
-            if let nats, try nats.stream(AsyncQueue.deadConfiguration) != nil {
-                queue = try AsyncQueue(directory: streams, defaultNamespace: options.namespace) { configuration in
-                    guard let stream = try nats.stream(configuration) else {
-                        throw NATSClientError.connect("the broker runs without JetStream")
-                    }
-                    return stream
-                }
-            } else {
-                queue = try AsyncQueue.open(directory: streams, defaultNamespace: options.namespace)
-            }
+            let (queue, queueService) = try await Self.openQueue(options: options, broker: nats, group: group)
             let client = HTTPClient(group: group)
             let api = Gateway(
                 runtime: runtime, configuration: gatewayConfiguration,
@@ -88,6 +75,9 @@ struct Daemon {
             let addresses = try await gateway.start()
             Console.error("skiff serve: listening on \(addresses.map(\.description).joined(separator: ", "))")
             if let natsAnnouncement { Console.error(natsAnnouncement) }
+            if let cluster = queue as? ClusterQueue {
+                Console.error("skiff serve: queue on \(cluster.address.display)")
+            }
             notifier.status("restoring functions from containerd")
 
             try await runtime.start()
@@ -112,6 +102,7 @@ struct Daemon {
                 services.append(NamedService("gateway-bridge") { try await bridgeListener.run() })
             }
             var queueSettings = queueSettings
+            if let queueService { services.append(queueService) }
             if let nats {
                 services.append(NamedService("nats") { try await nats.run() })
                 // Subject triggers speak NATS to the broker in this process, over a socketpair: no port, and the
