@@ -17,6 +17,8 @@ final class ClusterConsumer: WorkSource {
     var nextDeadline: Int64? { nil }
     /// Deliveries pulled ahead of the worker at most.
     static let buffered = 256
+    /// Retries remembered at most (to tell their next delivery from one after silence).
+    static let rememberedRetries = 100_000
     /// How long one pull waits on the server for messages.
     static let pullExpiry = Duration.seconds(5)
     private let state = Mutex(State())
@@ -179,6 +181,9 @@ final class ClusterConsumer: WorkSource {
     func negativeAcknowledge(_ sequence: UInt64, delay: Int64?, now: Int64) {
         let subject = state.withLock { state -> String? in
             guard let entry = state.pending.removeValue(forKey: sequence) else { return nil }
+            // Bounded: a call retried here may be delivered to another machine and never come back. Forgetting
+            // them all costs at most a retry counted as a possible duplicate.
+            if state.retried.count >= Self.rememberedRetries { state.retried.removeAll() }
             state.retried.insert(sequence)
             return entry.ackSubject
         }
