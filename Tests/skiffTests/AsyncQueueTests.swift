@@ -98,12 +98,8 @@ struct AsyncQueueTests {
             try #require(up)
             let admin = try AdminClient(daemon: first, port: port)
             let function = "gated.\(first.namespace)"
-            try await importTestImage("docker.io/local/gated:1", namespace: first.namespace)
-            let deployed = try await admin.call(
-                "POST", "/system/functions",
-                json: #"{"service":"gated","image":"local/gated:1","namespace":"\#(first.namespace)","#
-                    + #""labels":{"com.openfaas.queue.max_inflight":"100"}}"#)
-            #expect(deployed.status == 200, "\(deployed.text)")
+            try await admin.deployTestFunction(
+                "gated", namespace: first.namespace, labels: ["com.openfaas.queue.max_inflight": "100"])
             let closed = try await admin.call("GET", "/function/\(function)/cgi-bin/info?gate-close")
             #expect(closed.status == 200 && closed.text.contains("closed"), "\(closed.text)")
             let ids = (1...1000).map { "call-\($0)" }

@@ -22,21 +22,11 @@ struct ClusterQueueTests {
     @Test(.enabled(if: enabled)) func callsOutliveTheStreamLeadersDeath() async throws {
         let cluster = try await NATSCluster()
         defer { cluster.stop() }
-        let daemon = try DaemonProcess(arguments: ["--queue", cluster.url])
-        do {
-            let port = try #require(try await daemon.port())
-            let up = await eventually(timeout: .seconds(60)) {
-                (try? await RawHTTP.exchange(port: port, SecurityTests.get("/healthz")).status) == 200
-            }
-            try #require(up)
+        try await withDaemon(arguments: ["--queue", cluster.url]) { daemon, port in
             let admin = try AdminClient(daemon: daemon, port: port)
             let function = "tally.\(daemon.namespace)"
-            try await importTestImage("docker.io/local/tally:1", namespace: daemon.namespace)
-            let deployed = try await admin.call(
-                "POST", "/system/functions",
-                json: #"{"service":"tally","image":"local/tally:1","namespace":"\#(daemon.namespace)","#
-                    + #""labels":{"com.openfaas.queue.max_inflight":"8"}}"#)
-            #expect(deployed.status == 200, "\(deployed.text)")
+            try await admin.deployTestFunction(
+                "tally", namespace: daemon.namespace, labels: ["com.openfaas.queue.max_inflight": "8"])
 
             let leader = try #require(try await Self.streamLeader(cluster))
             let total = 5000
@@ -99,11 +89,7 @@ struct ClusterQueueTests {
             // The stream lives on: another node leads it now.
             let successor = try await Self.streamLeader(cluster, askingNot: leader)
             #expect(successor != nil && successor != leader, "the stream is led by \(successor ?? "nobody")")
-        } catch {
-            await daemon.cleanUp()
-            throw error
         }
-        await daemon.cleanUp()
     }
 
     /// The node leading the `faas-request` stream's replicas (`cluster.leader` of its info).

@@ -375,9 +375,10 @@ struct AdminClient {
 
 /// A daemon on a free port for `body`, always killed and cleaned up afterwards.
 func withDaemon(
-    environment: [String: String] = [:], prefix: String = "", _ body: (DaemonProcess, Int) async throws -> Void
+    environment: [String: String] = [:], prefix: String = "", arguments: [String] = [],
+    _ body: (DaemonProcess, Int) async throws -> Void
 ) async throws {
-    let daemon = try DaemonProcess(environment: environment, prefix: prefix)
+    let daemon = try DaemonProcess(environment: environment, prefix: prefix, arguments: arguments)
     do {
         let port = try #require(try await daemon.port())
         let started = await eventually(timeout: .seconds(60)) {
@@ -393,12 +394,14 @@ func withDaemon(
 }
 
 extension AdminClient {
-    /// Imports the busybox test image as `local/NAME:1` and deploys it as NAME, expecting 200.
-    func deployTestFunction(_ name: String, namespace: String) async throws {
+    /// Imports the busybox test image as `local/NAME:1` and deploys it as NAME (with `labels`), expecting 200.
+    func deployTestFunction(_ name: String, namespace: String, labels: [String: String] = [:]) async throws {
         try await importTestImage("docker.io/local/\(name):1", namespace: namespace)
+        let labelsJSON = String(decoding: try JSONEncoder().encode(labels), as: UTF8.self)
         let deployed = try await call(
             "POST", "/system/functions",
-            json: #"{"service":"\#(name)","image":"local/\#(name):1","namespace":"\#(namespace)"}"#)
+            json: #"{"service":"\#(name)","image":"local/\#(name):1","namespace":"\#(namespace)","#
+                + #""labels":\#(labelsJSON)}"#)
         #expect(deployed.status == 200, "\(deployed.text)")
     }
 }
