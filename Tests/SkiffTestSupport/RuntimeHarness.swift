@@ -60,7 +60,9 @@ public final class RuntimeHarness: Sendable {
         let unique = (pid &* 31 &+ number) % 250
         self.namespace = namespace ?? "skiff-test-\(pid)-\(number)"
         self.bridge = bridge ?? "skt\(pid % 10000)n\(number)"
-        self.subnet = subnet ?? "10.\(201 + number % 50).\(unique).0/24"
+        // 10.201–10.249: 10.250 is the daemon tests' (`DaemonProcess`), 10.253 the simulated LAN hosts'. An
+        // overlap gave two bridges one subnet, and a test's packets went to the other bridge.
+        self.subnet = subnet ?? "10.\(201 + number % 49).\(unique).0/24"
         self.stateDirectory =
             stateDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("skiff-rt-\(UUID())").path
         var configuration = RuntimeConfiguration(stateDirectory: self.stateDirectory, logCollector: skiffBinary())
