@@ -138,9 +138,10 @@ struct ServeOptions: Equatable {
         for setting in settings {
             let left = "  \(setting.flag) VALUE".padding(toLength: width, withPad: " ", startingAt: 0)
             text += "\(left)\(setting.help)\n"
+            let value = defaults[keyPath: setting.path]
             text +=
                 String(repeating: " ", count: width)
-                + "(env \(setting.environment), file key \(setting.key), default \(defaults[keyPath: setting.path]))\n"
+                + "(env \(setting.environment), file key \(setting.key), \(value.isEmpty ? "unset" : "default \(value)"))\n"
         }
         return text
     }
