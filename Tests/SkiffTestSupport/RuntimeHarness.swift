@@ -62,7 +62,7 @@ public final class RuntimeHarness: Sendable {
         self.bridge = bridge ?? "skt\(pid % 10000)n\(number)"
         // 10.201–10.249: 10.250 is the daemon tests' (`DaemonProcess`), 10.253 the simulated LAN hosts'. An
         // overlap gave two bridges one subnet, and a test's packets went to the other bridge.
-        self.subnet = subnet ?? "10.\(201 + number % 49).\(unique).0/24"
+        self.subnet = subnet ?? "10.\(201 + number % 49).\(freeThirdOctet(10, 201 + number % 49, from: unique)).0/24"
         self.stateDirectory =
             stateDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("skiff-rt-\(UUID())").path
         var configuration = RuntimeConfiguration(stateDirectory: self.stateDirectory, logCollector: skiffBinary())

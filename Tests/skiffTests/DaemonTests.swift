@@ -42,7 +42,7 @@ final class DaemonProcess: Sendable {
             state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-state-\(UUID())")
             bridge = "skd\(getpid() % 10000)n\(number)"
             namespace = "skiff-daemon-test-\(getpid())-\(number)"
-            subnet = "10.250.\((Int(getpid()) * 4 + number) % 250).0/24"
+            subnet = "10.250.\(freeThirdOctet(10, 250, from: Int(getpid()) * 4 + number)).0/24"
         }
         var process = ChildProcess(
             wrapper.first ?? "/bin/sh",
