@@ -108,13 +108,13 @@ public final class AsyncQueue: CallQueue {
     public static let replySubjectHeader = "Skiff-Reply-Subject"
     /// A dead letter's header naming the queue it came from (none: the default one), where a retry puts it back.
     static let queueHeader = "Skiff-Queue"
-    static let messageIDHeader = "Nats-Msg-Id"
 
     /// Stores a call on disk in the queue its `queueName` names (the default one when none).
     public func enqueue(_ request: QueueRequest, callID: String, replySubject: String?) async throws -> UInt64 {
         let lane = try localLane(try QueueLane.name(request.queueName))
         let acknowledgement = try await lane.requests.publish(
-            subject: lane.subject, headers: Self.callHeaders(callID: callID, replySubject: replySubject),
+            subject: lane.subject,
+            headers: HeaderBlock.encode(Self.callHeaders(callID: callID, replySubject: replySubject)),
             payload: request.json(), now: Self.now())
         if let address = try? FunctionAddress(Substring(request.function), defaultNamespace: defaultNamespace) {
             lane.remember(acknowledgement.sequence, function: address.qualified)
@@ -124,14 +124,16 @@ public final class AsyncQueue: CallQueue {
 
     public func enqueueCallback(to url: String, headers: HTTPHeaders, body: [UInt8]) async throws {
         _ = try await callbacks.publish(
-            subject: Self.callbacksSubject, headers: Self.callbackHeaders(url: url, headers), payload: body,
+            subject: Self.callbacksSubject, headers: HeaderBlock.encode(Self.callbackHeaders(url: url, headers)),
+            payload: body,
             now: Self.now())
     }
 
     public func bury(_ message: StoredMessage, from lane: any CallLane, reason: String, attempts: Int) async throws {
         _ = try await dead.publish(
             subject: Self.deadSubject,
-            headers: Self.deadLetterHeaders(message, from: lane, reason: reason, attempts: attempts),
+            headers: HeaderBlock.encode(
+                Self.deadLetterHeaders(message, from: lane, reason: reason, attempts: attempts)),
             payload: message.payload, now: Self.now())
     }
 
@@ -166,7 +168,8 @@ public final class AsyncQueue: CallQueue {
             if let callID, headers["X-Call-Id"] != callID { continue }
             let lane = try localLane((try? QueueLane.name(headers[Self.queueHeader])) ?? nil)
             _ = try await lane.requests.publish(
-                subject: lane.subject, headers: Self.headers(["X-Call-Id": headers["X-Call-Id"] ?? CallID.make()]),
+                subject: lane.subject,
+                headers: HeaderBlock.encode(Self.headers(["X-Call-Id": headers["X-Call-Id"] ?? CallID.make()])),
                 payload: message.payload, now: Self.now())
             _ = try await dead.log.delete(sequence)
             requeued += 1
@@ -207,9 +210,9 @@ public final class AsyncQueue: CallQueue {
 
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
 
-    /// A NATS header block, the fields in name order.
-    static func headers(_ fields: [String: String]) -> [UInt8] {
-        HeaderBlock.encode(fields.sorted { $0.key < $1.key }.map { NATSHeader($0.key, $0.value) })
+    /// NATS headers, in name order.
+    static func headers(_ fields: [String: String]) -> [NATSHeader] {
+        fields.sorted { $0.key < $1.key }.map { NATSHeader($0.key, $0.value) }
     }
 
     /// The fields of a NATS header block (the status line skipped; a name given twice keeps its last value).

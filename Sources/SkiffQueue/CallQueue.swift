@@ -72,8 +72,11 @@ extension CallQueue {
     /// The function a stored call is for, as `name.namespace`; nil when the payload is not a call.
     func function(of payload: [UInt8]) -> String? { call(in: payload)?.function.qualified }
 
+    // The headers below are NATS headers: the cluster publishes them as they are, the embedded store keeps them
+    // encoded (`HeaderBlock.encode`).
+
     /// The headers a call is stored with: its id, and where its answer is published for a NATS request.
-    static func callHeaders(callID: String, replySubject: String?) -> [UInt8] {
+    static func callHeaders(callID: String, replySubject: String?) -> [NATSHeader] {
         var fields = ["X-Call-Id": callID]
         if let replySubject { fields[AsyncQueue.replySubjectHeader] = replySubject }
         return AsyncQueue.headers(fields)
@@ -82,7 +85,7 @@ extension CallQueue {
     /// A dead letter's headers: the call's own, and where it came from, why it died, and after how many attempts.
     static func deadLetterHeaders(
         _ message: StoredMessage, from lane: any CallLane, reason: String, attempts: Int
-    ) -> [UInt8] {
+    ) -> [NATSHeader] {
         var headers = AsyncQueue.headerFields(message.headers)
         if let name = lane.name { headers[AsyncQueue.queueHeader] = name }
         headers["Skiff-Dead-Reason"] = reason.replacingOccurrences(of: "\r", with: " ")
@@ -102,9 +105,7 @@ extension CallQueue {
     }
 
     /// A callback as it is stored: where it goes in a header of its own, then the callback's headers.
-    static func callbackHeaders(url: String, _ headers: HTTPHeaders) -> [UInt8] {
-        var fields = [NATSHeader(AsyncQueue.callbackURLHeader, url)]
-        for (name, value) in headers { fields.append(NATSHeader(name, value)) }
-        return HeaderBlock.encode(fields)
+    static func callbackHeaders(url: String, _ headers: HTTPHeaders) -> [NATSHeader] {
+        [NATSHeader(AsyncQueue.callbackURLHeader, url)] + headers.map { NATSHeader($0.name, $0.value) }
     }
 }

@@ -153,7 +153,8 @@ final class ClusterConsumer: WorkSource {
             }
             return nil
         }
-        changed.notify()
+        // Room in the buffer: the puller may ask for more.
+        if taken != nil { changed.notify() }
         return (taken, [])
     }
 

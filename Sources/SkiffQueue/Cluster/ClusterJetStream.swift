@@ -66,7 +66,7 @@ struct ClusterJetStream: Sendable {
             "$JS.API.STREAM.CREATE.\(configuration.name)",
             [
                 "name": configuration.name, "subjects": configuration.subjects, "retention": retention,
-                "storage": "file", "num_replicas": replicas, "duplicate_window": 120_000_000_000,
+                "storage": "file", "num_replicas": replicas, "duplicate_window": configuration.duplicateWindow,
             ])
         guard let error = answer.error else { return }
         // 10058: a stream of that name exists with another configuration; it is used as it is.
@@ -95,7 +95,7 @@ struct ClusterJetStream: Sendable {
     /// majority of its servers). `messageID` makes a publish tried again after a lost answer count once.
     func publish(subject: String, headers: [NATSHeader], payload: [UInt8], messageID: String) async throws -> UInt64 {
         let answer = try await call(
-            subject, bytes: payload, headers: headers + [NATSHeader(AsyncQueue.messageIDHeader, messageID)])
+            subject, bytes: payload, headers: headers + [NATSHeader("Nats-Msg-Id", messageID)])
         if let error = answer.error {
             throw ClusterQueueError("the cluster did not store the call: \(error.description)")
         }

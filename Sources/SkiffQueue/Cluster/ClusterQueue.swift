@@ -111,8 +111,7 @@ public final class ClusterQueue: CallQueue {
 
     public func enqueue(_ request: QueueRequest, callID: String, replySubject: String?) async throws -> UInt64 {
         let lane = try await clusterLane(try QueueLane.name(request.queueName))
-        let headers =
-            HeaderBlock.decode(Self.callHeaders(callID: callID, replySubject: replySubject)[...])?.headers ?? []
+        let headers = Self.callHeaders(callID: callID, replySubject: replySubject)
         // A fresh id of its own, not the caller's call id (callers may reuse theirs): tried again after a lost
         // answer, the call is stored once.
         return try await jetStream.publish(
@@ -120,16 +119,15 @@ public final class ClusterQueue: CallQueue {
     }
 
     public func enqueueCallback(to url: String, headers: HTTPHeaders, body: [UInt8]) async throws {
-        let block = Self.callbackHeaders(url: url, headers)
         _ = try await jetStream.publish(
-            subject: Self.callbacksStream.subjects[0], headers: HeaderBlock.decode(block[...])?.headers ?? [],
+            subject: Self.callbacksStream.subjects[0], headers: Self.callbackHeaders(url: url, headers),
             payload: body, messageID: UUID().uuidString)
     }
 
     public func bury(_ message: StoredMessage, from lane: any CallLane, reason: String, attempts: Int) async throws {
-        let block = Self.deadLetterHeaders(message, from: lane, reason: reason, attempts: attempts)
         _ = try await jetStream.publish(
-            subject: AsyncQueue.deadSubject, headers: HeaderBlock.decode(block[...])?.headers ?? [],
+            subject: AsyncQueue.deadSubject,
+            headers: Self.deadLetterHeaders(message, from: lane, reason: reason, attempts: attempts),
             payload: message.payload, messageID: UUID().uuidString)
     }
 

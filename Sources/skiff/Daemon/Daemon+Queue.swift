@@ -7,18 +7,20 @@ import SkiffService
 extension Daemon {
     /// The queues of asynchronous calls: on the NATS cluster `--queue` names (with the service that pulls from
     /// it), else in the broker's JetStream when it runs (so that NATS clients can queue calls), else in the same
-    /// folder on their own.
+    /// folder on their own. A queue elsewhere comes with the service that pulls from it and a line for the log.
     static func openQueue(
         options: ServeOptions, broker: NATSServer?, group: EventLoopGroup
-    ) async throws -> (any CallQueue, (any Service)?) {
+    ) async throws -> (queue: any CallQueue, service: (any Service)?, announcement: String?) {
         if !options.queue.isEmpty {
             let address = try ClusterAddress(parsing: options.queue)
             let queue = try await ClusterQueue.connect(address, loop: group.next(), defaultNamespace: options.namespace)
-            return (queue, NamedService("queue-cluster") { await queue.run() })
+            return (
+                queue, NamedService("queue-cluster") { await queue.run() }, "skiff serve: queue on \(address.display)"
+            )
         }
         let streams = "\(options.stateDirectory)/streams"
         guard let broker, try broker.stream(AsyncQueue.deadConfiguration) != nil else {
-            return (try AsyncQueue.open(directory: streams, defaultNamespace: options.namespace), nil)
+            return (try AsyncQueue.open(directory: streams, defaultNamespace: options.namespace), nil, nil)
         }
         let queue = try AsyncQueue(directory: streams, defaultNamespace: options.namespace) { configuration in
             guard let stream = try broker.stream(configuration) else {
@@ -26,6 +28,6 @@ extension Daemon {
             }
             return stream
         }
-        return (queue, nil)
+        return (queue, nil, nil)
     }
 }

@@ -53,7 +53,8 @@ struct Daemon {
                 gatewayConfiguration.broker = natsAddresses.first.map { broker.description(listeningOn: $0) }
                 nats = server
             }
-            let (queue, queueService) = try await Self.openQueue(options: options, broker: nats, group: group)
+            let (queue, queueService, queueAnnouncement) = try await Self.openQueue(
+                options: options, broker: nats, group: group)
             let client = HTTPClient(group: group)
             let api = Gateway(
                 runtime: runtime, configuration: gatewayConfiguration,
@@ -75,9 +76,7 @@ struct Daemon {
             let addresses = try await gateway.start()
             Console.error("skiff serve: listening on \(addresses.map(\.description).joined(separator: ", "))")
             if let natsAnnouncement { Console.error(natsAnnouncement) }
-            if let cluster = queue as? ClusterQueue {
-                Console.error("skiff serve: queue on \(cluster.address.display)")
-            }
+            if let queueAnnouncement { Console.error(queueAnnouncement) }
             notifier.status("restoring functions from containerd")
 
             try await runtime.start()
