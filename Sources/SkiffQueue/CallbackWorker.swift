@@ -33,6 +33,7 @@ public final class CallbackWorker: Sendable {
     public func run() async {
         let consumer = queue.callbackSource
         await withDiscardingTaskGroup { deliveries in
+            deliveries.addTask { await consumer.pullAhead() }
             while !Task.isCancelled {
                 let seenStored = consumer.arrivals.generation
                 let seenWake = wake.generation

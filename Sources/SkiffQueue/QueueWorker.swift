@@ -82,6 +82,7 @@ public final class QueueWorker: Sendable {
     /// never does, so the daemon's memory would grow with every call it ever made.)
     public func run() async {
         await withDiscardingTaskGroup { calls in
+            calls.addTask { await self.source.pullAhead() }
             while !Task.isCancelled {
                 let seenStored = source.arrivals.generation
                 let seenWake = wake.generation

@@ -11,6 +11,9 @@ public protocol WorkSource: Sendable {
     var ackWait: Int64 { get }
     /// When a delivery that waits for its answer next falls due (nil when none does, or the server keeps time).
     var nextDeadline: Int64? { get }
+    /// Brings deliveries in ahead of ``next(now:)`` until cancelled; the worker runs it beside itself. Returns at
+    /// once for a consumer in this process, which reads its deliveries from the log when asked.
+    func pullAhead() async
     /// The next delivery, at once (never waits); nil when nothing is due.
     func next(now: Int64) -> (delivery: StreamConsumer.Delivery?, events: [StreamConsumer.Event])
     /// The work of this delivery begins: if it comes back after silence, it is a possible duplicate.
@@ -54,4 +57,5 @@ extension WorkSource {
 extension StreamConsumer: WorkSource {
     public var arrivals: ChangeSignal { stream.stored }
     public var ackWait: Int64 { configuration.ackWait }
+    public func pullAhead() async {}
 }

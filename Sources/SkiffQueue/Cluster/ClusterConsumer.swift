@@ -4,7 +4,7 @@ import SkiffPOSIX
 import SkiffStream
 import Synchronization
 
-/// A durable pull consumer on a NATS cluster, as a ``WorkSource``: ``run()`` pulls deliveries ahead of the worker
+/// A durable pull consumer on a NATS cluster, as a ``WorkSource``: ``pullAhead()`` pulls deliveries ahead of the worker
 /// (`$JS.API.CONSUMER.MSG.NEXT`, a batch at a time) into a small buffer, and the answers go to each delivery's ack
 /// subject (`+ACK`, `-NAK {"delay":…}`, `+WPI`, `+TERM`). The server keeps the time: a delivery unanswered for the
 /// ack wait is delivered again, to this machine or another that shares the queue.
@@ -47,7 +47,7 @@ final class ClusterConsumer: WorkSource {
     // MARK: Pulling
 
     /// Pulls until cancelled, connecting again (to the next server) whenever the connection is lost.
-    func run() async {
+    func pullAhead() async {
         while !Task.isCancelled {
             do {
                 try await pullOnOneConnection()

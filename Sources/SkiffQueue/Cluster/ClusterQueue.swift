@@ -69,24 +69,6 @@ public final class ClusterQueue: CallQueue {
             maxAckPending: Self.maxAckPending)
     }
 
-    /// Pulls for every queue and the callbacks until cancelled: a long-lived service of the daemon, beside the
-    /// workers that take what it pulls.
-    public func run() async {
-        await withDiscardingTaskGroup { pulls in
-            pulls.addTask { await self.callbacks.run() }
-            var started = Set<String>()
-            while !Task.isCancelled {
-                let seen = lanesChanged.generation
-                for case let lane as ClusterLane in lanes where started.insert(lane.label).inserted {
-                    pulls.addTask { await lane.consumer.run() }
-                }
-                await lanesChanged.wait(after: seen, until: .now + .seconds(3600))
-            }
-            pulls.cancelAll()
-        }
-        await jetStream.link.close()
-    }
-
     // MARK: CallQueue
 
     public var lanes: [any CallLane] { [defaultLane] + named.withLock { $0.sorted { $0.key < $1.key }.map(\.value) } }

@@ -2,25 +2,22 @@ import SkiffNATS
 import SkiffNATSClient
 import SkiffPOSIX
 import SkiffQueue
-import SkiffService
 
 extension Daemon {
     /// The queues of asynchronous calls: on the NATS cluster `--queue` names (with the service that pulls from
     /// it), else in the broker's JetStream when it runs (so that NATS clients can queue calls), else in the same
-    /// folder on their own. A queue elsewhere comes with the service that pulls from it and a line for the log.
+    /// folder on their own. A queue elsewhere comes with a line for the log saying where.
     static func openQueue(
         options: ServeOptions, broker: NATSServer?, group: EventLoopGroup
-    ) async throws -> (queue: any CallQueue, service: (any Service)?, announcement: String?) {
+    ) async throws -> (queue: any CallQueue, announcement: String?) {
         if !options.queue.isEmpty {
             let address = try ClusterAddress(parsing: options.queue)
             let queue = try await ClusterQueue.connect(address, loop: group.next(), defaultNamespace: options.namespace)
-            return (
-                queue, NamedService("queue-cluster") { await queue.run() }, "skiff serve: queue on \(address.display)"
-            )
+            return (queue, "skiff serve: queue on \(address.display)")
         }
         let streams = "\(options.stateDirectory)/streams"
         guard let broker, try broker.stream(AsyncQueue.deadConfiguration) != nil else {
-            return (try AsyncQueue.open(directory: streams, defaultNamespace: options.namespace), nil, nil)
+            return (try AsyncQueue.open(directory: streams, defaultNamespace: options.namespace), nil)
         }
         let queue = try AsyncQueue(directory: streams, defaultNamespace: options.namespace) { configuration in
             guard let stream = try broker.stream(configuration) else {
@@ -28,6 +25,6 @@ extension Daemon {
             }
             return stream
         }
-        return (queue, nil, nil)
+        return (queue, nil)
     }
 }

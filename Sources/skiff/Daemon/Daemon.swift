@@ -53,7 +53,7 @@ struct Daemon {
                 gatewayConfiguration.broker = natsAddresses.first.map { broker.description(listeningOn: $0) }
                 nats = server
             }
-            let (queue, queueService, queueAnnouncement) = try await Self.openQueue(
+            let (queue, queueAnnouncement) = try await Self.openQueue(
                 options: options, broker: nats, group: group)
             let client = HTTPClient(group: group)
             let api = Gateway(
@@ -101,7 +101,6 @@ struct Daemon {
                 services.append(NamedService("gateway-bridge") { try await bridgeListener.run() })
             }
             var queueSettings = queueSettings
-            if let queueService { services.append(queueService) }
             if let nats {
                 services.append(NamedService("nats") { try await nats.run() })
                 // Subject triggers speak NATS to the broker in this process, over a socketpair: no port, and the
