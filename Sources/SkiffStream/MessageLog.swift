@@ -61,11 +61,9 @@ public final class MessageLog: Sendable {
 
     struct State {
         var segments: [Segment]
-        var index: [UInt64: Location] = [:]
+        var index = SequenceIndex<Location>()
         var nextSequence: UInt64
         var lastSequence: UInt64
-        /// The lowest live sequence (a hint, moved forward past deleted ones when asked).
-        var firstHint: UInt64 = 1
         var bytes = 0
         var pending: [Pending] = []
         var isCommitting = false
@@ -94,52 +92,23 @@ public final class MessageLog: Sendable {
         state.withLock { state in
             Summary(
                 messages: state.index.count, bytes: state.bytes,
-                firstSequence: Self.first(&state) ?? state.nextSequence,
+                firstSequence: state.index.first ?? state.nextSequence,
                 lastSequence: state.lastSequence)
         }
     }
 
     /// Every live sequence, in order.
-    public var sequences: [UInt64] { state.withLock { $0.index.keys.sorted() } }
+    public var sequences: [UInt64] { state.withLock { $0.index.sequences } }
 
-    /// The lowest live sequence, nil when the log holds none. Cheap for a queue: deletions happen at the front.
-    public var firstSequence: UInt64? { state.withLock { Self.first(&$0) } }
+    /// The lowest live sequence, nil when the log holds none.
+    public var firstSequence: UInt64? { state.withLock { $0.index.first } }
 
     /// The lowest live sequence above `sequence`, nil when there is none: a consumer's next message without
     /// sorting the whole log.
-    public func sequence(after sequence: UInt64) -> UInt64? {
-        state.withLock { state in
-            guard !state.index.isEmpty else { return nil }
-            var candidate = max(sequence + 1, Self.first(&state) ?? sequence + 1)
-            while candidate <= state.lastSequence {
-                if state.index[candidate] != nil { return candidate }
-                candidate += 1
-            }
-            return nil
-        }
-    }
+    public func sequence(after sequence: UInt64) -> UInt64? { state.withLock { $0.index.sequence(after: sequence) } }
 
-    /// Live sequences above `sequence`. Asked at every delivery (its `pending`): it counts the live sequences up to
-    /// `sequence` one by one when those are fewer than the whole log (a queue's consumer is near its front), and
-    /// the whole log only otherwise.
-    public func count(after sequence: UInt64) -> Int {
-        state.withLock { state in
-            guard let first = Self.first(&state), sequence >= first else { return state.index.count }
-            guard sequence < state.lastSequence else { return 0 }
-            guard sequence - first < UInt64(state.index.count) else {
-                return state.index.keys.reduce(0) { $1 > sequence ? $0 + 1 : $0 }
-            }
-            var atOrBelow = 0
-            for candidate in first...sequence where state.index[candidate] != nil { atOrBelow += 1 }
-            return state.index.count - atOrBelow
-        }
-    }
-
-    private static func first(_ state: inout State) -> UInt64? {
-        guard !state.index.isEmpty else { return nil }
-        while state.firstHint <= state.lastSequence && state.index[state.firstHint] == nil { state.firstHint += 1 }
-        return state.firstHint <= state.lastSequence ? state.firstHint : state.index.keys.min()
-    }
+    /// Live sequences above `sequence`: asked at every delivery (its `pending`), so counted from the nearer end.
+    public func count(after sequence: UInt64) -> Int { state.withLock { $0.index.count(after: sequence) } }
 
     /// `fdatasync`s so far (group commit makes this fewer than the appends).
     public var syncCount: Int { state.withLock { $0.syncs } }

@@ -19,13 +19,13 @@ public final class StreamConsumer: Sendable {
         var cursor: UInt64 = 0
         /// Deliveries made, redeliveries included: the consumer sequence of the last one.
         var deliveries: UInt64 = 0
-        var pending: [UInt64: Pending] = [:]
+        var pending = PendingDeliveries()
         var redelivered = 0
         /// Raised by every change that the file must carry.
         var version: UInt64 = 0
     }
 
-    private struct Pending {
+    struct Pending {
         var deliveries: Int
         var deadline: Int64
         /// The last delivery was answered with a NAK: its next one is a retry, not a redelivery after silence.
@@ -110,7 +110,7 @@ public final class StreamConsumer: Sendable {
                     Self.apply(event, to: &state)
                     state.version = max(state.version, version)
                 }
-                for (sequence, waiting) in state.pending {
+                for (sequence, waiting) in state.pending.entries {
                     // Gone from the stream (a work queue's ack is its deletion, which the journal does not repeat).
                     guard stream.log.contains(sequence) else {
                         state.pending[sequence] = nil
@@ -142,7 +142,7 @@ public final class StreamConsumer: Sendable {
         let saved = state.withLock { state in
             ConsumerSnapshot(
                 cursor: state.cursor, deliveries: state.deliveries, redelivered: state.redelivered,
-                pending: state.pending.map { [$0.key, UInt64($0.value.deliveries), $0.value.flags] }.sorted {
+                pending: state.pending.entries.map { [$0.key, UInt64($0.value.deliveries), $0.value.flags] }.sorted {
                     $0[0] < $1[0]
                 }, version: state.version)
         }
@@ -175,10 +175,7 @@ public final class StreamConsumer: Sendable {
                 case exhausted, nothing
             }
             let choice = state.withLock { state -> Choice in
-                let overdue = state.pending.filter { $0.value.deadline <= now }.min {
-                    $0.value.deadline < $1.value.deadline
-                }
-                if let (sequence, waiting) = overdue {
+                if let (sequence, waiting) = state.pending.first(), waiting.deadline <= now {
                     if configuration.maxDeliver >= 0 && waiting.deliveries >= configuration.maxDeliver {
                         state.pending[sequence] = nil
                         record(.removed(sequence), in: &state)
@@ -350,7 +347,7 @@ public final class StreamConsumer: Sendable {
     }
 
     /// When a waiting delivery next falls due; nil when none waits.
-    public var nextDeadline: Int64? { state.withLock { $0.pending.values.map(\.deadline).min() } }
+    public var nextDeadline: Int64? { state.withLock { $0.pending.first()?.pending.deadline } }
 
     /// The highest stream sequence delivered so far: everything above it has never been handed out.
     public var cursor: UInt64 { state.withLock { $0.cursor } }
