@@ -52,19 +52,46 @@ public enum HeaderBlock {
 
     /// Nil when the block does not start with `NATS/1.0`; lines without a colon are skipped, as nats.go does.
     public static func decode(_ block: ArraySlice<UInt8>) -> (status: Int?, headers: [NATSHeader])? {
-        let text = String(decoding: block, as: UTF8.self)
-        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: true)[...]
-        guard let first = lines.popFirst(), first.hasPrefix("NATS/1.0") else { return nil }
-        let rest = first.dropFirst("NATS/1.0".count).trimmingCharacters(in: .whitespaces)
-        let status = rest.split(separator: " ").first.flatMap { Int($0) }
+        // Bytes, not Strings split and trimmed with Foundation: a queued call's headers are read at every delivery.
+        var lines = crlfLines(block)[...]
+        let version = Array("NATS/1.0".utf8)
+        guard let first = lines.popFirst(), first.starts(with: version) else { return nil }
+        let status = trimmed(first.dropFirst(version.count)).split(separator: UInt8(ascii: " ")).first
+            .flatMap { Int(String(decoding: $0, as: UTF8.self)) }
         var headers: [NATSHeader] = []
         for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { continue }
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
             headers.append(
                 NATSHeader(
-                    String(line[..<colon]).trimmingCharacters(in: .whitespaces),
-                    String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
+                    String(decoding: trimmed(line[..<colon]), as: UTF8.self),
+                    String(decoding: trimmed(line[(colon + 1)...]), as: UTF8.self)))
         }
         return (status, headers)
+    }
+
+    /// The lines between CRLFs, empty ones left out.
+    private static func crlfLines(_ block: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+        var lines: [ArraySlice<UInt8>] = []
+        var start = block.startIndex
+        var index = block.startIndex
+        while index < block.endIndex {
+            if block[index] == 0x0D, index + 1 < block.endIndex, block[index + 1] == 0x0A {
+                if index > start { lines.append(block[start..<index]) }
+                index += 2
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        if start < block.endIndex { lines.append(block[start...]) }
+        return lines
+    }
+
+    /// Without the spaces and tabs around it.
+    private static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        let isBlank = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
+        guard let start = bytes.firstIndex(where: { !isBlank($0) }), let end = bytes.lastIndex(where: { !isBlank($0) })
+        else { return [] }
+        return bytes[start...end]
     }
 }

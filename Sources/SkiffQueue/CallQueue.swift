@@ -63,7 +63,7 @@ extension CallQueue {
     /// place a payload is read: the worker makes the call from what this gives, `skiff queue` and purge name the
     /// function from it.
     func call(in payload: [UInt8]) -> (request: QueueRequest, function: FunctionAddress)? {
-        guard let request = try? JSONDecoder().decode(QueueRequest.self, from: Data(payload)),
+        guard let request = try? QueueRequest(json: payload),
             let address = try? FunctionAddress(Substring(request.function), defaultNamespace: defaultNamespace)
         else { return nil }
         return (request, address)

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffHTTP
 import SkiffPOSIX
 
 /// An asynchronous call as OpenFaaS queues it on `faas-request`: Go's field names, the body base64 (a Go
@@ -147,7 +148,7 @@ public struct QueueRequest: Codable, Sendable, Equatable {
 
     /// The first value of a header, matched without regard to case (Go canonicalises the names it writes).
     public func headerValue(_ name: String) -> String? {
-        header.first { $0.key.caseInsensitiveCompare(name) == .orderedSame }?.value.first
+        header[name]?.first ?? header.first { HTTPTokens.equalsIgnoringCase($0.key.utf8, name) }?.value.first
     }
 }
 

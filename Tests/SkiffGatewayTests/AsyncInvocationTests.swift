@@ -292,6 +292,49 @@ struct QueueRequestTests {
         }
     }
 
+    /// The worker reads calls by hand; what it reads is what `JSONDecoder` reads, for the documents its hand reading
+    /// takes (which must be all the usual ones) and for those it leaves to `JSONDecoder` (which must refuse the
+    /// broken ones the same way).
+    @Test func handReadingAgreesWithJSONDecoder() throws {
+        let full = #"""
+             {"Header":{"X-Call-Id":["abc"],"X-Many":["1","\u00e9\ud83d\ude00\n"]},"Host":"gw:8080","Body":"aGVsbG8=",
+             "Method":"PUT","Path":"/sub","QueryString":"a=b","Function":"figlet.openfaas-fn","QueueName":"q",
+             "Annotations":{"topic":"t"},"Extra":[1,-2.5e3,{"x":[true,false,null]},"s"],
+             "CallbackUrl":{"Scheme":"http","Opaque":"","User":{"u":"p"},"Host":"receiver:9000","Path":"/done",
+             "RawPath":"","OmitHost":false,"ForceQuery":true,"RawQuery":"x=1","Fragment":"f","RawFragment":"","Port":7}}
+            """#
+        let taken = [
+            full, #"{"Function":"f"}"#, #"{"Function":"f","Header":null,"Body":null,"Method":null,"CallbackUrl":null}"#,
+            #"{"Function":"f","Method":"","Host":"","Annotations":null,"Body":""}"#, " {\n\t\"Function\" : \"f\" }\r\n",
+            String(
+                decoding: QueueRequest(function: "a.b", header: ["K": ["v"]], body: Data([0, 255])).json(),
+                as: UTF8.self),
+        ]
+        for document in taken {
+            let expected = try JSONDecoder().decode(QueueRequest.self, from: Data(document.utf8))
+            #expect(try QueueRequest.scan(Array(document.utf8)) == expected, "\(document)")
+            #expect(try QueueRequest(json: Array(document.utf8)) == expected, "\(document)")
+        }
+        let refused = [
+            "", "{", "[]", "null", #"{"Function":1}"#, #"{"Function":null}"#, #"{"Header":{}}"#,
+            #"{"Function":"f"} x"#, #"{"Function":"f",}"#, "{\"Function\":\"f\u{1}\"}",
+            #"{"Function":"f","Body":"not base64!"}"#, #"{"Function":"f","Header":{"A":[null]}}"#,
+            #"{"Function":"f","Header":{"A":"v"}}"#, #"{"Function":"f","Method":7}"#, #"{"Function":"\ud83d"}"#,
+            #"{"Function":"f","Extra":01}"#, #"{"Function":"f","Extra":1.}"#, #"{"Function":"f","Extra":tru}"#,
+            #"{"Function":"f","CallbackUrl":{"OmitHost":"no"}}"#, #"{"Function":"\x"}"#,
+            #"{"Function":"a","Function":"b"}"#,
+        ]
+        for document in refused {
+            // Refused, or read alike: a few of these are matters of taste that only JSONDecoder decides.
+            let theirs = try? JSONDecoder().decode(QueueRequest.self, from: Data(document.utf8))
+            #expect((try? QueueRequest(json: Array(document.utf8))) == theirs, "\(document)")
+            #expect(throws: (any Error).self, "\(document)") { try QueueRequest.scan(Array(document.utf8)) }
+        }
+        // Bytes that are not UTF-8 inside a string.
+        let invalid = Array(#"{"Function":""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8)
+        #expect(throws: (any Error).self) { try QueueRequest(json: invalid) }
+    }
+
     @Test func callbackURLsAreHTTPWithAHost() {
         #expect(GoURL("http://10.0.0.5:8000/cb?id=1#f")?.text == "http://10.0.0.5:8000/cb?id=1#f")
         for bad in ["https://x/y", "ftp://x", "http://", "http://user@host/", "http://a b/", "/relative"] {

@@ -45,6 +45,18 @@ struct NATSClientTests {
         }
     }
 
+    /// Header blocks as servers and clients write them: a status after the version, blanks around names and
+    /// values, a line without a colon (skipped, as nats.go does), values with colons and non-ASCII text.
+    @Test func headerBlocksReadBackAsWritten() throws {
+        let written = [NATSHeader("X-Call-Id", "a:b:c"), NATSHeader("Ünï", "流 ✓"), NATSHeader("Empty", "")]
+        #expect(HeaderBlock.decode(HeaderBlock.encode(written)[...])?.headers == written)
+        #expect(HeaderBlock.decode(HeaderBlock.encode(written)[...])?.status == nil)
+        let block = Array("NATS/1.0 503 No Responders\r\n \tK :\t v w \r\nno colon\r\n\r\n".utf8)
+        let decoded = try #require(HeaderBlock.decode(block[...]))
+        #expect(decoded.status == 503 && decoded.headers == [NATSHeader("K", "v w")])
+        #expect(HeaderBlock.decode(Array("HTTP/1.1 200\r\n\r\n".utf8)[...]) == nil)
+    }
+
     @Test func subjectsAndHeadersTheProtocolCannotCarryAreRefusedBeforeSending() throws {
         for bad in ["", "a..b", "a b", "a\r\nPUB x 1", ".a", "a.", "a.>.b"] {
             #expect(throws: NATSClientError.self, "\(bad)") { try NATSClient.checkSubject(bad, wildcards: true) }
