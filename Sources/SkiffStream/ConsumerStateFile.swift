@@ -101,6 +101,8 @@ final class ConsumerStateFile: Sendable {
     /// The consumer's whole state now and the version of it; nil once the consumer is gone. Read for compaction.
     private let source = Mutex<(@Sendable () -> (version: UInt64, bytes: [UInt8])?)?>(nil)
     private let state = Mutex(State())
+    /// Writes and syncs the buffered records, off the cooperative pool.
+    private let writer = DrainThread(name: "skiff-consumer")
     /// The open journal, used by one write at a time; nil before the first write and after `retire`.
     private let journal = Mutex<Journal>(.closed)
 
@@ -111,7 +113,6 @@ final class ConsumerStateFile: Sendable {
     }
 
     private struct State {
-        var running = false
         /// Records not written yet, in version order.
         var buffer: [UInt8] = []
         var bufferedVersion: UInt64 = 0
@@ -122,6 +123,7 @@ final class ConsumerStateFile: Sendable {
     init(path: String, compactionBytes: Int = defaultCompactionBytes) {
         self.path = path
         self.compactionBytes = compactionBytes
+        writer.attach { [weak self] in self?.writeUntilCurrent() }
     }
 
     /// Where the whole state comes from when the snapshot is rewritten (set once its consumer exists).
@@ -170,22 +172,13 @@ final class ConsumerStateFile: Sendable {
 
     /// Writes what was recorded, on the file's thread, unless a write already runs (it then takes it too).
     func flush() {
-        let start = state.withLock { state -> Bool in
-            guard !state.running, !state.buffer.isEmpty else { return false }
-            state.running = true
-            return true
-        }
-        guard start else { return }
+        guard state.withLock({ !$0.buffer.isEmpty }) else { return }
         do {
-            try PosixThread.detach(name: "skiff-consumer") { [self] in writeUntilCurrent() }
+            try writer.signal()
         } catch {
             // No thread, no durability: nobody is kept waiting for it (a restart delivers these again); the next
             // change tries again.
-            let recorded = state.withLock { state in
-                state.running = false
-                return state.bufferedVersion
-            }
-            release(upTo: recorded)
+            release(upTo: state.withLock { $0.bufferedVersion })
         }
     }
 
@@ -222,7 +215,6 @@ final class ConsumerStateFile: Sendable {
         while true {
             let (bytes, version) = state.withLock { state -> ([UInt8], UInt64) in
                 defer { state.buffer = [] }
-                if state.buffer.isEmpty { state.running = false }
                 return (state.buffer, state.bufferedVersion)
             }
             guard !bytes.isEmpty else { return }

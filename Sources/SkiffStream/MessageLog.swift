@@ -16,6 +16,7 @@ public final class MessageLog: Sendable {
     public let recovery: Recovery
     private let segmentBytes: Int
     private let state: Mutex<State>
+    private let committer = DrainThread(name: "skiff-commit")
 
     public struct Recovery: Sendable, Equatable {
         /// Records read back (messages and deletions).
@@ -66,7 +67,6 @@ public final class MessageLog: Sendable {
         var lastSequence: UInt64
         var bytes = 0
         var pending: [Pending] = []
-        var isCommitting = false
         var syncs = 0
     }
 
@@ -84,6 +84,7 @@ public final class MessageLog: Sendable {
         let (state, recovery) = try Self.recover(directory)
         self.state = Mutex(state)
         self.recovery = recovery
+        committer.attach { [weak self] in self?.commitUntilIdle() }
     }
 
     // MARK: Reading
@@ -170,16 +171,10 @@ public final class MessageLog: Sendable {
     }
 
     private func enqueue(_ pending: Pending) {
-        let start = state.withLock { state -> Bool in
-            state.pending.append(pending)
-            guard !state.isCommitting else { return false }
-            state.isCommitting = true
-            return true
-        }
-        guard start else { return }
+        state.withLock { $0.pending.append(pending) }
         do {
             // Writes and syncs block: they run on a thread of their own, never on the cooperative pool.
-            try PosixThread.detach(name: "skiff-commit") { [self] in commitUntilIdle() }
+            try committer.signal()
         } catch {
             fail(everythingPendingWith: .system("cannot start the committer: \(error)"))
         }
@@ -202,10 +197,7 @@ public final class MessageLog: Sendable {
 
     private func takeBatch() -> Batch? {
         state.withLock { state -> Batch? in
-            guard !state.pending.isEmpty else {
-                state.isCommitting = false
-                return nil
-            }
+            guard !state.pending.isEmpty else { return nil }
             var batch = Batch(pending: state.pending, firstSequence: state.nextSequence)
             state.pending = []
             for entry in batch.pending {
@@ -312,10 +304,7 @@ public final class MessageLog: Sendable {
 
     private func fail(everythingPendingWith error: MessageLogError) {
         let pending = state.withLock { state -> [Pending] in
-            defer {
-                state.pending = []
-                state.isCommitting = false
-            }
+            defer { state.pending = [] }
             return state.pending
         }
         for entry in pending { Self.resume(entry, with: .failure(error)) }
