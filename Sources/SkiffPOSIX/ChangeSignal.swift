@@ -18,10 +18,8 @@ public final class ChangeSignal: Sendable {
     private let hasWaiters = Atomic<Bool>(false)
 
     private struct State {
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var waiters: [UInt64: Waiter] = [:]
         var nextWaiter: UInt64 = 0
-        /// Waiters whose deadline or cancellation came before they had parked: they must not park.
-        var expired: Set<UInt64> = []
     }
 
     private let state = Mutex(State())
@@ -35,14 +33,14 @@ public final class ChangeSignal: Sendable {
     public func notify() {
         count.wrappingAdd(1, ordering: .sequentiallyConsistent)
         guard hasWaiters.load(ordering: .sequentiallyConsistent) else { return }
-        let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let woken = state.withLock { state -> [Waiter] in
             defer {
                 state.waiters.removeAll()
                 hasWaiters.store(false, ordering: .sequentiallyConsistent)
             }
             return Array(state.waiters.values)
         }
-        for waiter in woken { waiter.resume() }
+        for waiter in woken { waiter.wake() }
     }
 
     /// The first value `probe` gives (it looks at the owner's state), looking again after every change; nil at the
@@ -57,64 +55,92 @@ public final class ChangeSignal: Sendable {
     }
 
     /// Returns at the first change after `generation` (at once if there was one already), at the deadline, or
-    /// when the calling task is cancelled. Each waiter is resumed exactly once, by whoever takes it out.
+    /// when the calling task is cancelled.
     public func wait(after generation: UInt64, until deadline: ContinuousClock.Instant) async {
+        await Self.wait(forAnyOf: [(self, generation)], until: deadline)
+    }
+
+    /// Adds `waiter`, then looks at the count again: a change the notifier made without seeing the waiter shows
+    /// here (both sides are sequentially consistent), and wakes it at once.
+    private func add(_ waiter: Waiter, after generation: UInt64) -> UInt64 {
         let id = state.withLock { state -> UInt64 in
             state.nextWaiter &+= 1
+            state.waiters[state.nextWaiter] = waiter
+            hasWaiters.store(true, ordering: .sequentiallyConsistent)
             return state.nextWaiter
         }
-        let expiry = Task { [weak self] in
-            try? await Task.sleep(until: deadline)
-            if !Task.isCancelled { self?.resume(id) }
-        }
-        defer {
-            expiry.cancel()
-            _ = state.withLock { $0.expired.remove(id) }
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let parked = state.withLock { state -> Bool in
-                    guard !Task.isCancelled, state.expired.remove(id) == nil else { return false }
-                    state.waiters[id] = continuation
-                    hasWaiters.store(true, ordering: .sequentiallyConsistent)
-                    // Looked at after announcing the waiter: a change the notifier made without seeing it shows here.
-                    guard count.load(ordering: .sequentiallyConsistent) == generation else {
-                        state.waiters[id] = nil
-                        return false
-                    }
-                    return true
-                }
-                if !parked { continuation.resume() }
-            }
-        } onCancel: {
-            resume(id)
+        if count.load(ordering: .sequentiallyConsistent) != generation { waiter.wake() }
+        return id
+    }
+
+    /// Waits standing now (for tests: a wait that ended must not stay behind).
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
+
+    private func remove(_ id: UInt64) {
+        _ = state.withLock { $0.waiters.removeValue(forKey: id) }
+    }
+}
+
+/// One task's wait, which whoever comes first ends: a change of any signal it waits on, its deadline, or its
+/// cancellation. Ended before the task parks, it does not park.
+private final class Waiter: Sendable {
+    private enum Phase {
+        case waiting
+        case parked(CheckedContinuation<Void, Never>)
+        case woken
+    }
+
+    private let phase = Mutex(Phase.waiting)
+
+    var isWoken: Bool {
+        phase.withLock {
+            if case .woken = $0 { return true }
+            return false
         }
     }
 
-    private func resume(_ id: UInt64) {
-        let parked = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard let continuation = state.waiters.removeValue(forKey: id) else {
-                state.expired.insert(id)
-                return nil
-            }
-            return continuation
+    func wake() {
+        let parked = phase.withLock { phase -> CheckedContinuation<Void, Never>? in
+            defer { phase = .woken }
+            if case .parked(let continuation) = phase { return continuation }
+            return nil
         }
         parked?.resume()
+    }
+
+    func park(_ continuation: CheckedContinuation<Void, Never>) {
+        let woken = phase.withLock { phase -> Bool in
+            if case .woken = phase { return true }
+            phase = .parked(continuation)
+            return false
+        }
+        if woken { continuation.resume() }
     }
 }
 
 extension ChangeSignal {
     /// Returns at the first change of any of the signals after the generation read for it, at the deadline, or when
     /// the calling task is cancelled: a worker that waits for new work and for room at once.
+    ///
+    /// One waiter stands in every signal and one timer keeps the deadline, and neither is made when a change has
+    /// already come: a queue's worker waits like this after every call, where a child task and a timer for each
+    /// signal were a good part of the thread switches a call cost.
     public static func wait(
         forAnyOf signals: [(signal: ChangeSignal, after: UInt64)], until deadline: ContinuousClock.Instant
     ) async {
-        await withTaskGroup(of: Void.self) { waits in
-            for (signal, generation) in signals {
-                waits.addTask { await signal.wait(after: generation, until: deadline) }
-            }
-            await waits.next()
-            waits.cancelAll()
+        let waiter = Waiter()
+        let added = signals.map { ($0.signal, $0.signal.add(waiter, after: $0.after)) }
+        defer { for (signal, id) in added { signal.remove(id) } }
+        guard !waiter.isWoken, ContinuousClock.now < deadline else { return }
+        let expiry = Task {
+            try? await Task.sleep(until: deadline)
+            waiter.wake()
+        }
+        defer { expiry.cancel() }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { waiter.park($0) }
+        } onCancel: {
+            waiter.wake()
         }
     }
 }

@@ -48,4 +48,33 @@ struct ChangeSignalTests {
         signal.notify()
         #expect(await waiter.value == 7)
     }
+
+    /// A worker waits for new work and for room at once: a change of either ends the wait, and however it ends,
+    /// the wait leaves nothing behind in either signal.
+    @Test func aWaitOnSeveralSignalsEndsAtTheFirstChangeOfAnyAndLeavesNothingBehind() async {
+        let work = ChangeSignal()
+        let room = ChangeSignal()
+        for round in 0..<200 {
+            let seenWork = work.generation
+            let seenRoom = room.generation
+            let waiter = Task {
+                await ChangeSignal.wait(forAnyOf: [(work, seenWork), (room, seenRoom)], until: .now + .seconds(3600))
+            }
+            let returned = Atomic(false)
+            let watcher = Task {
+                await waiter.value
+                returned.store(true, ordering: .releasing)
+            }
+            // Notified until it returns: before or after it parked, one change of either must end it.
+            while !returned.load(ordering: .acquiring) {
+                (round % 2 == 0 ? work : room).notify()
+                await Task.yield()
+            }
+            await watcher.value
+        }
+        await ChangeSignal.wait(forAnyOf: [(work, work.generation), (room, room.generation)], until: .now)
+        await ChangeSignal.wait(
+            forAnyOf: [(work, work.generation), (room, room.generation)], until: .now + .milliseconds(5))
+        #expect(work.waiterCount == 0 && room.waiterCount == 0)
+    }
 }
