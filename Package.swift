@@ -12,6 +12,7 @@
 //                      → SkiffService → SkiffPOSIX
 //                      → SkiffNATS    → SkiffNet (the broker shares the loops, never SkiffHTTP), SkiffStream
 //                                       (JetStream's durable message logs) → SkiffPOSIX
+//                      → SkiffMetricsStore → SkiffPOSIX (the time-series store; being built, not wired in yet)
 import PackageDescription
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
@@ -48,6 +49,8 @@ let package = Package(
         // The metrics registry (collectors; counter, gauge and histogram families) and the Prometheus text
         // exposition, for the daemon and the watchdog; the metrics store reads the registry in-process.
         .target(name: "SkiffMetrics", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
+        // The time-series store: Prometheus-compatible chunks, the head and its write-ahead log, blocks, PromQL.
+        .target(name: "SkiffMetricsStore", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // OCI images without a registry: image references, SHA-256, tar, the OCI model and image archives.
         .target(name: "SkiffImage", swiftSettings: strict),
         // containerd through its command-line client: `ctr`'s arguments and outputs, and the image operations
@@ -150,6 +153,8 @@ let package = Package(
             ],
             exclude: ["Fixtures"]),
         .testTarget(name: "SkiffMetricsTests", dependencies: ["SkiffMetrics"]),
+        .testTarget(
+            name: "SkiffMetricsStoreTests", dependencies: ["SkiffMetricsStore", "SkiffPOSIX", "SkiffTestSupport"]),
         .testTarget(name: "SkiffStackTests", dependencies: ["SkiffStack"]),
         .testTarget(
             name: "SkiffBuildTests",
