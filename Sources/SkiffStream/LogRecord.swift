@@ -1,3 +1,5 @@
+import SkiffPOSIX
+
 /// One record of a stream's log, as it lies on disk (little endian):
 ///
 ///     magic 0xA7 · kind (1 message, 2 deletion) · 2 reserved · body length u32 · CRC-32C of the body u32
