@@ -1,0 +1,65 @@
+/// One condition of a selector on one label: `=`, `!=`, `=~`, `!~`. A missing label matches as the empty string,
+/// as in Prometheus; regular expressions match the whole value.
+public struct LabelMatcher: Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case equal = "="
+        case notEqual = "!="
+        case matchesRegex = "=~"
+        case notMatchesRegex = "!~"
+    }
+
+    public let name: String
+    public let kind: Kind
+    public let value: String
+    private let regex: WholeMatch?
+
+    public init(_ name: String, _ kind: Kind, _ value: String) throws(LabelMatcherError) {
+        self.name = name
+        self.kind = kind
+        self.value = value
+        switch kind {
+        case .equal, .notEqual:
+            regex = nil
+        case .matchesRegex, .notMatchesRegex:
+            do {
+                regex = WholeMatch(try Regex(value))
+            } catch {
+                throw .invalidRegex(value, "\(error)")
+            }
+        }
+    }
+
+    public func matches(_ given: String?) -> Bool {
+        let text = given ?? ""
+        switch kind {
+        case .equal: return text == value
+        case .notEqual: return text != value
+        case .matchesRegex: return regex?.matches(text) ?? false
+        case .notMatchesRegex: return !(regex?.matches(text) ?? false)
+        }
+    }
+
+    /// Whether the empty string matches: such a matcher also selects series without the label.
+    var matchesEmpty: Bool { matches(nil) }
+
+    public var description: String { "\(name)\(kind.rawValue)\"\(value)\"" }
+}
+
+/// A compiled pattern that must match a whole value. (`Regex` is not `Sendable`; it is only ever read.)
+private struct WholeMatch: @unchecked Sendable {
+    let regex: Regex<AnyRegexOutput>
+
+    init(_ regex: Regex<AnyRegexOutput>) { self.regex = regex }
+
+    func matches(_ text: String) -> Bool { (try? regex.wholeMatch(in: text)) != nil }
+}
+
+public enum LabelMatcherError: Error, Equatable, CustomStringConvertible {
+    case invalidRegex(String, String)
+
+    public var description: String {
+        switch self {
+        case .invalidRegex(let pattern, let reason): "invalid regular expression \"\(pattern)\": \(reason)"
+        }
+    }
+}

@@ -1,0 +1,64 @@
+/// A series' identity: label names and values, sorted by name, names unique; the metric name is the label
+/// `__name__`. Compared and ordered as Prometheus orders series (name by name, then value).
+public struct Labels: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public struct Label: Sendable, Hashable {
+        public var name: String
+        public var value: String
+
+        public init(_ name: String, _ value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public static let metricName = "__name__"
+
+    /// Sorted by name; no empty values (a label with an empty value is no label, as in Prometheus).
+    public private(set) var labels: [Label]
+
+    /// The pairs in any order; empty values are dropped, and of a name given twice the last value stands.
+    public init(_ pairs: [(String, String)]) {
+        var byName: [String: String] = [:]
+        for (name, value) in pairs { byName[name] = value }
+        labels = byName.filter { !$0.value.isEmpty }.map { Label($0.key, $0.value) }.sorted { $0.name < $1.name }
+    }
+
+    public init(_ dictionary: [String: String]) {
+        self.init(dictionary.map { ($0.key, $0.value) })
+    }
+
+    public subscript(name: String) -> String? { labels.first { $0.name == name }?.value }
+
+    public var name: String? { self[Self.metricName] }
+
+    public static func < (a: Labels, b: Labels) -> Bool {
+        for (x, y) in zip(a.labels, b.labels) {
+            if x.name != y.name { return x.name < y.name }
+            if x.value != y.value { return x.value < y.value }
+        }
+        return a.labels.count < b.labels.count
+    }
+
+    /// `name{a="x", b="y"}`, as Prometheus prints a series.
+    public var description: String {
+        let rest = labels.filter { $0.name != Self.metricName }
+            .map { "\($0.name)=\"\($0.value.replacingEscapes())\"" }.joined(separator: ", ")
+        return (name ?? "") + "{" + rest + "}"
+    }
+}
+
+extension String {
+    /// Quotes, backslashes and newlines escaped, as in label values printed by Prometheus.
+    fileprivate func replacingEscapes() -> String {
+        var out = ""
+        for character in self {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+}
