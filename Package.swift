@@ -154,7 +154,8 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(name: "SkiffMetricsTests", dependencies: ["SkiffMetrics"]),
         .testTarget(
-            name: "SkiffMetricsStoreTests", dependencies: ["SkiffMetricsStore", "SkiffPOSIX", "SkiffTestSupport"]),
+            name: "SkiffMetricsStoreTests", dependencies: ["SkiffMetricsStore", "SkiffPOSIX", "SkiffTestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "SkiffStackTests", dependencies: ["SkiffStack"]),
         .testTarget(
             name: "SkiffBuildTests",

@@ -29,6 +29,18 @@ public struct LabelMatcher: Sendable, CustomStringConvertible {
         }
     }
 
+    /// `name="value"`, which cannot fail.
+    public static func equal(_ name: String, _ value: String) -> LabelMatcher {
+        LabelMatcher(name: name, kind: .equal, value: value)
+    }
+
+    private init(name: String, kind: Kind, value: String) {
+        self.name = name
+        self.kind = kind
+        self.value = value
+        regex = nil
+    }
+
     public func matches(_ given: String?) -> Bool {
         let text = given ?? ""
         switch kind {

@@ -1,0 +1,474 @@
+/// PromQL text to an ``PromQLExpression``, with Prometheus 2.42's grammar and its checks of types and arguments.
+public enum PromQLParser {
+    public static func parse(_ query: String) throws(PromQLError) -> PromQLExpression {
+        var parser = Parser(tokens: try Lexer.tokens(query))
+        let expression = try parser.expression()
+        guard parser.peek.kind == .end else { throw parser.unexpected(parser.peek) }
+        try parser.check(expression)
+        return expression
+    }
+}
+
+private struct Parser {
+    let tokens: [Token]
+    var index = 0
+
+    var peek: Token { tokens[index] }
+
+    mutating func advance() -> Token {
+        defer { if index < tokens.count - 1 { index += 1 } }
+        return tokens[index]
+    }
+
+    func unexpected(_ token: Token, expecting: String? = nil) -> PromQLError {
+        let what: String
+        switch token.kind {
+        case .end: what = "end of input"
+        case .identifier(let word): what = "identifier \"\(word)\""
+        case .number(let value): what = "number \"\(PromQLExpression.format(value))\""
+        case .duration(let value): what = "duration \"\(PromQLExpression.duration(value))\""
+        case .string(let text): what = "string \(PromQLExpression.quote(text))"
+        case .symbol(let symbol): what = "\"\(symbol)\""
+        default: what = "\(token.kind)"
+        }
+        return .parse(offset: token.offset, "unexpected \(what)" + (expecting.map { ", expected \($0)" } ?? ""))
+    }
+
+    mutating func expect(_ kind: Token.Kind, _ description: String) throws(PromQLError) {
+        guard peek.kind == kind else { throw unexpected(peek, expecting: description) }
+        index += 1
+    }
+
+    // MARK: Binary operators, by precedence
+
+    /// Lowest first; `^` is the only right-associative one.
+    static let precedence: [String: Int] = [
+        "or": 1, "and": 2, "unless": 2, "==": 3, "!=": 3, "<": 3, ">": 3, "<=": 3, ">=": 3, "+": 4, "-": 4, "*": 5,
+        "/": 5, "%": 5, "atan2": 5, "^": 6,
+    ]
+
+    func binaryOperator() -> String? {
+        switch peek.kind {
+        case .symbol(let symbol) where Self.precedence[symbol] != nil: return symbol
+        case .identifier(let word) where ["or", "and", "unless", "atan2"].contains(word.lowercased()):
+            return word.lowercased()
+        default: return nil
+        }
+    }
+
+    mutating func expression(_ minimum: Int = 1) throws(PromQLError) -> PromQLExpression {
+        var lhs = try unary()
+        while let op = binaryOperator(), let level = Self.precedence[op], level >= minimum {
+            let start = advance()
+            var binary = Binary(op: op, lhs: lhs, rhs: .number(0))
+            try modifiers(&binary, at: start)
+            binary.rhs = try expression(op == "^" ? level : level + 1)
+            lhs = .binary(binary)
+        }
+        return lhs
+    }
+
+    /// `bool`, `on(…)`/`ignoring(…)`, `group_left(…)`/`group_right(…)` after an operator.
+    mutating func modifiers(_ binary: inout Binary, at start: Token) throws(PromQLError) {
+        if case .identifier(let word) = peek.kind, word.lowercased() == "bool" {
+            index += 1
+            guard binary.isComparison else {
+                throw PromQLError.parse(offset: start.offset, "bool modifier can only be used on comparison operators")
+            }
+            binary.returnsBool = true
+        }
+        if case .identifier(let word) = peek.kind, ["on", "ignoring"].contains(word.lowercased()) {
+            index += 1
+            binary.on = word.lowercased() == "on"
+            binary.matching = try labelList()
+            if case .identifier(let group) = peek.kind, ["group_left", "group_right"].contains(group.lowercased()) {
+                index += 1
+                binary.cardinality = group.lowercased() == "group_left" ? .manyToOne : .oneToMany
+                if peek.kind == .leftParen { binary.include = try labelList() }
+            }
+        }
+        if binary.isSetOperator { binary.cardinality = .manyToMany }
+    }
+
+    /// `(a, b, …)`, a trailing comma allowed.
+    mutating func labelList() throws(PromQLError) -> [String] {
+        try expect(.leftParen, "\"(\"")
+        var names: [String] = []
+        while true {
+            if peek.kind == .rightParen {
+                index += 1
+                return names
+            }
+            guard case .identifier(let name) = peek.kind, !name.contains(":") else {
+                throw unexpected(peek, expecting: "label")
+            }
+            index += 1
+            names.append(name)
+            if peek.kind == .comma {
+                index += 1
+            } else if peek.kind != .rightParen {
+                throw unexpected(peek, expecting: "\",\" or \")\"")
+            }
+        }
+    }
+
+    // MARK: Unary, primary, postfix
+
+    mutating func unary() throws(PromQLError) -> PromQLExpression {
+        if case .symbol(let sign) = peek.kind, sign == "-" || sign == "+" {
+            index += 1
+            // Binds less tightly than `^`: -2^2 is -(2^2).
+            let operand = try expression(Self.precedence["^"] ?? 6)
+            guard sign == "-" else { return operand }
+            if case .number(let value) = operand { return .number(-value) }
+            return .negate(operand)
+        }
+        return try postfix(try primary())
+    }
+
+    mutating func primary() throws(PromQLError) -> PromQLExpression {
+        let token = advance()
+        switch token.kind {
+        case .number(let value): return .number(value)
+        case .string(let text): return .string(text)
+        case .leftParen:
+            let inner = try expression()
+            try expect(.rightParen, "\")\"")
+            return .parenthesised(inner)
+        case .leftBrace:
+            return .vector(VectorSelector(name: nil, matchers: try matchers(afterBrace: token)))
+        case .identifier(let word):
+            if PromQLFunctions.aggregations.contains(word.lowercased()),
+                peek.kind == .leftParen || isGroupingKeyword(peek)
+            {
+                return try aggregation(word.lowercased(), at: token)
+            }
+            if peek.kind == .leftParen {
+                guard PromQLFunctions.all[word] != nil else {
+                    throw PromQLError.parse(offset: token.offset, "unknown function with name \"\(word)\"")
+                }
+                index += 1
+                return .call(word, try arguments())
+            }
+            if let keyword = ["bool", "on", "ignoring", "group_left", "group_right", "by", "without", "offset"]
+                .first(where: { $0 == word.lowercased() })
+            {
+                throw PromQLError.parse(offset: token.offset, "unexpected keyword \"\(keyword)\"")
+            }
+            var matchers = [LabelMatcher.equal(Labels.metricName, word)]
+            if peek.kind == .leftBrace {
+                let brace = advance()
+                matchers += try self.matchers(afterBrace: brace)
+            }
+            return .vector(VectorSelector(name: word, matchers: matchers))
+        default:
+            throw unexpected(token)
+        }
+    }
+
+    func isGroupingKeyword(_ token: Token) -> Bool {
+        if case .identifier(let word) = token.kind { return ["by", "without"].contains(word.lowercased()) }
+        return false
+    }
+
+    /// `{name op "value", …}` after its opening brace.
+    mutating func matchers(afterBrace brace: Token) throws(PromQLError) -> [LabelMatcher] {
+        var matchers: [LabelMatcher] = []
+        while peek.kind != .rightBrace {
+            guard case .identifier(let name) = peek.kind, !name.contains(":") else {
+                throw unexpected(peek, expecting: "label matching operator")
+            }
+            index += 1
+            guard case .symbol(let symbol) = peek.kind,
+                let kind = LabelMatcher.Kind(rawValue: symbol == "==" ? "" : symbol)
+            else { throw unexpected(peek, expecting: "label matching operator") }
+            index += 1
+            guard case .string(let value) = peek.kind else { throw unexpected(peek, expecting: "string") }
+            index += 1
+            do {
+                matchers.append(try LabelMatcher(name, kind, value))
+            } catch {
+                throw PromQLError.parse(offset: brace.offset, error.description)
+            }
+            if peek.kind == .comma {
+                index += 1
+            } else if peek.kind != .rightBrace {
+                throw unexpected(peek, expecting: "\",\" or \"}\"")
+            }
+        }
+        index += 1
+        return matchers
+    }
+
+    mutating func arguments() throws(PromQLError) -> [PromQLExpression] {
+        var arguments: [PromQLExpression] = []
+        while peek.kind != .rightParen {
+            arguments.append(try expression())
+            if peek.kind == .comma {
+                index += 1
+            } else if peek.kind != .rightParen {
+                throw unexpected(peek, expecting: "\",\" or \")\"")
+            }
+        }
+        index += 1
+        return arguments
+    }
+
+    /// `sum by (a) (x)`, `sum(x) by (a)`, `topk(3, x)`.
+    mutating func aggregation(_ op: String, at start: Token) throws(PromQLError) -> PromQLExpression {
+        var grouping: [String] = []
+        var without = false
+        var grouped = false
+        if case .identifier(let word) = peek.kind, isGroupingKeyword(peek) {
+            index += 1
+            without = word.lowercased() == "without"
+            grouping = try labelList()
+            grouped = true
+        }
+        try expect(.leftParen, "\"(\"")
+        let arguments = try self.arguments()
+        if !grouped, case .identifier(let word) = peek.kind, isGroupingKeyword(peek) {
+            index += 1
+            without = word.lowercased() == "without"
+            grouping = try labelList()
+        }
+        let takesParameter = ["topk", "bottomk", "quantile", "count_values"].contains(op)
+        guard arguments.count == (takesParameter ? 2 : 1) else {
+            throw PromQLError.parse(
+                offset: start.offset,
+                takesParameter
+                    ? "wrong number of arguments for aggregate expression provided, expected 2, got \(arguments.count)"
+                    : "wrong number of arguments for aggregate expression provided, expected 1, got \(arguments.count)")
+        }
+        return .aggregate(
+            Aggregation(
+                op: op, expression: arguments[arguments.count - 1], parameter: takesParameter ? arguments[0] : nil,
+                grouping: grouping, without: without))
+    }
+
+    /// `[range]`, `[range:step]`, `offset`, `@`, in any order Prometheus allows.
+    mutating func postfix(_ base: PromQLExpression) throws(PromQLError) -> PromQLExpression {
+        var expression = base
+        while true {
+            switch peek.kind {
+            case .leftBracket:
+                let bracket = advance()
+                guard case .duration(let range) = peek.kind else { throw unexpected(peek, expecting: "duration") }
+                index += 1
+                if peek.kind == .colon {
+                    index += 1
+                    var step: Int64 = 0
+                    if case .duration(let given) = peek.kind {
+                        step = given
+                        index += 1
+                    }
+                    try expect(.rightBracket, "\"]\"")
+                    expression = .subquery(expression, range: range, step: step, modifiers: TimeModifiers())
+                } else {
+                    try expect(.rightBracket, "\"]\"")
+                    guard case .vector(let selector) = expression, selector.modifiers == TimeModifiers() else {
+                        throw PromQLError.parse(
+                            offset: bracket.offset,
+                            "ranges only allowed for vector selectors")
+                    }
+                    expression = .matrix(selector, range: range)
+                }
+            case .identifier(let word) where word.lowercased() == "offset":
+                let start = advance()
+                var sign: Int64 = 1
+                if case .symbol(let symbol) = peek.kind, symbol == "-" || symbol == "+" {
+                    sign = symbol == "-" ? -1 : 1
+                    index += 1
+                }
+                guard case .duration(let offset) = peek.kind else { throw unexpected(peek, expecting: "duration") }
+                index += 1
+                try modify(&expression, at: start) { modifiers throws(PromQLError) in
+                    guard modifiers.offset == 0 else {
+                        throw PromQLError.parse(offset: start.offset, "offset may not be set multiple times")
+                    }
+                    modifiers.offset = sign * offset
+                }
+            case .at:
+                let start = advance()
+                let at = try atValue()
+                try modify(&expression, at: start) { modifiers throws(PromQLError) in
+                    guard modifiers.at == nil else {
+                        throw PromQLError.parse(offset: start.offset, "@ <timestamp> may not be set multiple times")
+                    }
+                    modifiers.at = at
+                }
+            default:
+                return expression
+            }
+        }
+    }
+
+    mutating func atValue() throws(PromQLError) -> TimeModifiers.At {
+        if case .identifier(let word) = peek.kind, ["start", "end"].contains(word.lowercased()) {
+            index += 1
+            try expect(.leftParen, "\"(\"")
+            try expect(.rightParen, "\")\"")
+            return word.lowercased() == "start" ? .start : .end
+        }
+        var sign = 1.0
+        if case .symbol(let symbol) = peek.kind, symbol == "-" || symbol == "+" {
+            sign = symbol == "-" ? -1 : 1
+            index += 1
+        }
+        guard case .number(let seconds) = peek.kind else { throw unexpected(peek, expecting: "timestamp") }
+        index += 1
+        let milliseconds = (sign * seconds * 1_000).rounded()
+        guard milliseconds.isFinite, abs(milliseconds) < 9.2e18 else {
+            throw PromQLError.parse(offset: peek.offset, "timestamp out of bounds for @ modifier: \(seconds)")
+        }
+        return .time(Int64(milliseconds))
+    }
+
+    /// Applies `change` to the time modifiers of a selector or subquery; anything else cannot take them.
+    func modify(
+        _ expression: inout PromQLExpression, at start: Token,
+        _ change: (inout TimeModifiers) throws(PromQLError) -> Void
+    ) throws(PromQLError) {
+        switch expression {
+        case .vector(var selector):
+            try change(&selector.modifiers)
+            expression = .vector(selector)
+        case .matrix(var selector, let range):
+            try change(&selector.modifiers)
+            expression = .matrix(selector, range: range)
+        case .subquery(let inner, let range, let step, var modifiers):
+            try change(&modifiers)
+            expression = .subquery(inner, range: range, step: step, modifiers: modifiers)
+        default:
+            throw PromQLError.parse(
+                offset: start.offset,
+                "offset and @ modifiers must be preceded by an instant vector selector, a range "
+                    + "vector selector, or a subquery")
+        }
+    }
+
+    // MARK: Types
+
+    /// Prometheus's checks after parsing: argument types, operand types, selectors that select something.
+    func check(_ expression: PromQLExpression) throws(PromQLError) {
+        switch expression {
+        case .number, .string: return
+        case .vector(let selector), .matrix(let selector, _):
+            guard selector.matchers.contains(where: { !$0.matchesEmpty }) else {
+                throw PromQLError.parse(offset: 0, "vector selector must contain at least one non-empty matcher")
+            }
+        case .subquery(let inner, _, _, _):
+            try check(inner)
+            guard inner.type == .vector || inner.type == .scalar else {
+                throw PromQLError.parse(
+                    offset: 0, "subquery is only allowed on instant vector, got \(inner.type) instead")
+            }
+        case .parenthesised(let inner):
+            try check(inner)
+        case .negate(let inner):
+            try check(inner)
+            guard inner.type == .scalar || inner.type == .vector else {
+                throw PromQLError.parse(
+                    offset: 0,
+                    "unary expression only allowed on expressions of type scalar or instant vector, got \"\(inner.type)\""
+                )
+            }
+        case .call(let name, let arguments):
+            for argument in arguments { try check(argument) }
+            try checkCall(name, arguments)
+        case .aggregate(let aggregation):
+            try check(aggregation.expression)
+            guard aggregation.expression.type == .vector else {
+                throw PromQLError.parse(
+                    offset: 0,
+                    "expected type instant vector in aggregation expression, got \(Self.typeName(aggregation.expression.type))"
+                )
+            }
+            if let parameter = aggregation.parameter {
+                try check(parameter)
+                let wanted: PromQLExpression.ValueType = aggregation.op == "count_values" ? .string : .scalar
+                guard parameter.type == wanted else {
+                    throw PromQLError.parse(
+                        offset: 0,
+                        "expected type \(Self.typeName(wanted)) in aggregation parameter, got \(Self.typeName(parameter.type))"
+                    )
+                }
+            }
+        case .binary(let binary):
+            try check(binary.lhs)
+            try check(binary.rhs)
+            try checkBinary(binary)
+        }
+    }
+
+    func checkCall(_ name: String, _ arguments: [PromQLExpression]) throws(PromQLError) {
+        guard let function = PromQLFunctions.all[name] else {
+            throw PromQLError.parse(offset: 0, "unknown function with name \"\(name)\"")
+        }
+        let declared = function.arguments.count
+        if function.optional == 0 {
+            guard arguments.count == declared else {
+                throw PromQLError.parse(
+                    offset: 0, "expected \(declared) argument(s) in call to \"\(name)\", got \(arguments.count)")
+            }
+        } else {
+            guard arguments.count >= declared - 1 else {
+                throw PromQLError.parse(
+                    offset: 0,
+                    "expected at least \(declared - 1) argument(s) in call to \"\(name)\", got \(arguments.count)")
+            }
+            if function.optional > 0 && arguments.count > declared - 1 + function.optional {
+                throw PromQLError.parse(
+                    offset: 0,
+                    "expected at most \(declared - 1 + function.optional) argument(s) in call to \"\(name)\", got \(arguments.count)"
+                )
+            }
+        }
+        for (position, argument) in arguments.enumerated() {
+            let wanted = function.arguments[min(position, declared - 1)]
+            guard argument.type == wanted else {
+                throw PromQLError.parse(
+                    offset: 0,
+                    "expected type \(Self.typeName(wanted)) in call to function \"\(name)\", got \(Self.typeName(argument.type))"
+                )
+            }
+        }
+    }
+
+    func checkBinary(_ binary: Binary) throws(PromQLError) {
+        for side in [binary.lhs, binary.rhs] where side.type != .scalar && side.type != .vector {
+            throw PromQLError.parse(
+                offset: 0, "binary expression must contain only scalar and instant vector types")
+        }
+        let scalars = binary.lhs.type == .scalar && binary.rhs.type == .scalar
+        if binary.isComparison && scalars && !binary.returnsBool {
+            throw PromQLError.parse(offset: 0, "comparisons between scalars must use BOOL modifier")
+        }
+        if binary.isSetOperator && (binary.lhs.type == .scalar || binary.rhs.type == .scalar) {
+            throw PromQLError.parse(offset: 0, "set operator \"\(binary.op)\" not allowed in binary scalar expression")
+        }
+        if (binary.on || !binary.matching.isEmpty || binary.cardinality == .manyToOne
+            || binary.cardinality == .oneToMany)
+            && (binary.lhs.type == .scalar || binary.rhs.type == .scalar)
+        {
+            throw PromQLError.parse(offset: 0, "vector matching only allowed between instant vectors")
+        }
+        if binary.isSetOperator && (binary.cardinality == .manyToOne || binary.cardinality == .oneToMany) {
+            throw PromQLError.parse(offset: 0, "no grouping allowed for \"\(binary.op)\" operation")
+        }
+        if binary.cardinality == .manyToOne || binary.cardinality == .oneToMany, binary.on {
+            for label in binary.include where binary.matching.contains(label) {
+                throw PromQLError.parse(offset: 0, "label \"\(label)\" must not occur in ON and GROUP clause at once")
+            }
+        }
+    }
+
+    static func typeName(_ type: PromQLExpression.ValueType) -> String {
+        switch type {
+        case .scalar: "scalar"
+        case .vector: "instant vector"
+        case .matrix: "range vector"
+        case .string: "string"
+        }
+    }
+}
