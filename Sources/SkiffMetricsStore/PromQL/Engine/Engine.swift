@@ -1,0 +1,160 @@
+/// Evaluates PromQL over a ``SeriesSource`` with Prometheus 2.42's semantics: instant queries at one time, range
+/// queries as instant queries at every step (each series' points gathered by label set).
+public struct PromQLEngine: Sendable {
+    public let source: any SeriesSource
+    /// How far back an instant selector looks for a series' latest sample (Prometheus's default, 5 minutes).
+    public var lookback: Int64 = 300_000
+    /// A subquery's step when it names none (Prometheus's default evaluation interval, 1 minute).
+    public var defaultSubqueryStep: Int64 = 60_000
+
+    public init(source: any SeriesSource) {
+        self.source = source
+    }
+
+    public func instant(_ expression: PromQLExpression, at time: Int64) throws(PromQLEvaluationError) -> PromQLValue {
+        try Evaluation(engine: self, start: time, end: time).evaluate(expression, at: time)
+    }
+
+    /// A range query: only scalar and instant-vector expressions; a scalar comes back as one series without labels.
+    public func range(_ expression: PromQLExpression, start: Int64, end: Int64, step: Int64)
+        throws(PromQLEvaluationError) -> [RangeSeries]
+    {
+        guard expression.type == .scalar || expression.type == .vector else {
+            throw PromQLEvaluationError(
+                "invalid expression type \"\(Parser.typeName(expression.type))\" for range query, must be Scalar or "
+                    + "instant Vector")
+        }
+        guard step > 0 else {
+            throw PromQLEvaluationError("zero or negative query resolution step widths are not accepted")
+        }
+        let evaluation = Evaluation(engine: self, start: start, end: end)
+        var series: [Labels: [Sample]] = [:]
+        var time = start
+        while time <= end {
+            switch try evaluation.evaluate(expression, at: time) {
+            case .scalar(let value): series[Labels([:]), default: []].append(Sample(timestamp: time, value: value))
+            case .vector(let elements):
+                for element in elements {
+                    series[element.labels, default: []].append(Sample(timestamp: time, value: element.value))
+                }
+            default: break
+            }
+            time += step
+        }
+        return series.map { RangeSeries(labels: $0.key, samples: $0.value) }.sorted { $0.labels < $1.labels }
+    }
+}
+
+/// One query's evaluation: the query's own start and end (what `@ start()` and `@ end()` mean).
+struct Evaluation {
+    let engine: PromQLEngine
+    let start: Int64
+    let end: Int64
+
+    func evaluate(_ expression: PromQLExpression, at time: Int64) throws(PromQLEvaluationError) -> PromQLValue {
+        switch expression {
+        case .number(let value): return .scalar(value)
+        case .string(let text): return .string(text)
+        case .parenthesised(let inner): return try evaluate(inner, at: time)
+        case .negate(let inner):
+            switch try evaluate(inner, at: time) {
+            case .scalar(let value): return .scalar(-value)
+            case .vector(let elements):
+                let negated = elements.map { VectorElement(labels: $0.labels.droppingName, value: -$0.value) }
+                try Self.requireDistinctLabels(negated)
+                return .vector(negated)
+            default: throw PromQLEvaluationError("unary minus on a value that is neither scalar nor vector")
+            }
+        case .vector(let selector):
+            return .vector(instantSelect(selector, at: time))
+        case .matrix(let selector, let range):
+            return .matrix(rangeSelect(selector, range: range, at: time))
+        case .subquery(let inner, let range, let step, let modifiers):
+            return .matrix(try subquery(inner, range: range, step: step, modifiers: modifiers, at: time))
+        case .call(let name, let arguments):
+            return try call(name, arguments, at: time)
+        case .aggregate(let aggregation):
+            return .vector(try aggregate(aggregation, at: time))
+        case .binary(let binary):
+            return try evaluateBinary(binary, at: time)
+        }
+    }
+
+    /// The time a selector or subquery reads at: pinned by `@`, moved back by `offset`.
+    func referenceTime(_ modifiers: TimeModifiers, at time: Int64) -> Int64 {
+        let base: Int64
+        switch modifiers.at {
+        case .time(let pinned): base = pinned
+        case .start: base = start
+        case .end: base = end
+        case nil: base = time
+        }
+        return base - modifiers.offset
+    }
+
+    /// Each series' newest sample within the lookback, unless it is a staleness marker.
+    func instantSelect(_ selector: VectorSelector, at time: Int64) -> [VectorElement] {
+        let reference = referenceTime(selector.modifiers, at: time)
+        return engine.source.select(selector.matchers, from: reference - engine.lookback, through: reference)
+            .compactMap { series in
+                guard let last = series.samples.last, last.value.bitPattern != Sample.staleNaN.bitPattern else {
+                    return nil
+                }
+                return VectorElement(labels: series.labels, value: last.value, sampleTime: last.timestamp)
+            }
+    }
+
+    /// Every sample in `[t − range, t]` but staleness markers; series without any are left out.
+    func rangeSelect(_ selector: VectorSelector, range: Int64, at time: Int64) -> [RangeSeries] {
+        let reference = referenceTime(selector.modifiers, at: time)
+        return engine.source.select(selector.matchers, from: reference - range, through: reference).compactMap {
+            let samples = $0.samples.filter { $0.value.bitPattern != Sample.staleNaN.bitPattern }
+            return samples.isEmpty ? nil : RangeSeries(labels: $0.labels, samples: samples)
+        }
+    }
+
+    /// The inner expression at every multiple of the step within `[t − range, t]`.
+    func subquery(
+        _ inner: PromQLExpression, range: Int64, step given: Int64, modifiers: TimeModifiers, at time: Int64
+    ) throws(PromQLEvaluationError) -> [RangeSeries] {
+        let step = given > 0 ? given : engine.defaultSubqueryStep
+        let reference = referenceTime(modifiers, at: time)
+        var first = Self.floorDivide(reference - range, step) * step
+        if first < reference - range { first += step }
+        var series: [Labels: [Sample]] = [:]
+        var point = first
+        while point <= reference {
+            switch try evaluate(inner, at: point) {
+            case .scalar(let value): series[Labels([:]), default: []].append(Sample(timestamp: point, value: value))
+            case .vector(let elements):
+                for element in elements {
+                    series[element.labels, default: []].append(Sample(timestamp: point, value: element.value))
+                }
+            default: break
+            }
+            point += step
+        }
+        return series.map { RangeSeries(labels: $0.key, samples: $0.value) }.sorted { $0.labels < $1.labels }
+    }
+
+    static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
+        let quotient = a / b
+        return (a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient
+    }
+
+    /// The value as an instant vector, or why it is not one.
+    func vector(_ value: PromQLValue) throws(PromQLEvaluationError) -> [VectorElement] {
+        guard case .vector(let elements) = value else { throw PromQLEvaluationError("expected an instant vector") }
+        return elements
+    }
+
+    func scalar(_ value: PromQLValue) throws(PromQLEvaluationError) -> Double {
+        guard case .scalar(let number) = value else { throw PromQLEvaluationError("expected a scalar") }
+        return number
+    }
+
+    func matrix(_ value: PromQLValue) throws(PromQLEvaluationError) -> [RangeSeries] {
+        guard case .matrix(let series) = value else { throw PromQLEvaluationError("expected a range vector") }
+        return series
+    }
+}

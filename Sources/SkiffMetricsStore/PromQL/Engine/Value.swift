@@ -1,0 +1,64 @@
+/// Where the engine reads series from: the store, or anything that answers selectors the same way.
+public protocol SeriesSource: Sendable {
+    /// The series every matcher accepts, in label order, with their samples from `start` through `end` (ms).
+    func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64) -> [TimeSeriesStore.SeriesSamples]
+}
+
+extension TimeSeriesStore: SeriesSource {}
+
+/// One element of an instant vector.
+public struct VectorElement: Sendable, Equatable {
+    public var labels: Labels
+    public var value: Double
+    /// When the sample was taken, for an element read straight from a series (`timestamp()` reports it); nil
+    /// for computed values, which stand at the evaluation time.
+    public var sampleTime: Int64?
+
+    public init(labels: Labels, value: Double, sampleTime: Int64? = nil) {
+        self.labels = labels
+        self.value = value
+        self.sampleTime = sampleTime
+    }
+}
+
+/// One series of a range vector, or of a range query's result.
+public struct RangeSeries: Sendable, Equatable {
+    public var labels: Labels
+    public var samples: [Sample]
+}
+
+/// What a PromQL expression evaluates to at one time.
+public enum PromQLValue: Sendable {
+    case scalar(Double)
+    case string(String)
+    case vector([VectorElement])
+    case matrix([RangeSeries])
+}
+
+/// A query that parsed but cannot be evaluated, in Prometheus's words.
+public struct PromQLEvaluationError: Error, Equatable, CustomStringConvertible {
+    public let message: String
+
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { message }
+}
+
+extension Labels {
+    /// Without `__name__` (what arithmetic and most functions give back).
+    var droppingName: Labels { Labels(labels.filter { $0.name != Self.metricName }.map { ($0.name, $0.value) }) }
+
+    /// With `name` set to `value` (removed when the value is empty).
+    func setting(_ name: String, _ value: String) -> Labels {
+        Labels(labels.filter { $0.name != name }.map { ($0.name, $0.value) } + [(name, value)])
+    }
+
+    /// Only the named labels (`by`), or all but them and the name (`without`).
+    func grouping(_ names: [String], without: Bool) -> Labels {
+        if without {
+            return Labels(
+                labels.filter { $0.name != Self.metricName && !names.contains($0.name) }.map { ($0.name, $0.value) })
+        }
+        return Labels(labels.filter { names.contains($0.name) }.map { ($0.name, $0.value) })
+    }
+}
