@@ -235,6 +235,9 @@ struct PromQLScript {
         return Array(repeating: value, count: count + 1)
     }
 
+    /// A number as Prometheus's API writes it (`"NaN"`, `"+Inf"`, decimals); NaN for anything else.
+    static func almostNumber(_ text: String) -> Double { (try? number(text)) ?? .nan }
+
     static func number(_ text: String) throws -> Double {
         switch text.lowercased() {
         case "nan": return .nan

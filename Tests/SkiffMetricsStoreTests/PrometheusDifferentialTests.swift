@@ -1,0 +1,236 @@
+import Foundation
+import SkiffPOSIX
+import SkiffTestSupport
+import Testing
+
+@testable import SkiffMetricsStore
+
+/// The same data in Debian's Prometheus 2.42 (blocks made by promtool, served by the real server on loopback) and
+/// in Skiff's store; the same queries at the same times to both; the answers must be equal (labels exactly,
+/// values within a relative 1e-9, NaN equal to NaN). The queries are those the OpenFaaS tooling and its Grafana
+/// dashboards send (`prometheus.md` §5) and a sample of PromQL's shapes.
+@Suite("PromQL against Prometheus")
+struct PrometheusDifferentialTests {
+    static let queries = [
+        #"sum(gateway_function_invocation_total{function_name=~".*.openfaas-fn"}) by (function_name)"#,
+        #"sum(gateway_function_invocation_total{function_name=~".*", code=~".*"}) by (function_name, code)"#,
+        "rate ( gateway_function_invocation_total [20s])", "gateway_service_count",
+        #"scalar( sum( gateway_function_invocation_total {  code="200"} ))"#,
+        "(rate(gateway_functions_seconds_sum[20s]) / rate(gateway_functions_seconds_count[20s]))",
+        "sum(rate(gateway_function_invocation_total[1m])) by (function_name, code)",
+        "histogram_quantile(0.99, sum(rate(gateway_functions_seconds_bucket[5m])) by (le, function_name))",
+        "histogram_quantile(0.5, rate(gateway_functions_seconds_bucket[2m]))",
+        "sum(increase(gateway_function_invocation_total[1m])) by (code)",
+        #"sum(rate(gateway_function_invocation_total{code="200"}[10s])) BY (function_name) > 5"#,
+        "irate(gateway_function_invocation_total[1m])", "delta(gateway_service_count[10m])",
+        "deriv(gateway_service_count[15m])", "predict_linear(gateway_function_invocation_total[10m], 600)",
+        "avg_over_time(gateway_service_count[7m])", "max_over_time(gateway_functions_seconds_sum[3m] offset 2m)",
+        "quantile_over_time(0.9, gateway_functions_seconds_count[5m])", "stddev_over_time(gateway_service_count[30m])",
+        "changes(gateway_service_count[1h])", "resets(gateway_function_invocation_total[1h])",
+        "topk(3, rate(gateway_function_invocation_total[5m]))", "bottomk(2, gateway_service_count)",
+        "quantile(0.75, gateway_service_count)", "count_values(\"replicas\", gateway_service_count)",
+        "stdvar by (code) (gateway_function_invocation_total)",
+        "avg without (code) (gateway_function_invocation_total)",
+        #"gateway_function_invocation_total / on (function_name) group_left gateway_service_count"#,
+        #"gateway_service_count * on (function_name) group_right sum by (function_name, code) (gateway_function_invocation_total)"#,
+        #"gateway_function_invocation_total{code="500"} and on (function_name) gateway_service_count > 2"#,
+        #"gateway_function_invocation_total{code="200"} unless ignoring (code) gateway_function_invocation_total{code="500"} > 100"#,
+        "gateway_service_count == bool 3", "-gateway_service_count ^ 2 % 7",
+        #"label_replace(gateway_service_count, "fn", "$1", "function_name", "(.*)\\.openfaas-fn")"#,
+        "max_over_time(rate(gateway_function_invocation_total[1m])[10m:30s])", "timestamp(gateway_service_count)",
+        "absent(nonexistent{job=\"x\"})", "vector(time()) - 5", "clamp(gateway_service_count, 2, 4)",
+    ]
+
+    /// Counters shaped like the gateway's (Poisson-ish increments, one reset), histograms with 12 buckets, gauges
+    /// that step now and then; every 15 s for two hours.
+    static func openMetrics(start: Int64) -> String {
+        var random = XORChunkTests.Generator(state: 7)
+        let functions = ["figlet.openfaas-fn", "nodeinfo.openfaas-fn", "env.openfaas-fn", "echo.other"]
+        let steps = 480
+        var text = "# TYPE gateway_function_invocation_total counter\n"
+        for function in functions {
+            for code in ["200", "500"] {
+                var total = 0.0
+                for step in 0..<steps {
+                    total += Double(Int.random(in: 0...(code == "200" ? 40 : 3), using: &random))
+                    if step == 300 && function == "env.openfaas-fn" { total = 0 }
+                    text +=
+                        "gateway_function_invocation_total{code=\"\(code)\",function_name=\"\(function)\"} "
+                        + "\(Int(total)) \(start / 1_000 + Int64(step) * 15)\n"
+                }
+            }
+        }
+        text += "# TYPE gateway_functions_seconds histogram\n"
+        let bounds = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"]
+        for function in functions {
+            var counts = Array(repeating: 0.0, count: bounds.count)
+            var sum = 0.0
+            var lines: [[String]] = Array(repeating: [], count: bounds.count + 2)
+            for step in 0..<steps {
+                for _ in 0..<Int.random(in: 0...8, using: &random) {
+                    let duration = Double.random(in: 0.001...3, using: &random)
+                    sum += duration
+                    for (index, bound) in bounds.enumerated() where duration <= (Double(bound) ?? .infinity) {
+                        counts[index] += 1
+                    }
+                }
+                let time = start / 1_000 + Int64(step) * 15
+                for (index, bound) in bounds.enumerated() {
+                    lines[index].append(
+                        "gateway_functions_seconds_bucket{code=\"200\",function_name=\"\(function)\",le=\"\(bound)\"} "
+                            + "\(Int(counts[index])) \(time)")
+                }
+                lines[bounds.count].append(
+                    "gateway_functions_seconds_sum{code=\"200\",function_name=\"\(function)\"} \(sum) \(time)")
+                lines[bounds.count + 1].append(
+                    "gateway_functions_seconds_count{code=\"200\",function_name=\"\(function)\"} "
+                        + "\(Int(counts[bounds.count - 1])) \(time)")
+            }
+            for series in lines { text += series.joined(separator: "\n") + "\n" }
+        }
+        text += "# TYPE gateway_service_count gauge\n"
+        for function in functions {
+            var replicas = 1
+            for step in 0..<steps {
+                if Int.random(in: 0..<40, using: &random) == 0 { replicas = Int.random(in: 0...5, using: &random) }
+                text +=
+                    "gateway_service_count{function_name=\"\(function)\"} \(replicas) \(start / 1_000 + Int64(step) * 15)\n"
+            }
+        }
+        return text + "# EOF\n"
+    }
+
+    @Test func skiffAnswersAsPrometheusDoes() async throws {
+        for binary in ["/usr/bin/promtool", "/usr/bin/prometheus"] where !FileManager.default.fileExists(atPath: binary)
+        {
+            Issue.record("\(binary) missing: apt install prometheus (scripts/test does)")
+            return
+        }
+        // Two hours that ended a few hours ago, inside Prometheus's retention and on its block boundaries.
+        let now = Int64(Date().timeIntervalSince1970 * 1_000)
+        let start = now - now % ChunkCutter.defaultRange - 3 * ChunkCutter.defaultRange
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-diff-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let text = Self.openMetrics(start: start)
+        let input = directory.appendingPathComponent("in.om")
+        try Data(text.utf8).write(to: input)
+        let data = directory.appendingPathComponent("prometheus")
+        let made = try await ChildProcess(
+            "/usr/bin/promtool", ["tsdb", "create-blocks-from", "openmetrics", input.path, data.path]
+        ).run()
+        #expect(made.succeeded, "\(String(decoding: made.standardError, as: UTF8.self))")
+        let configuration = directory.appendingPathComponent("prometheus.yml")
+        try Data("global:\n  scrape_interval: 1h\n".utf8).write(to: configuration)
+
+        // Skiff's store, filled from the same text.
+        let store = try TimeSeriesStore(directory: directory.appendingPathComponent("skiff").path)
+        var batch: [(labels: Labels, sample: Sample)] = []
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let (labels, rest) = try PromQLScript.labels(line)
+            let fields = rest.split(separator: " ")
+            guard fields.count == 2, let value = Double(fields[0]), let seconds = Int64(fields[1]) else { continue }
+            batch.append((labels, Sample(timestamp: seconds * 1_000, value: value)))
+        }
+        try store.append(batch)
+        let engine = PromQLEngine(source: store)
+
+        let port = try freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
+        server.arguments = [
+            "--config.file=\(configuration.path)", "--storage.tsdb.path=\(data.path)",
+            "--storage.tsdb.retention.time=10y", "--web.listen-address=127.0.0.1:\(port)",
+        ]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
+        let base = "http://127.0.0.1:\(port)"
+        var ready = false
+        for _ in 0..<300 where !ready {
+            ready = (try? await Self.get("\(base)/-/ready")) != nil
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(ready, "prometheus did not become ready")
+        guard ready else { return }
+
+        var compared = 0
+        var rows = 0
+        var empty: [String] = []
+        for query in Self.queries {
+            let expression = try PromQLParser.parse(query)
+            let offsets: [Int64] = [17 * 60_000 + 7_000, 61 * 60_000, 119 * 60_000 + 45_000, 125 * 60_000]
+            for offset in offsets {
+                let time = start + offset
+                let seconds = String(format: "%.3f", Double(time) / 1_000)
+                let body = try await Self.get(
+                    "\(base)/api/v1/query?query=\(Self.escape(query))&time=\(seconds)")
+                let theirs = try Self.parse(body)
+                let mine = try Self.flatten(engine.instant(expression, at: time))
+                #expect(
+                    Self.equal(mine, theirs), "\(query) at +\(offset / 1_000)s:\nskiff \(mine)\nprometheus \(theirs)")
+                compared += 1
+                rows += theirs.count
+                if theirs.isEmpty { empty.append("\(query) at +\(offset / 1_000)s") }
+            }
+        }
+        #expect(compared == Self.queries.count * 4)
+        // Not a comparison of nothing with nothing. Empty by design: everything 5 minutes past the data's end, a
+        // 20 s window that holds one sample at 15 s spacing, the filters (`> 5`) and `absent`'s opposite.
+        print("prometheus differential: \(compared) queries, \(rows) series compared, \(empty.count) empty")
+        #expect(rows >= 400)
+        #expect(compared - empty.count >= 110, "\(empty)")
+    }
+
+    /// Results as comparable rows: label text and value, sorted (vector order is unspecified).
+    static func flatten(_ value: PromQLValue) -> [String: Double] {
+        switch value {
+        case .scalar(let number): return ["scalar": number]
+        case .vector(let elements):
+            var rows: [String: Double] = [:]
+            for element in elements { rows[element.labels.description] = element.value }
+            return rows
+        default: return [:]
+        }
+    }
+
+    static func parse(_ body: Data) throws -> [String: Double] {
+        let object = try JSONSerialization.jsonObject(with: body) as? [String: Any]
+        let data = object?["data"] as? [String: Any]
+        let type = data?["resultType"] as? String
+        if type == "scalar", let pair = data?["result"] as? [Any], let text = pair.last as? String {
+            return ["scalar": PromQLScript.almostNumber(text)]
+        }
+        var rows: [String: Double] = [:]
+        for item in data?["result"] as? [[String: Any]] ?? [] {
+            let metric = item["metric"] as? [String: String] ?? [:]
+            let text = (item["value"] as? [Any])?.last as? String ?? "NaN"
+            rows[Labels(metric).description] = PromQLScript.almostNumber(text)
+        }
+        return rows
+    }
+
+    static func equal(_ a: [String: Double], _ b: [String: Double]) -> Bool {
+        guard a.keys.sorted() == b.keys.sorted() else { return false }
+        return a.allSatisfy { key, x in
+            guard let y = b[key] else { return false }
+            if x.isNaN || y.isNaN { return x.isNaN && y.isNaN }
+            if x == y { return true }
+            return abs(x - y) / max(abs(x), abs(y)) < 1e-9
+        }
+    }
+
+    static func escape(_ query: String) -> String {
+        query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? query
+    }
+
+    static func get(_ url: String) async throws -> Data {
+        let outcome = try await ChildProcess("/usr/bin/curl", ["-sSf", "--max-time", "10", url]).run()
+        guard outcome.succeeded else { throw PromQLScript.Mismatch("GET \(url): \(outcome.ending)") }
+        return Data(outcome.standardOutput)
+    }
+}
