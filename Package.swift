@@ -12,7 +12,8 @@
 //                      → SkiffService → SkiffPOSIX
 //                      → SkiffNATS    → SkiffNet (the broker shares the loops, never SkiffHTTP), SkiffStream
 //                                       (JetStream's durable message logs) → SkiffPOSIX
-//                      → SkiffMetricsStore → SkiffPOSIX (the time-series store; being built, not wired in yet)
+//                      → SkiffMetricsStore → SkiffMetrics, SkiffPOSIX (the time-series store; being built, not wired
+//                                            in yet)
 import PackageDescription
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
@@ -50,7 +51,7 @@ let package = Package(
         // exposition, for the daemon and the watchdog; the metrics store reads the registry in-process.
         .target(name: "SkiffMetrics", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // The time-series store: Prometheus-compatible chunks, the head and its write-ahead log, blocks, PromQL.
-        .target(name: "SkiffMetricsStore", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
+        .target(name: "SkiffMetricsStore", dependencies: ["SkiffMetrics", "SkiffPOSIX"], swiftSettings: strict),
         // OCI images without a registry: image references, SHA-256, tar, the OCI model and image archives.
         .target(name: "SkiffImage", swiftSettings: strict),
         // containerd through its command-line client: `ctr`'s arguments and outputs, and the image operations

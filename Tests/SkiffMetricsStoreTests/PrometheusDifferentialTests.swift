@@ -44,7 +44,7 @@ struct PrometheusDifferentialTests {
     /// Counters shaped like the gateway's (Poisson-ish increments, one reset), histograms with 12 buckets, gauges
     /// that step now and then; every 15 s for two hours.
     static func openMetrics(start: Int64) -> String {
-        var random = XORChunkTests.Generator(state: 7)
+        var random = SeededGenerator(seed: 7)
         let functions = ["figlet.openfaas-fn", "nodeinfo.openfaas-fn", "env.openfaas-fn", "echo.other"]
         let steps = 480
         var text = "# TYPE gateway_function_invocation_total counter\n"

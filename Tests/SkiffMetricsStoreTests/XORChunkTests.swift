@@ -9,20 +9,11 @@ import Testing
 /// (written by Debian's promtool) read back to the samples they were made from, cut where Skiff would cut them.
 @Suite("XOR chunks")
 struct XORChunkTests {
-    /// A small deterministic generator, so that a failure is the same on every run.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return state ^ (state >> 29)
-        }
-    }
-
     /// Series of the shapes a store sees, and the awkward ones: constant, counting, noisy floats, special values,
     /// timestamps with jitter and with gaps of every delta-of-delta width (14, 17, 20 and 64 bits). All within
     /// two hours of `start`, so that promtool writes them into one block.
     static func series(start: Int64) -> [[Sample]] {
-        var random = Generator(state: 42)
+        var random = SeededGenerator(seed: 42)
         var all: [[Sample]] = []
         all.append((0..<700).map { Sample(timestamp: start + Int64($0) * 1_000, value: 1) })
         var count = 0.0

@@ -1,3 +1,4 @@
+import SkiffTestSupport
 import Testing
 
 @testable import SkiffStream
@@ -6,18 +7,9 @@ import Testing
 /// operations a queue makes (appends in order, deletions mostly from the front, some anywhere).
 @Suite("Sequence index and pending deliveries")
 struct SequenceIndexTests {
-    /// A small deterministic generator, so that a failure is the same on every run.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return state ^ (state >> 29)
-        }
-    }
-
     @Test(arguments: [1, 2, 3])
     func theIndexAnswersAsADictionaryWould(seed: UInt64) {
-        var random = Generator(state: seed)
+        var random = SeededGenerator(seed: seed)
         var index = SequenceIndex<Int>()
         var model: [UInt64: Int] = [:]
         var next: UInt64 = UInt64.random(in: 1...1_000, using: &random)
@@ -66,7 +58,7 @@ struct SequenceIndexTests {
 
     @Test(arguments: [4, 5])
     func theFirstDeliveryToFallDueIsTheEarliest(seed: UInt64) {
-        var random = Generator(state: seed)
+        var random = SeededGenerator(seed: seed)
         var pending = PendingDeliveries()
         var model: [UInt64: Int64] = [:]
         for step in 0..<20_000 {

@@ -1,15 +1,10 @@
+import SkiffMetrics
+
 /// A series' identity: label names and values, sorted by name, names unique; the metric name is the label
 /// `__name__`. Compared and ordered as Prometheus orders series (name by name, then value).
 public struct Labels: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public struct Label: Sendable, Hashable {
-        public var name: String
-        public var value: String
-
-        public init(_ name: String, _ value: String) {
-            self.name = name
-            self.value = value
-        }
-    }
+    /// One name and value: the registry's label type, so that its samples go into the store as they are.
+    public typealias Label = MetricLabel
 
     public static let metricName = "__name__"
 
@@ -42,23 +37,7 @@ public struct Labels: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// `name{a="x", b="y"}`, as Prometheus prints a series.
     public var description: String {
         let rest = labels.filter { $0.name != Self.metricName }
-            .map { "\($0.name)=\"\($0.value.replacingEscapes())\"" }.joined(separator: ", ")
+            .map { "\($0.name)=\"\(PrometheusText.escape($0.value))\"" }.joined(separator: ", ")
         return (name ?? "") + "{" + rest + "}"
-    }
-}
-
-extension String {
-    /// Quotes, backslashes and newlines escaped, as in label values printed by Prometheus.
-    fileprivate func replacingEscapes() -> String {
-        var out = ""
-        for character in self {
-            switch character {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(character)
-            }
-        }
-        return out
     }
 }

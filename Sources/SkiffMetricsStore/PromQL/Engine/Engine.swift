@@ -27,21 +27,8 @@ public struct PromQLEngine: Sendable {
         guard step > 0 else {
             throw PromQLEvaluationError("zero or negative query resolution step widths are not accepted")
         }
-        let evaluation = Evaluation(engine: self, start: start, end: end)
-        var series: [Labels: [Sample]] = [:]
-        var time = start
-        while time <= end {
-            switch try evaluation.evaluate(expression, at: time) {
-            case .scalar(let value): series[Labels([:]), default: []].append(Sample(timestamp: time, value: value))
-            case .vector(let elements):
-                for element in elements {
-                    series[element.labels, default: []].append(Sample(timestamp: time, value: element.value))
-                }
-            default: break
-            }
-            time += step
-        }
-        return series.map { RangeSeries(labels: $0.key, samples: $0.value) }.sorted { $0.labels < $1.labels }
+        return try Evaluation(engine: self, start: start, end: end).steps(
+            expression, from: start, through: end, step: step)
     }
 }
 
@@ -121,18 +108,26 @@ struct Evaluation {
         let reference = referenceTime(modifiers, at: time)
         var first = Self.floorDivide(reference - range, step) * step
         if first < reference - range { first += step }
+        return try steps(inner, from: first, through: reference, step: step)
+    }
+
+    /// The expression at every step from `first` through `last`, each series' points gathered by its labels (a
+    /// scalar's under no labels), series in label order: a range query's result, and a subquery's.
+    func steps(_ expression: PromQLExpression, from first: Int64, through last: Int64, step: Int64)
+        throws(PromQLEvaluationError) -> [RangeSeries]
+    {
         var series: [Labels: [Sample]] = [:]
-        var point = first
-        while point <= reference {
-            switch try evaluate(inner, at: point) {
-            case .scalar(let value): series[Labels([:]), default: []].append(Sample(timestamp: point, value: value))
+        var time = first
+        while time <= last {
+            switch try evaluate(expression, at: time) {
+            case .scalar(let value): series[Labels([:]), default: []].append(Sample(timestamp: time, value: value))
             case .vector(let elements):
                 for element in elements {
-                    series[element.labels, default: []].append(Sample(timestamp: point, value: element.value))
+                    series[element.labels, default: []].append(Sample(timestamp: time, value: element.value))
                 }
             default: break
             }
-            point += step
+            time += step
         }
         return series.map { RangeSeries(labels: $0.key, samples: $0.value) }.sorted { $0.labels < $1.labels }
     }
