@@ -159,6 +159,7 @@ struct PrometheusDifferentialTests {
         guard ready else { return }
 
         var compared = 0
+        var points = 0
         var rows = 0
         var empty: [String] = []
         for query in Self.queries {
@@ -179,6 +180,28 @@ struct PrometheusDifferentialTests {
             }
         }
         #expect(compared == Self.queries.count * 4)
+
+        // Range queries: the dashboards' view of the whole two hours and a little past, at two steps.
+        for query in Self.queries {
+            let expression = try PromQLParser.parse(query)
+            guard expression.type == .scalar || expression.type == .vector else { continue }
+            for step: Int64 in [60_000, 37_000] {
+                let (first, last) = (start + 5 * 60_000, start + 125 * 60_000)
+                let body = try await Self.get(
+                    "\(base)/api/v1/query_range?query=\(Self.escape(query))&start=\(Double(first) / 1_000)"
+                        + "&end=\(Double(last) / 1_000)&step=\(Double(step) / 1_000)")
+                let theirs = try Self.parseMatrix(body)
+                var mine: [String: Double] = [:]
+                for series in try engine.range(expression, start: first, end: last, step: step) {
+                    for sample in series.samples { mine["\(series.labels) @\(sample.timestamp)"] = sample.value }
+                }
+                #expect(
+                    Self.equal(mine, theirs), "range \(query) step \(step / 1_000)s: \(Self.differences(mine, theirs))")
+                points += theirs.count
+            }
+        }
+        print("prometheus differential: \(points) points of range queries compared")
+        #expect(points >= 20_000)
         // Not a comparison of nothing with nothing. Empty by design: everything 5 minutes past the data's end, a
         // 20 s window that holds one sample at 15 s spacing, the filters (`> 5`) and `absent`'s opposite.
         print("prometheus differential: \(compared) queries, \(rows) series compared, \(empty.count) empty")
@@ -214,6 +237,21 @@ struct PrometheusDifferentialTests {
         return rows
     }
 
+    /// A range query's answer as rows of `labels @milliseconds`; a scalar's series has no labels.
+    static func parseMatrix(_ body: Data) throws -> [String: Double] {
+        let object = try JSONSerialization.jsonObject(with: body) as? [String: Any]
+        let data = object?["data"] as? [String: Any]
+        var rows: [String: Double] = [:]
+        for item in data?["result"] as? [[String: Any]] ?? [] {
+            let labels = Labels(item["metric"] as? [String: String] ?? [:])
+            for pair in item["values"] as? [[Any]] ?? [] {
+                guard let seconds = pair.first as? Double, let text = pair.last as? String else { continue }
+                rows["\(labels) @\(Int64((seconds * 1_000).rounded()))"] = PromQLScript.almostNumber(text)
+            }
+        }
+        return rows
+    }
+
     static func equal(_ a: [String: Double], _ b: [String: Double]) -> Bool {
         guard a.keys.sorted() == b.keys.sorted() else { return false }
         return a.allSatisfy { key, x in
@@ -222,6 +260,20 @@ struct PrometheusDifferentialTests {
             if x == y { return true }
             return abs(x - y) / max(abs(x), abs(y)) < 1e-9
         }
+    }
+
+    /// The first few rows that differ, for the failure message.
+    static func differences(_ mine: [String: Double], _ theirs: [String: Double]) -> String {
+        var out: [String] = []
+        for key in Set(mine.keys).union(theirs.keys).sorted()
+        where !equal([key: mine[key] ?? .nan], [key: theirs[key] ?? .nan]) || (mine[key] == nil) != (theirs[key] == nil)
+        {
+            out.append(
+                "\(key): skiff \(mine[key].map { "\($0)" } ?? "none"), prometheus \(theirs[key].map { "\($0)" } ?? "none")"
+            )
+            if out.count == 4 { break }
+        }
+        return "\(mine.count) vs \(theirs.count) points; " + out.joined(separator: "; ")
     }
 
     static func escape(_ query: String) -> String {

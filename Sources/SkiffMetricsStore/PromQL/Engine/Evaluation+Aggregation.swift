@@ -53,19 +53,67 @@ extension Evaluation {
                     parameter.isFinite
                         ? max(0, min(parameter, Double(Int32.max))) : (parameter > 0 ? Double(Int32.max) : 0))
                 let top = aggregation.op == "topk"
-                // NaN sorts last either way; the order among equal values is the input's.
-                let sorted = members.enumerated().sorted { a, b in
+                // Which of equal values are kept is Prometheus's heap's choice; the same heap makes the same one.
+                let kept = Self.selectBest(members, k: k, top: top)
+                out += kept.enumerated().sorted { a, b in
                     let (x, y) = (a.element.value, b.element.value)
                     if x.isNaN != y.isNaN { return y.isNaN }
                     if x != y { return top ? x > y : x < y }
                     return a.offset < b.offset
                 }.map(\.element)
-                out += sorted.prefix(k)
             default:
                 throw PromQLEvaluationError("unknown aggregation \"\(aggregation.op)\"")
             }
         }
         return out
+    }
+
+    /// The `k` largest (or smallest) elements as Prometheus 2.42 picks them: a heap of `k` with the worst kept on
+    /// top (NaN counts as the worst), an element replacing the top only when strictly better. Go's
+    /// `container/heap` operations, so that ties fall the same way.
+    static func selectBest(_ elements: [VectorElement], k: Int, top: Bool) -> [VectorElement] {
+        guard k >= 1, let first = elements.first else { return [] }
+        var heap = [first]
+        // The heap's order: the element to drop first on top.
+        func less(_ i: Int, _ j: Int) -> Bool {
+            if heap[i].value.isNaN { return true }
+            return top ? heap[i].value < heap[j].value : heap[i].value > heap[j].value
+        }
+        func up(_ start: Int) {
+            var child = start
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard less(child, parent) else { break }
+                heap.swapAt(child, parent)
+                child = parent
+            }
+        }
+        func down(_ start: Int) -> Bool {
+            var parent = start
+            while true {
+                let left = 2 * parent + 1
+                guard left < heap.count else { break }
+                var child = left
+                if left + 1 < heap.count && less(left + 1, left) { child = left + 1 }
+                guard less(child, parent) else { break }
+                heap.swapAt(parent, child)
+                parent = child
+            }
+            return parent > start
+        }
+        for element in elements.dropFirst() {
+            if heap.count < k {
+                heap.append(element)
+                up(heap.count - 1)
+                continue
+            }
+            let worst = heap[0].value
+            let better = top ? worst < element.value : worst > element.value
+            guard better || (worst.isNaN && !element.value.isNaN) else { continue }
+            heap[0] = element
+            if k > 1 && !down(0) { up(0) }
+        }
+        return heap
     }
 
     /// Prometheus's running mean: each value divides before it adds (no overflow), infinities stay put.
