@@ -18,6 +18,11 @@ public struct JSONScanner {
 
     private let bytes: [UInt8]
     private var position = 0
+    /// Objects and arrays open around the current position. Bounded like `JSONDecoder`'s (512), so that a document
+    /// of nothing but `[` (a NATS client may publish any bytes to the queue) is refused instead of exhausting the
+    /// stack of the thread that reads it.
+    private var depth = 0
+    public static let maximumDepth = 512
 
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
 
@@ -26,6 +31,8 @@ public struct JSONScanner {
     /// Reads an object, calling `member` with each key; `member` must read (or skip) that key's value.
     public mutating func readObject(_ member: (inout JSONScanner, String) throws -> Void) throws {
         try expect(UInt8(ascii: "{"))
+        try enter()
+        defer { depth -= 1 }
         if try peek() == UInt8(ascii: "}") {
             position += 1
             return
@@ -43,6 +50,8 @@ public struct JSONScanner {
     /// Reads an array, calling `element` for each element; `element` must read (or skip) it.
     public mutating func readArray(_ element: (inout JSONScanner) throws -> Void) throws {
         try expect(UInt8(ascii: "["))
+        try enter()
+        defer { depth -= 1 }
         if try peek() == UInt8(ascii: "]") {
             position += 1
             return
@@ -126,6 +135,13 @@ public struct JSONScanner {
     }
 
     // MARK: Pieces
+
+    private mutating func enter() throws {
+        depth += 1
+        guard depth <= Self.maximumDepth else {
+            throw malformed("at most \(Self.maximumDepth) nested objects and arrays", at: position - 1)
+        }
+    }
 
     private mutating func skipNumber() throws {
         let start = position

@@ -330,6 +330,9 @@ struct QueueRequestTests {
             #expect((try? QueueRequest(json: Array(document.utf8))) == theirs, "\(document)")
             #expect(throws: (any Error).self, "\(document)") { try QueueRequest.scan(Array(document.utf8)) }
         }
+        // Nesting deeper than any decoder takes: refused by both, without exhausting the stack.
+        let nested = #"{"Function":"f","Extra":"# + String(repeating: "[", count: 100_000) + "}"
+        #expect(throws: (any Error).self) { try QueueRequest(json: Array(nested.utf8)) }
         // Bytes that are not UTF-8 inside a string.
         let invalid = Array(#"{"Function":""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8)
         #expect(throws: (any Error).self) { try QueueRequest(json: invalid) }

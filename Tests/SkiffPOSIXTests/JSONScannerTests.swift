@@ -70,4 +70,15 @@ struct JSONScannerTests {
         try scanner.finish()
         #expect(seen == ["a", "skip", "b", "c"] && a == "x" && b && !c)
     }
+
+    /// Any bytes may be published to the queue: a million brackets are refused, not a stack overflow.
+    @Test func deepNestingIsRefusedNotRecursedInto() throws {
+        var deep = JSONScanner(Array(repeating: UInt8(ascii: "["), count: 1_000_000))
+        #expect(throws: JSONScanner.Malformed.self) { try deep.skipValue() }
+        let limit = JSONScanner.maximumDepth
+        var allowed = JSONScanner(
+            Array((String(repeating: "[", count: limit) + String(repeating: "]", count: limit)).utf8))
+        try allowed.skipValue()
+        try allowed.finish()
+    }
 }
