@@ -124,4 +124,18 @@ struct PromQLParserTests {
             #expect(error.description.contains(message), "\(query): \(error)")
         }
     }
+
+    /// Queries will come from the network: nesting, however it is built, is bounded before anything recurses.
+    @Test func deepNestingIsRefused() throws {
+        for query in [
+            String(repeating: "(", count: 100_000) + "1" + String(repeating: ")", count: 100_000),
+            (0..<100_000).map { _ in "1" }.joined(separator: " + "), String(repeating: "-", count: 100_000) + "1",
+            String(repeating: "abs(", count: 50_000) + "x" + String(repeating: ")", count: 50_000),
+            "x" + String(repeating: "[5m:1m]", count: 10_000),
+        ] {
+            #expect(throws: PromQLError.self) { try PromQLParser.parse(query) }
+        }
+        let fine = (0..<200).map { _ in "1" }.joined(separator: " + ")
+        #expect(try PromQLParser.parse(fine).description == fine)
+    }
 }

@@ -169,4 +169,18 @@ struct TimeSeriesStoreTests {
             for cut in 0..<bytes.count { #expect(WriteAheadLog.decode(Array(bytes.prefix(cut)), at: 0) == nil) }
         }
     }
+
+    /// A range query or a subquery that would step without end is refused before it starts.
+    @Test func unboundedStepsAreRefused() throws {
+        let path = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let engine = PromQLEngine(source: try TimeSeriesStore(directory: path))
+        let query = try PromQLParser.parse("vector(1)")
+        #expect(throws: PromQLEvaluationError.self) {
+            _ = try engine.range(query, start: 0, end: 11_000_000, step: 1).count
+        }
+        #expect(try engine.range(query, start: 0, end: 10_999, step: 1).first?.samples.count == 11_000)
+        let subquery = try PromQLParser.parse("max_over_time(vector(1)[100y:1ms])")
+        #expect(throws: PromQLEvaluationError.self) { try engine.instant(subquery, at: 0) }
+    }
 }

@@ -13,6 +13,11 @@ public enum PromQLParser {
 struct Parser {
     let tokens: [Token]
     var index = 0
+    /// How deep the tree being built is here: bounded while parsing (each nesting, each link of an operator chain,
+    /// each subquery around another), because everything that walks the tree afterwards recurses, its release
+    /// included; a query of a million `(` or `1+1+…` is refused instead of exhausting the stack.
+    var depth = 0
+    static let maximumDepth = 256
 
     var peek: Token { tokens[index] }
 
@@ -58,15 +63,29 @@ struct Parser {
     }
 
     mutating func expression(_ minimum: Int = 1) throws(PromQLError) -> PromQLExpression {
+        try deeper(at: peek)
+        defer { depth -= 1 }
         var lhs = try unary()
+        var links = 0
+        defer { depth -= links }
         while let op = binaryOperator(), let level = Self.precedence[op], level >= minimum {
             let start = advance()
+            links += 1
+            try deeper(at: start)
             var binary = Binary(op: op, lhs: lhs, rhs: .number(0))
             try modifiers(&binary, at: start)
             binary.rhs = try expression(op == "^" ? level : level + 1)
             lhs = .binary(binary)
         }
         return lhs
+    }
+
+    /// One level more, or the error once there are too many.
+    mutating func deeper(at token: Token) throws(PromQLError) {
+        depth += 1
+        guard depth <= Self.maximumDepth else {
+            throw PromQLError.parse(offset: token.offset, "the query nests deeper than \(Self.maximumDepth) levels")
+        }
     }
 
     /// `bool`, `on(…)`/`ignoring(…)`, `group_left(…)`/`group_right(…)` after an operator.
@@ -250,6 +269,8 @@ struct Parser {
     /// `[range]`, `[range:step]`, `offset`, `@`, in any order Prometheus allows.
     mutating func postfix(_ base: PromQLExpression) throws(PromQLError) -> PromQLExpression {
         var expression = base
+        var wraps = 0
+        defer { depth -= wraps }
         while true {
             switch peek.kind {
             case .leftBracket:
@@ -258,6 +279,8 @@ struct Parser {
                 index += 1
                 if peek.kind == .colon {
                     index += 1
+                    wraps += 1
+                    try deeper(at: bracket)
                     var step: Int64 = 0
                     if case .duration(let given) = peek.kind {
                         step = given

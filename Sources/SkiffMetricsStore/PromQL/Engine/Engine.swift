@@ -7,6 +7,12 @@ public struct PromQLEngine: Sendable {
     /// A subquery's step when it names none (Prometheus's default evaluation interval, 1 minute).
     public var defaultSubqueryStep: Int64 = 60_000
 
+    /// Points per series of a range query, as Prometheus bounds them.
+    static let maximumPoints: Int64 = 11_000
+    /// Steps of one subquery: far beyond a dashboard's (a day at 5 s is 17,280), short of a query that would
+    /// evaluate for hours.
+    static let maximumSubquerySteps: Int64 = 100_000
+
     public init(source: any SeriesSource) {
         self.source = source
     }
@@ -26,6 +32,11 @@ public struct PromQLEngine: Sendable {
         }
         guard step > 0 else {
             throw PromQLEvaluationError("zero or negative query resolution step widths are not accepted")
+        }
+        guard end >= start, (end - start) / step < Self.maximumPoints else {
+            throw PromQLEvaluationError(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution "
+                    + "(?step=XX)")
         }
         return try Evaluation(engine: self, start: start, end: end).steps(
             expression, from: start, through: end, step: step)
@@ -106,6 +117,10 @@ struct Evaluation {
     ) throws(PromQLEvaluationError) -> [RangeSeries] {
         let step = given > 0 ? given : engine.defaultSubqueryStep
         let reference = referenceTime(modifiers, at: time)
+        guard range / step <= PromQLEngine.maximumSubquerySteps else {
+            throw PromQLEvaluationError(
+                "the subquery would take more than \(PromQLEngine.maximumSubquerySteps) steps: use a longer step")
+        }
         var first = Self.floorDivide(reference - range, step) * step
         if first < reference - range { first += step }
         return try steps(inner, from: first, through: reference, step: step)
