@@ -79,14 +79,12 @@ struct Head {
         ids[new.labels] = new.id
         nextID = max(nextID, new.id + 1)
         for label in new.labels.labels {
-            // Ids are given in increasing order, so appending keeps each list sorted; a replayed id may not be.
-            var list = postings[label.name, default: [:]][label.value, default: []]
-            if let last = list.last, last > new.id {
-                list.insert(new.id, at: list.firstIndex { $0 > new.id } ?? list.endIndex)
-            } else {
-                list.append(new.id)
+            // Ids are given in increasing order, so appending keeps each list sorted (in place: copying the list
+            // out and back made every new series cost the length of its name's list); a replayed id may not be.
+            postings[label.name, default: [:]][label.value, default: []].append(new.id)
+            if let list = postings[label.name]?[label.value], list.count > 1, list[list.count - 2] > new.id {
+                postings[label.name]?[label.value]?.sort()
             }
-            postings[label.name, default: [:]][label.value] = list
         }
     }
 
