@@ -48,7 +48,7 @@ struct DrainThreadTests {
             try await group.waitForAll()
         }
         // Every item was signalled after it was queued, so a drain runs after the last one: bounded, not timed.
-        for _ in 0..<1_000 where work.drained.load(ordering: .sequentiallyConsistent) < producers * items {
+        for _ in 0..<6_000 where work.drained.load(ordering: .sequentiallyConsistent) < producers * items {
             try await Task.sleep(for: .milliseconds(10))
         }
         let drained = work.drained.load(ordering: .sequentiallyConsistent)
@@ -63,12 +63,12 @@ struct DrainThreadTests {
         drain.attach { drained.add(1, ordering: .sequentiallyConsistent) }
         for round in 1...3 {
             try drain.signal()
-            for _ in 0..<1_000 where drained.load(ordering: .sequentiallyConsistent) < round {
+            for _ in 0..<6_000 where drained.load(ordering: .sequentiallyConsistent) < round {
                 try await Task.sleep(for: .milliseconds(10))
             }
             let runs = drained.load(ordering: .sequentiallyConsistent)
             #expect(runs >= round)
-            for _ in 0..<1_000 where Self.threadNames().contains("skiff-drain-t2") {
+            for _ in 0..<6_000 where Self.threadNames().contains("skiff-drain-t2") {
                 try await Task.sleep(for: .milliseconds(10))
             }
             #expect(!Self.threadNames().contains("skiff-drain-t2"), "the thread lingered past its time")
