@@ -8,7 +8,9 @@ import Testing
 /// `PROMQL_FAILURES=1` prints each failure.
 @Suite("PromQL conformance")
 struct PromQLConformanceTests {
-    @Test func everyEvalOfPrometheussScriptsPasses() throws {
+    /// With the samples in the head (as they are for the last two hours) and in blocks on disk (everything older).
+    @Test(arguments: [false, true])
+    func everyEvalOfPrometheussScriptsPasses(throughBlocks: Bool) throws {
         let directory = PromQLParserTests.fixtures
         var passed = 0
         var total = 0
@@ -16,8 +18,8 @@ struct PromQLConformanceTests {
         #expect(files.count == 11)
         for file in files.sorted() {
             let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
-            let outcome = try PromQLScript(name: file, text: text).run()
-            print("promql conformance: \(file) \(outcome.passed)/\(outcome.total)")
+            let outcome = try PromQLScript(name: file, text: text, throughBlocks: throughBlocks).run()
+            print("promql conformance\(throughBlocks ? " (blocks)" : ""): \(file) \(outcome.passed)/\(outcome.total)")
             if ProcessInfo.processInfo.environment["PROMQL_FAILURES"] != nil {
                 for failure in outcome.failures { print("  \(failure)") }
             }

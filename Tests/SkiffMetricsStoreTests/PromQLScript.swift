@@ -15,10 +15,14 @@ struct PromQLScript {
 
     let name: String
     let lines: [Substring]
+    /// Evaluates with every sample in blocks on disk instead of the head: before an eval that follows new `load`s,
+    /// a fresh store gets the same appends and writes its head into blocks.
+    let throughBlocks: Bool
 
-    init(name: String, text: String) {
+    init(name: String, text: String, throughBlocks: Bool = false) {
         self.name = name
         lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        self.throughBlocks = throughBlocks
     }
 
     func run() throws -> Outcome {
@@ -31,6 +35,8 @@ struct PromQLScript {
             return try TimeSeriesStore(directory: root.appendingPathComponent("\(stores)").path)
         }
         var store = try freshStore()
+        var batches: [[(labels: Labels, sample: Sample)]] = []
+        var loadedSinceEval = false
         var index = 0
         while index < lines.count {
             let line = lines[index].trimmingCharacters(in: .whitespaces)
@@ -38,6 +44,7 @@ struct PromQLScript {
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line == "clear" {
                 store = try freshStore()
+                batches = []
             } else if line.hasPrefix("load ") {
                 let interval = try Self.duration(String(line.dropFirst(5)))
                 // A series given twice is the later line's, as Prometheus's loader keeps it.
@@ -47,8 +54,17 @@ struct PromQLScript {
                     bySeries[labels] = samples
                     index += 1
                 }
-                try store.append(bySeries.flatMap { series in series.value.map { (series.key, $0) } })
+                let batch = bySeries.flatMap { series in series.value.map { (labels: series.key, sample: $0) } }
+                try store.append(batch)
+                batches.append(batch)
+                loadedSinceEval = true
             } else if line.hasPrefix("eval") {
+                if throughBlocks && loadedSinceEval {
+                    store = try freshStore()
+                    for batch in batches { try store.append(batch) }
+                    try store.persistHead()
+                    loadedSinceEval = false
+                }
                 var expected: [String] = []
                 while index < lines.count, Self.isIndented(lines[index]) {
                     expected.append(lines[index].trimmingCharacters(in: .whitespaces))

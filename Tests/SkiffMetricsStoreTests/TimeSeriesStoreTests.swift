@@ -45,28 +45,28 @@ struct TimeSeriesStoreTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let store = try TimeSeriesStore(directory: path)
         try Self.fill(store)
-        func names(_ matchers: [LabelMatcher]) -> [String] {
-            store.select(matchers, from: 0, through: 600_000).map(\.labels.description)
+        func names(_ matchers: [LabelMatcher]) throws -> [String] {
+            try store.select(matchers, from: 0, through: 600_000).map(\.labels.description)
         }
         let name = try LabelMatcher(Labels.metricName, .equal, "gateway_function_invocation_total")
         #expect(
-            names([name, try LabelMatcher("code", .equal, "500")]) == [
+            try names([name, try LabelMatcher("code", .equal, "500")]) == [
                 #"gateway_function_invocation_total{code="500", function_name="a"}"#,
                 #"gateway_function_invocation_total{code="500", function_name="b"}"#,
                 #"gateway_function_invocation_total{code="500", function_name="c"}"#,
             ])
-        #expect(names([name, try LabelMatcher("function_name", .matchesRegex, "a|c")]).count == 4)
-        #expect(names([name, try LabelMatcher("function_name", .notMatchesRegex, "a|c")]).count == 2)
-        #expect(names([name, try LabelMatcher("function_name", .notEqual, "a")]).count == 4)
+        #expect(try names([name, try LabelMatcher("function_name", .matchesRegex, "a|c")]).count == 4)
+        #expect(try names([name, try LabelMatcher("function_name", .notMatchesRegex, "a|c")]).count == 2)
+        #expect(try names([name, try LabelMatcher("function_name", .notEqual, "a")]).count == 4)
         // A regular expression matches the whole value; a missing label matches as "".
-        #expect(names([try LabelMatcher("function_name", .matchesRegex, "b.*")]).count == 3)
-        #expect(names([try LabelMatcher("function_name", .matchesRegex, "")]).isEmpty)
-        #expect(names([name, try LabelMatcher("missing", .equal, "")]).count == 6)
-        #expect(names([try LabelMatcher(Labels.metricName, .matchesRegex, "gateway_.*")]).count == 9)
+        #expect(try names([try LabelMatcher("function_name", .matchesRegex, "b.*")]).count == 3)
+        #expect(try names([try LabelMatcher("function_name", .matchesRegex, "")]).isEmpty)
+        #expect(try names([name, try LabelMatcher("missing", .equal, "")]).count == 6)
+        #expect(try names([try LabelMatcher(Labels.metricName, .matchesRegex, "gateway_.*")]).count == 9)
         #expect(store.labelNames == ["__name__", "code", "function_name"])
         #expect(store.labelValues("function_name") == ["a", "b", "c"])
         // The range is inclusive at both ends and reads across closed and open chunks (600 samples: 5 chunks).
-        let one = store.select(
+        let one = try store.select(
             [name, try LabelMatcher("function_name", .equal, "b"), try LabelMatcher("code", .equal, "200")],
             from: 119_000, through: 481_000)
         #expect(one.count == 1 && one.first?.samples.count == 363)
@@ -87,7 +87,7 @@ struct TimeSeriesStoreTests {
         ])
         #expect(appended == TimeSeriesStore.Appended(stored: 1, outOfOrder: 1, duplicates: 1, conflicting: 1))
         #expect(store.refused.outOfOrder == 1 && store.refused.conflicting == 1)
-        let samples = store.select([try LabelMatcher("__name__", .equal, "m")], from: 0, through: 10_000)
+        let samples = try store.select([try LabelMatcher("__name__", .equal, "m")], from: 0, through: 10_000)
         #expect(samples.first?.samples.map(\.value) == [1, 2, 3])
     }
 
@@ -100,12 +100,12 @@ struct TimeSeriesStoreTests {
             let store = try TimeSeriesStore(directory: path)
             try Self.fill(store)
             try store.sync()
-            before = store.select(everything, from: 0, through: .max)
+            before = try store.select(everything, from: 0, through: .max)
         }
         let reopened = try TimeSeriesStore(directory: path)
         #expect(reopened.opening.truncatedBytes == 0 && reopened.opening.series == 9)
         #expect(reopened.opening.samples == 5_400)
-        #expect(reopened.select(everything, from: 0, through: .max) == before)
+        #expect(try reopened.select(everything, from: 0, through: .max) == before)
 
         // A record cut short (the machine stopped mid-write) ends the log; the store opens with what came before.
         let segment = try #require(try WriteAheadLog(directory: "\(path)/wal").segmentPaths.last)
@@ -121,7 +121,7 @@ struct TimeSeriesStoreTests {
         try handle.close()
         let repaired = try TimeSeriesStore(directory: path)
         #expect(repaired.opening.truncatedBytes == torn.count - 5)
-        #expect(repaired.select(everything, from: 0, through: .max) == before)
+        #expect(try repaired.select(everything, from: 0, through: .max) == before)
         // And it appends after the cut: the next start reads it whole.
         try repaired.append([(Self.labels("late", [:]), Sample(timestamp: 5, value: 5))])
         try repaired.sync()

@@ -31,6 +31,12 @@ struct Head {
             return found
         }
 
+        static func decode(_ chunk: XORChunk) -> [Sample] {
+            var found: [Sample] = []
+            collect(chunk, from: .min, through: .max, into: &found)
+            return found
+        }
+
         private static func collect(
             _ chunk: XORChunk, from start: Int64, through end: Int64, into found: inout [Sample]
         ) {
@@ -54,9 +60,11 @@ struct Head {
 
     private(set) var series: [UInt64: Series] = [:]
     private var ids: [Labels: UInt64] = [:]
-    private var postings: [String: [String: [UInt64]]] = [:]
+    private var postings = Postings()
     private(set) var nextID: UInt64 = 1
     private(set) var sampleCount = 0
+    /// Samples before this time belong to a block already written: they are refused as out of order.
+    var minValidTime: Int64 = .min
 
     // MARK: Writing
 
@@ -78,18 +86,11 @@ struct Head {
         series[new.id] = new
         ids[new.labels] = new.id
         nextID = max(nextID, new.id + 1)
-        for label in new.labels.labels {
-            // Ids are given in increasing order, so appending keeps each list sorted (in place: copying the list
-            // out and back made every new series cost the length of its name's list); a replayed id may not be.
-            postings[label.name, default: [:]][label.value, default: []].append(new.id)
-            if let list = postings[label.name]?[label.value], list.count > 1, list[list.count - 2] > new.id {
-                postings[label.name]?[label.value]?.sort()
-            }
-        }
+        postings.add(new.id, new.labels)
     }
 
     mutating func append(_ sample: Sample, to id: UInt64) -> Outcome {
-        guard var entry = series[id] else { return .outOfOrder }
+        guard var entry = series[id], sample.timestamp >= minValidTime else { return .outOfOrder }
         if let last = entry.last, sample.timestamp <= last.timestamp {
             guard sample.timestamp == last.timestamp else { return .outOfOrder }
             return sample.value.bitPattern == last.value.bitPattern ? .duplicate : .conflicting
@@ -126,45 +127,85 @@ struct Head {
         return found.sorted { $0.0 < $1.0 }
     }
 
-    /// Ids that may match: the intersection of the postings of every matcher that needs its label present (each
-    /// the union of the lists of the values it accepts); every series when no matcher needs one.
     private func candidates(_ matchers: [LabelMatcher]) -> [UInt64] {
-        var result: [UInt64]?
-        for matcher in matchers where !matcher.matchesEmpty {
-            var union: [UInt64] = []
-            if matcher.kind == .equal {
-                union = postings[matcher.name]?[matcher.value] ?? []
-            } else {
-                for (value, list) in postings[matcher.name] ?? [:] where matcher.matches(value) { union += list }
-                union.sort()
-            }
-            result = result.map { Self.intersect($0, union) } ?? union
-            if result?.isEmpty == true { return [] }
-        }
-        return result ?? series.keys.sorted()
-    }
-
-    private static func intersect(_ a: [UInt64], _ b: [UInt64]) -> [UInt64] {
-        var common: [UInt64] = []
-        var i = 0
-        var j = 0
-        while i < a.count && j < b.count {
-            if a[i] == b[j] {
-                common.append(a[i])
-                i += 1
-                j += 1
-            } else if a[i] < b[j] {
-                i += 1
-            } else {
-                j += 1
-            }
-        }
-        return common
+        postings.candidates(matchers) ?? series.keys.sorted()
     }
 
     /// Every label name, sorted.
-    var labelNames: [String] { postings.keys.sorted() }
+    var labelNames: [String] { postings.labelNames }
 
     /// Every value of a label, sorted.
-    func labelValues(_ name: String) -> [String] { (postings[name] ?? [:]).keys.sorted() }
+    func labelValues(_ name: String) -> [String] { postings.labelValues(name) }
+
+    /// The earliest and latest sample held; nil when the head is empty.
+    var timeRange: ClosedRange<Int64>? {
+        var earliest = Int64.max
+        var latest = Int64.min
+        for entry in series.values {
+            guard let last = entry.last else { continue }
+            earliest = min(earliest, entry.closed.first?.first ?? entry.openFirst)
+            latest = max(latest, last.timestamp)
+        }
+        return earliest <= latest ? earliest...latest : nil
+    }
+
+    /// Every series with samples from `start` until (not including) `end`, in label order: what becomes a block.
+    func seriesSamples(from start: Int64, until end: Int64) -> [(Labels, [Sample])] {
+        series.values.compactMap { entry -> (Labels, [Sample])? in
+            let samples = entry.samples(from: start, through: end - 1)
+            return samples.isEmpty ? nil : (entry.labels, samples)
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    // MARK: Truncation
+
+    /// Forgets every sample before `time` (now in a block) and the series left without any, and refuses samples
+    /// before it from now on. Chunks never cross a block boundary as Prometheus cuts them; one that does (a head
+    /// cut at another time) is re-encoded from `time` on.
+    mutating func truncate(before time: Int64) {
+        minValidTime = max(minValidTime, time)
+        var kept: [UInt64: Series] = [:]
+        var count = 0
+        for (id, var entry) in series {
+            guard let last = entry.last, last.timestamp >= time else { continue }
+            entry.closed = entry.closed.compactMap { closed in
+                if closed.first >= time { return closed }
+                if closed.last < time { return nil }
+                let kept = Series.decode(closed.chunk).filter { $0.timestamp >= time }
+                var chunk = XORChunk()
+                for sample in kept { chunk.append(sample) }
+                return ClosedChunk(first: kept.first?.timestamp ?? time, last: closed.last, chunk: chunk)
+            }
+            if entry.openFirst < time {
+                let kept = Series.decode(entry.open).filter { $0.timestamp >= time }
+                var chunk = XORChunk()
+                for sample in kept { chunk.append(sample) }
+                entry.open = chunk
+                entry.openFirst = kept.first?.timestamp ?? time
+            }
+            count += entry.closed.reduce(0) { $0 + $1.chunk.count } + entry.open.count
+            kept[id] = entry
+        }
+        series = kept
+        sampleCount = count
+        ids = [:]
+        postings = Postings()
+        for id in kept.keys.sorted() {
+            guard let entry = kept[id] else { continue }
+            ids[entry.labels] = id
+            postings.add(id, entry.labels)
+        }
+    }
+
+    /// What the write-ahead log must hold to rebuild this head: every series, then its samples.
+    var records: [WALRecord] {
+        var records: [WALRecord] = []
+        for id in series.keys.sorted() {
+            guard let entry = series[id] else { continue }
+            records.append(.series(id: id, labels: entry.labels))
+            let samples = entry.samples(from: .min, through: .max)
+            if !samples.isEmpty { records.append(.samples(samples.map { (id, $0) })) }
+        }
+        return records
+    }
 }

@@ -23,6 +23,9 @@ enum WALRecord: Equatable {
 /// record the machine did not finish writing ends the log there: the file is cut back to it, later segments are
 /// removed, and what was cut is reported, never a crash.
 ///
+/// When the head is cut into a block, what it still holds is written as a checkpoint that replaces the segments
+/// before it (Prometheus folds its segments the same way), so the log never holds more than the head.
+///
 /// A record: kind (1 byte: 1 series, 2 samples) · payload length (4 bytes, big-endian) · CRC-32C of the payload
 /// (4 bytes, big-endian) · payload.
 final class WriteAheadLog {
@@ -46,31 +49,39 @@ final class WriteAheadLog {
 
     // MARK: Reading back
 
-    /// Reads every record in order, handing each to `apply`; afterwards the log appends after the last good one.
+    /// Reads every record in order, the newest checkpoint's first, handing each to `apply`; afterwards the log
+    /// appends after the last good one.
     func replay(_ apply: (WALRecord) -> Void) throws(SystemError) -> Replay {
         var replay = Replay()
-        let numbers = segmentNumbers()
+        let checkpoints = checkpointNumbers()
+        var covered = 0
+        if let newest = checkpoints.last {
+            // Written whole and synced before it was named: damage here is the disk's. What can be read is kept.
+            let bytes = try Self.readAll(checkpointPath(of: newest))
+            let (records, good) = Self.decodeAll(bytes, apply)
+            replay.records += records
+            replay.truncatedBytes += bytes.count - good
+            covered = newest
+            segmentNumber = newest
+        }
+        // A crash between a checkpoint and the removal of what it replaced leaves those files behind.
+        for number in checkpoints.dropLast() { try DurableFile.remove(checkpointPath(of: number)) }
         var damaged = false
-        for number in numbers {
+        for number in segmentNumbers() {
             let path = self.path(of: number)
-            if damaged {
-                replay.truncatedBytes += (try? SegmentFile(path: path, create: false).size) ?? 0
+            if number <= covered || damaged {
+                if damaged { replay.truncatedBytes += (try? SegmentFile(path: path, create: false).size) ?? 0 }
                 try DurableFile.remove(path)
                 continue
             }
             let file = try SegmentFile(path: path, create: false)
             let bytes = try file.read(at: 0, count: file.size)
-            var offset = 0
-            while offset < bytes.count {
-                guard let (record, size) = Self.decode(bytes, at: offset) else {
-                    damaged = true
-                    replay.truncatedBytes += bytes.count - offset
-                    try file.truncate(to: offset)
-                    break
-                }
-                apply(record)
-                replay.records += 1
-                offset += size
+            let (records, good) = Self.decodeAll(bytes, apply)
+            replay.records += records
+            if good < bytes.count {
+                damaged = true
+                replay.truncatedBytes += bytes.count - good
+                try file.truncate(to: good)
             }
             replay.segments += 1
             segment = file
@@ -79,14 +90,70 @@ final class WriteAheadLog {
         return replay
     }
 
+    /// Applies the records from the start of `bytes` up to the first that is incomplete or damaged; answers how
+    /// many there were and the bytes they took.
+    private static func decodeAll(_ bytes: [UInt8], _ apply: (WALRecord) -> Void) -> (records: Int, bytes: Int) {
+        var offset = 0
+        var records = 0
+        while offset < bytes.count, let (record, size) = decode(bytes, at: offset) {
+            apply(record)
+            records += 1
+            offset += size
+        }
+        return (records, offset)
+    }
+
+    private static func readAll(_ path: String) throws(SystemError) -> [UInt8] {
+        let file = try SegmentFile(path: path, create: false)
+        return try file.read(at: 0, count: file.size)
+    }
+
     private func segmentNumbers() -> [Int] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return names.compactMap { $0.count == 8 ? Int($0) : nil }.sorted()
     }
 
-    private func path(of number: Int) -> String {
+    private func checkpointNumbers() -> [Int] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let prefix = "checkpoint."
+        return names.compactMap { name in
+            name.hasPrefix(prefix) && name.count == prefix.count + 8 ? Int(name.dropFirst(prefix.count)) : nil
+        }.sorted()
+    }
+
+    private func path(of number: Int) -> String { "\(directory)/" + Self.padded(number) }
+
+    private func checkpointPath(of number: Int) -> String { "\(directory)/checkpoint." + Self.padded(number) }
+
+    private static func padded(_ number: Int) -> String {
         let digits = String(number)
-        return "\(directory)/" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+        return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    }
+
+    // MARK: Checkpoints
+
+    /// Replaces everything logged so far with `records` (what the head still holds after it was cut into a block):
+    /// they are written to `checkpoint.N` (N the last segment), synced and named in one step, then the segments
+    /// and older checkpoints they replace are removed. A crash at any point leaves either the old log or the
+    /// checkpoint with the segments after it.
+    func checkpoint(_ records: [WALRecord]) throws(SystemError) {
+        try segment?.sync()
+        let covered = segmentNumber
+        var bytes: [UInt8] = []
+        for record in records { Self.encode(record, into: &bytes) }
+        try DurableFile.write(bytes, to: checkpointPath(of: covered))
+        segment = nil
+        for number in segmentNumbers() where number <= covered { try DurableFile.remove(path(of: number)) }
+        for number in checkpointNumbers() where number < covered { try DurableFile.remove(checkpointPath(of: number)) }
+    }
+
+    /// Bytes the log takes on disk (its segments and checkpoint), for retention by size.
+    var diskBytes: Int {
+        var total = 0
+        for path in segmentNumbers().map(path(of:)) + checkpointNumbers().map(checkpointPath(of:)) {
+            total += (try? SegmentFile(path: path, create: false).size) ?? 0
+        }
+        return total
     }
 
     // MARK: Writing
@@ -113,52 +180,54 @@ final class WriteAheadLog {
     // MARK: Encoding
 
     static func encode(_ record: WALRecord, into bytes: inout [UInt8]) {
-        var payload: [UInt8] = []
+        var payload = ByteWriter()
         let kind: UInt8
         switch record {
         case .series(let id, let labels):
             kind = 1
-            appendBigEndian(id, to: &payload)
-            Varint.appendUnsigned(UInt64(labels.labels.count), to: &payload)
+            payload.bigEndian(id)
+            payload.uvarint(labels.labels.count)
             for label in labels.labels {
-                appendString(label.name, to: &payload)
-                appendString(label.value, to: &payload)
+                payload.string(label.name)
+                payload.string(label.value)
             }
         case .samples(let samples):
             kind = 2
-            Varint.appendUnsigned(UInt64(samples.count), to: &payload)
+            payload.uvarint(samples.count)
             if let first = samples.first {
-                appendBigEndian(first.id, to: &payload)
-                appendBigEndian(UInt64(bitPattern: first.sample.timestamp), to: &payload)
+                payload.bigEndian(first.id)
+                payload.bigEndian(UInt64(bitPattern: first.sample.timestamp))
                 for entry in samples {
-                    Varint.appendSigned(Int64(bitPattern: entry.id &- first.id), to: &payload)
-                    Varint.appendSigned(entry.sample.timestamp &- first.sample.timestamp, to: &payload)
-                    appendBigEndian(entry.sample.value.bitPattern, to: &payload)
+                    payload.varint(Int64(bitPattern: entry.id &- first.id))
+                    payload.varint(entry.sample.timestamp &- first.sample.timestamp)
+                    payload.bigEndian(entry.sample.value.bitPattern)
                 }
             }
         }
-        bytes.append(kind)
-        appendBigEndian(UInt32(payload.count), to: &bytes)
-        appendBigEndian(CRC32C.checksum(payload), to: &bytes)
-        bytes += payload
+        var header = ByteWriter()
+        header.bigEndian(kind)
+        header.bigEndian(UInt32(payload.bytes.count))
+        header.bigEndian(CRC32C.checksum(payload.bytes))
+        bytes += header.bytes
+        bytes += payload.bytes
     }
 
     /// The record at `offset` and its size; nil when it is incomplete, damaged or of an unknown kind.
     static func decode(_ bytes: [UInt8], at offset: Int) -> (WALRecord, Int)? {
         guard bytes.count - offset >= 9 else { return nil }
         let kind = bytes[offset]
-        let length = Int(readBigEndian(bytes, at: offset + 1, as: UInt32.self))
-        let checksum = readBigEndian(bytes, at: offset + 5, as: UInt32.self)
+        let length = Int(ByteReader.bigEndian(bytes, at: offset + 1, as: UInt32.self))
+        let checksum = ByteReader.bigEndian(bytes, at: offset + 5, as: UInt32.self)
         guard bytes.count - offset - 9 >= length else { return nil }
         let payload = Array(bytes[(offset + 9)..<(offset + 9 + length)])
         guard CRC32C.checksum(payload) == checksum else { return nil }
-        var reader = PayloadReader(bytes: payload)
+        var reader = ByteReader(payload)
         let record: WALRecord?
         switch kind {
         case 1:
-            record = reader.series()
+            record = series(&reader)
         case 2:
-            record = reader.samples()
+            record = samples(&reader)
         default:
             record = nil
         }
@@ -166,80 +235,30 @@ final class WriteAheadLog {
         return (record, 9 + length)
     }
 
-    private static func appendString(_ text: String, to bytes: inout [UInt8]) {
-        Varint.appendUnsigned(UInt64(text.utf8.count), to: &bytes)
-        bytes += text.utf8
+    private static func series(_ reader: inout ByteReader) -> WALRecord? {
+        guard let id = reader.bigEndian(UInt64.self), let count = reader.count() else { return nil }
+        var pairs: [(String, String)] = []
+        for _ in 0..<count {
+            guard let name = reader.string(), let value = reader.string() else { return nil }
+            pairs.append((name, value))
+        }
+        return .series(id: id, labels: Labels(pairs))
     }
 
-    private static func appendBigEndian<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.bigEndian) { bytes += $0 }
-    }
-
-    static func readBigEndian<T: FixedWidthInteger>(_ bytes: [UInt8], at offset: Int, as: T.Type) -> T {
-        var value: T = 0
-        for index in 0..<MemoryLayout<T>.size { value = value << 8 | T(bytes[offset + index]) }
-        return value
-    }
-
-    /// Reads a payload the checksum vouched for; still checks every length, so that a bug cannot crash a start.
-    private struct PayloadReader {
-        let bytes: [UInt8]
-        var offset = 0
-
-        var isAtEnd: Bool { offset == bytes.count }
-
-        mutating func series() -> WALRecord? {
-            guard let id = fixed(UInt64.self), let count = uvarint(), count <= bytes.count else { return nil }
-            var pairs: [(String, String)] = []
-            for _ in 0..<count {
-                guard let name = string(), let value = string() else { return nil }
-                pairs.append((name, value))
-            }
-            return .series(id: id, labels: Labels(pairs))
+    private static func samples(_ reader: inout ByteReader) -> WALRecord? {
+        guard let count = reader.count() else { return nil }
+        guard count > 0 else { return .samples([]) }
+        guard let firstID = reader.bigEndian(UInt64.self), let firstTime = reader.bigEndian(UInt64.self) else {
+            return nil
         }
-
-        mutating func samples() -> WALRecord? {
-            guard let count = uvarint(), count <= bytes.count else { return nil }
-            guard count > 0 else { return .samples([]) }
-            guard let firstID = fixed(UInt64.self), let firstTime = fixed(UInt64.self) else { return nil }
-            var samples: [(id: UInt64, sample: Sample)] = []
-            for _ in 0..<count {
-                guard let idDelta = varint(), let timeDelta = varint(), let bits = fixed(UInt64.self) else {
-                    return nil
-                }
-                let sample = Sample(
-                    timestamp: Int64(bitPattern: firstTime) &+ timeDelta, value: Double(bitPattern: bits))
-                samples.append((firstID &+ UInt64(bitPattern: idDelta), sample))
-            }
-            return .samples(samples)
+        var samples: [(id: UInt64, sample: Sample)] = []
+        for _ in 0..<count {
+            guard let idDelta = reader.varint(), let timeDelta = reader.varint(),
+                let bits = reader.bigEndian(UInt64.self)
+            else { return nil }
+            let sample = Sample(timestamp: Int64(bitPattern: firstTime) &+ timeDelta, value: Double(bitPattern: bits))
+            samples.append((firstID &+ UInt64(bitPattern: idDelta), sample))
         }
-
-        private mutating func fixed<T: FixedWidthInteger>(_ type: T.Type) -> T? {
-            guard bytes.count - offset >= MemoryLayout<T>.size else { return nil }
-            defer { offset += MemoryLayout<T>.size }
-            return WriteAheadLog.readBigEndian(bytes, at: offset, as: T.self)
-        }
-
-        private mutating func nextByte() throws(Truncated) -> UInt8 {
-            guard offset < bytes.count else { throw Truncated() }
-            defer { offset += 1 }
-            return bytes[offset]
-        }
-
-        private mutating func uvarint() -> UInt64? {
-            (try? Varint.readUnsigned { () throws(Truncated) -> UInt8 in try nextByte() }) ?? nil
-        }
-
-        private mutating func varint() -> Int64? {
-            (try? Varint.readSigned { () throws(Truncated) -> UInt8 in try nextByte() }) ?? nil
-        }
-
-        private mutating func string() -> String? {
-            guard let length = uvarint(), length <= bytes.count - offset else { return nil }
-            defer { offset += Int(length) }
-            return String(validating: bytes[offset..<(offset + Int(length))], as: UTF8.self)
-        }
-
-        private struct Truncated: Error {}
+        return .samples(samples)
     }
 }

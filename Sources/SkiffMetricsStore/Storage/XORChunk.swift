@@ -56,23 +56,7 @@ public struct XORChunk: Sendable, Equatable {
             appender.lastDelta = delta
         default:
             let delta = sample.timestamp - (appender.last?.timestamp ?? 0)
-            let deltaOfDelta = delta &- appender.lastDelta
-            let pattern = UInt64(bitPattern: deltaOfDelta)
-            if deltaOfDelta == 0 {
-                writer.writeBit(false)
-            } else if Self.fits(deltaOfDelta, 14) {
-                writer.writeBits(0b10, 2)
-                writer.writeBits(pattern, 14)
-            } else if Self.fits(deltaOfDelta, 17) {
-                writer.writeBits(0b110, 3)
-                writer.writeBits(pattern, 17)
-            } else if Self.fits(deltaOfDelta, 20) {
-                writer.writeBits(0b1110, 4)
-                writer.writeBits(pattern, 20)
-            } else {
-                writer.writeBits(0b1111, 4)
-                writer.writeBits(pattern, 64)
-            }
+            Self.writeDeltaOfDelta(delta &- appender.lastDelta, to: &writer)
             writeValue(sample.value)
             appender.lastDelta = delta
         }
@@ -85,6 +69,40 @@ public struct XORChunk: Sendable, Equatable {
     /// than two's complement allows, one fewer negative).
     static func fits(_ value: Int64, _ bits: Int) -> Bool {
         -((1 << (bits - 1)) - 1) <= value && value <= 1 << (bits - 1)
+    }
+
+    /// A timestamp's delta of delta: `0`, or `10`, `110`, `1110` with 14, 17 or 20 bits, or `1111` with 64.
+    static func writeDeltaOfDelta(_ deltaOfDelta: Int64, to writer: inout BitWriter) {
+        let pattern = UInt64(bitPattern: deltaOfDelta)
+        if deltaOfDelta == 0 {
+            writer.writeBit(false)
+        } else if fits(deltaOfDelta, 14) {
+            writer.writeBits(0b10, 2)
+            writer.writeBits(pattern, 14)
+        } else if fits(deltaOfDelta, 17) {
+            writer.writeBits(0b110, 3)
+            writer.writeBits(pattern, 17)
+        } else if fits(deltaOfDelta, 20) {
+            writer.writeBits(0b1110, 4)
+            writer.writeBits(pattern, 20)
+        } else {
+            writer.writeBits(0b1111, 4)
+            writer.writeBits(pattern, 64)
+        }
+    }
+
+    static func readDeltaOfDelta(from reader: inout BitReader) throws(BitReader.Exhausted) -> Int64 {
+        var ones = 0
+        while ones < 4, try reader.readBit() { ones += 1 }
+        switch ones {
+        case 0: return 0
+        case 4: return Int64(bitPattern: try reader.readBits(64))
+        default:
+            let size = [14, 17, 20][ones - 1]
+            var bits = Int64(try reader.readBits(size))
+            if bits > 1 << (size - 1) { bits -= 1 << size }
+            return bits
+        }
     }
 
     private mutating func writeValue(_ value: Double) {
@@ -165,18 +183,7 @@ public struct XORChunk: Sendable, Equatable {
                 state.lastDelta = delta
                 return Sample(timestamp: previous.timestamp + delta, value: try readValue(&state))
             default:
-                var ones = 0
-                while ones < 4, try reader.readBit() { ones += 1 }
-                let deltaOfDelta: Int64
-                switch ones {
-                case 0: deltaOfDelta = 0
-                case 4: deltaOfDelta = Int64(bitPattern: try reader.readBits(64))
-                default:
-                    let size = [14, 17, 20][ones - 1]
-                    var bits = Int64(try reader.readBits(size))
-                    if bits > 1 << (size - 1) { bits -= 1 << size }
-                    deltaOfDelta = bits
-                }
+                let deltaOfDelta = try XORChunk.readDeltaOfDelta(from: &reader)
                 let previous = state.last ?? Sample(timestamp: 0, value: 0)
                 state.lastDelta = state.lastDelta &+ deltaOfDelta
                 return Sample(timestamp: previous.timestamp &+ state.lastDelta, value: try readValue(&state))
@@ -202,11 +209,13 @@ public struct XORChunk: Sendable, Equatable {
 public enum ChunkError: Error, Equatable, CustomStringConvertible {
     case truncated
     case trailingBytes
+    case unknownEncoding(UInt8)
 
     public var description: String {
         switch self {
         case .truncated: "the chunk ends before its last sample"
         case .trailingBytes: "the chunk has bytes after its last sample"
+        case .unknownEncoding(let byte): "the chunk's encoding \(byte) is not one this store writes"
         }
     }
 }

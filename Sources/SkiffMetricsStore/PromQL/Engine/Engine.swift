@@ -64,9 +64,9 @@ struct Evaluation {
             default: throw PromQLEvaluationError("unary minus on a value that is neither scalar nor vector")
             }
         case .vector(let selector):
-            return .vector(instantSelect(selector, at: time))
+            return .vector(try instantSelect(selector, at: time))
         case .matrix(let selector, let range):
-            return .matrix(rangeSelect(selector, range: range, at: time))
+            return .matrix(try rangeSelect(selector, range: range, at: time))
         case .subquery(let inner, let range, let step, let modifiers):
             return .matrix(try subquery(inner, range: range, step: step, modifiers: modifiers, at: time))
         case .call(let name, let arguments):
@@ -91,9 +91,9 @@ struct Evaluation {
     }
 
     /// Each series' newest sample within the lookback, unless it is a staleness marker.
-    func instantSelect(_ selector: VectorSelector, at time: Int64) -> [VectorElement] {
+    func instantSelect(_ selector: VectorSelector, at time: Int64) throws(PromQLEvaluationError) -> [VectorElement] {
         let reference = referenceTime(selector.modifiers, at: time)
-        return engine.source.select(selector.matchers, from: reference - engine.lookback, through: reference)
+        return try engine.source.select(selector.matchers, from: reference - engine.lookback, through: reference)
             .compactMap { series in
                 guard let last = series.samples.last, last.value.bitPattern != Sample.staleNaN.bitPattern else {
                     return nil
@@ -103,9 +103,11 @@ struct Evaluation {
     }
 
     /// Every sample in `[t − range, t]` but staleness markers; series without any are left out.
-    func rangeSelect(_ selector: VectorSelector, range: Int64, at time: Int64) -> [RangeSeries] {
+    func rangeSelect(_ selector: VectorSelector, range: Int64, at time: Int64) throws(PromQLEvaluationError)
+        -> [RangeSeries]
+    {
         let reference = referenceTime(selector.modifiers, at: time)
-        return engine.source.select(selector.matchers, from: reference - range, through: reference).compactMap {
+        return try engine.source.select(selector.matchers, from: reference - range, through: reference).compactMap {
             let samples = $0.samples.filter { $0.value.bitPattern != Sample.staleNaN.bitPattern }
             return samples.isEmpty ? nil : RangeSeries(labels: $0.labels, samples: samples)
         }

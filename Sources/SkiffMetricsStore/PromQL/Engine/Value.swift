@@ -1,7 +1,8 @@
 /// Where the engine reads series from: the store, or anything that answers selectors the same way.
 public protocol SeriesSource: Sendable {
     /// The series every matcher accepts, in label order, with their samples from `start` through `end` (ms).
-    func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64) -> [TimeSeriesStore.SeriesSamples]
+    func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+        throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
 }
 
 extension TimeSeriesStore: SeriesSource {}
