@@ -51,7 +51,8 @@ let package = Package(
         // exposition, for the daemon and the watchdog; the metrics store reads the registry in-process.
         .target(name: "SkiffMetrics", dependencies: ["SkiffPOSIX"], swiftSettings: strict),
         // The time-series store: Prometheus-compatible chunks, the head and its write-ahead log, blocks, PromQL.
-        .target(name: "SkiffMetricsStore", dependencies: ["SkiffMetrics", "SkiffPOSIX"], swiftSettings: strict),
+        .target(
+            name: "SkiffMetricsStore", dependencies: ["SkiffMetrics", "SkiffPOSIX", "SkiffLog"], swiftSettings: strict),
         // OCI images without a registry: image references, SHA-256, tar, the OCI model and image archives.
         .target(name: "SkiffImage", swiftSettings: strict),
         // containerd through its command-line client: `ctr`'s arguments and outputs, and the image operations
@@ -87,7 +88,7 @@ let package = Package(
             name: "SkiffGateway",
             dependencies: [
                 "SkiffAPI", "SkiffInvoke", "SkiffQueue", "SkiffRuntime", "SkiffHTTP", "SkiffPOSIX", "SkiffLog",
-                "SkiffMetrics",
+                "SkiffMetrics", "SkiffMetricsStore",
             ],
             swiftSettings: strict),
         // Stack files (stack.yml) and the YAML subset they are written in, with faas-cli's ${VAR} substitution.
@@ -107,6 +108,7 @@ let package = Package(
             name: "skiff",
             dependencies: [
                 "SkiffGateway", "SkiffHTTP", "SkiffNATS", "SkiffService", "SkiffRuntime", "SkiffSystemd", "SkiffLog",
+                "SkiffMetricsStore",
                 "SkiffAPI", "SkiffQueue", "SkiffNATSClient", "SkiffClient", "SkiffBuild", "SkiffStack", "SkiffImage",
             ],
             swiftSettings: strict),

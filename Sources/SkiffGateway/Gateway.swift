@@ -4,6 +4,7 @@ import SkiffHTTP
 import SkiffInvoke
 import SkiffLog
 import SkiffMetrics
+import SkiffMetricsStore
 import SkiffQueue
 import SkiffRuntime
 import Synchronization
@@ -23,14 +24,18 @@ public final class Gateway: Sendable {
     let proxy: FunctionProxy
     /// Where `/async-function/…` queues calls; nil when the daemon runs no queue (503 then).
     let queue: (any CallQueue)?
+    /// The metrics store's query API (`/api/v1/…`); nil when the daemon keeps no store (404 then).
+    let metricsAPI: PrometheusAPI?
     var timeouts: TimeoutCache { invoker.timeouts }
     var metrics: InvocationMetrics { invoker.metrics }
+    /// The invocation counters, for the daemon to carry counts over from its metrics store at start.
+    public var invocationMetrics: InvocationMetrics { invoker.metrics }
     private let restored = RestoreGate()
 
     public init(
         runtime: any FunctionRuntime, configuration: GatewayConfiguration,
         credentials: Credentials, client: HTTPClient, registry: MetricsRegistry = MetricsRegistry(),
-        queue: (any CallQueue)? = nil, logger: Logger
+        queue: (any CallQueue)? = nil, metricsStore: TimeSeriesStore? = nil, logger: Logger
     ) {
         self.runtime = runtime
         self.configuration = configuration
@@ -38,6 +43,7 @@ public final class Gateway: Sendable {
         self.registry = registry
         self.logger = logger
         self.queue = queue
+        metricsAPI = metricsStore.map(PrometheusAPI.init(store:))
         invoker = FunctionInvoker(
             runtime: runtime, client: client, metrics: InvocationMetrics(),
             timeouts: TimeoutCache(runtime: runtime, fallback: configuration.upstreamTimeout),
@@ -59,7 +65,9 @@ public final class Gateway: Sendable {
     public func makeRouter() throws -> HTTPRouter {
         var router = HTTPRouter()
         router.use(
-            BasicAuthMiddleware(credentials: credentials, protectsInvocations: configuration.requireAuthForInvoke))
+            BasicAuthMiddleware(
+                credentials: credentials, protectsInvocations: configuration.requireAuthForInvoke,
+                protectsMetricsQueries: configuration.metricsQueryAuth))
         router.use(RestoreGateMiddleware(gate: restored, invocationWait: configuration.coldStartTimeout))
         try addSystemRoutes(to: &router)
         try addFunctionRoutes(to: &router)
@@ -68,6 +76,7 @@ public final class Gateway: Sendable {
         try addLogRoutes(to: &router)
         try addImageRoutes(to: &router)
         try addQueueRoutes(to: &router)
+        try addMetricsQueryRoutes(to: &router)
         let proxy = self.proxy
         let enqueue = AsyncEnqueue(
             queue: queue, runtime: runtime, defaultNamespace: configuration.defaultNamespace,

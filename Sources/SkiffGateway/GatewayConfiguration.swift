@@ -16,6 +16,8 @@ public struct GatewayConfiguration: Sendable {
     public var sha = "unknown"
     /// Largest body an asynchronous call may queue (`--async-max-body`); 413 above it.
     public var asyncMaxBody = 1 << 20
+    /// Whether the metrics store's query API (`/api/v1/…`) needs the admin credentials (`--metrics-query-auth`).
+    public var metricsQueryAuth = true
     /// What /system/info says of the NATS broker; nil when it is off.
     public var broker: GatewayInfo.Broker?
 

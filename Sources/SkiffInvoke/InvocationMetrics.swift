@@ -31,6 +31,12 @@ public final class InvocationMetrics: MetricsCollector {
         state.withLock { $0.calls.record(series, seconds: seconds) }
     }
 
+    /// Calls of `function` that ended with `code` before this process began (the daemon reads them back from its
+    /// metrics store at start), so that counts and the list's `invocationCount` survive a restart.
+    public func carry(_ function: String, code: Int, count: UInt64) {
+        state.withLock { $0.calls.carry(Series(function: function, code: code), count: count) }
+    }
+
     /// Completed calls of `function`, all codes (the list route's `invocationCount`).
     public func invocations(_ function: String) -> Double {
         Double(state.withLock { $0.calls.count { $0.function == function } })

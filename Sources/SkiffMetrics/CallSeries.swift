@@ -12,6 +12,12 @@ public struct CallSeries<Key: Hashable & Sendable>: Sendable {
         seconds[key, default: PrometheusHistogram()].observe(elapsed)
     }
 
+    /// Adds calls counted before this process began (read back from the metrics store), so that the counter goes
+    /// on from where it stood instead of starting again at zero. The histogram is not carried.
+    public mutating func carry(_ key: Key, count: UInt64) {
+        total[key, default: 0] += count
+    }
+
     /// Calls recorded under keys that `matches` admits.
     public func count(where matches: (Key) -> Bool) -> UInt64 {
         total.reduce(0) { $0 + (matches($1.key) ? $1.value : 0) }

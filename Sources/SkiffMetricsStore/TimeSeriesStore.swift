@@ -22,6 +22,25 @@ public final class TimeSeriesStore: Sendable {
 
         /// Prometheus's default: fifteen days, no size limit.
         public static let standard = Retention(time: 15 * 86_400_000)
+
+        /// A duration as Prometheus's flags take it (`15d`, `12h`, `1w`), in milliseconds.
+        public static func duration(_ text: String) -> Int64? { Lexer.duration(text) }
+
+        /// A size as Prometheus's `retention.size` takes it: a number and B, KB, MB, GB or TB (powers of 1024;
+        /// KiB, MiB, GiB and TiB mean the same), or `0` for no limit.
+        public static func bytes(_ text: String) -> Int? {
+            if text == "0" { return 0 }
+            let units: [(String, Int)] = [
+                ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40), ("KB", 1 << 10),
+                ("MB", 1 << 20), ("GB", 1 << 30), ("TB", 1 << 40), ("B", 1),
+            ]
+            for (unit, scale) in units where text.hasSuffix(unit) {
+                guard let number = Int(text.dropLast(unit.count)), number >= 0 else { return nil }
+                let (bytes, overflow) = number.multipliedReportingOverflow(by: scale)
+                return overflow ? nil : bytes
+            }
+            return nil
+        }
     }
 
     /// What opening found.
@@ -349,6 +368,29 @@ public final class TimeSeriesStore: Sendable {
                 merged[labels, default: []] += samples
             }
             return merged.map { SeriesSamples(labels: $0.key, samples: $0.value) }.sorted { $0.labels < $1.labels }
+        }
+    }
+
+    /// Each matching series' newest sample that is not a staleness marker, however old: what a counter had reached
+    /// when the daemon last stopped. Reads the head, then each block's last chunks, newest block first.
+    public func lastSamples(_ matchers: [LabelMatcher]) throws(PromQLEvaluationError) -> [Labels: Sample] {
+        try state.withLock { (state: inout State) throws(PromQLEvaluationError) -> [Labels: Sample] in
+            var found: [Labels: Sample] = [:]
+            for (labels, samples) in state.head.select(matchers, from: .min, through: .max) {
+                if let last = samples.last(where: { $0.value.bitPattern != Sample.staleNaN.bitPattern }) {
+                    found[labels] = last
+                }
+            }
+            for block in state.blocks.reversed() {
+                do {
+                    for (labels, sample) in try block.lastSamples(matchers) where found[labels] == nil {
+                        found[labels] = sample
+                    }
+                } catch {
+                    throw PromQLEvaluationError("\(error)")
+                }
+            }
+            return found
         }
     }
 

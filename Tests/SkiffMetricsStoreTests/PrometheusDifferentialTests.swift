@@ -100,7 +100,9 @@ struct PrometheusDifferentialTests {
         return text + "# EOF\n"
     }
 
-    @Test func skiffAnswersAsPrometheusDoes() async throws {
+    /// The generated data in Prometheus (served on loopback) and in a Skiff store; `body` gets the server's base
+    /// URL, the store and the data's first time.
+    static func withBoth(_ body: (String, TimeSeriesStore, Int64) async throws -> Void) async throws {
         for binary in ["/usr/bin/promtool", "/usr/bin/prometheus"] where !FileManager.default.fileExists(atPath: binary)
         {
             Issue.record("\(binary) missing: apt install prometheus (scripts/test does)")
@@ -133,7 +135,6 @@ struct PrometheusDifferentialTests {
             batch.append((labels, Sample(timestamp: seconds * 1_000, value: value)))
         }
         try store.append(batch)
-        let engine = PromQLEngine(source: store)
 
         let port = try freePort()
         let server = Process()
@@ -157,7 +158,97 @@ struct PrometheusDifferentialTests {
         }
         #expect(ready, "prometheus did not become ready")
         guard ready else { return }
+        try await body(base, store, start)
+    }
 
+    @Test func skiffAnswersAsPrometheusDoes() async throws {
+        try await Self.withBoth { base, store, start in try await Self.compare(base, store, start) }
+    }
+
+    /// The API itself: the same requests (good and bad) to Prometheus over HTTP and to Skiff's `PrometheusAPI`;
+    /// the same status, the same error type and text, the same `data` (values compared as the strings they are).
+    @Test func theQueryAPIAnswersAsPrometheusDoes() async throws {
+        try await Self.withBoth { base, store, start in
+            let api = PrometheusAPI(store: store)
+            let at = String(format: "%.3f", Double(start + 61 * 60_000 + 500) / 1_000)
+            let later = String(Double(start + 90 * 60_000) / 1_000)
+            let rfc = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(start) / 1_000 + 3_600))
+            let requests: [(String, [(String, String)])] = [
+                ("/query", [("query", "gateway_service_count"), ("time", at)]),
+                ("/query", [("query", "scalar(sum(gateway_service_count))"), ("time", at)]),
+                ("/query", [("query", "vector(1e-7) * 3"), ("time", at)]),
+                ("/query", [("query", "1e21 + 1"), ("time", at)]),
+                ("/query", [("query", "1 / 0"), ("time", at)]),
+                ("/query", [("query", #""some text""#), ("time", at)]),
+                ("/query", [("query", "gateway_service_count[1m]"), ("time", at)]),
+                ("/query", [("query", "rate(gateway_function_invocation_total[1m])"), ("time", rfc)]),
+                (
+                    "/query_range",
+                    [("query", "sum(gateway_service_count)"), ("start", at), ("end", later), ("step", "5m")]
+                ),
+                ("/query_range", [("query", "time()"), ("start", at), ("end", later), ("step", "1200")]),
+                ("/labels", []),
+                ("/label/function_name/values", []),
+                ("/label/code/values", [("match[]", "gateway_function_invocation_total")]),
+                ("/series", [("match[]", "gateway_service_count"), ("match[]", #"{code="500"}"#)]),
+                ("/query", [("query", "sum(x")]),
+                ("/query", [("query", "x +")]),
+                ("/query", [("query", #"{job=~".*"}"#)]),
+                ("/query", [("query", "rate(x)")]),
+                ("/query", [("query", "x"), ("time", "abc")]),
+                ("/query_range", [("query", "x"), ("start", "10"), ("end", "5"), ("step", "1")]),
+                ("/query_range", [("query", "x"), ("start", "1"), ("end", "5"), ("step", "0")]),
+                ("/query_range", [("query", "x"), ("start", "1"), ("end", "5")]),
+                ("/query_range", [("query", "x"), ("start", "abc"), ("end", "5"), ("step", "1")]),
+                ("/query_range", [("query", "x"), ("start", "0"), ("end", "11001"), ("step", "1")]),
+                ("/query_range", [("query", "x[5m]"), ("start", "0"), ("end", "10"), ("step", "1")]),
+                ("/series", []),
+                ("/series", [("match[]", #"{a=~".*"}"#)]),
+                ("/series", [("match[]", "x{")]),
+                ("/label/bad-name/values", []),
+                ("/nothing", []),
+            ]
+            for (path, form) in requests {
+                let query = form.map { "\($0.0)=\(Self.escape($0.1))" }.joined(separator: "&")
+                let outcome = try await ChildProcess(
+                    "/usr/bin/curl",
+                    ["-s", "--max-time", "10", "-w", "\n%{http_code}", "\(base)/api/v1\(path)?\(query)"]
+                ).run()
+                let text = String(decoding: outcome.standardOutput, as: UTF8.self)
+                let status = Int(text.split(separator: "\n").last ?? "") ?? 0
+                let theirs = String(text.dropLast(String(status).count + 1))
+                let mine = api.answer(path, form: form, now: start)
+                #expect(
+                    mine.status == status,
+                    "\(path) \(form): skiff \(mine.status) \(mine.body), prometheus \(status) \(theirs)")
+                #expect(
+                    Self.normalised(mine.body) == Self.normalised(theirs),
+                    "\(path) \(form):\nskiff      \(mine.body)\nprometheus \(theirs)")
+            }
+        }
+    }
+
+    /// An answer for comparison: JSON re-serialised with sorted keys, the members of a result sorted (their order
+    /// is unspecified); other text as it is.
+    static func normalised(_ body: String) -> String {
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] else {
+            return body
+        }
+        if var data = object["data"] as? [String: Any], let result = data["result"] as? [[String: Any]] {
+            func key(_ member: [String: Any]) -> String {
+                let metric = member["metric"] ?? [:]
+                let bytes = (try? JSONSerialization.data(withJSONObject: metric, options: [.sortedKeys])) ?? Data()
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            data["result"] = result.sorted { key($0) < key($1) }
+            object["data"] = data
+        }
+        let bytes = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func compare(_ base: String, _ store: TimeSeriesStore, _ start: Int64) async throws {
+        let engine = PromQLEngine(source: store)
         var compared = 0
         var points = 0
         var rows = 0
@@ -180,6 +271,10 @@ struct PrometheusDifferentialTests {
             }
         }
         #expect(compared == Self.queries.count * 4)
+
+        // The range queries read the same samples from blocks on disk.
+        try store.persistHead()
+        #expect(store.statistics.blocks >= 1 && store.statistics.headSamples == 0)
 
         // Range queries: the dashboards' view of the whole two hours and a little past, at two steps.
         for query in Self.queries {

@@ -7,6 +7,8 @@ enum GatewayScope {
     case system
     /// `/function/…` and `/async-function/…`.
     case invocation
+    /// `/api/v1/…`: the metrics store's Prometheus query API.
+    case metricsQuery
     /// `/healthz`, `/metrics`, `/` and unknown paths.
     case other
 
@@ -15,6 +17,8 @@ enum GatewayScope {
             self = .system
         } else if path.hasPrefix("/function/") || path.hasPrefix("/async-function/") {
             self = .invocation
+        } else if path.hasPrefix("/api/v1/") {
+            self = .metricsQuery
         } else {
             self = .other
         }
@@ -31,10 +35,13 @@ enum GatewayScope {
 struct BasicAuthMiddleware: HTTPMiddleware {
     let credentials: Credentials
     let protectsInvocations: Bool
+    var protectsMetricsQueries = true
 
     func respond(to request: HTTPRequest, next: any HTTPResponder) async throws -> HTTPResponse {
         let scope = GatewayScope(request.path)
-        let protected = scope == .system || (protectsInvocations && scope == .invocation)
+        let protected =
+            scope == .system || (protectsInvocations && scope == .invocation)
+            || (protectsMetricsQueries && scope == .metricsQuery)
         guard request.headers.contains(name: "Authorization") else {
             return protected ? Self.refused : try await next.respond(to: request)
         }

@@ -38,7 +38,7 @@ struct RestoreGateMiddleware: HTTPMiddleware {
             }
         case .system:
             return GatewayError(503, "restoring functions, retry shortly").response(retryAfter: 1)
-        case .other:
+        case .other, .metricsQuery:
             break
         }
         return try await next.respond(to: request)

@@ -30,13 +30,19 @@ public struct HTTPRequest: Sendable {
     /// The first value of a query parameter, percent-decoded (`+` as space).
     public func queryValue(_ name: String) -> String? {
         guard let query else { return nil }
-        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+        return HTTPForm.pairs(query).first { $0.name == name }?.value
+    }
+}
+
+/// `application/x-www-form-urlencoded` text, as query strings and HTML forms carry it.
+public enum HTTPForm {
+    /// Every `name=value` pair in order, percent-decoded with `+` as a space; a name given twice appears twice, a
+    /// pair without `=` has an empty value.
+    public static func pairs(_ text: Substring) -> [(name: String, value: String)] {
+        text.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if PercentDecoding.decode(parts[0]) == name {
-                return parts.count > 1 ? PercentDecoding.decode(parts[1]) : ""
-            }
+            return (PercentDecoding.decode(parts[0]), parts.count > 1 ? PercentDecoding.decode(parts[1]) : "")
         }
-        return nil
     }
 }
 

@@ -35,6 +35,15 @@ struct Lexer {
         }
     }
 
+    /// A duration as the HTTP API accepts one (`1h30m`, `500ms`): the whole text, nothing else; nil otherwise.
+    static func duration(_ text: String) -> Int64? {
+        var lexer = Lexer(text)
+        guard let first = lexer.bytes.first, isDigit(first), let value = try? lexer.duration(from: 0),
+            lexer.position == lexer.bytes.count
+        else { return nil }
+        return value
+    }
+
     private mutating func next() throws(PromQLError) -> Token {
         skipSpaceAndComments()
         let start = position
@@ -182,7 +191,9 @@ struct Lexer {
             position = end + unit.utf8.count
             let (product, overflow) = count.multipliedReportingOverflow(by: milliseconds[unit] ?? 0)
             guard !overflow else { throw PromQLError.parse(offset: start, "duration out of range") }
-            total += product
+            let (sum, tooLong) = total.addingReportingOverflow(product)
+            guard !tooLong else { throw PromQLError.parse(offset: start, "duration out of range") }
+            total = sum
         }
         if position < bytes.count, Self.isWordPart(bytes[position]) {
             throw PromQLError.parse(offset: start, "bad duration syntax")

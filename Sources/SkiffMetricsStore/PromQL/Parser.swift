@@ -4,8 +4,20 @@ public enum PromQLParser {
         var parser = Parser(tokens: try Lexer.tokens(query))
         let expression = try parser.expression()
         guard parser.peek.kind == .end else { throw parser.unexpected(parser.peek) }
-        try parser.check(expression)
         return expression
+    }
+
+    /// A series selector as `match[]` gives one (`name{label="value"}`): its matchers, which may all match the
+    /// empty string (the API refuses that itself, in its own words).
+    public static func parseSelector(_ text: String) throws(PromQLError) -> [LabelMatcher] {
+        var parser = Parser(tokens: try Lexer.tokens(text))
+        parser.requiresNonEmptyMatcher = false
+        let expression = try parser.expression()
+        guard parser.peek.kind == .end else { throw parser.unexpected(parser.peek) }
+        guard case .vector(let selector) = expression else {
+            throw PromQLError.parse(offset: 0, "expected a series selector such as name{label=\"value\"}")
+        }
+        return selector.matchers
     }
 }
 
@@ -18,8 +30,28 @@ struct Parser {
     /// included; a query of a million `(` or `1+1+…` is refused instead of exhausting the stack.
     var depth = 0
     static let maximumDepth = 256
+    /// Whether a selector must have a matcher that the empty string fails (queries: yes; `match[]`: the API says).
+    var requiresNonEmptyMatcher = true
 
     var peek: Token { tokens[index] }
+
+    /// What Prometheus's lexer says when the query ends inside a parenthesis, brace or bracket (the innermost).
+    func unclosed() -> String? {
+        var open: [Token.Kind] = []
+        for token in tokens {
+            switch token.kind {
+            case .leftParen, .leftBrace, .leftBracket: open.append(token.kind)
+            case .rightParen, .rightBrace, .rightBracket: _ = open.popLast()
+            default: break
+            }
+        }
+        switch open.last {
+        case .leftParen: return "unclosed left parenthesis"
+        case .leftBrace: return "unexpected end of input inside braces"
+        case .leftBracket: return "unclosed left bracket"
+        default: return nil
+        }
+    }
 
     mutating func advance() -> Token {
         defer { if index < tokens.count - 1 { index += 1 } }
@@ -27,6 +59,7 @@ struct Parser {
     }
 
     func unexpected(_ token: Token, expecting: String? = nil) -> PromQLError {
+        if token.kind == .end, let message = unclosed() { return PromQLError.parse(offset: token.offset, message) }
         let what: String
         switch token.kind {
         case .end: what = "end of input"
@@ -65,6 +98,7 @@ struct Parser {
     mutating func expression(_ minimum: Int = 1) throws(PromQLError) -> PromQLExpression {
         try deeper(at: peek)
         defer { depth -= 1 }
+        let startOffset = peek.offset
         var lhs = try unary()
         var links = 0
         defer { depth -= links }
@@ -76,6 +110,7 @@ struct Parser {
             try modifiers(&binary, at: start)
             binary.rhs = try expression(op == "^" ? level : level + 1)
             lhs = .binary(binary)
+            try check(lhs, at: startOffset)
         }
         return lhs
     }
@@ -136,14 +171,17 @@ struct Parser {
 
     mutating func unary() throws(PromQLError) -> PromQLExpression {
         if case .symbol(let sign) = peek.kind, sign == "-" || sign == "+" {
-            index += 1
+            let signOffset = advance().offset
             // Binds less tightly than `^`: -2^2 is -(2^2).
             let operand = try expression(Self.precedence["^"] ?? 6)
             guard sign == "-" else { return operand }
             if case .number(let value) = operand { return .number(-value) }
-            return .negate(operand)
+            let negated = PromQLExpression.negate(operand)
+            try check(negated, at: signOffset)
+            return negated
         }
-        return try postfix(try primary())
+        let startOffset = peek.offset
+        return try postfix(try primary(), startingAt: startOffset)
     }
 
     mutating func primary() throws(PromQLError) -> PromQLExpression {
@@ -156,7 +194,9 @@ struct Parser {
             try expect(.rightParen, "\")\"")
             return .parenthesised(inner)
         case .leftBrace:
-            return .vector(VectorSelector(name: nil, matchers: try matchers(afterBrace: token)))
+            let selector = PromQLExpression.vector(VectorSelector(name: nil, matchers: try matchers(afterBrace: token)))
+            if requiresNonEmptyMatcher { try check(selector, at: token.offset) }
+            return selector
         case .identifier(let word):
             if PromQLFunctions.aggregations.contains(word.lowercased()),
                 peek.kind == .leftParen || isGroupingKeyword(peek)
@@ -168,7 +208,10 @@ struct Parser {
                     throw PromQLError.parse(offset: token.offset, "unknown function with name \"\(word)\"")
                 }
                 index += 1
-                return .call(word, try arguments())
+                let (arguments, offsets) = try self.arguments()
+                let call = PromQLExpression.call(word, arguments)
+                try check(call, at: token.offset, arguments: offsets)
+                return call
             }
             if let keyword = ["bool", "on", "ignoring", "group_left", "group_right", "by", "without", "offset"]
                 .first(where: { $0 == word.lowercased() })
@@ -220,9 +263,12 @@ struct Parser {
         return matchers
     }
 
-    mutating func arguments() throws(PromQLError) -> [PromQLExpression] {
+    /// A call's arguments and where each begins.
+    mutating func arguments() throws(PromQLError) -> ([PromQLExpression], [Int]) {
         var arguments: [PromQLExpression] = []
+        var offsets: [Int] = []
         while peek.kind != .rightParen {
+            offsets.append(peek.offset)
             arguments.append(try expression())
             if peek.kind == .comma {
                 index += 1
@@ -231,7 +277,7 @@ struct Parser {
             }
         }
         index += 1
-        return arguments
+        return (arguments, offsets)
     }
 
     /// `sum by (a) (x)`, `sum(x) by (a)`, `topk(3, x)`.
@@ -246,7 +292,7 @@ struct Parser {
             grouped = true
         }
         try expect(.leftParen, "\"(\"")
-        let arguments = try self.arguments()
+        let (arguments, offsets) = try self.arguments()
         if !grouped, case .identifier(let word) = peek.kind, isGroupingKeyword(peek) {
             index += 1
             without = word.lowercased() == "without"
@@ -260,14 +306,18 @@ struct Parser {
                     ? "wrong number of arguments for aggregate expression provided, expected 2, got \(arguments.count)"
                     : "wrong number of arguments for aggregate expression provided, expected 1, got \(arguments.count)")
         }
-        return .aggregate(
+        let aggregate = PromQLExpression.aggregate(
             Aggregation(
                 op: op, expression: arguments[arguments.count - 1], parameter: takesParameter ? arguments[0] : nil,
                 grouping: grouping, without: without))
+        try check(aggregate, at: start.offset, arguments: offsets)
+        return aggregate
     }
 
     /// `[range]`, `[range:step]`, `offset`, `@`, in any order Prometheus allows.
-    mutating func postfix(_ base: PromQLExpression) throws(PromQLError) -> PromQLExpression {
+    mutating func postfix(_ base: PromQLExpression, startingAt startOffset: Int) throws(PromQLError)
+        -> PromQLExpression
+    {
         var expression = base
         var wraps = 0
         defer { depth -= wraps }
@@ -288,6 +338,7 @@ struct Parser {
                     }
                     try expect(.rightBracket, "\"]\"")
                     expression = .subquery(expression, range: range, step: step, modifiers: TimeModifiers())
+                    try check(expression, at: startOffset)
                 } else {
                     try expect(.rightBracket, "\"]\"")
                     guard case .vector(let selector) = expression, selector.modifiers == TimeModifiers() else {

@@ -172,6 +172,23 @@ final class Block {
         return found
     }
 
+    /// Each matching series' last sample that is not a staleness marker, reading chunks from the end.
+    func lastSamples(_ matchers: [LabelMatcher]) throws(BlockError) -> [(Labels, Sample)] {
+        let ordinals = postings.candidates(matchers) ?? (0..<UInt64(series.count)).map { $0 }
+        var found: [(Labels, Sample)] = []
+        for ordinal in ordinals {
+            let entry = series[Int(ordinal)]
+            guard matchers.allSatisfy({ $0.matches(entry.labels[$0.name]) }) else { continue }
+            for chunk in entry.chunks.reversed() {
+                if let last = try read(chunk).last(where: { $0.value.bitPattern != Sample.staleNaN.bitPattern }) {
+                    found.append((entry.labels, last))
+                    break
+                }
+            }
+        }
+        return found
+    }
+
     /// A series' samples from `start` through `end`, reading only the chunks that overlap.
     func samples(of entry: Series, from start: Int64, through end: Int64) throws(BlockError) -> [Sample] {
         var found: [Sample] = []

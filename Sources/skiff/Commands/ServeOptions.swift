@@ -1,4 +1,5 @@
 import Foundation
+import SkiffMetricsStore
 import SkiffPOSIX
 import SkiffQueue
 import SkiffRuntime
@@ -39,6 +40,10 @@ struct ServeOptions: Equatable {
     var asyncRetryMax = "2m"
     var asyncMaxAttempts = "10"
     var cronTimezone = "UTC"
+    var metricsInterval = "5s"
+    var metricsRetention = "15d"
+    var metricsRetentionSize = "1GB"
+    var metricsQueryAuth = "true"
 
     /// One setting: its flag, environment variable and config-file key, and where it is stored.
     struct Setting: Sendable {
@@ -120,6 +125,20 @@ struct ServeOptions: Equatable {
             key: "cron_timezone",
             help: "the time zone functions' `schedule` annotations are read in (e.g. Europe/Paris)",
             path: \.cronTimezone),
+        Setting(
+            key: "metrics_interval",
+            help: "how often the metrics store records the daemon's metrics and scrapes the functions' watchdogs",
+            path: \.metricsInterval),
+        Setting(
+            key: "metrics_retention", help: "how long the metrics store keeps samples (e.g. 15d, 48h)",
+            path: \.metricsRetention),
+        Setting(
+            key: "metrics_retention_size",
+            help: "most disk the metrics store takes (e.g. 512MB, 2GB); the oldest blocks go first; 0: no limit",
+            path: \.metricsRetentionSize),
+        Setting(
+            key: "metrics_query_auth", help: "false: the Prometheus query API (/api/v1) needs no credentials",
+            path: \.metricsQueryAuth),
     ]
 
     static let defaultConfigFile = "/etc/skiff/skiff.conf"
@@ -222,7 +241,10 @@ struct ServeOptions: Equatable {
         where !path.hasPrefix("/") {
             throw Invalid(description: "\(name) must be an absolute path, not '\(path)'")
         }
-        for (name, value) in [("--auth-invoke", authInvoke), ("--expose-replicas", exposeReplicas)]
+        for (name, value) in [
+            ("--auth-invoke", authInvoke), ("--expose-replicas", exposeReplicas),
+            ("--metrics-query-auth", metricsQueryAuth),
+        ]
         where !["true", "false"].contains(value) {
             throw Invalid(description: "\(name) must be true or false, not '\(value)'")
         }
@@ -274,6 +296,16 @@ struct ServeOptions: Equatable {
         }
         guard TimeZone(identifier: cronTimezone) != nil else {
             throw Invalid(description: "--cron-timezone '\(cronTimezone)' is not a time zone (e.g. UTC, Europe/Paris)")
+        }
+        guard let retention = TimeSeriesStore.Retention.duration(metricsRetention), retention >= 3_600_000 else {
+            throw Invalid(
+                description: "--metrics-retention must be a duration of an hour or more (e.g. 15d, 48h), not "
+                    + "'\(metricsRetention)'")
+        }
+        guard TimeSeriesStore.Retention.bytes(metricsRetentionSize) != nil else {
+            throw Invalid(
+                description: "--metrics-retention-size must be a size such as 512MB or 2GB (0: no limit), not "
+                    + "'\(metricsRetentionSize)'")
         }
         if natsUser.isEmpty != natsPassword.isEmpty {
             throw Invalid(description: "--nats-user and --nats-password go together: give both or neither")

@@ -5,6 +5,7 @@ import SkiffGateway
 import SkiffHTTP
 import SkiffLog
 import SkiffMetrics
+import SkiffMetricsStore
 import SkiffNATS
 import SkiffNATSClient
 import SkiffPOSIX
@@ -14,8 +15,8 @@ import SkiffService
 import SkiffSystemd
 
 /// The daemon `skiff serve` runs: every long-lived part as a service in one root group (the gateway's
-/// listeners, the NATS broker, the runtime's event watch, image pruning, the systemd watchdog; later the queue, the
-/// metrics store and the autoscaler), started in order: the gateway listener first (so /healthz answers at
+/// listeners, the NATS broker, the runtime's event watch, the queue's workers, the metrics store's collection, image
+/// pruning, the systemd watchdog; later the autoscaler), started in order: the gateway listener first (so /healthz answers at
 /// once), the runtime's restore (containerd reconcile), the listener on the bridge address for functions, then
 /// READY=1 to systemd.
 struct Daemon {
@@ -56,10 +57,20 @@ struct Daemon {
             let (queue, queueAnnouncement) = try await Self.openQueue(
                 options: options, broker: nats, group: group)
             let client = HTTPClient(group: group)
+            let metricsSettings = try MetricsSettings(options)
+            let metricsLogger = logger.with(["component": "metrics"])
+            let metricsStore = try Self.openMetricsStore(
+                options: options, settings: metricsSettings, logger: metricsLogger)
+            gatewayConfiguration.metricsQueryAuth = options.metricsQueryAuth == "true"
             let api = Gateway(
                 runtime: runtime, configuration: gatewayConfiguration,
                 credentials: credentials, client: client, registry: registry, queue: queue,
-                logger: logger.with(["component": "gateway"]))
+                metricsStore: metricsStore, logger: logger.with(["component": "gateway"]))
+            Self.carryInvocationCounts(from: metricsStore, into: api.invocationMetrics, logger: metricsLogger)
+            let metricsCollection = MetricsCollection(
+                store: metricsStore, registry: registry, interval: metricsSettings.interval, logger: metricsLogger,
+                targets: { await Self.scrapeTargets(runtime) }, fetch: Self.scrape(client))
+            registry.register(metricsCollection)
             let routes = try api.makeRouter()
             var serverSettings = HTTPServerConfiguration(
                 addresses: [SocketAddress(parsing: options.listen)].compactMap { $0 })
@@ -130,6 +141,7 @@ struct Daemon {
                     logger: logger.with(["component": "queue", "queue": lane.label]))
             }
             services.append(NamedService("queue-workers") { await workers.run() })
+            services.append(NamedService("metrics-store") { await metricsCollection.run() })
             let schedules = CronTriggers(
                 queue: queue, runtime: runtime, stateFile: "\(options.stateDirectory)/triggers/cron.json",
                 timeZone: TimeZone(identifier: options.cronTimezone) ?? .current,

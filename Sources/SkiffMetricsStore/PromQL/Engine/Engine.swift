@@ -6,6 +6,8 @@ public struct PromQLEngine: Sendable {
     public var lookback: Int64 = 300_000
     /// A subquery's step when it names none (Prometheus's default evaluation interval, 1 minute).
     public var defaultSubqueryStep: Int64 = 60_000
+    /// When an evaluation gives up (checked at every step and every read of the store); nil: never.
+    public var deadline: ContinuousClock.Instant?
 
     /// Points per series of a range query, as Prometheus bounds them.
     static let maximumPoints: Int64 = 11_000
@@ -33,7 +35,7 @@ public struct PromQLEngine: Sendable {
         guard step > 0 else {
             throw PromQLEvaluationError("zero or negative query resolution step widths are not accepted")
         }
-        guard end >= start, (end - start) / step < Self.maximumPoints else {
+        guard end >= start, (end - start) / step <= Self.maximumPoints else {
             throw PromQLEvaluationError(
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution "
                     + "(?step=XX)")
@@ -92,6 +94,7 @@ struct Evaluation {
 
     /// Each series' newest sample within the lookback, unless it is a staleness marker.
     func instantSelect(_ selector: VectorSelector, at time: Int64) throws(PromQLEvaluationError) -> [VectorElement] {
+        try checkDeadline()
         let reference = referenceTime(selector.modifiers, at: time)
         return try engine.source.select(selector.matchers, from: reference - engine.lookback, through: reference)
             .compactMap { series in
@@ -106,6 +109,7 @@ struct Evaluation {
     func rangeSelect(_ selector: VectorSelector, range: Int64, at time: Int64) throws(PromQLEvaluationError)
         -> [RangeSeries]
     {
+        try checkDeadline()
         let reference = referenceTime(selector.modifiers, at: time)
         return try engine.source.select(selector.matchers, from: reference - range, through: reference).compactMap {
             let samples = $0.samples.filter { $0.value.bitPattern != Sample.staleNaN.bitPattern }
@@ -136,6 +140,7 @@ struct Evaluation {
         var series: [Labels: [Sample]] = [:]
         var time = first
         while time <= last {
+            try checkDeadline()
             switch try evaluate(expression, at: time) {
             case .scalar(let value): series[Labels([:]), default: []].append(Sample(timestamp: time, value: value))
             case .vector(let elements):
@@ -147,6 +152,12 @@ struct Evaluation {
             time += step
         }
         return series.map { RangeSeries(labels: $0.key, samples: $0.value) }.sorted { $0.labels < $1.labels }
+    }
+
+    func checkDeadline() throws(PromQLEvaluationError) {
+        if let deadline = engine.deadline, ContinuousClock.now >= deadline {
+            throw PromQLEvaluationError("query timed out in expression evaluation", timedOut: true)
+        }
     }
 
     static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {

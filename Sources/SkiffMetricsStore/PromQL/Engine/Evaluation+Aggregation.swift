@@ -23,7 +23,7 @@ extension Evaluation {
         for element in elements {
             var key = element.labels.grouping(aggregation.grouping, without: aggregation.without)
             if aggregation.op == "count_values" {
-                key = key.setting(label, Self.formatValue(element.value))
+                key = key.setting(label, NumberText.plain(element.value))
             }
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(element)
@@ -156,19 +156,6 @@ extension Evaluation {
         let upper = min(sorted.count - 1, lower + 1)
         let weight = rank - rank.rounded(.down)
         return sorted[lower] * (1 - weight) + sorted[upper] * weight
-    }
-
-    /// A value as Go's `strconv.FormatFloat(v, 'f', -1, 64)` writes it (`count_values`' label).
-    static func formatValue(_ value: Double) -> String {
-        if value.isNaN { return "NaN" }
-        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-        if value == value.rounded(), abs(value) < 1e21 {
-            return String(format: "%.0f", value)
-        }
-        let shortest = "\(value)"
-        guard shortest.contains("e") else { return shortest }
-        // Swift writes exponents for very small and large values; Go's 'f' never does.
-        return Decimal(string: shortest).map { "\($0)" } ?? shortest
     }
 
     static func isValidLabelName(_ name: String) -> Bool {

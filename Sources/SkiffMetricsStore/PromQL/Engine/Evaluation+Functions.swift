@@ -88,11 +88,11 @@ extension Evaluation {
             let (smoothing, trend) = (try scalar(values[1]), try scalar(values[2]))
             guard smoothing > 0 && smoothing < 1 else {
                 throw PromQLEvaluationError(
-                    "invalid smoothing factor. Expected: 0 < sf < 1, got: \(Self.formatValue(smoothing))")
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: \(NumberText.plain(smoothing))")
             }
             guard trend > 0 && trend < 1 else {
                 throw PromQLEvaluationError(
-                    "invalid trend factor. Expected: 0 < tf < 1, got: \(Self.formatValue(trend))")
+                    "invalid trend factor. Expected: 0 < tf < 1, got: \(NumberText.plain(trend))")
             }
             return .vector(
                 try matrix(values[0]).compactMap { series in
@@ -232,9 +232,10 @@ extension Evaluation {
         var span = sampled
         span += toStart < threshold ? toStart : averageStep / 2
         span += toEnd < threshold ? toEnd : averageStep / 2
-        var result = delta * (span / sampled)
-        if rate { result /= Double(range) / 1_000 }
-        return result
+        // The factor first, then one multiplication, in Prometheus's order: its answers are equal to the last bit.
+        var factor = span / sampled
+        if rate { factor /= Double(range) / 1_000 }
+        return delta * factor
     }
 
     static func instantRate(_ samples: [Sample], rate: Bool) -> Double? {

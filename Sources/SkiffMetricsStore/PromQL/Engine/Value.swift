@@ -39,8 +39,13 @@ public enum PromQLValue: Sendable {
 /// A query that parsed but cannot be evaluated, in Prometheus's words.
 public struct PromQLEvaluationError: Error, Equatable, CustomStringConvertible {
     public let message: String
+    /// The evaluation ran past its deadline (the API answers 503, `timeout`).
+    public let timedOut: Bool
 
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String, timedOut: Bool = false) {
+        self.message = message
+        self.timedOut = timedOut
+    }
 
     public var description: String { message }
 }
