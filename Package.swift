@@ -157,7 +157,8 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(name: "SkiffMetricsTests", dependencies: ["SkiffMetrics"]),
         .testTarget(
-            name: "SkiffMetricsStoreTests", dependencies: ["SkiffMetricsStore", "SkiffPOSIX", "SkiffTestSupport"],
+            name: "SkiffMetricsStoreTests",
+            dependencies: ["SkiffMetricsStore", "SkiffMetrics", "SkiffLog", "SkiffPOSIX", "SkiffTestSupport"],
             exclude: ["Fixtures"]),
         .testTarget(name: "SkiffStackTests", dependencies: ["SkiffStack"]),
         .testTarget(

@@ -48,9 +48,10 @@ public enum TestImages {
     /// With `echoRoot`, `/` is a CGI script that answers every method with the request body (as OpenFaaS's
     /// `cat` functions do) instead of serving index.html.
     /// `randomBytes` adds `/random`, that many random bytes: an image whose layer no other image shares.
+    /// `metrics` is served as `/metrics` on port 8081, where a watchdog serves its metrics.
     public static func archive(
         reference: String, command: [String]? = nil, user: String? = nil, echoRoot: Bool = false,
-        randomBytes: Int = 0
+        randomBytes: Int = 0, metrics: String? = nil
     ) throws -> [UInt8] {
         var files: [TarWriter.Entry] = [
             .init(path: "www", kind: .directory),
@@ -68,6 +69,12 @@ public enum TestImages {
             let noise = (0..<(randomBytes + 7) / 8).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } }
             files.append(.init(path: "random", kind: .file(Array(noise.prefix(randomBytes)))))
         }
+        var serve = self.serve
+        if let metrics {
+            files.append(.init(path: "exporter", kind: .directory))
+            files.append(.init(path: "exporter/metrics", kind: .file(Array(metrics.utf8))))
+            serve = "httpd -p 8081 -h /exporter; " + serve
+        }
         let layer = try BusyboxLayer.make(
             applets: BusyboxLayer.commonApplets + ["ip", "awk", "unshare", "mount"], files: files)
         let config = ImageConfiguration.RunConfig(
@@ -80,11 +87,12 @@ public enum TestImages {
     /// Writes the archive to a temporary file and returns its path.
     public static func file(
         reference: String, command: [String]? = nil, user: String? = nil, echoRoot: Bool = false,
-        randomBytes: Int = 0
+        randomBytes: Int = 0, metrics: String? = nil
     ) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-image-\(UUID()).tar").path
         let bytes = try archive(
-            reference: reference, command: command, user: user, echoRoot: echoRoot, randomBytes: randomBytes)
+            reference: reference, command: command, user: user, echoRoot: echoRoot, randomBytes: randomBytes,
+            metrics: metrics)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }

@@ -1,6 +1,6 @@
 /// Reads the Prometheus text exposition (format 0.0.4) that a scrape target answers: `# HELP` and `# TYPE` lines
 /// and comments are skipped, every other line is `name{label="value",…} value [timestamp]`. Label values carry
-/// `\\`, `\"` and `\n` escapes; values are Go floats (`+Inf`, `-Inf`, `NaN`). A line that is none of these fails
+/// `\\`, `\"` and `\n` escapes (no others) and must be UTF-8; values are Go floats (`+Inf`, `-Inf`, `NaN`). A line that is none of these fails
 /// the whole scrape, as Prometheus fails it, with the line's number.
 enum ExpositionParser {
     struct Line: Equatable {
@@ -157,7 +157,7 @@ enum ExpositionParser {
                     switch escaped {
                     case UInt8(ascii: "n"): value.append(UInt8(ascii: "\n"))
                     case UInt8(ascii: "\\"), UInt8(ascii: "\""): value.append(escaped)
-                    default: value += [byte, escaped]
+                    default: return nil
                     }
                 } else {
                     value.append(byte)

@@ -56,7 +56,7 @@ public final class MetricsCollection: MetricsCollector {
     private struct State {
         /// Per source ("" for the registry, else job/instance), the series it reported last round.
         var previous: [String: Set<Labels>] = [:]
-        var lastMaintenance: Int64 = .min
+        var lastMaintenance: Int64?
         var rounds: UInt64 = 0
         var failedScrapes: UInt64 = 0
         var maintenanceFailures: UInt64 = 0
@@ -114,7 +114,7 @@ public final class MetricsCollection: MetricsCollector {
 
     private func maintainIfDue(now: Int64) async {
         let due = state.withLock { state in
-            guard now - state.lastMaintenance >= Self.maintenanceEvery else { return false }
+            if let last = state.lastMaintenance, now - last < Self.maintenanceEvery { return false }
             state.lastMaintenance = now
             return true
         }

@@ -27,11 +27,8 @@ extension Daemon {
         }
     }
 
-    /// Opens the store, saying what its opening repaired.
-    static func openMetricsStore(options: ServeOptions, settings: MetricsSettings, logger: Logger) throws
-        -> TimeSeriesStore
-    {
-        let store = try TimeSeriesStore(directory: "\(options.stateDirectory)/metrics", retention: settings.retention)
+    /// Says what opening the store found and repaired (after the listener's line, which harnesses read first).
+    static func reportOpening(of store: TimeSeriesStore, logger: Logger) {
         let opening = store.opening
         if opening.truncatedBytes > 0 {
             logger.warning(
@@ -44,7 +41,6 @@ extension Daemon {
                 "blocks": String(opening.blocks), "head_series": String(opening.series),
                 "head_samples": String(opening.samples),
             ])
-        return store
     }
 
     /// Each function's calls counted before this start, per status code, added to the gateway's counters.

@@ -59,8 +59,8 @@ struct Daemon {
             let client = HTTPClient(group: group)
             let metricsSettings = try MetricsSettings(options)
             let metricsLogger = logger.with(["component": "metrics"])
-            let metricsStore = try Self.openMetricsStore(
-                options: options, settings: metricsSettings, logger: metricsLogger)
+            let metricsStore = try TimeSeriesStore(
+                directory: "\(options.stateDirectory)/metrics", retention: metricsSettings.retention)
             gatewayConfiguration.metricsQueryAuth = options.metricsQueryAuth == "true"
             let api = Gateway(
                 runtime: runtime, configuration: gatewayConfiguration,
@@ -88,6 +88,7 @@ struct Daemon {
             Console.error("skiff serve: listening on \(addresses.map(\.description).joined(separator: ", "))")
             if let natsAnnouncement { Console.error(natsAnnouncement) }
             if let queueAnnouncement { Console.error(queueAnnouncement) }
+            Self.reportOpening(of: metricsStore, logger: metricsLogger)
             notifier.status("restoring functions from containerd")
 
             try await runtime.start()
