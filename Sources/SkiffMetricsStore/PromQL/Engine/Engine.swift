@@ -1,7 +1,7 @@
 /// Evaluates PromQL over a ``SeriesSource`` with Prometheus 2.42's semantics: instant queries at one time, range
 /// queries as instant queries at every step (each series' points gathered by label set).
 public struct PromQLEngine: Sendable {
-    public let source: any SeriesSource
+    public private(set) var source: any SeriesSource
     /// How far back an instant selector looks for a series' latest sample (Prometheus's default, 5 minutes).
     public var lookback: Int64 = 300_000
     /// A subquery's step when it names none (Prometheus's default evaluation interval, 1 minute).
@@ -20,7 +20,31 @@ public struct PromQLEngine: Sendable {
     }
 
     public func instant(_ expression: PromQLExpression, at time: Int64) throws(PromQLEvaluationError) -> PromQLValue {
-        try Evaluation(engine: self, start: time, end: time).evaluate(expression, at: time)
+        // Subqueries evaluate at many steps too; the cache serves them as it serves range queries.
+        try Evaluation(engine: caching(span: Self.subquerySpan(expression)), start: time, end: time)
+            .evaluate(expression, at: time)
+    }
+
+    /// How far subqueries move the evaluation time back, nested ones added up.
+    static func subquerySpan(_ expression: PromQLExpression) -> Int64 {
+        switch expression {
+        case .number, .string, .vector, .matrix: return 0
+        case .subquery(let inner, let range, _, _):
+            let (sum, overflow) = range.addingReportingOverflow(subquerySpan(inner))
+            return overflow ? .max : sum
+        case .call(_, let arguments): return arguments.map(subquerySpan).max() ?? 0
+        case .aggregate(let aggregation):
+            return max(subquerySpan(aggregation.expression), aggregation.parameter.map(subquerySpan) ?? 0)
+        case .binary(let binary): return max(subquerySpan(binary.lhs), subquerySpan(binary.rhs))
+        case .negate(let inner), .parenthesised(let inner): return subquerySpan(inner)
+        }
+    }
+
+    /// This engine reading through a cache for one query whose evaluation time moves over `span`.
+    func caching(span: Int64) -> PromQLEngine {
+        var engine = self
+        engine.source = SelectionCache(source: source, span: span)
+        return engine
     }
 
     /// A range query: only scalar and instant-vector expressions; a scalar comes back as one series without labels.
@@ -40,8 +64,10 @@ public struct PromQLEngine: Sendable {
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution "
                     + "(?step=XX)")
         }
-        return try Evaluation(engine: self, start: start, end: end).steps(
-            expression, from: start, through: end, step: step)
+        let span = (end - start).addingReportingOverflow(Self.subquerySpan(expression))
+        return try Evaluation(engine: caching(span: span.overflow ? .max : span.partialValue), start: start, end: end)
+            .steps(
+                expression, from: start, through: end, step: step)
     }
 }
 

@@ -1,0 +1,67 @@
+import Synchronization
+
+/// What one query reads, read once. A range query evaluates its expression at every step, and each step's
+/// selectors ask for a window that has moved by one step; asking the store each time decoded the same chunks
+/// hundreds of times (and read them from the blocks' files). The first request of a selector fetches everything
+/// the query's steps can ask of it (its window stretched over the query's span); later windows are cut from that
+/// by binary search.
+final class SelectionCache: SeriesSource {
+    private struct Entry {
+        var from: Int64
+        var through: Int64
+        var series: [TimeSeriesStore.SeriesSamples]
+    }
+
+    let source: any SeriesSource
+    /// How far the evaluation time moves over the query (its end less its start).
+    let span: Int64
+    private let entries = Mutex<[String: Entry]>([:])
+
+    init(source: any SeriesSource, span: Int64) {
+        self.source = source
+        self.span = max(0, span)
+    }
+
+    func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+        throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
+    {
+        let key = matchers.map(\.description).joined(separator: ",")
+        if let entry = entries.withLock({ $0[key] }), entry.from <= start, entry.through >= end {
+            return Self.cut(entry.series, from: start, through: end)
+        }
+        let previous = entries.withLock { $0[key] }
+        let from = min(start, previous?.from ?? start)
+        let (stretched, overflow) = end.addingReportingOverflow(span)
+        let through = max(overflow ? .max : stretched, previous?.through ?? end)
+        let series = try source.select(matchers, from: from, through: through)
+        entries.withLock { $0[key] = Entry(from: from, through: through, series: series) }
+        return Self.cut(series, from: start, through: end)
+    }
+
+    /// Each series' samples within `[start, end]`; series with none there are left out.
+    private static func cut(_ all: [TimeSeriesStore.SeriesSamples], from start: Int64, through end: Int64)
+        -> [TimeSeriesStore.SeriesSamples]
+    {
+        var found: [TimeSeriesStore.SeriesSamples] = []
+        for series in all {
+            let lower = firstIndex(series.samples) { $0.timestamp >= start }
+            let upper = firstIndex(series.samples) { $0.timestamp > end }
+            if lower < upper {
+                found.append(
+                    TimeSeriesStore.SeriesSamples(labels: series.labels, samples: Array(series.samples[lower..<upper])))
+            }
+        }
+        return found
+    }
+
+    /// The first index whose sample satisfies `predicate` (false then true along the array), or the count.
+    private static func firstIndex(_ samples: [Sample], where predicate: (Sample) -> Bool) -> Int {
+        var low = 0
+        var high = samples.count
+        while low < high {
+            let middle = (low + high) / 2
+            if predicate(samples[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
+}
