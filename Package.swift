@@ -126,6 +126,13 @@ let package = Package(
             name: "skiff-httpbench", dependencies: ["SkiffHTTP"], path: "bench/Sources/skiff-httpbench",
             swiftSettings: strict),
 
+        // The metrics store against Prometheus (data, served store, exporter, live scraping), used by bench/metrics;
+        // not shipped.
+        .executableTarget(
+            name: "skiff-metricsbench",
+            dependencies: ["SkiffMetricsStore", "SkiffMetrics", "SkiffHTTP", "SkiffPOSIX", "SkiffLog"],
+            path: "bench/Sources/skiff-metricsbench", swiftSettings: strict),
+
         // Cold start against ctr run and runc run, used by bench/coldstart; not shipped.
         .executableTarget(
             name: "skiff-coldbench",

@@ -138,7 +138,11 @@ struct Evaluation {
         try checkDeadline()
         let reference = referenceTime(selector.modifiers, at: time)
         return try engine.source.select(selector.matchers, from: reference - range, through: reference).compactMap {
-            let samples = $0.samples.filter { $0.value.bitPattern != Sample.staleNaN.bitPattern }
+            let stale = Sample.staleNaN.bitPattern
+            // Most windows hold no marker: no copy then.
+            let samples =
+                $0.samples.contains { $0.value.bitPattern == stale }
+                ? $0.samples.filter { $0.value.bitPattern != stale } : $0.samples
             return samples.isEmpty ? nil : RangeSeries(labels: $0.labels, samples: samples)
         }
     }
