@@ -159,7 +159,7 @@ let package = Package(
             dependencies: [
                 "SkiffGateway", "SkiffInvoke", "SkiffMetrics", "SkiffAPI", "SkiffRuntime", "SkiffImage", "SkiffHTTP",
                 "SkiffPOSIX", "SkiffLog", "SkiffTestSupport", "SkiffQueue", "SkiffStream", "SkiffNATS",
-                "SkiffNATSClient",
+                "SkiffNATSClient", "SkiffMetricsStore",
             ],
             exclude: ["Fixtures"]),
         .testTarget(name: "SkiffMetricsTests", dependencies: ["SkiffMetrics"]),

@@ -3,6 +3,8 @@ import SkiffGateway
 import SkiffHTTP
 import SkiffInvoke
 import SkiffLog
+import SkiffMetrics
+import SkiffMetricsStore
 import SkiffPOSIX
 import SkiffQueue
 import SkiffRuntime
@@ -27,13 +29,18 @@ final class InMemoryGateway: Sendable {
     let connectorCalls = CallTimes()
     /// The queue of asynchronous calls and its worker, when the test asked for them.
     let queue: AsyncQueue?
+    /// Every collector of the gateway (and the queue), as the daemon's registry holds them.
+    let registry = MetricsRegistry()
+    /// The metrics store behind `/api/v1`, when the test asked for one.
+    let metricsStore: TimeSeriesStore?
     private let worker: Task<Void, Never>?
 
     /// `queueDirectory`: where the queue keeps its streams (a small filesystem of the test's own, say); in the
     /// state directory by default.
     init(
         coldStartTimeout: Duration = .seconds(30), queueRetry: RetryPolicy? = nil, startWorker: Bool = true,
-        queueDirectory: String? = nil, queueAckWait: Duration = .seconds(30)
+        queueDirectory: String? = nil, queueAckWait: Duration = .seconds(30), metricsStore: Bool = false,
+        metricsQueryAuth: Bool = true
     ) async throws {
         state = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-mem-\(UUID())").path
         let release = self.release
@@ -72,14 +79,18 @@ final class InMemoryGateway: Sendable {
         var configuration = GatewayConfiguration(release: "test")
         configuration.coldStartTimeout = coldStartTimeout
         configuration.asyncMaxBody = 1000
+        configuration.metricsQueryAuth = metricsQueryAuth
+        let store = metricsStore ? try TimeSeriesStore(directory: "\(state)/metrics") : nil
+        self.metricsStore = store
         let streams = queueDirectory ?? "\(state)/streams"
         let queue = try queueRetry.map { _ in try AsyncQueue.open(directory: streams, ackWait: queueAckWait) }
         self.queue = queue
         let client = HTTPClient(group: testGroup)
         let logger = Logger(label: "gateway", handler: MemoryLogHandler())
         gateway = Gateway(
-            runtime: runtime, configuration: configuration, credentials: credentials, client: client, queue: queue,
-            logger: logger)
+            runtime: runtime, configuration: configuration, credentials: credentials, client: client,
+            registry: registry,
+            queue: queue, metricsStore: store, logger: logger)
         if let queue, let queueRetry, startWorker {
             var settings = QueueWorker.Settings()
             settings.retry = queueRetry
@@ -144,12 +155,13 @@ final class CallTimes: Sendable {
 
 func withInMemoryGateway(
     coldStartTimeout: Duration = .seconds(30), queueRetry: RetryPolicy? = nil, startWorker: Bool = true,
-    queueDirectory: String? = nil, queueAckWait: Duration = .seconds(30),
-    _ body: (InMemoryGateway) async throws -> Void
+    queueDirectory: String? = nil, queueAckWait: Duration = .seconds(30), metricsStore: Bool = false,
+    metricsQueryAuth: Bool = true, _ body: (InMemoryGateway) async throws -> Void
 ) async throws {
     let gateway = try await InMemoryGateway(
         coldStartTimeout: coldStartTimeout, queueRetry: queueRetry, startWorker: startWorker,
-        queueDirectory: queueDirectory, queueAckWait: queueAckWait)
+        queueDirectory: queueDirectory, queueAckWait: queueAckWait, metricsStore: metricsStore,
+        metricsQueryAuth: metricsQueryAuth)
     do {
         try await body(gateway)
     } catch {

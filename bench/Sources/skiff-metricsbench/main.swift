@@ -126,7 +126,8 @@ func serveAPI(_ store: TimeSeriesStore, port: Int, group: EventLoopGroup) async 
     let responder = HTTPHandler { request in
         var form = request.query.map(HTTPForm.pairs) ?? []
         if request.method == .post {
-            form += HTTPForm.pairs(Substring(String(decoding: try await request.body.collect(upTo: 1 << 20), as: UTF8.self)))
+            form += HTTPForm.pairs(
+                Substring(String(decoding: try await request.body.collect(upTo: 1 << 20), as: UTF8.self)))
         }
         let path = String(request.path.dropFirst("/api/v1".count))
         let pairs = form.map { ($0.name, $0.value) }
@@ -163,8 +164,12 @@ case "generate":
     let out = FileHandle.standardOutput
     var family = ""
     for (index, series) in mix.series.enumerated() {
-        let base = series.name.hasSuffix("_total") ? series.name : series.name.replacingOccurrences(
-            of: "_bucket", with: "").replacingOccurrences(of: "_sum", with: "").replacingOccurrences(of: "_count", with: "")
+        let base =
+            series.name.hasSuffix("_total")
+            ? series.name
+            : series.name.replacingOccurrences(
+                of: "_bucket", with: ""
+            ).replacingOccurrences(of: "_sum", with: "").replacingOccurrences(of: "_count", with: "")
         if base != family {
             family = base
             let type = base.hasSuffix("_total") ? "counter" : base == "gateway_service_count" ? "gauge" : "histogram"
@@ -226,7 +231,12 @@ case "live":
     let targetPort = Int(argument(4)) ?? 9100
     let collection = MetricsCollection(
         store: store, registry: MetricsRegistry(), interval: .seconds(1), logger: logger,
-        targets: { [MetricsCollection.Target(job: "exporter", instance: "127.0.0.1:\(targetPort)", host: "127.0.0.1", port: targetPort)] },
+        targets: {
+            [
+                MetricsCollection.Target(
+                    job: "exporter", instance: "127.0.0.1:\(targetPort)", host: "127.0.0.1", port: targetPort)
+            ]
+        },
         fetch: { target, timeout in
             let request = HTTPClientRequest(host: target.host, port: target.port, target: target.path)
             return try await client.fetch(request, timeout: timeout, maxBytes: 16 << 20).body
