@@ -206,6 +206,26 @@ struct PrometheusDifferentialTests {
                 ("/series", [("match[]", #"{a=~".*"}"#)]),
                 ("/series", [("match[]", "x{")]),
                 ("/label/bad-name/values", []),
+                ("/query", [("query", #"x{a=~"("}"#)]),
+                ("/query", [("query", #"x{a=~"a**"}"#)]),
+                ("/query", [("query", #"label_replace(gateway_service_count, "f", "$1", "function_name", "(")"#)]),
+                ("/query", [("query", #"count(gateway_service_count{function_name=~"(?i)ENV.*|e.h(o)\.other"})"#)]),
+                (
+                    "/query",
+                    [
+                        ("query", #"count(gateway_service_count{function_name=~"(?i)ENV.*|e.h(o)\\.other"})"#),
+                        ("time", at),
+                    ]
+                ),
+                (
+                    "/query",
+                    [
+                        (
+                            "query",
+                            #"label_replace(gateway_service_count, "f", "$2-$1", "function_name", "(\\w+)\\.(.*)")"#
+                        ), ("time", at),
+                    ]
+                ),
                 ("/nothing", []),
             ]
             for (path, form) in requests {

@@ -1,5 +1,5 @@
 /// One condition of a selector on one label: `=`, `!=`, `=~`, `!~`. A missing label matches as the empty string,
-/// as in Prometheus; regular expressions match the whole value.
+/// as in Prometheus; regular expressions (RE2's syntax, matched in linear time) match the whole value.
 public struct LabelMatcher: Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         case equal = "="
@@ -11,7 +11,7 @@ public struct LabelMatcher: Sendable, CustomStringConvertible {
     public let name: String
     public let kind: Kind
     public let value: String
-    private let regex: WholeMatch?
+    private let regex: RE2?
 
     public init(_ name: String, _ kind: Kind, _ value: String) throws(LabelMatcherError) {
         self.name = name
@@ -22,9 +22,9 @@ public struct LabelMatcher: Sendable, CustomStringConvertible {
             regex = nil
         case .matchesRegex, .notMatchesRegex:
             do {
-                regex = WholeMatch(try Regex(value))
+                regex = try RE2(anchoring: value)
             } catch {
-                throw .invalidRegex(value, "\(error)")
+                throw .invalidRegex(value, error.description)
             }
         }
     }
@@ -57,21 +57,13 @@ public struct LabelMatcher: Sendable, CustomStringConvertible {
     public var description: String { "\(name)\(kind.rawValue)\"\(value)\"" }
 }
 
-/// A compiled pattern that must match a whole value. (`Regex` is not `Sendable`; it is only ever read.)
-private struct WholeMatch: @unchecked Sendable {
-    let regex: Regex<AnyRegexOutput>
-
-    init(_ regex: Regex<AnyRegexOutput>) { self.regex = regex }
-
-    func matches(_ text: String) -> Bool { (try? regex.wholeMatch(in: text)) != nil }
-}
-
 public enum LabelMatcherError: Error, Equatable, CustomStringConvertible {
     case invalidRegex(String, String)
 
     public var description: String {
         switch self {
-        case .invalidRegex(let pattern, let reason): "invalid regular expression \"\(pattern)\": \(reason)"
+        // Prometheus says only what Go's parser says (`error parsing regexp: …`), the pattern quoted in it.
+        case .invalidRegex(_, let reason): reason
         }
     }
 }

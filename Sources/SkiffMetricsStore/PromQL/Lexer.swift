@@ -256,7 +256,13 @@ struct Lexer {
             position += 2
             out.append(UInt8(value))
         } else {
-            throw PromQLError.parse(offset: start, "unknown escape sequence '\(Character(Unicode.Scalar(byte)))'")
+            // Go's `%#U`: the code point, and the character when it prints.
+            let hex = String(byte, radix: 16, uppercase: true)
+            let code = "U+" + String(repeating: "0", count: 4 - hex.count) + hex
+            let printable = byte >= 0x20 && byte < 0x7F
+            throw PromQLError.parse(
+                offset: start,
+                "unknown escape sequence \(code)" + (printable ? " '\(Character(Unicode.Scalar(byte)))'" : ""))
         }
     }
 

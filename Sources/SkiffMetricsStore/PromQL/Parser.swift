@@ -241,6 +241,7 @@ struct Parser {
             guard case .identifier(let name) = peek.kind, !name.contains(":") else {
                 throw unexpected(peek, expecting: "label matching operator")
             }
+            let nameOffset = peek.offset
             index += 1
             guard case .symbol(let symbol) = peek.kind,
                 let kind = LabelMatcher.Kind(rawValue: symbol == "==" ? "" : symbol)
@@ -251,7 +252,7 @@ struct Parser {
             do {
                 matchers.append(try LabelMatcher(name, kind, value))
             } catch {
-                throw PromQLError.parse(offset: brace.offset, error.description)
+                throw PromQLError.parse(offset: nameOffset, error.description)
             }
             if peek.kind == .comma {
                 index += 1

@@ -6,9 +6,9 @@ extension Evaluation {
         guard case .string(let destination) = values[1], case .string(let replacement) = values[2],
             case .string(let source) = values[3], case .string(let pattern) = values[4]
         else { throw PromQLEvaluationError("label_replace takes strings") }
-        let regex: Regex<AnyRegexOutput>
+        let regex: RE2
         do {
-            regex = try Regex(pattern)
+            regex = try RE2(anchoring: pattern)
         } catch {
             throw PromQLEvaluationError("invalid regular expression in label_replace(): \(pattern)")
         }
@@ -20,8 +20,8 @@ extension Evaluation {
         for element in elements {
             var labels = element.labels
             let value = element.labels[source] ?? ""
-            if let match = try? regex.wholeMatch(in: value) {
-                labels = labels.setting(destination, Self.expand(replacement, match))
+            if let groups = regex.wholeMatch(value) {
+                labels = labels.setting(destination, Self.expand(replacement, value, groups, regex.groupNames))
             }
             guard seen.insert(labels).inserted else {
                 throw PromQLEvaluationError("vector cannot contain metrics with the same labelset")
@@ -31,8 +31,15 @@ extension Evaluation {
         return out
     }
 
-    /// `$1`, `${1}`, `$name`: the groups of the match, as Go's `Regexp.Expand`.
-    static func expand(_ template: String, _ match: Regex<AnyRegexOutput>.Match) -> String {
+    /// `$1`, `${1}`, `$name`: the groups of the match (scalar offsets into `value`), as Go's `Regexp.Expand`.
+    static func expand(
+        _ template: String, _ value: String, _ groups: [Range<Int>?], _ names: [String: Int]
+    ) -> String {
+        let scalars = Array(value.unicodeScalars)
+        func group(_ number: Int) -> String? {
+            guard number < groups.count, let range = groups[number] else { return nil }
+            return String(String.UnicodeScalarView(scalars[range]))
+        }
         var out = ""
         var characters = Substring(template)
         while let dollar = characters.firstIndex(of: "$") {
@@ -56,9 +63,9 @@ extension Evaluation {
                 continue
             }
             if let number = Int(name) {
-                if number < match.output.count, let group = match.output[number].substring { out += group }
-            } else if let group = match.output[String(name)]?.substring {
-                out += group
+                if let text = group(number) { out += text }
+            } else if let number = names[String(name)], let text = group(number) {
+                out += text
             }
         }
         return out + characters
