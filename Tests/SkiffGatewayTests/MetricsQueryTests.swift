@@ -3,6 +3,7 @@ import SkiffHTTP
 import SkiffLog
 import SkiffMetrics
 import SkiffMetricsStore
+import SkiffPOSIX
 import SkiffQueue
 import SkiffTestSupport
 import Testing
@@ -76,6 +77,30 @@ struct MetricsQueryTests {
             #expect(open.status == 200)
             // The admin API stays behind the login.
             #expect(try await Self.request(gw, .get, "/system/functions", auth: false).status == 401)
+        }
+    }
+
+    /// What Prometheus scrapes from `/metrics` passes `promtool check metrics`, but for two names OpenFaaS chose
+    /// (a counter without `_total`, a gauge ending in `_count`), kept for its dashboards, alerts and autoscaler.
+    @Test func theExpositionPassesPromtool() async throws {
+        guard FileManager.default.fileExists(atPath: "/usr/bin/promtool") else {
+            Issue.record("/usr/bin/promtool missing: apt install prometheus (scripts/test does)")
+            return
+        }
+        try await withInMemoryGateway(queueRetry: RetryPolicy(), startWorker: false, metricsStore: true) { gw in
+            _ = try await Self.fill(gw, rounds: 2)
+            let exposition = try await Self.request(gw, .get, "/metrics", auth: false)
+            #expect(exposition.status == 200 && exposition.text.contains("skiff_tsdb_head_series"))
+            var check = ChildProcess("/usr/bin/promtool", ["check", "metrics"])
+            check.standardInput = Array(exposition.text.utf8)
+            let outcome = try await check.run()
+            let findings = String(decoding: outcome.standardOutput + outcome.standardError, as: UTF8.self)
+                .split(separator: "\n").filter { !$0.isEmpty }
+            #expect(
+                findings == [
+                    #"gateway_function_invocation_started counter metrics should have "_total" suffix"#,
+                    #"gateway_service_count non-histogram and non-summary metrics should not have "_count" suffix"#,
+                ], "\(findings)")
         }
     }
 
