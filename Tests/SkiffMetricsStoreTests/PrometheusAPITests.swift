@@ -45,6 +45,8 @@ struct PrometheusAPITests {
         #expect(NumberText.sample(.nan) == "NaN" && NumberText.sample(-.infinity) == "-Inf")
         #expect(NumberText.plain(1e-7) == "0.0000001")
         #expect(NumberText.plain(123_456_789_012_345_680) == "123456789012345680")
+        #expect(NumberText.plain(1_152_921_504_606_846_976) == "1152921504606847000")
+        #expect(NumberText.plain(-0.0) == "-0" && NumberText.plain(1e20) == "100000000000000000000")
         #expect(NumberText.timestamp(1_435_781_451_781) == "1435781451.781")
         #expect(NumberText.timestamp(1_435_781_451_780) == "1435781451.780")
         #expect(NumberText.timestamp(1_435_781_451_005) == "1435781451.005")

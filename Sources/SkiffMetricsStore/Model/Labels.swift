@@ -13,9 +13,21 @@ public struct Labels: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// The pairs in any order; empty values are dropped, and of a name given twice the last value stands.
     public init(_ pairs: [(String, String)]) {
-        var byName: [String: String] = [:]
-        for (name, value) in pairs { byName[name] = value }
-        labels = byName.filter { !$0.value.isEmpty }.map { Label($0.key, $0.value) }.sorted { $0.name < $1.name }
+        // Sorted by name and then by position, so that of a name given twice the later pair comes last and stays.
+        let ordered = pairs.enumerated().sorted { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }
+        var labels: [Label] = []
+        labels.reserveCapacity(pairs.count)
+        for (_, (name, value)) in ordered {
+            if labels.last?.name == name { labels.removeLast() }
+            labels.append(Label(name, value))
+        }
+        labels.removeAll { $0.value.isEmpty }
+        self.labels = labels
+    }
+
+    /// Labels already sorted by name, unique and without empty values (a subset of another set's, say).
+    init(sorted labels: [Label]) {
+        self.labels = labels
     }
 
     public init(_ dictionary: [String: String]) {

@@ -7,11 +7,12 @@ enum NumberText {
     static func plain(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-        if value == value.rounded(), abs(value) < 1e21 {
-            return String(format: "%.0f", value)
-        }
+        if value == 0 { return value.sign == .minus ? "-0" : "0" }
+        // Below 2^53 an integer's shortest digits are its exact digits; above, Go writes the shortest digits and
+        // zeros (2^60 is 1152921504606847000), as the exponent form below expands to.
+        if value == value.rounded(), abs(value) < 9_007_199_254_740_992 { return String(Int64(value)) }
         let shortest = "\(value)"
-        guard shortest.contains("e") else { return shortest }
+        guard shortest.utf8.contains(UInt8(ascii: "e")) else { return shortest }
         // Swift writes exponents for very small and large values; Go's 'f' never does.
         return Decimal(string: shortest).map { "\($0)" } ?? shortest
     }
@@ -23,7 +24,7 @@ enum NumberText {
         guard value.isFinite, magnitude != 0, magnitude < 1e-6 || magnitude >= 1e21 else { return plain(value) }
         // Swift's shortest form is Go's 'e' with -1 precision here: a mantissa, `e`, a sign and two digits or more.
         let shortest = "\(value)"
-        return shortest.contains("e") ? shortest : plain(value)
+        return shortest.utf8.contains(UInt8(ascii: "e")) ? shortest : plain(value)
     }
 
     /// A sample's time in the API: whole seconds, then `.` and three digits when there are milliseconds.

@@ -122,7 +122,7 @@ struct Evaluation {
     func instantSelect(_ selector: VectorSelector, at time: Int64) throws(PromQLEvaluationError) -> [VectorElement] {
         try checkDeadline()
         let reference = referenceTime(selector.modifiers, at: time)
-        return try engine.source.select(selector.matchers, from: reference - engine.lookback, through: reference)
+        return try engine.source.windows(selector.matchers, from: reference - engine.lookback, through: reference)
             .compactMap { series in
                 guard let last = series.samples.last, last.value.bitPattern != Sample.staleNaN.bitPattern else {
                     return nil
@@ -137,12 +137,12 @@ struct Evaluation {
     {
         try checkDeadline()
         let reference = referenceTime(selector.modifiers, at: time)
-        return try engine.source.select(selector.matchers, from: reference - range, through: reference).compactMap {
+        return try engine.source.windows(selector.matchers, from: reference - range, through: reference).compactMap {
             let stale = Sample.staleNaN.bitPattern
             // Most windows hold no marker: no copy then.
             let samples =
                 $0.samples.contains { $0.value.bitPattern == stale }
-                ? $0.samples.filter { $0.value.bitPattern != stale } : $0.samples
+                ? $0.samples.filter { $0.value.bitPattern != stale }[...] : $0.samples
             return samples.isEmpty ? nil : RangeSeries(labels: $0.labels, samples: samples)
         }
     }
@@ -181,7 +181,7 @@ struct Evaluation {
             }
             time += step
         }
-        return series.map { RangeSeries(labels: $0.key, samples: $0.value) }.sorted { $0.labels < $1.labels }
+        return series.map { RangeSeries(labels: $0.key, samples: $0.value[...]) }.sorted { $0.labels < $1.labels }
     }
 
     func checkDeadline() throws(PromQLEvaluationError) {

@@ -137,7 +137,7 @@ extension Evaluation {
             labels =
                 binary.on
                 ? labels.grouping(binary.matching, without: false)
-                : Labels(labels.labels.filter { !binary.matching.contains($0.name) }.map { ($0.name, $0.value) })
+                : Labels(sorted: labels.labels.filter { !binary.matching.contains($0.name) })
         }
         for name in binary.include { labels = labels.setting(name, one[name] ?? "") }
         return labels

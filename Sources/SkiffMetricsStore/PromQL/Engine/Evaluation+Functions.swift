@@ -74,7 +74,8 @@ extension Evaluation {
                     guard series.samples.count >= 2 else { return nil }
                     return VectorElement(
                         labels: series.labels.droppingName,
-                        value: Self.regression(series.samples, at: series.samples[0].timestamp).slope)
+                        value: Self.regression(series.samples, at: series.samples[series.samples.startIndex].timestamp)
+                            .slope)
                 })
         case "predict_linear":
             let seconds = try scalar(values[1])
@@ -167,14 +168,14 @@ extension Evaluation {
         "deg": { $0 * 180 / .pi }, "rad": { $0 * .pi / 180 },
     ]
 
-    static let overTime: [String: @Sendable ([Sample]) -> Double?] = [
+    static let overTime: [String: @Sendable (ArraySlice<Sample>) -> Double?] = [
         "avg_over_time": { mean($0.map(\.value)) }, "sum_over_time": { $0.reduce(0) { $0 + $1.value } },
         "count_over_time": { Double($0.count) },
         "min_over_time": { samples in
-            samples.dropFirst().reduce(samples[0].value) { $0 > $1.value || $0.isNaN ? $1.value : $0 }
+            samples.dropFirst().reduce(samples[samples.startIndex].value) { $0 > $1.value || $0.isNaN ? $1.value : $0 }
         },
         "max_over_time": { samples in
-            samples.dropFirst().reduce(samples[0].value) { $0 < $1.value || $0.isNaN ? $1.value : $0 }
+            samples.dropFirst().reduce(samples[samples.startIndex].value) { $0 < $1.value || $0.isNaN ? $1.value : $0 }
         },
         "stddev_over_time": { variance($0.map(\.value)).squareRoot() },
         "stdvar_over_time": { variance($0.map(\.value)) },
@@ -208,7 +209,8 @@ extension Evaluation {
 
     /// `rate`, `increase` and `delta`: Prometheus 2.42's extrapolation to the window's edges.
     func extrapolatedRate(
-        _ samples: [Sample], range: Int64, at time: Int64, _ argument: PromQLExpression, counter: Bool, rate: Bool
+        _ samples: ArraySlice<Sample>, range: Int64, at time: Int64, _ argument: PromQLExpression, counter: Bool,
+        rate: Bool
     ) -> Double? {
         guard samples.count >= 2, let first = samples.first, let last = samples.last else { return nil }
         let rangeEnd = referenceTime(Self.modifiers(of: argument), at: time)
@@ -238,10 +240,10 @@ extension Evaluation {
         return delta * factor
     }
 
-    static func instantRate(_ samples: [Sample], rate: Bool) -> Double? {
+    static func instantRate(_ samples: ArraySlice<Sample>, rate: Bool) -> Double? {
         guard samples.count >= 2 else { return nil }
-        let last = samples[samples.count - 1]
-        let previous = samples[samples.count - 2]
+        let last = samples[samples.endIndex - 1]
+        let previous = samples[samples.endIndex - 2]
         var value = last.value - previous.value
         if rate && last.value < previous.value { value = last.value }
         guard rate else { return value }
@@ -251,8 +253,8 @@ extension Evaluation {
     }
 
     /// Least squares over (seconds since `origin`, value): slope and the value at `origin`.
-    static func regression(_ samples: [Sample], at origin: Int64) -> (slope: Double, intercept: Double) {
-        let initial = samples[0].value
+    static func regression(_ samples: ArraySlice<Sample>, at origin: Int64) -> (slope: Double, intercept: Double) {
+        let initial = samples[samples.startIndex].value
         if samples.allSatisfy({ $0.value == initial }) {
             return initial.isInfinite ? (.nan, .nan) : (0, initial)
         }

@@ -25,6 +25,14 @@ final class SelectionCache: SeriesSource {
     func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
         throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
     {
+        try selectWindows(matchers, from: start, through: end).map {
+            TimeSeriesStore.SeriesSamples(labels: $0.labels, samples: Array($0.samples))
+        }
+    }
+
+    func selectWindows(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+        throws(PromQLEvaluationError) -> [SeriesWindow]
+    {
         let key = matchers.map(\.description).joined(separator: ",")
         if let entry = entries.withLock({ $0[key] }), entry.from <= start, entry.through >= end {
             return Self.cut(entry.series, from: start, through: end)
@@ -40,15 +48,14 @@ final class SelectionCache: SeriesSource {
 
     /// Each series' samples within `[start, end]`; series with none there are left out.
     private static func cut(_ all: [TimeSeriesStore.SeriesSamples], from start: Int64, through end: Int64)
-        -> [TimeSeriesStore.SeriesSamples]
+        -> [SeriesWindow]
     {
-        var found: [TimeSeriesStore.SeriesSamples] = []
+        var found: [SeriesWindow] = []
         for series in all {
             let lower = firstIndex(series.samples) { $0.timestamp >= start }
             let upper = firstIndex(series.samples) { $0.timestamp > end }
             if lower < upper {
-                found.append(
-                    TimeSeriesStore.SeriesSamples(labels: series.labels, samples: Array(series.samples[lower..<upper])))
+                found.append(SeriesWindow(labels: series.labels, samples: series.samples[lower..<upper]))
             }
         }
         return found

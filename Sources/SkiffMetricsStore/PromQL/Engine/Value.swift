@@ -5,6 +5,18 @@ public protocol SeriesSource: Sendable {
         throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
 }
 
+extension SeriesSource {
+    /// The selection as windows; a source that keeps what it read (``SelectionCache``) cuts them without copying.
+    func windows(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+        throws(PromQLEvaluationError) -> [SeriesWindow]
+    {
+        if let cache = self as? SelectionCache { return try cache.selectWindows(matchers, from: start, through: end) }
+        return try select(matchers, from: start, through: end).map {
+            SeriesWindow(labels: $0.labels, samples: $0.samples[...])
+        }
+    }
+}
+
 extension TimeSeriesStore: SeriesSource {}
 
 /// One element of an instant vector.
@@ -22,10 +34,22 @@ public struct VectorElement: Sendable, Equatable {
     }
 }
 
-/// One series of a range vector, or of a range query's result.
+/// One series of a range vector, or of a range query's result. A range vector's samples are a window cut from
+/// what the query read (no copy per step), so their indices need not start at zero.
 public struct RangeSeries: Sendable, Equatable {
     public var labels: Labels
-    public var samples: [Sample]
+    public var samples: ArraySlice<Sample>
+
+    public init(labels: Labels, samples: ArraySlice<Sample>) {
+        self.labels = labels
+        self.samples = samples
+    }
+}
+
+/// A series' samples within a selector's window, as the engine reads them.
+struct SeriesWindow {
+    var labels: Labels
+    var samples: ArraySlice<Sample>
 }
 
 /// What a PromQL expression evaluates to at one time.
@@ -52,19 +76,23 @@ public struct PromQLEvaluationError: Error, Equatable, CustomStringConvertible {
 
 extension Labels {
     /// Without `__name__` (what arithmetic and most functions give back).
-    var droppingName: Labels { Labels(labels.filter { $0.name != Self.metricName }.map { ($0.name, $0.value) }) }
+    var droppingName: Labels { Labels(sorted: labels.filter { $0.name != Self.metricName }) }
 
     /// With `name` set to `value` (removed when the value is empty).
     func setting(_ name: String, _ value: String) -> Labels {
-        Labels(labels.filter { $0.name != name }.map { ($0.name, $0.value) } + [(name, value)])
+        var kept = labels.filter { $0.name != name }
+        if !value.isEmpty {
+            let index = kept.firstIndex { $0.name > name } ?? kept.count
+            kept.insert(Label(name, value), at: index)
+        }
+        return Labels(sorted: kept)
     }
 
     /// Only the named labels (`by`), or all but them and the name (`without`).
     func grouping(_ names: [String], without: Bool) -> Labels {
         if without {
-            return Labels(
-                labels.filter { $0.name != Self.metricName && !names.contains($0.name) }.map { ($0.name, $0.value) })
+            return Labels(sorted: labels.filter { $0.name != Self.metricName && !names.contains($0.name) })
         }
-        return Labels(labels.filter { names.contains($0.name) }.map { ($0.name, $0.value) })
+        return Labels(sorted: labels.filter { names.contains($0.name) })
     }
 }
