@@ -141,7 +141,7 @@ struct Evaluation {
             let stale = Sample.staleNaN.bitPattern
             // Most windows hold no marker: no copy then.
             let samples =
-                $0.samples.contains { $0.value.bitPattern == stale }
+                $0.mayHoldStale && $0.samples.contains { $0.value.bitPattern == stale }
                 ? $0.samples.filter { $0.value.bitPattern != stale }[...] : $0.samples
             return samples.isEmpty ? nil : RangeSeries(labels: $0.labels, samples: samples)
         }

@@ -10,6 +10,8 @@ final class SelectionCache: SeriesSource {
         var from: Int64
         var through: Int64
         var series: [TimeSeriesStore.SeriesSamples]
+        /// Per series: whether it holds a staleness marker anywhere.
+        var stale: [Bool]
     }
 
     let source: any SeriesSource
@@ -35,27 +37,31 @@ final class SelectionCache: SeriesSource {
     {
         let key = matchers.map(\.description).joined(separator: ",")
         if let entry = entries.withLock({ $0[key] }), entry.from <= start, entry.through >= end {
-            return Self.cut(entry.series, from: start, through: end)
+            return Self.cut(entry, from: start, through: end)
         }
         let previous = entries.withLock { $0[key] }
         let from = min(start, previous?.from ?? start)
         let (stretched, overflow) = end.addingReportingOverflow(span)
         let through = max(overflow ? .max : stretched, previous?.through ?? end)
         let series = try source.select(matchers, from: from, through: through)
-        entries.withLock { $0[key] = Entry(from: from, through: through, series: series) }
-        return Self.cut(series, from: start, through: end)
+        let marker = Sample.staleNaN.bitPattern
+        let stale = series.map { $0.samples.contains { $0.value.bitPattern == marker } }
+        let entry = Entry(from: from, through: through, series: series, stale: stale)
+        entries.withLock { $0[key] = entry }
+        return Self.cut(entry, from: start, through: end)
     }
 
     /// Each series' samples within `[start, end]`; series with none there are left out.
-    private static func cut(_ all: [TimeSeriesStore.SeriesSamples], from start: Int64, through end: Int64)
-        -> [SeriesWindow]
-    {
+    private static func cut(_ entry: Entry, from start: Int64, through end: Int64) -> [SeriesWindow] {
         var found: [SeriesWindow] = []
-        for series in all {
+        for (number, series) in entry.series.enumerated() {
             let lower = firstIndex(series.samples) { $0.timestamp >= start }
             let upper = firstIndex(series.samples) { $0.timestamp > end }
             if lower < upper {
-                found.append(SeriesWindow(labels: series.labels, samples: series.samples[lower..<upper]))
+                found.append(
+                    SeriesWindow(
+                        labels: series.labels, samples: series.samples[lower..<upper], mayHoldStale: entry.stale[number]
+                    ))
             }
         }
         return found

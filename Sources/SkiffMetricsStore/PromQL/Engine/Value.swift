@@ -50,6 +50,8 @@ public struct RangeSeries: Sendable, Equatable {
 struct SeriesWindow {
     var labels: Labels
     var samples: ArraySlice<Sample>
+    /// False when the series is known to hold no staleness marker (then no window of it needs to be searched).
+    var mayHoldStale = true
 }
 
 /// What a PromQL expression evaluates to at one time.
