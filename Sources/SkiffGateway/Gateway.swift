@@ -43,7 +43,7 @@ public final class Gateway: Sendable {
         self.registry = registry
         self.logger = logger
         self.queue = queue
-        metricsAPI = metricsStore.map(PrometheusAPI.init(store:))
+        metricsAPI = metricsStore.map { PrometheusAPI(store: $0) }
         invoker = FunctionInvoker(
             runtime: runtime, client: client, metrics: InvocationMetrics(),
             timeouts: TimeoutCache(runtime: runtime, fallback: configuration.upstreamTimeout),

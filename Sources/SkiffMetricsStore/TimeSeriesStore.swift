@@ -349,27 +349,45 @@ public final class TimeSeriesStore: Sendable {
     // MARK: Reading
 
     /// The series every matcher accepts, in label order, with their samples from `start` through `end`
-    /// (milliseconds, inclusive), from the blocks and the head together.
-    public func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+    /// (milliseconds, inclusive), from the blocks and the head together. Refused, as Prometheus refuses it, when
+    /// that would mean holding more than `limit` samples.
+    public func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64, atMost limit: Int)
         throws(PromQLEvaluationError) -> [SeriesSamples]
     {
         try state.withLock { (state: inout State) throws(PromQLEvaluationError) -> [SeriesSamples] in
             var merged: [Labels: [Sample]] = [:]
+            var budget = limit
             for block in state.blocks where block.maxTime > start && block.minTime <= end {
+                let found: [(Labels, [Sample])]?
                 do {
-                    for (labels, samples) in try block.select(matchers, from: start, through: end) {
-                        merged[labels, default: []] += samples
-                    }
+                    found = try block.select(matchers, from: start, through: end, budget: &budget)
                 } catch {
                     throw PromQLEvaluationError("\(error)")
                 }
+                guard let found else { throw Self.tooManySamples }
+                for (labels, samples) in found { merged[labels, default: []] += samples }
             }
             for (labels, samples) in state.head.select(matchers, from: start, through: end) {
+                budget -= samples.count
+                guard budget >= 0 else { throw Self.tooManySamples }
                 merged[labels, default: []] += samples
             }
             return merged.map { SeriesSamples(labels: $0.key, samples: $0.value) }.sorted { $0.labels < $1.labels }
         }
     }
+
+    /// The label sets of the series every matcher accepts with samples from `start` through `end`, sorted, read
+    /// from the index and the head without decoding a sample (`/api/v1/series`, `labels`, `label/…/values`).
+    public func labelSets(_ matchers: [LabelMatcher], from start: Int64, through end: Int64) -> [Labels] {
+        state.withLock { state in
+            var found = Set(state.head.labelSets(matchers, from: start, through: end))
+            for block in state.blocks { found.formUnion(block.labelSets(matchers, from: start, through: end)) }
+            return found.sorted()
+        }
+    }
+
+    static let tooManySamples = PromQLEvaluationError(
+        "query processing would load too many samples into memory in query execution")
 
     /// Each matching series' newest sample that is not a staleness marker, however old: what a counter had reached
     /// when the daemon last stopped. Reads the head, then each block's last chunks, newest block first.

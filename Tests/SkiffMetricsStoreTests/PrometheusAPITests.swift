@@ -177,6 +177,22 @@ struct PrometheusAPITests {
         #expect(api.answer("/nothing", form: [], now: 0).status == 404)
     }
 
+    @Test func aQueryThatWouldReadTooManySamplesIsRefused() throws {
+        let (store, path) = try Self.store()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let api = PrometheusAPI(store: store, maximumSamples: 60)
+        let within = api.answer("/query", form: [("query", "tiny[10m]"), ("time", "600")], now: 0)
+        #expect(within.status == 200)
+        let beyond = api.answer(
+            "/query", form: [("query", "gateway_function_invocation_total[10m]"), ("time", "600")], now: 0)
+        #expect(beyond.status == 422)
+        #expect(
+            try Self.json(beyond)["error"] as? String
+                == "query processing would load too many samples into memory in query execution")
+        // Listing series reads no samples: never refused for their number.
+        #expect(api.answer("/series", form: [("match[]", "gateway_function_invocation_total")], now: 0).status == 200)
+    }
+
     @Test func aQueryPastItsTimeoutFailsWithTimeout() throws {
         let (store, path) = try Self.store()
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -65,9 +65,12 @@ public struct PrometheusAPI: Sendable {
     public let store: TimeSeriesStore
     let engine: PromQLEngine
 
-    public init(store: TimeSeriesStore) {
+    /// `maximumSamples`: what one query may read (the engine's default fits a small VM).
+    public init(store: TimeSeriesStore, maximumSamples: Int? = nil) {
         self.store = store
-        engine = PromQLEngine(source: store)
+        var engine = PromQLEngine(source: store)
+        if let maximumSamples { engine.maximumSamples = maximumSamples }
+        self.engine = engine
     }
 
     /// The answer to `path` (below `/api/v1`, e.g. `/query`) with `form`'s parameters, at wall-clock time `now`
@@ -166,9 +169,7 @@ public struct PrometheusAPI: Sendable {
         let matcherSets = try Self.matcherSets(selectors)
         let (start, end) = try Self.range(form)
         var found = Set<Labels>()
-        for matchers in matcherSets {
-            for series in try select(matchers, from: start, through: end) { found.insert(series.labels) }
-        }
+        for matchers in matcherSets { found.formUnion(store.labelSets(matchers, from: start, through: end)) }
         var body = "["
         for (index, labels) in found.sorted().enumerated() {
             if index > 0 { body += "," }
@@ -186,8 +187,8 @@ public struct PrometheusAPI: Sendable {
             let (start, end) = try Self.range(form)
             var found = Set<String>()
             for matchers in try Self.matcherSets(selectors) {
-                for series in try select(matchers, from: start, through: end) {
-                    for label in series.labels.labels { found.insert(label.name) }
+                for labels in store.labelSets(matchers, from: start, through: end) {
+                    for label in labels.labels { found.insert(label.name) }
                 }
             }
             names = found.sorted()
@@ -205,23 +206,13 @@ public struct PrometheusAPI: Sendable {
             let (start, end) = try Self.range(form)
             var found = Set<String>()
             for matchers in try Self.matcherSets(selectors) {
-                for series in try select(matchers, from: start, through: end) {
-                    if let value = series.labels[name] { found.insert(value) }
+                for labels in store.labelSets(matchers, from: start, through: end) {
+                    if let value = labels[name] { found.insert(value) }
                 }
             }
             values = found.sorted()
         }
         return .success(Self.render(strings: values))
-    }
-
-    private func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64) throws(Failure)
-        -> [TimeSeriesStore.SeriesSamples]
-    {
-        do {
-            return try store.select(matchers, from: start, through: end)
-        } catch {
-            throw Failure(type: "internal", message: error.message)
-        }
     }
 
     // MARK: Parameters

@@ -156,9 +156,11 @@ final class Block {
 
     // MARK: Reading
 
-    /// The series every matcher accepts with samples from `start` through `end`, in label order.
-    func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64) throws(BlockError)
-        -> [(Labels, [Sample])]
+    /// The series every matcher accepts with samples from `start` through `end`, in label order; nil when the
+    /// chunks to decode hold more than `budget` samples (counted from the index, before anything is read), which
+    /// is then what is left of it.
+    func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64, budget: inout Int)
+        throws(BlockError) -> [(Labels, [Sample])]?
     {
         guard start < maxTime, end >= minTime else { return [] }
         let ordinals = postings.candidates(matchers) ?? (0..<UInt64(series.count)).map { $0 }
@@ -166,10 +168,25 @@ final class Block {
         for ordinal in ordinals {
             let entry = series[Int(ordinal)]
             guard matchers.allSatisfy({ $0.matches(entry.labels[$0.name]) }) else { continue }
+            for chunk in entry.chunks where chunk.last >= start && chunk.first <= end { budget -= chunk.samples }
+            guard budget >= 0 else { return nil }
             let samples = try samples(of: entry, from: start, through: end)
             if !samples.isEmpty { found.append((entry.labels, samples)) }
         }
         return found
+    }
+
+    /// The label sets of the matching series with a chunk overlapping `start` through `end` (nothing is decoded).
+    func labelSets(_ matchers: [LabelMatcher], from start: Int64, through end: Int64) -> [Labels] {
+        guard start < maxTime, end >= minTime else { return [] }
+        let ordinals = postings.candidates(matchers) ?? (0..<UInt64(series.count)).map { $0 }
+        return ordinals.compactMap { ordinal in
+            let entry = series[Int(ordinal)]
+            guard matchers.allSatisfy({ $0.matches(entry.labels[$0.name]) }),
+                entry.chunks.contains(where: { $0.last >= start && $0.first <= end })
+            else { return nil }
+            return entry.labels
+        }
     }
 
     /// Each matching series' last sample that is not a staleness marker, reading chunks from the end.

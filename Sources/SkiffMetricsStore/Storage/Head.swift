@@ -127,6 +127,17 @@ struct Head {
         return found.sorted { $0.0 < $1.0 }
     }
 
+    /// The label sets of the matching series with samples in `start` through `end`, from the chunks' times.
+    func labelSets(_ matchers: [LabelMatcher], from start: Int64, through end: Int64) -> [Labels] {
+        candidates(matchers).compactMap { id in
+            guard let entry = series[id], let last = entry.last,
+                matchers.allSatisfy({ $0.matches(entry.labels[$0.name]) })
+            else { return nil }
+            let first = entry.closed.first?.first ?? entry.openFirst
+            return first <= end && last.timestamp >= start ? entry.labels : nil
+        }
+    }
+
     private func candidates(_ matchers: [LabelMatcher]) -> [UInt64] {
         postings.candidates(matchers) ?? series.keys.sorted()
     }

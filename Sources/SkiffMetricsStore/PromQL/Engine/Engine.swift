@@ -8,6 +8,9 @@ public struct PromQLEngine: Sendable {
     public var defaultSubqueryStep: Int64 = 60_000
     /// When an evaluation gives up (checked at every step and every read of the store); nil: never.
     public var deadline: ContinuousClock.Instant?
+    /// Samples one query may read, all its selectors together (Prometheus's `--query.max-samples` bounds what a
+    /// query holds at once; here what it reads, sized for a small VM: about 80 MB of samples).
+    public var maximumSamples = 5_000_000
 
     /// Points per series of a range query, as Prometheus bounds them.
     static let maximumPoints: Int64 = 11_000
@@ -43,7 +46,7 @@ public struct PromQLEngine: Sendable {
     /// This engine reading through a cache for one query whose evaluation time moves over `span`.
     func caching(span: Int64) -> PromQLEngine {
         var engine = self
-        engine.source = SelectionCache(source: source, span: span)
+        engine.source = SelectionCache(source: source, span: span, limit: maximumSamples)
         return engine
     }
 

@@ -12,19 +12,24 @@ final class SelectionCache: SeriesSource {
         var series: [TimeSeriesStore.SeriesSamples]
         /// Per series: whether it holds a staleness marker anywhere.
         var stale: [Bool]
+        var sampleCount: Int
     }
 
     let source: any SeriesSource
     /// How far the evaluation time moves over the query (its end less its start).
     let span: Int64
+    /// Samples one query may hold, all its selectors together.
+    let limit: Int
     private let entries = Mutex<[String: Entry]>([:])
+    private let loaded = Mutex(0)
 
-    init(source: any SeriesSource, span: Int64) {
+    init(source: any SeriesSource, span: Int64, limit: Int) {
         self.source = source
         self.span = max(0, span)
+        self.limit = limit
     }
 
-    func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+    func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64, atMost _: Int)
         throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
     {
         try selectWindows(matchers, from: start, through: end).map {
@@ -43,10 +48,14 @@ final class SelectionCache: SeriesSource {
         let from = min(start, previous?.from ?? start)
         let (stretched, overflow) = end.addingReportingOverflow(span)
         let through = max(overflow ? .max : stretched, previous?.through ?? end)
-        let series = try source.select(matchers, from: from, through: through)
+        // What this selector held before is replaced, not added to.
+        let held = loaded.withLock { $0 } - (previous?.sampleCount ?? 0)
+        let series = try source.select(matchers, from: from, through: through, atMost: max(0, limit - held))
+        let count = series.reduce(0) { $0 + $1.samples.count }
+        loaded.withLock { $0 = held + count }
         let marker = Sample.staleNaN.bitPattern
         let stale = series.map { $0.samples.contains { $0.value.bitPattern == marker } }
-        let entry = Entry(from: from, through: through, series: series, stale: stale)
+        let entry = Entry(from: from, through: through, series: series, stale: stale, sampleCount: count)
         entries.withLock { $0[key] = entry }
         return Self.cut(entry, from: start, through: end)
     }

@@ -1,8 +1,17 @@
 /// Where the engine reads series from: the store, or anything that answers selectors the same way.
 public protocol SeriesSource: Sendable {
-    /// The series every matcher accepts, in label order, with their samples from `start` through `end` (ms).
-    func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+    /// The series every matcher accepts, in label order, with their samples from `start` through `end` (ms);
+    /// an error when that is more than `limit` samples.
+    func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64, atMost limit: Int)
         throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
+}
+
+extension SeriesSource {
+    public func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+        throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
+    {
+        try select(matchers, from: start, through: end, atMost: .max)
+    }
 }
 
 extension SeriesSource {
