@@ -148,7 +148,7 @@ struct BlockTests {
         let all = [try LabelMatcher(Labels.metricName, .matchesRegex, ".+")]
         #expect(throws: PromQLEvaluationError.self) { try reopened.select(all, from: 0, through: .max, atMost: 1_000) }
         #expect(try reopened.select(all, from: 0, through: .max, atMost: 6 * 420).count == 6)
-        #expect(try reopened.labelSets(all, from: 0, through: Self.hour).count == 6)
+        #expect(reopened.labelSets(all, from: 0, through: Self.hour).count == 6)
         let more = try Self.fill(reopened, hours: 1, from: 7 * Self.hour)
         let again = try TimeSeriesStore(directory: path)
         #expect(Self.same(try Self.everything(again), written.merging(more) { $0 + $1 }))
