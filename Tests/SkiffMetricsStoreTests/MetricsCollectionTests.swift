@@ -144,6 +144,36 @@ struct MetricsCollectionTests {
         #expect(try value("skiff_tsdb_head_series", at: 15_000).values.first ?? 0 > 5)
     }
 
+    /// A target with a longer interval is scraped on the rounds that fall on it, and its series do not go stale
+    /// in between.
+    @Test func aTargetWithItsOwnIntervalIsScrapedOnItsRounds() async throws {
+        let path = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try TimeSeriesStore(directory: path)
+        var slow = MetricsCollection.Target(job: "node", instance: "10.0.0.5:9100", host: "10.0.0.5", port: 9100)
+        slow.interval = 10_000
+        let scrapes = Mutex(0)
+        let collection = MetricsCollection(
+            store: store, registry: MetricsRegistry(), interval: .seconds(5),
+            logger: Logger(label: "test", handler: MemoryLogHandler()), targets: { [slow] in [slow] },
+            fetch: { _, _ in
+                let count = scrapes.withLock { value -> Int in
+                    value += 1
+                    return value
+                }
+                return Array("node_load1 \(count)\n".utf8)
+            })
+        var scraped: [Int] = []
+        var stale = 0
+        for round in 0..<6 {
+            let outcome = await collection.collect(at: 1_000_000 + Int64(round) * 5_000)
+            scraped.append(outcome.targets)
+            stale += outcome.staleMarkers
+        }
+        #expect(scraped == [1, 0, 1, 0, 1, 0])
+        #expect(stale == 0 && scrapes.withLock { $0 } == 3)
+    }
+
     @Test func countersGoOnFromTheLastValueTheStoreHolds() throws {
         let path = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SkiffHTTP
 import SkiffPOSIX
 import SkiffTestSupport
 import Testing
@@ -98,5 +99,50 @@ struct MetricsStoreDaemonTests {
         }
         await second?.cleanUp()
         await first.cleanUp()
+    }
+
+    /// A job of `--metrics-scrape-config` (a loopback exporter behind basic auth) is scraped with its labels; a job
+    /// with the wrong password is `up` 0.
+    @Test(.enabled(if: daemonPartsPresent)) func staticTargetsOfTheScrapeConfigAreScraped() async throws {
+        let exporter = HTTPServer(
+            configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), group: testGroup,
+            responder: HTTPHandler { request in
+                let expected = "Basic " + Data("lab:s3cret".utf8).base64EncodedString()
+                guard request.headers["Authorization"] == expected else {
+                    return HTTPResponse(status: HTTPStatus(code: 401))
+                }
+                return HTTPResponse(status: .ok, body: .string("lab_temperature_celsius 21.5\n"))
+            })
+        let port = try await exporter.start()[0].port
+        defer { Task { await exporter.shutdown(gracePeriod: .seconds(1)) } }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-scrape-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data("s3cret\n".utf8).write(to: directory.appendingPathComponent("password"))
+        let configuration = directory.appendingPathComponent("scrape.yml")
+        try Data(
+            """
+            scrape_configs:
+              - job_name: lab
+                basic_auth: {username: lab, password_file: \(directory.appendingPathComponent("password").path)}
+                static_configs:
+                  - targets: ["127.0.0.1:\(port)"]
+                    labels: {room: b12}
+              - job_name: wrong
+                basic_auth: {username: lab, password: guess}
+                static_configs:
+                  - targets: ["127.0.0.1:\(port)"]
+            """.utf8
+        ).write(to: configuration)
+        try await withDaemon(arguments: ["--metrics-interval", "1s", "--metrics-scrape-config", configuration.path]) {
+            daemon, port in
+            let admin = try AdminClient(daemon: daemon, port: port)
+            let scraped = try await eventually(timeout: .seconds(60)) {
+                try await Self.value(admin, #"lab_temperature_celsius{job="lab",room="b12"}"#) == "21.5"
+            }
+            #expect(scraped)
+            #expect(try await Self.value(admin, #"up{job="lab"}"#) == "1")
+            #expect(try await Self.value(admin, #"up{job="wrong"}"#) == "0")
+        }
     }
 }

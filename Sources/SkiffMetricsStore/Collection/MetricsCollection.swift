@@ -22,6 +22,10 @@ public final class MetricsCollection: MetricsCollector {
         public var port: Int
         public var networkNamespace: String?
         public var path = "/metrics"
+        /// Milliseconds between scrapes, a multiple of the rounds'; nil: every round.
+        public var interval: Int64?
+        /// Sent as the `Authorization` header (a static target's basic auth).
+        public var authorization: String?
 
         public init(
             job: String, instance: String, labels: [String: String] = [:], host: String, port: Int,
@@ -147,7 +151,13 @@ public final class MetricsCollection: MetricsCollector {
     public func collect(at time: Int64) async -> Round {
         var round = Round()
         var current: [String: [(Labels, Double)]] = ["": await registrySamples()]
-        let targets = await self.targets()
+        let known = await self.targets()
+        // A target with its own interval is scraped on the rounds that fall on it; between them its series stay.
+        let targets = known.filter { target in
+            guard let every = target.interval, every > interval else { return true }
+            return Evaluation.floorDivide(time, interval) % max(1, every / interval) == 0
+        }
+        let waiting = Set(known.map(Self.source)).subtracting(targets.map(Self.source))
         round.targets = targets.count
         let timeout = Duration.milliseconds(min(interval, 10_000))
         let fetch = self.fetch
@@ -189,11 +199,16 @@ public final class MetricsCollection: MetricsCollector {
         }
         let stale = state.withLock { state -> [Labels] in
             var gone: [Labels] = []
+            var next = current.mapValues { Set($0.map(\.0)) }
             for (source, previous) in state.previous {
+                if waiting.contains(source) {
+                    next[source] = previous
+                    continue
+                }
                 let now = Set(current[source]?.map(\.0) ?? [])
                 gone += previous.subtracting(now)
             }
-            state.previous = current.mapValues { Set($0.map(\.0)) }
+            state.previous = next
             state.rounds += 1
             state.failedScrapes += UInt64(round.failedTargets)
             return gone

@@ -44,6 +44,7 @@ struct ServeOptions: Equatable {
     var metricsRetention = "15d"
     var metricsRetentionSize = "1GB"
     var metricsQueryAuth = "true"
+    var metricsScrapeConfig = ""
 
     /// One setting: its flag, environment variable and config-file key, and where it is stored.
     struct Setting: Sendable {
@@ -139,6 +140,10 @@ struct ServeOptions: Equatable {
         Setting(
             key: "metrics_query_auth", help: "false: the Prometheus query API (/api/v1) needs no credentials",
             path: \.metricsQueryAuth),
+        Setting(
+            key: "metrics_scrape_config",
+            help: "a YAML file of more targets for the metrics store, as Prometheus's scrape_configs (static_configs)",
+            path: \.metricsScrapeConfig),
     ]
 
     static let defaultConfigFile = "/etc/skiff/skiff.conf"
@@ -306,6 +311,9 @@ struct ServeOptions: Equatable {
             throw Invalid(
                 description: "--metrics-retention-size must be a size such as 512MB or 2GB (0: no limit), not "
                     + "'\(metricsRetentionSize)'")
+        }
+        if !metricsScrapeConfig.isEmpty && !metricsScrapeConfig.hasPrefix("/") {
+            throw Invalid(description: "--metrics-scrape-config must be an absolute path, not '\(metricsScrapeConfig)'")
         }
         if natsUser.isEmpty != natsPassword.isEmpty {
             throw Invalid(description: "--nats-user and --nats-password go together: give both or neither")

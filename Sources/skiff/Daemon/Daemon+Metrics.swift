@@ -14,6 +14,8 @@ extension Daemon {
     struct MetricsSettings {
         var interval: Duration
         var retention: TimeSeriesStore.Retention
+        /// Static targets from `--metrics-scrape-config`.
+        var staticTargets: [MetricsCollection.Target] = []
 
         init(_ options: ServeOptions) throws {
             interval = try GoDuration.parse(options.metricsInterval, field: "metrics_interval", atMost: .seconds(300))
@@ -24,6 +26,10 @@ extension Daemon {
             retention = TimeSeriesStore.Retention(
                 time: TimeSeriesStore.Retention.duration(options.metricsRetention) ?? 15 * 86_400_000,
                 bytes: size > 0 ? size : nil)
+            if !options.metricsScrapeConfig.isEmpty {
+                staticTargets = try ScrapeConfiguration.load(path: options.metricsScrapeConfig, roundInterval: interval)
+                    .targets
+            }
         }
     }
 
@@ -81,6 +87,9 @@ extension Daemon {
             var request = HTTPClientRequest(
                 host: target.host, port: target.port, target: target.path,
                 headers: ["Accept": "text/plain;version=0.0.4"])
+            if let authorization = target.authorization {
+                request.headers.add(name: "Authorization", value: authorization)
+            }
             request.networkNamespace = target.networkNamespace
             let (head, body) = try await client.fetch(request, timeout: timeout, maxBytes: 16 << 20)
             guard head.status.code == 200 else { throw ScrapeFailure(status: head.status.code) }

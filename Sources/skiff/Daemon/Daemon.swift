@@ -69,7 +69,9 @@ struct Daemon {
             Self.carryInvocationCounts(from: metricsStore, into: api.invocationMetrics, logger: metricsLogger)
             let metricsCollection = MetricsCollection(
                 store: metricsStore, registry: registry, interval: metricsSettings.interval, logger: metricsLogger,
-                targets: { await Self.scrapeTargets(runtime) }, fetch: Self.scrape(client))
+                targets: { [staticTargets = metricsSettings.staticTargets] in
+                    await Self.scrapeTargets(runtime) + staticTargets
+                }, fetch: Self.scrape(client))
             registry.register(metricsCollection)
             let routes = try api.makeRouter()
             var serverSettings = HTTPServerConfiguration(
