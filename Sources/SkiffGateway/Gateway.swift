@@ -43,7 +43,9 @@ public final class Gateway: Sendable {
         self.registry = registry
         self.logger = logger
         self.queue = queue
-        metricsAPI = metricsStore.map { PrometheusAPI(store: $0) }
+        metricsAPI = metricsStore.map {
+            PrometheusAPI(store: $0, maximumSamples: configuration.metricsQueryMaxSamples)
+        }
         invoker = FunctionInvoker(
             runtime: runtime, client: client, metrics: InvocationMetrics(),
             timeouts: TimeoutCache(runtime: runtime, fallback: configuration.upstreamTimeout),

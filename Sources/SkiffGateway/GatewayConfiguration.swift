@@ -18,6 +18,8 @@ public struct GatewayConfiguration: Sendable {
     public var asyncMaxBody = 1 << 20
     /// Whether the metrics store's query API (`/api/v1/…`) needs the admin credentials (`--metrics-query-auth`).
     public var metricsQueryAuth = true
+    /// Samples one metrics query may read (`--metrics-query-max-samples`); nil: the engine's default.
+    public var metricsQueryMaxSamples: Int?
     /// What /system/info says of the NATS broker; nil when it is off.
     public var broker: GatewayInfo.Broker?
 

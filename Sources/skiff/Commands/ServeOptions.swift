@@ -45,6 +45,7 @@ struct ServeOptions: Equatable {
     var metricsRetentionSize = "1GB"
     var metricsQueryAuth = "true"
     var metricsScrapeConfig = ""
+    var metricsQueryMaxSamples = "20000000"
 
     /// One setting: its flag, environment variable and config-file key, and where it is stored.
     struct Setting: Sendable {
@@ -140,6 +141,10 @@ struct ServeOptions: Equatable {
         Setting(
             key: "metrics_query_auth", help: "false: the Prometheus query API (/api/v1) needs no credentials",
             path: \.metricsQueryAuth),
+        Setting(
+            key: "metrics_query_max_samples",
+            help: "samples one metrics query may read (16 bytes each in memory); more is refused with 422",
+            path: \.metricsQueryMaxSamples),
         Setting(
             key: "metrics_scrape_config",
             help: "a YAML file of more targets for the metrics store, as Prometheus's scrape_configs (static_configs)",
@@ -311,6 +316,11 @@ struct ServeOptions: Equatable {
             throw Invalid(
                 description: "--metrics-retention-size must be a size such as 512MB or 2GB (0: no limit), not "
                     + "'\(metricsRetentionSize)'")
+        }
+        guard let samples = Int(metricsQueryMaxSamples), (1_000...1_000_000_000).contains(samples) else {
+            throw Invalid(
+                description: "--metrics-query-max-samples must be a whole number from 1000 to 1000000000, not "
+                    + "'\(metricsQueryMaxSamples)'")
         }
         if !metricsScrapeConfig.isEmpty && !metricsScrapeConfig.hasPrefix("/") {
             throw Invalid(description: "--metrics-scrape-config must be an absolute path, not '\(metricsScrapeConfig)'")

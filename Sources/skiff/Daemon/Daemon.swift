@@ -62,6 +62,7 @@ struct Daemon {
             let metricsStore = try TimeSeriesStore(
                 directory: "\(options.stateDirectory)/metrics", retention: metricsSettings.retention)
             gatewayConfiguration.metricsQueryAuth = options.metricsQueryAuth == "true"
+            gatewayConfiguration.metricsQueryMaxSamples = Int(options.metricsQueryMaxSamples)
             let api = Gateway(
                 runtime: runtime, configuration: gatewayConfiguration,
                 credentials: credentials, client: client, registry: registry, queue: queue,

@@ -9,8 +9,9 @@ public struct PromQLEngine: Sendable {
     /// When an evaluation gives up (checked at every step and every read of the store); nil: never.
     public var deadline: ContinuousClock.Instant?
     /// Samples one query may read, all its selectors together (Prometheus's `--query.max-samples` bounds what a
-    /// query holds at once; here what it reads, sized for a small VM: about 80 MB of samples).
-    public var maximumSamples = 5_000_000
+    /// query holds at once; here what it reads: 20 million samples are 320 MB, a day's dashboard of 1,000 series
+    /// at 5 s is 17 million). `--metrics-query-max-samples` sets it.
+    public var maximumSamples = 20_000_000
 
     /// Points per series of a range query, as Prometheus bounds them.
     static let maximumPoints: Int64 = 11_000
@@ -142,10 +143,11 @@ struct Evaluation {
         let reference = referenceTime(selector.modifiers, at: time)
         return try engine.source.windows(selector.matchers, from: reference - range, through: reference).compactMap {
             let stale = Sample.staleNaN.bitPattern
-            // Most windows hold no marker: no copy then.
-            let samples =
-                $0.mayHoldStale && $0.samples.contains { $0.value.bitPattern == stale }
-                ? $0.samples.filter { $0.value.bitPattern != stale }[...] : $0.samples
+            // Most windows hold no marker: no copy then (and the reset index still fits their indices).
+            guard $0.mayHoldStale && $0.samples.contains(where: { $0.value.bitPattern == stale }) else {
+                return $0.samples.isEmpty ? nil : RangeSeries(labels: $0.labels, samples: $0.samples, resets: $0.resets)
+            }
+            let samples = $0.samples.filter { $0.value.bitPattern != stale }[...]
             return samples.isEmpty ? nil : RangeSeries(labels: $0.labels, samples: samples)
         }
     }

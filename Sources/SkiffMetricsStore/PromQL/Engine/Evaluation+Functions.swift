@@ -56,13 +56,13 @@ extension Evaluation {
             return .scalar(elements.count == 1 ? elements[0].value : .nan)
         case "rate", "increase", "delta":
             let range = Self.range(of: arguments[0])
+            // The window's end is the same for every series: found once, not once per series.
+            let rangeEnd = referenceTime(Self.modifiers(of: arguments[0]), at: time)
+            let (counter, rate) = (name != "delta", name == "rate")
             return .vector(
                 try matrix(values[0]).compactMap { series in
-                    extrapolatedRate(
-                        series.samples, range: range, at: time, arguments[0], counter: name != "delta",
-                        rate: name == "rate"
-                    )
-                    .map { VectorElement(labels: series.labels.droppingName, value: $0) }
+                    Self.extrapolatedRate(series, range: range, end: rangeEnd, counter: counter, rate: rate)
+                        .map { VectorElement(labels: series.labels.droppingName, value: $0) }
                 })
         case "irate", "idelta":
             return .vector(
@@ -221,15 +221,15 @@ extension Evaluation {
     }
 
     /// `rate`, `increase` and `delta`: Prometheus 2.42's extrapolation to the window's edges.
-    func extrapolatedRate(
-        _ samples: ArraySlice<Sample>, range: Int64, at time: Int64, _ argument: PromQLExpression, counter: Bool,
-        rate: Bool
-    ) -> Double? {
+    static func extrapolatedRate(_ series: RangeSeries, range: Int64, end rangeEnd: Int64, counter: Bool, rate: Bool)
+        -> Double?
+    {
+        let samples = series.samples
         guard samples.count >= 2, let first = samples.first, let last = samples.last else { return nil }
-        let rangeEnd = referenceTime(Self.modifiers(of: argument), at: time)
         let rangeStart = rangeEnd - range
         var delta = last.value - first.value
-        if counter {
+        // A window in which the counter never decreases needs no walk (Prometheus walks it; the sum is the same).
+        if counter && series.mayReset {
             var previous = first.value
             for sample in samples.dropFirst() {
                 if sample.value < previous { delta += previous }

@@ -12,6 +12,8 @@ final class SelectionCache: SeriesSource {
         var series: [TimeSeriesStore.SeriesSamples]
         /// Per series: whether it holds a staleness marker anywhere.
         var stale: [Bool]
+        /// Per series: the decreases up to each index.
+        var resets: [[Int32]]
         var sampleCount: Int
     }
 
@@ -55,7 +57,17 @@ final class SelectionCache: SeriesSource {
         loaded.withLock { $0 = held + count }
         let marker = Sample.staleNaN.bitPattern
         let stale = series.map { $0.samples.contains { $0.value.bitPattern == marker } }
-        let entry = Entry(from: from, through: through, series: series, stale: stale, sampleCount: count)
+        let resets = series.map { series in
+            var count: Int32 = 0
+            var previous = series.samples.first?.value ?? 0
+            return series.samples.map { sample in
+                if sample.value < previous { count += 1 }
+                previous = sample.value
+                return count
+            }
+        }
+        let entry = Entry(
+            from: from, through: through, series: series, stale: stale, resets: resets, sampleCount: count)
         entries.withLock { $0[key] = entry }
         return Self.cut(entry, from: start, through: end)
     }

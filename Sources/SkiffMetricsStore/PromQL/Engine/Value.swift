@@ -48,10 +48,27 @@ public struct VectorElement: Sendable, Equatable {
 public struct RangeSeries: Sendable, Equatable {
     public var labels: Labels
     public var samples: ArraySlice<Sample>
+    /// For a window of what the query read: per index of the read array, how many decreases (counter resets) the
+    /// series had up to there, so that `rate` can tell a window without any at once.
+    var resets: [Int32]?
 
     public init(labels: Labels, samples: ArraySlice<Sample>) {
         self.labels = labels
         self.samples = samples
+    }
+
+    init(labels: Labels, samples: ArraySlice<Sample>, resets: [Int32]?) {
+        self.labels = labels
+        self.samples = samples
+        self.resets = resets
+    }
+
+    public static func == (a: RangeSeries, b: RangeSeries) -> Bool { a.labels == b.labels && a.samples == b.samples }
+
+    /// Whether the samples decrease anywhere: unknown (true) without the index.
+    var mayReset: Bool {
+        guard let resets, samples.count > 1 else { return resets == nil }
+        return resets[samples.endIndex - 1] != resets[samples.startIndex]
     }
 }
 
@@ -61,6 +78,8 @@ struct SeriesWindow {
     var samples: ArraySlice<Sample>
     /// False when the series is known to hold no staleness marker (then no window of it needs to be searched).
     var mayHoldStale = true
+    /// See ``RangeSeries/resets``.
+    var resets: [Int32]?
 }
 
 /// What a PromQL expression evaluates to at one time.
