@@ -64,6 +64,8 @@ struct MetricsStoreDaemonTests {
             }
             #expect(scraped)
             #expect(try await Self.value(admin, #"up{function_name="\#(function)"}"#) == "1")
+            // The broker's counters are recorded with the gateway's.
+            #expect(try await Self.value(admin, "skiff_nats_connections_total") != nil)
             // Behind the admin login by default.
             let anonymous = try await RawHTTP.exchange(port: port, SecurityTests.get("/api/v1/query?query=up"))
             #expect(anonymous.status == 401)

@@ -52,6 +52,7 @@ struct Daemon {
                     "skiff serve: NATS broker on \(natsAddresses.map(\.description).joined(separator: ", ")) "
                     + "(auth: \(broker.auth))"
                 gatewayConfiguration.broker = natsAddresses.first.map { broker.description(listeningOn: $0) }
+                registry.register(BrokerMetrics(server: server))
                 nats = server
             }
             let (queue, queueAnnouncement) = try await Self.openQueue(
