@@ -376,6 +376,30 @@ public final class TimeSeriesStore: Sendable {
         }
     }
 
+    /// Each matching series' newest sample from `start` through `end` (an instant selector's question), without
+    /// decoding what it does not need: the head's last sample is kept as it is, and a block's last chunk in the
+    /// range is the only one read. Series with a newer one in the head are answered from the head.
+    public func newest(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+        throws(PromQLEvaluationError) -> [SeriesSamples]
+    {
+        try state.withLock { (state: inout State) throws(PromQLEvaluationError) -> [SeriesSamples] in
+            var found: [Labels: Sample] = [:]
+            for (labels, sample) in state.head.newest(matchers, from: start, through: end) { found[labels] = sample }
+            // Blocks hold only what is older than the head; newest block first, a series taken once.
+            for block in state.blocks.reversed() where block.maxTime > start && block.minTime <= end {
+                do {
+                    for (labels, sample) in try block.newest(matchers, from: start, through: end)
+                    where found[labels] == nil {
+                        found[labels] = sample
+                    }
+                } catch {
+                    throw PromQLEvaluationError("\(error)")
+                }
+            }
+            return found.map { SeriesSamples(labels: $0.key, samples: [$0.value]) }.sorted { $0.labels < $1.labels }
+        }
+    }
+
     /// The label sets of the series every matcher accepts with samples from `start` through `end`, sorted, read
     /// from the index and the head without decoding a sample (`/api/v1/series`, `labels`, `label/…/values`).
     public func labelSets(_ matchers: [LabelMatcher], from start: Int64, through end: Int64) -> [Labels] {

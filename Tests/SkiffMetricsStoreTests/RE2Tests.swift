@@ -14,7 +14,9 @@ struct RE2Tests {
         ("\\.", "x", false), ("[[:alpha:]]+", "abcXYZ", true), ("[[:^alpha:]]", "1", true), ("\\pL+", "héllo", true),
         ("\\PL", "é", false), ("\\Qa.b\\E", "a.b", true), ("\\Qa.b\\E", "axb", false), ("\\x41\\x{263a}", "A☺", true),
         ("a{0}", "", true), ("(?:ab)?c", "c", true), ("^a$", "a", true), ("a\\b", "a", true), ("(?m)^b", "b", true),
-        (".*", "anything at all", true), (".+", "", false), ("a|", "", true), ("[]a]+", "]a]", true),
+        (".*", "anything at all", true), (".+", "", false), (".*", "two\nlines", false), ("(?s).*", "two\nlines", true),
+        (".+", "x", true), ("(?s).+", "\n", true), (".+?", "ab", true), ("(.*)", "a\nb", false), ("a|", "", true),
+        ("[]a]+", "]a]", true),
         ("[a-]+", "a-a", true), ("\\w+\\s\\W", "ab_9 !", true), ("(?i)[k]", "K", true), ("(?U)a+", "aaa", true),
     ])
     func matchesTheWholeTextAsGoDoes(pattern: String, text: String, expected: Bool) throws {

@@ -189,6 +189,25 @@ final class Block {
         }
     }
 
+    /// Each matching series' newest sample from `start` through `end`, decoding only the last chunk that reaches
+    /// into that range.
+    func newest(_ matchers: [LabelMatcher], from start: Int64, through end: Int64) throws(BlockError)
+        -> [(Labels, Sample)]
+    {
+        guard start < maxTime, end >= minTime else { return [] }
+        let ordinals = postings.candidates(matchers) ?? (0..<UInt64(series.count)).map { $0 }
+        var found: [(Labels, Sample)] = []
+        for ordinal in ordinals {
+            let entry = series[Int(ordinal)]
+            guard matchers.allSatisfy({ $0.matches(entry.labels[$0.name]) }),
+                let chunk = entry.chunks.last(where: { $0.first <= end && $0.last >= start }),
+                let sample = try read(chunk).last(where: { $0.timestamp <= end && $0.timestamp >= start })
+            else { continue }
+            found.append((entry.labels, sample))
+        }
+        return found
+    }
+
     /// Each matching series' last sample that is not a staleness marker, reading chunks from the end.
     func lastSamples(_ matchers: [LabelMatcher]) throws(BlockError) -> [(Labels, Sample)] {
         let ordinals = postings.candidates(matchers) ?? (0..<UInt64(series.count)).map { $0 }

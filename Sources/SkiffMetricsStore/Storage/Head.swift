@@ -127,6 +127,23 @@ struct Head {
         return found.sorted { $0.0 < $1.0 }
     }
 
+    /// Each matching series' newest sample from `start` through `end`: the last sample itself when it falls there
+    /// (an instant query at "now"), else found by decoding; series without one there are left out.
+    func newest(_ matchers: [LabelMatcher], from start: Int64, through end: Int64) -> [(Labels, Sample)] {
+        var found: [(Labels, Sample)] = []
+        for id in candidates(matchers) {
+            guard let entry = series[id], let last = entry.last,
+                matchers.allSatisfy({ $0.matches(entry.labels[$0.name]) })
+            else { continue }
+            if last.timestamp <= end {
+                if last.timestamp >= start { found.append((entry.labels, last)) }
+                continue
+            }
+            if let sample = entry.samples(from: start, through: end).last { found.append((entry.labels, sample)) }
+        }
+        return found
+    }
+
     /// The label sets of the matching series with samples in `start` through `end`, from the chunks' times.
     func labelSets(_ matchers: [LabelMatcher], from start: Int64, through end: Int64) -> [Labels] {
         candidates(matchers).compactMap { id in

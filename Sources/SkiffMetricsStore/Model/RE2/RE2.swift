@@ -25,8 +25,15 @@ public struct RE2: Sendable {
     /// Capturing groups (group 0, the whole match, not counted).
     public let groupCount: Int
     public let groupNames: [String: Int]
-    /// When the pattern is a plain string, compared directly.
-    private let literal: String?
+    /// Patterns answered without the VM: a plain string, and `.*` / `.+` (Grafana's "All"), as Prometheus's own
+    /// matcher shortcuts them.
+    private enum Shortcut: Sendable {
+        case literal(String)
+        /// Any text (at least `minimum` scalars), with or without newlines.
+        case anything(minimum: Int, newlines: Bool)
+    }
+
+    private let shortcut: Shortcut?
 
     /// `pattern` as Prometheus compiles a matcher's or `label_replace`'s: `^(?:pattern)$` (errors quote that).
     public init(anchoring pattern: String) throws(RE2Error) {
@@ -44,7 +51,21 @@ public struct RE2: Sendable {
         compiler.emit(.save(1))
         compiler.emit(.match)
         program = compiler.program
-        literal = Self.plainText(tree)
+        shortcut = Self.shortcut(tree)
+    }
+
+    private static func shortcut(_ node: RE2Node) -> Shortcut? {
+        if let text = plainText(node) { return .literal(text) }
+        var inner = node
+        if case .concatenation(let items) = node, items.count == 3, items.first == .assertion(.beginText),
+            items.last == .assertion(.endText)
+        {
+            inner = items[1]
+        }
+        guard case .repetition(.set(let set), let minimum, nil, _) = inner, minimum <= 1 else { return nil }
+        if set == .any { return .anything(minimum: minimum, newlines: true) }
+        if set == .anyButNewline { return .anything(minimum: minimum, newlines: false) }
+        return nil
     }
 
     private static func plainText(_ node: RE2Node) -> String? {
@@ -136,8 +157,12 @@ public struct RE2: Sendable {
 
     /// Whether the pattern matches all of `text`.
     public func matches(_ text: String) -> Bool {
-        if let literal { return text == literal }
-        return run(Array(text.unicodeScalars), captures: false) != nil
+        switch shortcut {
+        case .literal(let literal): return text == literal
+        case .anything(let minimum, let newlines):
+            return (minimum == 0 || !text.isEmpty) && (newlines || !text.utf8.contains(UInt8(ascii: "\n")))
+        case nil: return run(Array(text.unicodeScalars), captures: false) != nil
+        }
     }
 
     /// The whole match's groups as scalar offsets into `text` (group 0 first), or nil when it does not match.

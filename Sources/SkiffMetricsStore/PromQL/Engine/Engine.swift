@@ -126,7 +126,7 @@ struct Evaluation {
     func instantSelect(_ selector: VectorSelector, at time: Int64) throws(PromQLEvaluationError) -> [VectorElement] {
         try checkDeadline()
         let reference = referenceTime(selector.modifiers, at: time)
-        return try engine.source.windows(selector.matchers, from: reference - engine.lookback, through: reference)
+        return try engine.source.newest(selector.matchers, from: reference - engine.lookback, through: reference)
             .compactMap { series in
                 guard let last = series.samples.last, last.value.bitPattern != Sample.staleNaN.bitPattern else {
                     return nil

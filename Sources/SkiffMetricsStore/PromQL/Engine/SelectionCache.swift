@@ -39,6 +39,22 @@ final class SelectionCache: SeriesSource {
         }
     }
 
+    /// An instant selector's question: cut from what was read when that covers it (a range query's steps), asked
+    /// of the source otherwise (an instant query, which reads each selector once anyway).
+    func newest(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+        throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
+    {
+        let key = matchers.map(\.description).joined(separator: ",")
+        if span == 0, entries.withLock({ $0[key] == nil }) {
+            let series = try source.newest(matchers, from: start, through: end)
+            loaded.withLock { $0 += series.count }
+            return series
+        }
+        return try selectWindows(matchers, from: start, through: end).compactMap { window in
+            window.samples.last.map { TimeSeriesStore.SeriesSamples(labels: window.labels, samples: [$0]) }
+        }
+    }
+
     func selectWindows(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
         throws(PromQLEvaluationError) -> [SeriesWindow]
     {

@@ -4,9 +4,21 @@ public protocol SeriesSource: Sendable {
     /// an error when that is more than `limit` samples.
     func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64, atMost limit: Int)
         throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
+
+    /// Each matching series with only its newest sample from `start` through `end`, in label order.
+    func newest(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+        throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
 }
 
 extension SeriesSource {
+    public func newest(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+        throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
+    {
+        try select(matchers, from: start, through: end).compactMap { series in
+            series.samples.last.map { TimeSeriesStore.SeriesSamples(labels: series.labels, samples: [$0]) }
+        }
+    }
+
     public func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
         throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
     {
