@@ -65,6 +65,8 @@ public final class TimeSeriesStore: Sendable {
         public var duplicates = 0
         /// At their series' last time with another value.
         public var conflicting = 0
+        /// Of a new series while the head already holds ``TimeSeriesStore/maximumSeries``.
+        public var overSeriesLimit = 0
     }
 
     /// What one round of maintenance did.
@@ -115,9 +117,16 @@ public final class TimeSeriesStore: Sendable {
     private var blockDirectory: String { "\(directory)/blocks" }
 
     /// Opens the store in `directory` (created when missing): reads its blocks' indexes and replays its log.
-    public init(directory: String, retention: Retention = .standard) throws(SystemError) {
+    /// Series the head may hold: a scrape target that invents new series every round (a function's code is not
+    /// trusted) is refused new ones past it, instead of growing the daemon's memory without end.
+    public let maximumSeries: Int
+
+    public init(directory: String, retention: Retention = .standard, maximumSeries: Int = 100_000)
+        throws(SystemError)
+    {
         self.directory = directory
         self.retention = retention
+        self.maximumSeries = maximumSeries
         let (blocks, damaged) = try Self.openBlocks(in: "\(directory)/blocks")
         let log = try WriteAheadLog(directory: "\(directory)/wal")
         var head = Head()
@@ -181,6 +190,10 @@ public final class TimeSeriesStore: Sendable {
             var kept: [(id: UInt64, sample: Sample)] = []
             var appended = Appended()
             for (labels, sample) in batch {
+                guard state.head.contains(labels) || state.head.series.count < maximumSeries else {
+                    appended.overSeriesLimit += 1
+                    continue
+                }
                 let (id, created) = state.head.seriesID(for: labels)
                 if created { records.append(.series(id: id, labels: labels)) }
                 switch state.head.append(sample, to: id) {
@@ -195,6 +208,7 @@ public final class TimeSeriesStore: Sendable {
             if !kept.isEmpty { records.append(.samples(kept)) }
             state.refused.outOfOrder += appended.outOfOrder
             state.refused.conflicting += appended.conflicting
+            state.refused.overSeriesLimit += appended.overSeriesLimit
             try state.log.log(records)
             return appended
         }

@@ -174,6 +174,36 @@ struct MetricsCollectionTests {
         #expect(stale == 0 && scrapes.withLock { $0 } == 3)
     }
 
+    /// A target that invents new series every round (a function's code is not trusted) gets no more than the
+    /// head's limit: its new series are refused and counted, the ones already there go on.
+    @Test func aTargetInventingSeriesIsStoppedAtTheLimit() async throws {
+        let path = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try TimeSeriesStore(directory: path, maximumSeries: 150)
+        let target = MetricsCollection.Target(job: "function", instance: "10.0.0.9:8081", host: "10.0.0.9", port: 8081)
+        let rounds = Mutex(0)
+        let collection = MetricsCollection(
+            store: store, registry: MetricsRegistry(), interval: .seconds(5),
+            logger: Logger(label: "test", handler: MemoryLogHandler()), targets: { [target] in [target] },
+            fetch: { _, _ in
+                let round = rounds.withLock { value -> Int in
+                    value += 1
+                    return value
+                }
+                // 100 new series a round, and one that stays.
+                let text = (0..<100).map { "made_up{n=\"\(round)-\($0)\"} 1\n" }.joined() + "steady 1\n"
+                return Array(text.utf8)
+            })
+        var refused = 0
+        for round in 0..<4 {
+            refused += await collection.collect(at: 1_000_000 + Int64(round) * 5_000).appended.overSeriesLimit
+        }
+        #expect(store.statistics.headSeries == 150)
+        #expect(refused > 0 && store.refused.overSeriesLimit == refused)
+        let steady = try store.select([LabelMatcher.equal(Labels.metricName, "steady")], from: 0, through: .max)
+        #expect(steady.first?.samples.count == 4)
+    }
+
     @Test func countersGoOnFromTheLastValueTheStoreHolds() throws {
         let path = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: path) }

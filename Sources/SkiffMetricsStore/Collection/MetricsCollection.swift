@@ -217,6 +217,11 @@ public final class MetricsCollection: MetricsCollector {
         for labels in stale { batch.append((labels, Sample(timestamp: time, value: Sample.staleNaN))) }
         do {
             round.appended = try store.append(batch)
+            if round.appended.overSeriesLimit > 0 {
+                logger.warning(
+                    "metrics store: \(round.appended.overSeriesLimit) samples of new series refused: the head holds "
+                        + "\(store.maximumSeries) series (--metrics-max-series)")
+            }
         } catch {
             logger.error("metrics store: a round of samples could not be written: \(error)")
         }
@@ -290,6 +295,10 @@ public final class MetricsCollection: MetricsCollector {
                 "skiff_tsdb_out_of_order_samples_total", .counter,
                 help: "Samples refused for being older than their series' last",
                 Double(statistics.refused.outOfOrder + statistics.refused.conflicting)),
+            .single(
+                "skiff_tsdb_series_limit_refusals_total", .counter,
+                help: "Samples of new series refused because the head holds --metrics-max-series",
+                Double(statistics.refused.overSeriesLimit)),
             .single(
                 "skiff_tsdb_collection_rounds_total", .counter, help: "Rounds of the metrics store's collection",
                 Double(counters.rounds)),

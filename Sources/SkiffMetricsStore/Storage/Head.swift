@@ -68,6 +68,8 @@ struct Head {
 
     // MARK: Writing
 
+    func contains(_ labels: Labels) -> Bool { ids[labels] != nil }
+
     /// The id of the series with `labels`, made if it is new (then `created` is true: the log must record it).
     mutating func seriesID(for labels: Labels) -> (id: UInt64, created: Bool) {
         if let id = ids[labels] { return (id, false) }

@@ -46,6 +46,7 @@ struct ServeOptions: Equatable {
     var metricsQueryAuth = "true"
     var metricsScrapeConfig = ""
     var metricsQueryMaxSamples = "20000000"
+    var metricsMaxSeries = "100000"
 
     /// One setting: its flag, environment variable and config-file key, and where it is stored.
     struct Setting: Sendable {
@@ -141,6 +142,10 @@ struct ServeOptions: Equatable {
         Setting(
             key: "metrics_query_auth", help: "false: the Prometheus query API (/api/v1) needs no credentials",
             path: \.metricsQueryAuth),
+        Setting(
+            key: "metrics_max_series",
+            help: "series the metrics store's head may hold; samples of new ones beyond are refused and counted",
+            path: \.metricsMaxSeries),
         Setting(
             key: "metrics_query_max_samples",
             help: "samples one metrics query may read (16 bytes each in memory); more is refused with 422",
@@ -316,6 +321,11 @@ struct ServeOptions: Equatable {
             throw Invalid(
                 description: "--metrics-retention-size must be a size such as 512MB or 2GB (0: no limit), not "
                     + "'\(metricsRetentionSize)'")
+        }
+        guard let series = Int(metricsMaxSeries), (100...10_000_000).contains(series) else {
+            throw Invalid(
+                description:
+                    "--metrics-max-series must be a whole number from 100 to 10000000, not '\(metricsMaxSeries)'")
         }
         guard let samples = Int(metricsQueryMaxSamples), (1_000...1_000_000_000).contains(samples) else {
             throw Invalid(

@@ -61,7 +61,8 @@ struct Daemon {
             let metricsSettings = try MetricsSettings(options)
             let metricsLogger = logger.with(["component": "metrics"])
             let metricsStore = try TimeSeriesStore(
-                directory: "\(options.stateDirectory)/metrics", retention: metricsSettings.retention)
+                directory: "\(options.stateDirectory)/metrics", retention: metricsSettings.retention,
+                maximumSeries: Int(options.metricsMaxSeries) ?? 100_000)
             gatewayConfiguration.metricsQueryAuth = options.metricsQueryAuth == "true"
             gatewayConfiguration.metricsQueryMaxSamples = Int(options.metricsQueryMaxSamples)
             let api = Gateway(
