@@ -59,6 +59,33 @@ struct BlockTests {
         }
     }
 
+    /// Runs of ones read a byte at a time agree with reading them bit by bit, wherever they start and end.
+    @Test func runsOfOnesReadAsBitByBit() throws {
+        var random = SeededGenerator(seed: 23)
+        for _ in 0..<2_000 {
+            let bytes = (0..<Int.random(in: 1...6, using: &random)).map { _ in
+                [0xFF, 0x00, 0xFE, 0x7F, UInt8.random(in: 0...255, using: &random)][
+                    Int.random(in: 0..<5, using: &random)]
+            }
+            var fast = BitReader(bytes)
+            var slow = BitReader(bytes)
+            let skip = Int.random(in: 0..<8, using: &random)
+            _ = try fast.readBits(skip)
+            _ = try slow.readBits(skip)
+            let limit = Int.random(in: 1...30, using: &random)
+            let counted = try? fast.readOnes(upTo: limit)
+            var expected = 0
+            var exhausted = false
+            do {
+                while expected < limit, try slow.readBit() { expected += 1 }
+            } catch {
+                exhausted = true
+            }
+            #expect(exhausted ? counted == nil : counted == expected, "\(bytes) skip \(skip) limit \(limit)")
+            if !exhausted { #expect(fast.remainingBits == slow.remainingBits) }
+        }
+    }
+
     @Test func countersTakeFewerBytesThanInXOR() {
         var random = SeededGenerator(seed: 3)
         var counter = 0.0

@@ -78,6 +78,35 @@ struct BitReader {
         return bit
     }
 
+    /// Counts 1 bits, up to `limit` of them, and reads past them and the 0 that ends them (none is read when the
+    /// limit is reached first): a unary number or a prefix code, a byte at a time rather than a bit.
+    mutating func readOnes(upTo limit: Int) throws(Exhausted) -> Int {
+        var count = 0
+        while count < limit {
+            guard position < bytes.count else { throw Exhausted() }
+            let available = 8 - used
+            // The bits not read yet, at the top of a byte.
+            let rest = bytes[position] << UInt8(used)
+            let ones = min((~rest).leadingZeroBitCount, available, limit - count)
+            count += ones
+            used += ones
+            if ones < available && count < limit {
+                // The 0 that ends the run.
+                used += 1
+                if used == 8 {
+                    used = 0
+                    position += 1
+                }
+                return count
+            }
+            if used == 8 {
+                used = 0
+                position += 1
+            }
+        }
+        return count
+    }
+
     mutating func readBits(_ count: Int) throws(Exhausted) -> UInt64 {
         var value: UInt64 = 0
         var remaining = count

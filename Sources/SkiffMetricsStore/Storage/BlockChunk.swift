@@ -144,8 +144,7 @@ enum BlockChunk {
     }
 
     private static func readRice(_ parameter: Int, from reader: inout BitReader) throws(BitReader.Exhausted) -> UInt64 {
-        var quotient: UInt64 = 0
-        while quotient < escape, try reader.readBit() { quotient += 1 }
+        let quotient = UInt64(try reader.readOnes(upTo: Int(escape)))
         if quotient == escape { return try reader.readBits(64) }
         return quotient << UInt64(parameter) | (parameter > 0 ? try reader.readBits(parameter) : 0)
     }

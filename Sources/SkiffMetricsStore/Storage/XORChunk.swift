@@ -92,8 +92,7 @@ public struct XORChunk: Sendable, Equatable {
     }
 
     static func readDeltaOfDelta(from reader: inout BitReader) throws(BitReader.Exhausted) -> Int64 {
-        var ones = 0
-        while ones < 4, try reader.readBit() { ones += 1 }
+        let ones = try reader.readOnes(upTo: 4)
         switch ones {
         case 0: return 0
         case 4: return Int64(bitPattern: try reader.readBits(64))
