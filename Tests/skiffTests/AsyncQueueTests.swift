@@ -91,11 +91,7 @@ struct AsyncQueueTests {
         let first = try DaemonProcess()
         var second: DaemonProcess?
         do {
-            let port = try #require(try await first.port())
-            let up = await eventually(timeout: .seconds(60)) {
-                (try? await RawHTTP.exchange(port: port, SecurityTests.get("/healthz")).status) == 200
-            }
-            try #require(up)
+            let port = try await first.readyPort()
             let admin = try AdminClient(daemon: first, port: port)
             let function = "gated.\(first.namespace)"
             try await admin.deployTestFunction(
@@ -118,11 +114,7 @@ struct AsyncQueueTests {
 
             let restarted = try DaemonProcess(continuing: first)
             second = restarted
-            let newPort = try #require(try await restarted.port())
-            let back = await eventually(timeout: .seconds(60)) {
-                (try? await RawHTTP.exchange(port: newPort, SecurityTests.get("/healthz")).status) == 200
-            }
-            try #require(back)
+            let newPort = try await restarted.readyPort()
             let newAdmin = try AdminClient(daemon: restarted, port: newPort)
             let opened = try await newAdmin.call("GET", "/function/\(function)/cgi-bin/info?gate-open")
             #expect(opened.status == 200 && opened.text.contains("\nopen"), "\(opened.text)")

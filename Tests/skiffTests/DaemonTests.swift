@@ -71,6 +71,17 @@ final class DaemonProcess: Sendable {
         return nil
     }
 
+    /// The port from the daemon's first line, once `/healthz` answers 200 there (functions restored); a failed
+    /// requirement when either does not come within a minute.
+    func readyPort() async throws -> Int {
+        let port = try #require(try await port())
+        let ready = await eventually(timeout: .seconds(60)) {
+            (try? await RawHTTP.exchange(port: port, SecurityTests.get("/healthz")).status) == 200
+        }
+        try #require(ready, "the daemon did not finish restoring")
+        return port
+    }
+
     /// Reads the daemon's output until a line contains `text`: that line, or nil when the daemon ends first or
     /// `timeout` passes (a failure in any case, so a timed-out read may stop the daemon).
     func line(containing text: String, timeout: Duration = .seconds(120)) async -> String? {

@@ -33,11 +33,7 @@ struct MetricsStoreDaemonTests {
         let first = try DaemonProcess(arguments: ["--metrics-interval", "1s"])
         var second: DaemonProcess?
         do {
-            let port = try #require(try await first.port())
-            let up = await eventually(timeout: .seconds(60)) {
-                (try? await RawHTTP.exchange(port: port, SecurityTests.get("/healthz")).status) == 200
-            }
-            try #require(up)
+            let port = try await first.readyPort()
             let admin = try AdminClient(daemon: first, port: port)
             let file = try TestImages.file(reference: "docker.io/local/metered:1", metrics: Self.exporter)
             defer { unlink(file) }
@@ -76,11 +72,7 @@ struct MetricsStoreDaemonTests {
             let restarted = try DaemonProcess(
                 continuing: first, arguments: ["--metrics-interval", "1s", "--metrics-query-auth", "false"])
             second = restarted
-            let newPort = try #require(try await restarted.port())
-            let back = await eventually(timeout: .seconds(60)) {
-                (try? await RawHTTP.exchange(port: newPort, SecurityTests.get("/healthz")).status) == 200
-            }
-            try #require(back)
+            let newPort = try await restarted.readyPort()
             let again = try AdminClient(daemon: restarted, port: newPort)
             let listed = try await again.call("GET", "/system/functions?namespace=\(restarted.namespace)")
             #expect(listed.body.contains(#""invocationCount":3"#), "\(listed.body)")

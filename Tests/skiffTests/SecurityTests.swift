@@ -380,11 +380,7 @@ func withDaemon(
 ) async throws {
     let daemon = try DaemonProcess(environment: environment, prefix: prefix, arguments: arguments)
     do {
-        let port = try #require(try await daemon.port())
-        let started = await eventually(timeout: .seconds(60)) {
-            (try? await RawHTTP.exchange(port: port, SecurityTests.get("/healthz")).status) == 200
-        }
-        try #require(started, "the daemon did not finish restoring")
+        let port = try await daemon.readyPort()
         try await body(daemon, port)
     } catch {
         await daemon.cleanUp()
