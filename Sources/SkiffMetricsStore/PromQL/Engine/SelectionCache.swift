@@ -34,7 +34,7 @@ final class SelectionCache: SeriesSource {
     func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64, atMost _: Int)
         throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
     {
-        try selectWindows(matchers, from: start, through: end).map {
+        try windows(matchers, from: start, through: end).map {
             TimeSeriesStore.SeriesSamples(labels: $0.labels, samples: Array($0.samples))
         }
     }
@@ -50,12 +50,12 @@ final class SelectionCache: SeriesSource {
             loaded.withLock { $0 += series.count }
             return series
         }
-        return try selectWindows(matchers, from: start, through: end).compactMap { window in
+        return try windows(matchers, from: start, through: end).compactMap { window in
             window.samples.last.map { TimeSeriesStore.SeriesSamples(labels: window.labels, samples: [$0]) }
         }
     }
 
-    func selectWindows(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+    func windows(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
         throws(PromQLEvaluationError) -> [SeriesWindow]
     {
         let key = matchers.map(\.description).joined(separator: ",")

@@ -5,6 +5,10 @@ public protocol SeriesSource: Sendable {
     func select(_ matchers: [LabelMatcher], from start: Int64, through end: Int64, atMost limit: Int)
         throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
 
+    /// The selection as windows (no copy where the source keeps what it read).
+    func windows(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+        throws(PromQLEvaluationError) -> [SeriesWindow]
+
     /// Each matching series with only its newest sample from `start` through `end`, in label order.
     func newest(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
         throws(PromQLEvaluationError) -> [TimeSeriesStore.SeriesSamples]
@@ -27,12 +31,11 @@ extension SeriesSource {
 }
 
 extension SeriesSource {
-    /// The selection as windows; a source that keeps what it read (``SelectionCache``) cuts them without copying.
-    func windows(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
+    /// The selection as windows over fresh arrays; ``SelectionCache`` cuts them from what it read instead.
+    public func windows(_ matchers: [LabelMatcher], from start: Int64, through end: Int64)
         throws(PromQLEvaluationError) -> [SeriesWindow]
     {
-        if let cache = self as? SelectionCache { return try cache.selectWindows(matchers, from: start, through: end) }
-        return try select(matchers, from: start, through: end).map {
+        try select(matchers, from: start, through: end).map {
             SeriesWindow(labels: $0.labels, samples: $0.samples[...])
         }
     }
@@ -85,7 +88,7 @@ public struct RangeSeries: Sendable, Equatable {
 }
 
 /// A series' samples within a selector's window, as the engine reads them.
-struct SeriesWindow {
+public struct SeriesWindow: Sendable {
     var labels: Labels
     var samples: ArraySlice<Sample>
     /// False when the series is known to hold no staleness marker (then no window of it needs to be searched).
